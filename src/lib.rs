@@ -1,0 +1,2 @@
+pub mod kernel;
+pub mod net;
