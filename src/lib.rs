@@ -1,2 +1,56 @@
+//! # cascade-sim
+//!
+//! A deterministic discrete-event simulator of the streaming-media distribution system of
+//! patent US 2002/0065918 A1: a client asks a base server for a job, and the job's content
+//! cascades from server to server, every server that holds it becoming a source.
+//!
+//! The crate is layered; each layer only uses the ones above it in this list.
+//!
+//! - [`kernel`]: virtual time in integer nanoseconds, an event queue ordered by (time,
+//!   insertion sequence), seeded ChaCha random streams, and the trace hash. Knows nothing of
+//!   networks.
+//! - [`net`]: hosts, links and routes (petgraph), and the flow-level bandwidth model that shares
+//!   every upload, download and link among concurrent transfers by max-min fairness, re-solved
+//!   incrementally.
+//! - [`protocol`]: the patent's client, base server and node server as sans-IO state machines,
+//!   and the job object. They own no clock and do no I/O.
+//! - [`scenario`]: the JSON scenario format, its validation (errors name the JSON path), and the
+//!   step that makes a scenario concrete for a seed.
+//! - [`engine`]: runs the protocol roles on the kernel over the network model.
+//! - [`report`]: results, lower bounds and charts.
+//!
+//! ```
+//! let scenario = cascade_sim::scenario::parse(r#"{
+//!     "name": "doc", "seed": 1,
+//!     "network": { "hosts": [
+//!         { "name": "a", "upload_mbps": 800, "download_mbps": 800 },
+//!         { "name": "b", "upload_mbps": 800, "download_mbps": 800 } ] },
+//!     "transfers": [ { "at_s": 0, "from": "a", "to": "b", "size_mb": 100 } ]
+//! }"#).unwrap();
+//! let results = cascade_sim::run(&scenario, None).unwrap();
+//! // 100 MB at 800 Mbit/s (100 MB/s) takes one second.
+//! assert_eq!(results.transfers[0].finish_s, Some(1.0));
+//! ```
+
+pub mod bench;
+pub mod engine;
 pub mod kernel;
 pub mod net;
+pub mod protocol;
+pub mod report;
+pub mod scenario;
+
+/// Builds `scenario` for `seed` (its own seed when `None`), runs it to the end and collects the
+/// results.
+pub fn run(
+    scenario: &scenario::Scenario,
+    seed: Option<u64>,
+) -> Result<report::Results, scenario::ScenarioError> {
+    let built = scenario.build(seed)?;
+    let mut engine = engine::Engine::new(built).map_err(|e| scenario::ScenarioError::Invalid {
+        path: "network.links".into(),
+        message: e.to_string(),
+    })?;
+    engine.run();
+    Ok(report::Results::collect(&engine))
+}

@@ -1,0 +1,140 @@
+//! Completion-time charts rendered with plotters.
+//!
+//! The completion chart is an empirical CDF: for each job, the fraction of its servers holding
+//! the whole content against seconds since the job was requested, with the job's lower bound as
+//! a dashed vertical line. Raw transfers get the same plot of their finish times. Series with
+//! more than [`MAX_POINTS`] points are thinned to that many evenly spaced ranks so that charts of
+//! 100,000-node runs stay small and readable.
+
+use super::results::Results;
+use plotters::prelude::*;
+
+/// Most points drawn per series.
+pub const MAX_POINTS: usize = 2000;
+
+/// One CDF series: label, sorted times (s), optional bound (s).
+struct Series {
+    label: String,
+    times: Vec<f64>,
+    total: usize,
+    bound: Option<f64>,
+}
+
+fn series(results: &Results) -> Vec<Series> {
+    let mut out = Vec::new();
+    for job in &results.jobs {
+        let req = job.requested_s.unwrap_or(0.0);
+        let mut times: Vec<f64> = results
+            .nodes
+            .iter()
+            .filter(|n| n.job == job.name)
+            .filter_map(|n| n.completion_s.map(|c| c - req))
+            .collect();
+        times.sort_by(f64::total_cmp);
+        out.push(Series {
+            label: format!("{} ({}, {} servers)", job.name, job.strategy, job.servers),
+            times,
+            total: job.servers,
+            bound: Some(job.lower_bound_s),
+        });
+    }
+    if !results.transfers.is_empty() {
+        let mut times: Vec<f64> = results
+            .transfers
+            .iter()
+            .filter_map(|t| t.finish_s.map(|f| f - t.start_s))
+            .collect();
+        times.sort_by(f64::total_cmp);
+        out.push(Series {
+            label: "raw transfers".into(),
+            times,
+            total: results.transfers.len(),
+            bound: None,
+        });
+    }
+    out
+}
+
+/// Thins a sorted series to at most [`MAX_POINTS`] (time, fraction) steps, keeping the last.
+fn cdf_points(s: &Series) -> Vec<(f64, f64)> {
+    let n = s.times.len();
+    let step = n.div_ceil(MAX_POINTS).max(1);
+    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(n / step + 2);
+    for (i, &t) in s.times.iter().enumerate() {
+        if i % step == step - 1 || i + 1 == n {
+            pts.push((t, (i + 1) as f64 / s.total as f64));
+        }
+    }
+    pts
+}
+
+/// Renders the completion CDF of `results` as an SVG document.
+pub fn completion_svg(results: &Results) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        draw_completion(&root, results).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+fn draw_completion<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    results: &Results,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let all = series(results);
+    let x_max = all
+        .iter()
+        .flat_map(|s| s.times.last().copied().into_iter().chain(s.bound))
+        .fold(0.0_f64, f64::max)
+        .max(1e-3)
+        * 1.05;
+    let title = format!("{}: completion of servers over time", results.scenario);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max, 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the job was requested (s)")
+        .y_desc("fraction of servers complete")
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .draw()?;
+    for (i, s) in all.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let mut pts = vec![(0.0, 0.0)];
+        for (t, f) in cdf_points(s) {
+            let prev = pts.last().expect("non-empty").1;
+            pts.push((t, prev));
+            pts.push((t, f));
+        }
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        if let Some(b) = s.bound {
+            let dashes = (0..40).map(|k| k as f64 / 40.0).collect::<Vec<_>>();
+            chart
+                .draw_series(dashes.chunks(2).map(|d| {
+                    PathElement::new(vec![(b, d[0]), (b, d[0] + 0.0125)], color.stroke_width(1))
+                }))?
+                .label(format!("lower bound {b:.2} s"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1))
+                });
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}

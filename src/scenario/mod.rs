@@ -1,0 +1,592 @@
+//! Scenario files: the JSON format ([`types`]), its validation, and the step that turns a
+//! scenario and a seed into a concrete [`Built`] world (hosts drawn from distributions, names
+//! resolved to ids, units converted to bytes and nanoseconds).
+//!
+//! Every problem with a scenario is reported as one [`ScenarioError`] naming the JSON path of
+//! the offending value (e.g. `network.groups[0].upload_mbps`), so a user can fix it without
+//! guessing.
+
+pub mod dist;
+pub mod types;
+
+pub use dist::Dist;
+pub use types::*;
+
+use crate::kernel::{RngStreams, SimDuration, SimTime, StreamId};
+use crate::net::{mbps_to_bytes_per_sec, HostId, HostSpec, LinkSpec};
+use crate::protocol::job::{ContentSpec, JobRequest, StrategyConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Why a scenario cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The operating-system error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON, or a value has the wrong type or an unknown field.
+    #[error("{file}: {path}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// JSON path of the offending value (`.` for the document root).
+        path: String,
+        /// What serde said, with line and column.
+        message: String,
+    },
+    /// The JSON is well formed but a value is not acceptable.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// JSON path of the offending value.
+        path: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Adds the file name to a validation error.
+    pub fn in_file(self, file: &str) -> Self {
+        match self {
+            ScenarioError::Invalid { path, message } => ScenarioError::Invalid {
+                path: format!("{file}: {path}"),
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Reads and parses a scenario file (no semantic validation yet: see [`Scenario::build`]).
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&text).map_err(|e| match e {
+        ScenarioError::Parse { path, message, .. } => ScenarioError::Parse {
+            file,
+            path,
+            message,
+        },
+        other => other,
+    })
+}
+
+/// Parses scenario JSON text.
+pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Parse {
+        file: "<input>".into(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+// Built world ------------------------------------------------------------------------------
+
+/// A client resolved to a host, with its jobs.
+#[derive(Debug, Clone)]
+pub struct BuiltClient {
+    /// Client name.
+    pub name: String,
+    /// The client's host.
+    pub host: HostId,
+    /// Jobs with their request times.
+    pub jobs: Vec<(SimTime, JobRequest)>,
+}
+
+/// A raw transfer resolved to hosts and bytes.
+#[derive(Debug, Clone)]
+pub struct BuiltTransfer {
+    /// Start time.
+    pub at: SimTime,
+    /// Sender.
+    pub from: HostId,
+    /// Receiver.
+    pub to: HostId,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A scenario made concrete for one seed: everything the engine needs, nothing to look up.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Scenario name.
+    pub name: String,
+    /// The seed actually used.
+    pub seed: u64,
+    /// End of the run.
+    pub horizon: SimTime,
+    /// Every host: base server first (if any), then clients, named hosts, group hosts.
+    pub hosts: Vec<HostSpec>,
+    /// Number of routers (graph nodes after the hosts).
+    pub routers: usize,
+    /// Explicit links (empty: uncongested core).
+    pub links: Vec<LinkSpec>,
+    /// The base server's host.
+    pub base_server: Option<HostId>,
+    /// Hosts that run node-server software.
+    pub node_servers: Vec<HostId>,
+    /// Clients and their jobs.
+    pub clients: Vec<BuiltClient>,
+    /// Raw transfers.
+    pub transfers: Vec<BuiltTransfer>,
+}
+
+fn check_positive(path: &str, v: f64) -> Result<(), ScenarioError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ScenarioError::invalid(
+            path,
+            format!("must be a positive number, got {v}"),
+        ))
+    }
+}
+
+fn check_non_negative(path: &str, v: f64) -> Result<(), ScenarioError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ScenarioError::invalid(
+            path,
+            format!("must be zero or more, got {v}"),
+        ))
+    }
+}
+
+fn check_dist(path: &str, d: &Dist, positive: bool) -> Result<(), ScenarioError> {
+    d.check_shape()
+        .map_err(|m| ScenarioError::invalid(path, m))?;
+    let (lo, _) = d.bounds();
+    if positive {
+        check_positive(path, lo)
+    } else {
+        check_non_negative(path, lo)
+    }
+}
+
+fn check_host(path: &str, up: f64, down: f64, latency: f64) -> Result<(), ScenarioError> {
+    check_positive(&format!("{path}.upload_mbps"), up)?;
+    check_positive(&format!("{path}.download_mbps"), down)?;
+    check_non_negative(&format!("{path}.latency_ms"), latency)
+}
+
+fn host_spec(name: &str, up: f64, down: f64, latency_ms: f64) -> HostSpec {
+    HostSpec {
+        name: name.to_string(),
+        upload_bps: mbps_to_bytes_per_sec(up),
+        download_bps: mbps_to_bytes_per_sec(down),
+        latency: SimDuration::from_secs_f64(latency_ms / 1e3),
+    }
+}
+
+/// What a name in the scenario refers to.
+#[derive(Debug, Clone)]
+enum Named {
+    Host(HostId),
+    Group(Vec<HostId>),
+    Router(usize),
+}
+
+impl Scenario {
+    /// Validates the scenario and makes it concrete for `seed` (the scenario's own seed when
+    /// `None`). Host parameters drawn from distributions use the seed's topology stream.
+    pub fn build(&self, seed: Option<u64>) -> Result<Built, ScenarioError> {
+        let seed = seed.unwrap_or(self.seed);
+        let mut rng = RngStreams::new(seed).stream(StreamId::Topology);
+        if self.name.trim().is_empty() {
+            return Err(ScenarioError::invalid("name", "must not be empty"));
+        }
+        check_positive("horizon_s", self.horizon_s)?;
+
+        let mut hosts = Vec::new();
+        let mut names: BTreeMap<String, Named> = BTreeMap::new();
+        let declare = |names: &mut BTreeMap<String, Named>, path: &str, name: &str, what: Named| {
+            if name.is_empty() {
+                return Err(ScenarioError::invalid(path, "name must not be empty"));
+            }
+            if names.insert(name.to_string(), what).is_some() {
+                return Err(ScenarioError::invalid(
+                    path,
+                    format!("name `{name}` is used twice"),
+                ));
+            }
+            Ok(())
+        };
+
+        let base_server = match &self.network.base_server {
+            Some(h) => {
+                let path = "network.base_server";
+                check_host(path, h.upload_mbps, h.download_mbps, h.latency_ms)?;
+                declare(
+                    &mut names,
+                    &format!("{path}.name"),
+                    &h.name,
+                    Named::Host(HostId(0)),
+                )?;
+                hosts.push(host_spec(
+                    &h.name,
+                    h.upload_mbps,
+                    h.download_mbps,
+                    h.latency_ms,
+                ));
+                Some(HostId(0))
+            }
+            None => None,
+        };
+        let mut client_hosts = Vec::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let path = format!("clients[{i}]");
+            check_host(&path, c.upload_mbps, c.download_mbps, c.latency_ms)?;
+            let id = HostId(hosts.len() as u32);
+            declare(
+                &mut names,
+                &format!("{path}.name"),
+                &c.name,
+                Named::Host(id),
+            )?;
+            hosts.push(host_spec(
+                &c.name,
+                c.upload_mbps,
+                c.download_mbps,
+                c.latency_ms,
+            ));
+            client_hosts.push(id);
+        }
+        let mut node_servers = Vec::new();
+        for (i, h) in self.network.hosts.iter().enumerate() {
+            let path = format!("network.hosts[{i}]");
+            check_host(&path, h.upload_mbps, h.download_mbps, h.latency_ms)?;
+            let id = HostId(hosts.len() as u32);
+            declare(
+                &mut names,
+                &format!("{path}.name"),
+                &h.name,
+                Named::Host(id),
+            )?;
+            hosts.push(host_spec(
+                &h.name,
+                h.upload_mbps,
+                h.download_mbps,
+                h.latency_ms,
+            ));
+            node_servers.push(id);
+        }
+        for (i, g) in self.network.groups.iter().enumerate() {
+            let path = format!("network.groups[{i}]");
+            if g.count == 0 {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.count"),
+                    "must be at least 1",
+                ));
+            }
+            check_dist(&format!("{path}.upload_mbps"), &g.upload_mbps, true)?;
+            check_dist(&format!("{path}.download_mbps"), &g.download_mbps, true)?;
+            check_dist(&format!("{path}.latency_ms"), &g.latency_ms, false)?;
+            let mut members = Vec::with_capacity(g.count as usize);
+            for k in 0..g.count as usize {
+                let name = format!("{}-{}", g.name, k + 1);
+                let id = HostId(hosts.len() as u32);
+                let up = g.upload_mbps.sample(k, &mut rng);
+                let down = g.download_mbps.sample(k, &mut rng);
+                let lat = g.latency_ms.sample(k, &mut rng);
+                declare(&mut names, &format!("{path}.name"), &name, Named::Host(id))?;
+                hosts.push(host_spec(&name, up, down, lat));
+                members.push(id);
+            }
+            node_servers.extend_from_slice(&members);
+            declare(
+                &mut names,
+                &format!("{path}.name"),
+                &g.name,
+                Named::Group(members),
+            )?;
+        }
+        for (i, r) in self.network.routers.iter().enumerate() {
+            declare(
+                &mut names,
+                &format!("network.routers[{i}]"),
+                r,
+                Named::Router(i),
+            )?;
+        }
+
+        let host_count = hosts.len();
+        let graph_index = |named: &Named| match named {
+            Named::Host(h) => vec![h.0 as usize],
+            Named::Group(members) => members.iter().map(|h| h.0 as usize).collect(),
+            Named::Router(r) => vec![host_count + r],
+        };
+        let mut links = Vec::new();
+        for (i, l) in self.network.links.iter().enumerate() {
+            let path = format!("network.links[{i}]");
+            let end = |field: &str, name: &str| {
+                names.get(name).ok_or_else(|| {
+                    ScenarioError::invalid(
+                        format!("{path}.{field}"),
+                        format!("no host, group or router named `{name}`"),
+                    )
+                })
+            };
+            let (a, b) = (end("a", &l.a)?, end("b", &l.b)?);
+            if matches!(b, Named::Group(_)) {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.b"),
+                    "only end `a` may name a group",
+                ));
+            }
+            if l.a == l.b {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.b"),
+                    "a link needs two different ends",
+                ));
+            }
+            check_positive(&format!("{path}.capacity_mbps"), l.capacity_mbps)?;
+            check_non_negative(&format!("{path}.latency_ms"), l.latency_ms)?;
+            let b = graph_index(b)[0];
+            for a in graph_index(a) {
+                links.push(LinkSpec {
+                    a,
+                    b,
+                    capacity_bps: mbps_to_bytes_per_sec(l.capacity_mbps),
+                    latency: SimDuration::from_secs_f64(l.latency_ms / 1e3),
+                });
+            }
+        }
+        if links.is_empty() && !self.network.routers.is_empty() {
+            return Err(ScenarioError::invalid(
+                "network.routers",
+                "routers need links",
+            ));
+        }
+
+        let mut clients = Vec::new();
+        let mut job_names = BTreeMap::new();
+        for (ci, c) in self.clients.iter().enumerate() {
+            let mut jobs = Vec::new();
+            for (ji, j) in c.jobs.iter().enumerate() {
+                let path = format!("clients[{ci}].jobs[{ji}]");
+                if base_server.is_none() {
+                    return Err(ScenarioError::invalid(
+                        "network.base_server",
+                        "jobs need a base server",
+                    ));
+                }
+                if job_names.insert(j.name.clone(), ()).is_some() {
+                    return Err(ScenarioError::invalid(
+                        format!("{path}.name"),
+                        format!("job name `{}` is used twice", j.name),
+                    ));
+                }
+                check_non_negative(&format!("{path}.at_s"), j.at_s)?;
+                let content = build_content(&format!("{path}.content"), &j.content)?;
+                let servers = self.resolve_servers(
+                    &format!("{path}.servers"),
+                    j.servers.as_deref(),
+                    &names,
+                    &node_servers,
+                )?;
+                let strategy =
+                    build_strategy(&format!("{path}.strategy"), &j.strategy, servers.len())?;
+                jobs.push((
+                    SimTime::from_secs_f64(j.at_s),
+                    JobRequest {
+                        name: j.name.clone(),
+                        content,
+                        servers,
+                        strategy,
+                    },
+                ));
+            }
+            clients.push(BuiltClient {
+                name: c.name.clone(),
+                host: client_hosts[ci],
+                jobs,
+            });
+        }
+
+        let mut transfers = Vec::new();
+        for (i, t) in self.transfers.iter().enumerate() {
+            let path = format!("transfers[{i}]");
+            let host = |field: &str, name: &str| match names.get(name) {
+                Some(Named::Host(h)) => Ok(*h),
+                _ => Err(ScenarioError::invalid(
+                    format!("{path}.{field}"),
+                    format!("no host named `{name}`"),
+                )),
+            };
+            let (from, to) = (host("from", &t.from)?, host("to", &t.to)?);
+            if from == to {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.to"),
+                    "a transfer needs two different hosts",
+                ));
+            }
+            check_non_negative(&format!("{path}.at_s"), t.at_s)?;
+            check_positive(&format!("{path}.size_mb"), t.size_mb)?;
+            transfers.push(BuiltTransfer {
+                at: SimTime::from_secs_f64(t.at_s),
+                from,
+                to,
+                bytes: (t.size_mb * 1e6).round() as u64,
+            });
+        }
+
+        Ok(Built {
+            name: self.name.clone(),
+            seed,
+            horizon: SimTime::from_secs_f64(self.horizon_s),
+            hosts,
+            routers: self.network.routers.len(),
+            links,
+            base_server,
+            node_servers,
+            clients,
+            transfers,
+        })
+    }
+
+    fn resolve_servers(
+        &self,
+        path: &str,
+        wanted: Option<&[String]>,
+        names: &BTreeMap<String, Named>,
+        node_servers: &[HostId],
+    ) -> Result<Vec<HostId>, ScenarioError> {
+        let Some(wanted) = wanted else {
+            if node_servers.is_empty() {
+                return Err(ScenarioError::invalid(
+                    "network",
+                    "a job needs node servers: add hosts or groups",
+                ));
+            }
+            return Ok(node_servers.to_vec());
+        };
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, name) in wanted.iter().enumerate() {
+            let ids = match names.get(name) {
+                Some(Named::Group(members)) => members.clone(),
+                Some(Named::Host(h)) if node_servers.binary_search(h).is_ok() => vec![*h],
+                Some(_) => {
+                    return Err(ScenarioError::invalid(
+                        format!("{path}[{i}]"),
+                        format!("`{name}` is not a node server"),
+                    ))
+                }
+                None => {
+                    return Err(ScenarioError::invalid(
+                        format!("{path}[{i}]"),
+                        format!("no host or group named `{name}`"),
+                    ))
+                }
+            };
+            for h in ids {
+                if !seen.insert(h) {
+                    return Err(ScenarioError::invalid(
+                        format!("{path}[{i}]"),
+                        format!("server `{name}` is listed twice"),
+                    ));
+                }
+                out.push(h);
+            }
+        }
+        if out.is_empty() {
+            return Err(ScenarioError::invalid(
+                path,
+                "must list at least one server",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> {
+    match *c {
+        Content::File { size_mb, chunks } => {
+            check_positive(&format!("{path}.size_mb"), size_mb)?;
+            let total_bytes = (size_mb * 1e6).round() as u64;
+            if chunks == 0 || chunks as u64 > total_bytes {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.chunks"),
+                    "must be between 1 and the size in bytes",
+                ));
+            }
+            Ok(ContentSpec {
+                total_bytes,
+                chunks,
+                live_chunk_interval: None,
+            })
+        }
+        Content::Live {
+            rate_mbps,
+            duration_s,
+            chunk_s,
+        } => {
+            check_positive(&format!("{path}.rate_mbps"), rate_mbps)?;
+            check_positive(&format!("{path}.duration_s"), duration_s)?;
+            check_positive(&format!("{path}.chunk_s"), chunk_s)?;
+            let chunks = (duration_s / chunk_s).round().max(1.0);
+            if chunks > u32::MAX as f64 {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.chunk_s"),
+                    "too many chunks",
+                ));
+            }
+            let chunks = chunks as u32;
+            let total_bytes = (mbps_to_bytes_per_sec(rate_mbps) * duration_s).round() as u64;
+            Ok(ContentSpec {
+                total_bytes: total_bytes.max(chunks as u64),
+                chunks,
+                live_chunk_interval: Some(SimDuration::from_secs_f64(duration_s / chunks as f64)),
+            })
+        }
+    }
+}
+
+fn build_strategy(
+    path: &str,
+    s: &Strategy,
+    servers: usize,
+) -> Result<StrategyConfig, ScenarioError> {
+    let at_least_one = |field: &str, v: u32| {
+        if v == 0 {
+            Err(ScenarioError::invalid(
+                format!("{path}.{field}"),
+                "must be at least 1",
+            ))
+        } else {
+            Ok(v)
+        }
+    };
+    Ok(match *s {
+        Strategy::Cascade {
+            fanout,
+            first_nodes,
+        } => StrategyConfig::Cascade {
+            fanout: at_least_one("fanout", fanout)?,
+            first_nodes: at_least_one("first_nodes", first_nodes)?,
+        },
+        Strategy::Star { max_concurrent } => StrategyConfig::Star {
+            max_concurrent: at_least_one(
+                "max_concurrent",
+                max_concurrent.unwrap_or(servers as u32),
+            )?,
+        },
+    })
+}
