@@ -89,10 +89,18 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses scenario JSON text.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Parse {
-        file: "<input>".into(),
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        ScenarioError::Parse {
+            file: "<input>".into(),
+            // serde_path_to_error says `?` when the error is in the JSON syntax itself.
+            path: if path == "?" {
+                "invalid JSON".into()
+            } else {
+                path
+            },
+            message: e.inner().to_string(),
+        }
     })
 }
 

@@ -1,0 +1,206 @@
+//! The command-line interface: outputs of `run`, and one clear error with exit status 2 and
+//! no output files for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cascade_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cascade-sim"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cascade-sim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn run_writes_results_and_chart_and_prints_a_summary() {
+    let dir = temp_dir("run");
+    let out = dir.join("quickstart");
+    let o = cascade_sim(&[
+        "run",
+        "scenarios/quickstart.json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for word in [
+        "makespan",
+        "lower bound",
+        "ratio",
+        "p50",
+        "p99",
+        "events",
+        "trace_hash",
+    ] {
+        assert!(stdout.contains(word), "summary lacks {word}: {stdout}");
+    }
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    for field in [
+        "scenario",
+        "seed",
+        "strategy",
+        "makespan_s",
+        "lower_bound_s",
+        "ratio_to_bound",
+        "events",
+        "trace_hash",
+        "jobs",
+        "nodes",
+    ] {
+        assert!(!results[field].is_null(), "results.json lacks {field}");
+    }
+    let node = &results["nodes"][0];
+    for field in ["completion_s", "received_from", "bytes_received"] {
+        assert!(!node[field].is_null(), "node lacks {field}");
+    }
+    let svg = std::fs::read_to_string(out.join("completion.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("time since the job was requested (s)"));
+    assert!(svg.contains("fraction of servers complete"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_seed_flag_overrides_the_scenario_seed() {
+    let dir = temp_dir("seed");
+    let o = cascade_sim(&[
+        "run",
+        "scenarios/quickstart.json",
+        "--seed",
+        "77",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["seed"], 77);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+const GOOD: &str = r#"{ "name": "x", "network": {
+    "base_server": { "name": "bs", "upload_mbps": 10, "download_mbps": 10 },
+    "groups": [ { "name": "g", "count": 3, "upload_mbps": 10, "download_mbps": 10 } ] },
+  "clients": [ { "name": "c", "upload_mbps": 10, "download_mbps": 10,
+    "jobs": [ { "name": "j", "content": { "kind": "file", "size_mb": 1, "chunks": 4 },
+                "servers": ["g"], "strategy": { "kind": "cascade", "fanout": 2 } } ] } ] }"#;
+
+/// Writes `json` to a file, runs it, and returns (exit code, stderr, whether the output
+/// directory exists afterwards).
+fn run_bad(name: &str, json: &str) -> (i32, String, bool) {
+    let dir = temp_dir(name);
+    let file = dir.join("scenario.json");
+    std::fs::write(&file, json).unwrap();
+    let out = dir.join("out");
+    let o = cascade_sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let result = (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        Path::new(&out).exists(),
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    result
+}
+
+#[test]
+fn the_good_scenario_used_below_is_valid() {
+    let (code, stderr, out_exists) = run_bad("good", GOOD);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out_exists);
+}
+
+#[test]
+fn bad_input_names_the_json_path_exits_2_and_writes_nothing() {
+    let cases = [
+        (
+            "json",
+            GOOD.replace(r#""name": "x","#, r#""name": "x""#),
+            "line",
+        ),
+        (
+            "type",
+            GOOD.replace(r#""count": 3"#, r#""count": "three""#),
+            "network.groups[0].count",
+        ),
+        (
+            "unknown",
+            GOOD.replace(r#""fanout": 2"#, r#""fanout": 2, "fan_out": 3"#),
+            "unknown field `fan_out`",
+        ),
+        (
+            "negative",
+            GOOD.replace(
+                r#""upload_mbps": 10, "download_mbps": 10 },"#,
+                r#""upload_mbps": -5, "download_mbps": 10 },"#,
+            ),
+            "network.base_server.upload_mbps",
+        ),
+        (
+            "missing-node",
+            GOOD.replace(r#""servers": ["g"]"#, r#""servers": ["g", "nowhere"]"#),
+            "clients[0].jobs[0].servers[1]",
+        ),
+        (
+            "zero-fanout",
+            GOOD.replace(r#""fanout": 2"#, r#""fanout": 0"#),
+            "clients[0].jobs[0].strategy.fanout",
+        ),
+        (
+            "bad-dist",
+            GOOD.replace(
+                r#""upload_mbps": 10, "download_mbps": 10 } ]"#,
+                r#""upload_mbps": {"uniform": [5]}, "download_mbps": 10 } ]"#,
+            ),
+            "network.groups[0].upload_mbps",
+        ),
+    ];
+    for (name, json, expected) in cases {
+        let (code, stderr, out_exists) = run_bad(name, &json);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{name}: stderr does not name `{expected}`: {stderr}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{name}: one clear error: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!out_exists, "{name}: no output for bad input");
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_input_error() {
+    let o = cascade_sim(&["run", "scenarios/does-not-exist.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does-not-exist.json"));
+}
+
+#[test]
+fn every_bundled_scenario_validates() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "quickstart and at least two more");
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let o = cascade_sim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -1,0 +1,7 @@
+//! Integration tests, gathered in one binary so the build stays fast.
+
+mod cascade;
+mod cli;
+mod determinism;
+mod network_model;
+mod util;
