@@ -12,6 +12,12 @@
 //! contains the change: cost grows with the transfers coupled to the change, not with the network.
 //! [`reference_max_min`] is the naive whole-network solver the incremental one is tested against.
 //!
+//! Changes are batched: starting or ending a flow or changing a capacity only marks the touched
+//! resources; the affected component is re-solved once, when the model is next asked for a rate
+//! or for its next completion. All changes made at one instant (say, a relay waking its four
+//! stalled down-line streams when a chunk arrives) therefore cost one re-solve, not four. A change
+//! at a later instant than pending ones first solves the pending ones at their own instant.
+//!
 //! Completions are kept in a heap with lazy invalidation (a per-flow version); the engine asks
 //! [`FlowModel::next_completion`] and pops with [`FlowModel::pop_completed`]. Progress is settled
 //! (bytes subtracted) only when a flow's rate changes. Completion times are turned into integer
@@ -56,6 +62,10 @@ struct Flow {
     last_update: SimTime,
     /// Bumped whenever the scheduled completion changes; stale heap entries are skipped.
     version: u64,
+    /// True while the heap holds an entry with the current version.
+    scheduled: bool,
+    /// Rate before the current re-solve (solver scratch).
+    old_rate: f64,
     mark: u64,
     frozen: bool,
 }
@@ -88,6 +98,9 @@ pub struct FlowModel {
     scratch_resources: Vec<ResourceId>,
     scratch_flows: Vec<FlowId>,
     scratch_heap: BinaryHeap<Reverse<Share>>,
+    /// Resources touched by changes not yet solved, and the instant of those changes.
+    dirty: Vec<ResourceId>,
+    dirty_at: Option<SimTime>,
     /// Number of flow-rate assignments made by the solver (a cost counter for benchmarks).
     pub solver_work: u64,
 }
@@ -125,13 +138,15 @@ impl FlowModel {
         self.active_flows
     }
 
-    /// Current rate of `flow`, bytes per second.
-    pub fn rate(&self, flow: FlowId) -> f64 {
+    /// Current rate of `flow`, bytes per second (solving pending changes first).
+    pub fn rate(&mut self, flow: FlowId) -> f64 {
+        self.solve_pending();
         self.flows[flow.0 as usize].rate
     }
 
-    /// Bytes `flow` still has to send at `now`.
-    pub fn remaining(&self, flow: FlowId, now: SimTime) -> f64 {
+    /// Bytes `flow` still has to send at `now` (solving pending changes first).
+    pub fn remaining(&mut self, flow: FlowId, now: SimTime) -> f64 {
+        self.solve_pending();
         let f = &self.flows[flow.0 as usize];
         (f.remaining - f.rate * now.since(f.last_update).as_secs_f64()).max(0.0)
     }
@@ -139,6 +154,7 @@ impl FlowModel {
     /// Starts a flow of `bytes` across `resources` and re-solves its component.
     pub fn start_flow(&mut self, now: SimTime, resources: &[ResourceId], bytes: f64) -> FlowId {
         assert!(bytes >= 0.0, "negative flow size");
+        self.mark_dirty(now, resources);
         let id = match self.free_flows.pop() {
             Some(id) => id,
             None => {
@@ -150,6 +166,8 @@ impl FlowModel {
                     remaining: 0.0,
                     last_update: now,
                     version: 0,
+                    scheduled: false,
+                    old_rate: 0.0,
                     mark: 0,
                     frozen: false,
                 });
@@ -170,14 +188,17 @@ impl FlowModel {
         flow.rate = 0.0;
         flow.remaining = bytes;
         flow.last_update = now;
+        flow.scheduled = false;
         self.active_flows += 1;
-        self.resolve(now, resources.to_vec());
         id
     }
 
     /// Adds `bytes` to a flow that has just completed (see [`Self::pop_completed`]) so that it
     /// continues at the same rate: no re-solve is needed because the set of flows is unchanged.
     pub fn extend_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
+        if self.dirty_at.is_some_and(|t| t < now) {
+            self.solve_pending();
+        }
         self.settle(flow, now);
         let f = &mut self.flows[flow.0 as usize];
         assert!(f.active, "extending an ended flow");
@@ -188,11 +209,15 @@ impl FlowModel {
     /// Ends `flow` (finished or aborted), returns the bytes it had not yet sent, and re-solves
     /// the component it leaves.
     pub fn end_flow(&mut self, now: SimTime, flow: FlowId) -> f64 {
+        if self.dirty_at.is_some_and(|t| t < now) {
+            self.solve_pending();
+        }
         self.settle(flow, now);
         let f = &mut self.flows[flow.0 as usize];
         assert!(f.active, "ending an ended flow");
         f.active = false;
         f.version += 1;
+        f.scheduled = false;
         let unsent = f.remaining;
         let resources = std::mem::take(&mut f.resources);
         let positions = std::mem::take(&mut f.positions);
@@ -211,7 +236,7 @@ impl FlowModel {
         }
         self.active_flows -= 1;
         self.free_flows.push(flow);
-        self.resolve(now, resources.clone());
+        self.mark_dirty(now, &resources);
         // Keep the allocation for reuse.
         let f = &mut self.flows[flow.0 as usize];
         f.resources = resources;
@@ -221,19 +246,44 @@ impl FlowModel {
         unsent
     }
 
-    /// Changes a resource's capacity (slowdown, link degradation, cut) and re-solves its
-    /// component.
+    /// Changes a resource's capacity (slowdown, link degradation, cut); its component is
+    /// re-solved with the next batch.
     pub fn set_capacity(&mut self, now: SimTime, resource: ResourceId, capacity: f64) {
         assert!(
             capacity >= 0.0 && capacity.is_finite(),
             "bad capacity {capacity}"
         );
+        self.mark_dirty(now, &[resource]);
         self.resources[resource.0 as usize].capacity = capacity;
-        self.resolve(now, vec![resource]);
     }
 
-    /// Time of the earliest pending completion, dropping stale heap entries.
+    /// Records that `resources` changed at `now`; solves older pending changes first.
+    fn mark_dirty(&mut self, now: SimTime, resources: &[ResourceId]) {
+        if self.dirty_at.is_some_and(|t| t < now) {
+            self.solve_pending();
+        }
+        self.dirty_at = Some(now);
+        self.dirty.extend_from_slice(resources);
+    }
+
+    /// Re-solves the components touched since the last solve, at the instant of the changes.
+    pub fn solve_pending(&mut self) {
+        if let Some(at) = self.dirty_at.take() {
+            let seeds = std::mem::take(&mut self.dirty);
+            self.resolve(at, &seeds);
+            self.dirty = seeds;
+            self.dirty.clear();
+        }
+    }
+
+    /// Time of the earliest pending completion (solving pending changes first).
     pub fn next_completion(&mut self) -> Option<SimTime> {
+        self.solve_pending();
+        self.peek_valid()
+    }
+
+    /// Time of the earliest heap entry that is still valid, dropping stale ones.
+    fn peek_valid(&mut self) -> Option<SimTime> {
         while let Some(&Reverse((t, id, version))) = self.completions.peek() {
             let f = &self.flows[id.0 as usize];
             if f.active && f.version == version {
@@ -248,7 +298,9 @@ impl FlowModel {
     /// and keeps its share; the caller must [`Self::extend_flow`] or [`Self::end_flow`] it at
     /// the same instant.
     pub fn pop_completed(&mut self, now: SimTime) -> Option<FlowId> {
-        let t = self.next_completion()?;
+        // Pending changes made at `now` do not affect what completes at `now`: the old rates
+        // held until this instant.
+        let t = self.peek_valid()?;
         if t > now {
             return None;
         }
@@ -257,6 +309,7 @@ impl FlowModel {
         f.remaining = 0.0;
         f.last_update = now;
         f.version += 1;
+        f.scheduled = false;
         Some(id)
     }
 
@@ -270,14 +323,15 @@ impl FlowModel {
     fn schedule(&mut self, flow: FlowId, now: SimTime) {
         let f = &mut self.flows[flow.0 as usize];
         f.version += 1;
-        if f.rate > 0.0 {
+        f.scheduled = f.rate > 0.0;
+        if f.scheduled {
             let at = now + SimDuration::from_secs_f64(f.remaining / f.rate);
             self.completions.push(Reverse((at, flow, f.version)));
         }
     }
 
     /// Re-solves max-min rates for the connected component(s) containing `seeds`.
-    fn resolve(&mut self, now: SimTime, seeds: Vec<ResourceId>) {
+    fn resolve(&mut self, now: SimTime, seeds: &[ResourceId]) {
         self.epoch += 1;
         let epoch = self.epoch;
         let mut comp_resources = std::mem::take(&mut self.scratch_resources);
@@ -286,7 +340,7 @@ impl FlowModel {
         comp_flows.clear();
 
         // Component search over the bipartite flow–resource graph.
-        for r in seeds {
+        for &r in seeds {
             let res = &mut self.resources[r.0 as usize];
             if res.mark != epoch {
                 res.mark = epoch;
@@ -318,7 +372,9 @@ impl FlowModel {
         // Settle progress at the old rates, then unfreeze.
         for &fid in &comp_flows {
             self.settle(fid, now);
-            self.flows[fid.0 as usize].frozen = false;
+            let f = &mut self.flows[fid.0 as usize];
+            f.frozen = false;
+            f.old_rate = f.rate;
         }
 
         // Progressive filling with a lazy min-heap of fair shares.
@@ -363,7 +419,12 @@ impl FlowModel {
         self.scratch_heap = heap;
 
         for &fid in &comp_flows {
-            self.schedule(fid, now);
+            // A flow whose rate did not change keeps its heap entry: its completion time is the
+            // same (up to the nanosecond rounding of the original schedule).
+            let f = &self.flows[fid.0 as usize];
+            if f.rate != f.old_rate || !f.scheduled {
+                self.schedule(fid, now);
+            }
         }
         self.scratch_resources = comp_resources;
         self.scratch_flows = comp_flows;
@@ -469,6 +530,27 @@ mod tests {
         assert_eq!(m.rate(b), 100.0);
         assert_eq!(m.solver_work - work, 1, "only b's component is re-solved");
         assert!((m.remaining(b, SimTime::from_secs_f64(1.0)) - 950.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn changes_at_one_instant_are_solved_once() {
+        let mut m = FlowModel::new();
+        let l = m.add_resource(100.0);
+        let ids: Vec<_> = (0..4)
+            .map(|_| m.start_flow(SimTime::ZERO, &[l], 100.0))
+            .collect();
+        assert_eq!(m.rate(ids[0]), 25.0);
+        assert_eq!(
+            m.solver_work, 4,
+            "one solve of four flows, not 1 + 2 + 3 + 4"
+        );
+        // A change at a later instant first solves pending changes at their own instant.
+        let t1 = SimTime::from_secs_f64(1.0);
+        m.end_flow(t1, ids[0]);
+        m.end_flow(t1, ids[1]);
+        assert_eq!(m.rate(ids[2]), 50.0);
+        assert!((m.remaining(ids[2], t1) - 75.0).abs() < 1e-9);
+        assert_eq!(m.solver_work, 6);
     }
 
     #[test]

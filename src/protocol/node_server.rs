@@ -16,6 +16,8 @@ use std::rc::Rc;
 /// A node server's copy of one job and what it has done with it.
 #[derive(Debug, Clone)]
 pub struct NodeJob {
+    /// The job's id (a copy of `job.id`, so lookups need not follow the pointer).
+    pub id: JobId,
     /// The job object as received.
     pub job: Rc<JobObject>,
     /// Chunks held, always a prefix of the content (`0..held`).
@@ -61,11 +63,11 @@ impl NodeServer {
 
     /// The server's state for `job`, if it has the job object.
     pub fn job(&self, job: JobId) -> Option<&NodeJob> {
-        self.jobs.iter().find(|j| j.job.id == job)
+        self.jobs.iter().find(|j| j.id == job)
     }
 
     fn job_mut(&mut self, job: JobId) -> Option<&mut NodeJob> {
-        self.jobs.iter_mut().find(|j| j.job.id == job)
+        self.jobs.iter_mut().find(|j| j.id == job)
     }
 
     /// Chunks of `job` this server holds (and can therefore forward).
@@ -99,6 +101,7 @@ impl NodeServer {
                     },
                 });
                 let mut state = NodeJob {
+                    id: job.id,
                     job,
                     held: 0,
                     sources: vec![from],
