@@ -40,17 +40,56 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 
+/// How to run a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Seed overriding the scenario's own.
+    pub seed: Option<u64>,
+    /// Record every control message (for traces); costs memory on large runs.
+    pub record_messages: bool,
+}
+
+/// A finished run: the results and the engine with everything it recorded (stream records,
+/// messages, role states) for charts and exports.
+pub struct Run {
+    /// What `results.json` holds.
+    pub results: report::Results,
+    /// The finished simulation.
+    pub engine: engine::Engine,
+}
+
+/// Builds `scenario` for the options' seed, runs it to the end and collects the results.
+pub fn simulate(
+    scenario: &scenario::Scenario,
+    options: &RunOptions,
+) -> Result<Run, scenario::ScenarioError> {
+    let built = scenario.build(options.seed)?;
+    let mut engine = engine::Engine::new(built).map_err(|e| scenario::ScenarioError::Invalid {
+        path: "network.links".into(),
+        message: e.to_string(),
+    })?;
+    if options.record_messages {
+        engine.record_messages();
+    }
+    engine.run();
+    Ok(Run {
+        results: report::Results::collect(&engine),
+        engine,
+    })
+}
+
 /// Builds `scenario` for `seed` (its own seed when `None`), runs it to the end and collects the
 /// results.
 pub fn run(
     scenario: &scenario::Scenario,
     seed: Option<u64>,
 ) -> Result<report::Results, scenario::ScenarioError> {
-    let built = scenario.build(seed)?;
-    let mut engine = engine::Engine::new(built).map_err(|e| scenario::ScenarioError::Invalid {
-        path: "network.links".into(),
-        message: e.to_string(),
-    })?;
-    engine.run();
-    Ok(report::Results::collect(&engine))
+    Ok(simulate(
+        scenario,
+        &RunOptions {
+            seed,
+            record_messages: false,
+        },
+    )?
+    .results)
 }

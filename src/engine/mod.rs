@@ -82,8 +82,46 @@ pub struct Stream {
     /// The flow carrying the current chunk; `None` while stalled or after the last chunk.
     flow: Option<FlowId>,
     route: Rc<Route>,
-    /// Content bytes this stream has delivered.
+    /// Content bytes this stream has sent.
     pub bytes_sent: u64,
+    /// Index of this stream's [`StreamRecord`].
+    record: u32,
+}
+
+/// The life of one stream, for timelines, throughput charts and traces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRecord {
+    /// The job.
+    pub job: JobId,
+    /// Sending host.
+    pub src: HostId,
+    /// Receiving host.
+    pub dst: HostId,
+    /// When the source opened the stream.
+    pub opened_at: SimTime,
+    /// When the first chunk arrived.
+    pub first_arrival: Option<SimTime>,
+    /// When the latest chunk arrived.
+    pub last_arrival: Option<SimTime>,
+    /// Chunks delivered.
+    pub chunks: u32,
+    /// Content bytes delivered.
+    pub bytes: u64,
+}
+
+/// A control message as sent, recorded only when [`Engine::record_messages`] is on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    /// When it was sent.
+    pub sent_at: SimTime,
+    /// When it arrives.
+    pub arrives_at: SimTime,
+    /// Sender.
+    pub from: HostId,
+    /// Receiver.
+    pub to: HostId,
+    /// The message's variant name.
+    pub kind: &'static str,
 }
 
 /// A raw transfer's outcome.
@@ -116,6 +154,8 @@ pub struct Engine {
     clients: Vec<Client>,
     client_of_host: Vec<Option<u32>>,
     transfers: Vec<TransferRecord>,
+    stream_records: Vec<StreamRecord>,
+    messages: Option<Vec<MessageRecord>>,
     outbox: Outbox,
     trace: TraceHash,
     horizon: SimTime,
@@ -183,11 +223,29 @@ impl Engine {
             clients,
             client_of_host,
             transfers,
+            stream_records: Vec::new(),
+            messages: None,
             outbox: Outbox::new(),
             trace: TraceHash::default(),
             horizon: built.horizon,
             built,
         })
+    }
+
+    /// Records every control message from now on (see [`Engine::messages`]); off by default
+    /// because large runs send millions.
+    pub fn record_messages(&mut self) {
+        self.messages.get_or_insert_with(Vec::new);
+    }
+
+    /// Messages sent, if recording was switched on.
+    pub fn messages(&self) -> Option<&[MessageRecord]> {
+        self.messages.as_deref()
+    }
+
+    /// Every stream opened, in order.
+    pub fn stream_records(&self) -> &[StreamRecord] {
+        &self.stream_records
     }
 
     /// Runs until nothing is left to do or the horizon is reached.
@@ -377,6 +435,17 @@ impl Engine {
 
     fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_chunk: u32) {
         let route = self.topology.route(src, dst);
+        let record = self.stream_records.len() as u32;
+        self.stream_records.push(StreamRecord {
+            job,
+            src,
+            dst,
+            opened_at: now,
+            first_arrival: None,
+            last_arrival: None,
+            chunks: 0,
+            bytes: 0,
+        });
         let stream = Stream {
             job,
             src,
@@ -385,6 +454,7 @@ impl Engine {
             flow: None,
             route,
             bytes_sent: 0,
+            record,
         };
         let id = match self.free_streams.pop() {
             Some(id) => {
@@ -478,10 +548,16 @@ impl Engine {
     }
 
     fn on_chunk_arrives(&mut self, now: SimTime, id: u32, chunk: u32) {
-        let (job, src, dst) = {
+        let (job, src, dst, record) = {
             let s = &self.streams[id as usize];
-            (s.job, s.src, s.dst)
+            (s.job, s.src, s.dst, s.record)
         };
+        let bytes = self.chunk_bytes(job, chunk);
+        let r = &mut self.stream_records[record as usize];
+        r.first_arrival.get_or_insert(now);
+        r.last_arrival = Some(now);
+        r.chunks += 1;
+        r.bytes += bytes;
         let node = self.nodes[dst.0 as usize]
             .as_mut()
             .expect("streams go to node servers");

@@ -72,6 +72,20 @@ pub enum Message {
 }
 
 impl Message {
+    /// The variant's name, for logs and traces.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Message::RequestJob { .. } => "RequestJob",
+            Message::JobAccepted { .. } => "JobAccepted",
+            Message::Progress { .. } => "Progress",
+            Message::JobClosed { .. } => "JobClosed",
+            Message::Offer { .. } => "Offer",
+            Message::Accept { .. } => "Accept",
+            Message::Decline { .. } => "Decline",
+            Message::Received { .. } => "Received",
+        }
+    }
+
     /// A small stable number per variant, for the trace hash.
     pub fn kind_code(&self) -> u64 {
         match self {

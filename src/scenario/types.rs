@@ -180,7 +180,8 @@ pub enum Strategy {
     /// `first_nodes` servers; every server that holds the job forwards it to up to `fanout`
     /// servers of its index list at once, splitting the rest of the list among them.
     Cascade {
-        /// Concurrent down-line connections per node server.
+        /// Concurrent down-line connections per node server (default 4).
+        #[serde(default = "default_fanout")]
         fanout: u32,
         /// Number of servers the base server streams to directly.
         #[serde(default = "one")]
@@ -196,6 +197,10 @@ pub enum Strategy {
 
 fn one() -> u32 {
     1
+}
+
+fn default_fanout() -> u32 {
+    4
 }
 
 /// A raw transfer, no protocol: `size_mb` from one host to another starting at `at_s`.
