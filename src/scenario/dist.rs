@@ -103,6 +103,25 @@ impl Serialize for Dist {
     }
 }
 
+impl schemars::JsonSchema for Dist {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dist".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number, {\"uniform\": [lo, hi]} drawn per host, or {\"list\": [...]} assigned in turn.",
+            "oneOf": [
+                { "type": "number" },
+                { "type": "object", "additionalProperties": false, "required": ["uniform"],
+                  "properties": { "uniform": { "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 } } },
+                { "type": "object", "additionalProperties": false, "required": ["list"],
+                  "properties": { "list": { "type": "array", "items": { "type": "number" }, "minItems": 1 } } }
+            ]
+        })
+    }
+}
+
 impl From<f64> for Dist {
     fn from(v: f64) -> Self {
         Dist::Fixed(v)

@@ -69,6 +69,11 @@ impl ScenarioError {
     }
 }
 
+/// The JSON Schema of the scenario format (what `cascade-sim schema` prints).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Scenario)).expect("schema serialises")
+}
+
 /// Reads and parses a scenario file (no semantic validation yet: see [`Scenario::build`]).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();

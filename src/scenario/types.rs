@@ -3,10 +3,11 @@
 //! rejected everywhere.
 
 use super::dist::Dist;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Path or URL of the JSON Schema, for editors; ignored by the simulator.
@@ -38,7 +39,7 @@ fn default_horizon_s() -> f64 {
 }
 
 /// The data packet network.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// The base server (required when any client submits a job).
@@ -59,7 +60,7 @@ pub struct Network {
 }
 
 /// One named host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
     /// Unique name.
@@ -74,7 +75,7 @@ pub struct Host {
 }
 
 /// A group of generated node servers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// Group name; hosts are named `<name>-<i>`, i from 1.
@@ -95,7 +96,7 @@ fn zero_dist() -> Dist {
 }
 
 /// A full-duplex link. An end naming a group stands for one link per host of the group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// One end: a host, router or group name.
@@ -110,7 +111,7 @@ pub struct Link {
 }
 
 /// A content provider ([0034]–[0036]): a host of its own that submits jobs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// Unique name (also its host name).
@@ -127,7 +128,7 @@ pub struct Client {
 }
 
 /// One distribution job ([0041]–[0050]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// Name reported in results (unique per scenario).
@@ -145,7 +146,7 @@ pub struct Job {
 }
 
 /// The job's content, a sequence of chunks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Content {
     /// A file, all available when the job is created.
@@ -173,7 +174,7 @@ fn default_chunk_s() -> f64 {
 }
 
 /// The distribution strategy of a job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Strategy {
     /// The patent's cascade ([0044], [0060], [0066]–[0069]): the base server streams to
@@ -204,7 +205,7 @@ fn default_fanout() -> u32 {
 }
 
 /// A raw transfer, no protocol: `size_mb` from one host to another starting at `at_s`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// Start time, seconds.

@@ -27,3 +27,19 @@ fn the_seed_changes_drawn_hosts_and_so_the_trace() {
     assert_eq!(a["seed"], 1);
     assert_ne!(a["trace_hash"], b["trace_hash"]);
 }
+
+#[test]
+fn the_json_schema_describes_the_scenario_format() {
+    let schema = cascade_sim::scenario::json_schema();
+    let text = schema.to_string();
+    for field in [
+        "upload_mbps",
+        "horizon_s",
+        "fanout",
+        "first_nodes",
+        "uniform",
+        "transfers",
+    ] {
+        assert!(text.contains(field), "schema lacks {field}");
+    }
+}
