@@ -1,43 +1,50 @@
 //! The engine: runs the sans-IO protocol roles on the kernel's virtual clock over the network
 //! model.
 //!
-//! It owns the event queue, the flow model and topology, and one state machine per role. It
+//! It owns the event queue, the flow model and topology, and one state machine per role, and
 //! carries out the roles' outputs: a [`Message`] is delivered after its route's latency; a
-//! stream ([`Output::OpenStream`]) is carried chunk by chunk as one flow of the bandwidth model.
-//! A stream sends chunk *k* only once its source holds chunk *k* (pipelining, [0044]); when the
-//! flow has sent a chunk it either continues with the next at the same rate (no re-solve), or,
-//! when the source does not hold the next chunk yet, stalls until it does. Each chunk arrives
-//! at the receiver one route latency after its last byte left the sender.
+//! timer fires after its delay; a stream ([`Output::OpenStream`]) carries a job's log (content
+//! chunks and commands) item by item as one flow of the bandwidth model.
+//!
+//! A stream sends item *k* only once its source holds item *k* (pipelining, [0044]). When the
+//! flow has sent an item it continues with the next at the same rate (no re-solve) if the
+//! source holds it; otherwise the flow ends and the stream *stalls* until the source has more,
+//! or — when the source holds all content and has nothing more to send — the stream *drains*:
+//! it closes and the source's role is told (it reopens it when commands arrive, [0055]). After
+//! the end-job item a stream is done. Each item arrives one route latency after its last byte
+//! left the sender. A receiver may break an incoming stream (a dynamic switch, [0073]); the
+//! engine then tells it the exact item and byte where the stream stopped, so the new source
+//! continues from there ([0005], [0061]).
 //!
 //! Ordering: the next event is the earlier of the queue's head and the flow model's next
 //! completion; at equal times flow completions go first, then queued events in insertion order.
 //! Every processed event is folded into the run's [`TraceHash`].
 
-use crate::kernel::{EventQueue, SimTime, TraceHash};
+use crate::kernel::{EventQueue, RngStreams, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::BaseServer;
 use crate::protocol::client::Client;
-use crate::protocol::job::JobId;
-use crate::protocol::message::{Message, Outbox, Output};
-use crate::protocol::node_server::NodeServer;
-use crate::scenario::Built;
+use crate::protocol::job::{Item, JobId};
+use crate::protocol::message::{Message, Outbox, Output, Timer};
+use crate::protocol::node_server::{Arrival, NodeServer};
+use crate::scenario::{Built, ScriptAction};
 use std::rc::Rc;
 
 /// Something scheduled on the virtual clock.
 #[derive(Debug)]
 enum Event {
-    /// A client requests its `ticket`-th job.
-    ClientRequest { client: u32, ticket: u32 },
+    /// Step `step` of a client's script for job `ticket`.
+    Script { client: u32, ticket: u32, step: u32 },
     /// A control message arrives.
     Deliver {
         from: HostId,
         to: HostId,
         msg: Message,
     },
-    /// A chunk of a stream arrives at the receiver.
-    ChunkArrives { stream: u32, chunk: u32 },
-    /// The base server has produced the next chunk of a live job.
-    ChunkProduced { job: JobId },
+    /// An item of a stream arrives at the receiver, `bytes` of it over this stream.
+    ItemArrives { stream: u32, index: u32, bytes: u64 },
+    /// A role's timer fires.
+    Timer { host: HostId, timer: Timer },
     /// A raw transfer starts.
     TransferStarts { transfer: u32 },
     /// The last byte of a raw transfer arrives.
@@ -48,12 +55,23 @@ impl Event {
     fn trace_words(&self, time: SimTime) -> [u64; 4] {
         let t = time.as_nanos();
         match self {
-            Event::ClientRequest { client, ticket } => [t, 1, *client as u64, *ticket as u64],
+            Event::Script {
+                client,
+                ticket,
+                step,
+            } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
             Event::Deliver { from, to, msg } => {
                 [t, 2 | msg.kind_code() << 8, from.0 as u64, to.0 as u64]
             }
-            Event::ChunkArrives { stream, chunk } => [t, 3, *stream as u64, *chunk as u64],
-            Event::ChunkProduced { job } => [t, 4, job.0 as u64, 0],
+            Event::ItemArrives {
+                stream,
+                index,
+                bytes,
+            } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
+            Event::Timer {
+                host,
+                timer: Timer::CommandDone { job, command },
+            } => [t, 4 | (command.0 as u64) << 8, host.0 as u64, job.0 as u64],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
         }
@@ -68,23 +86,22 @@ enum FlowOwner {
     Transfer(u32),
 }
 
-/// A stream of one job's content from a source to a receiver.
+/// A stream of one job's log from a source to a receiver.
 #[derive(Debug, Clone)]
-pub struct Stream {
-    /// The job.
-    pub job: JobId,
-    /// Sending host.
-    pub src: HostId,
-    /// Receiving host.
-    pub dst: HostId,
-    /// Next chunk to send.
-    pub next_chunk: u32,
-    /// The flow carrying the current chunk; `None` while stalled or after the last chunk.
+struct Stream {
+    job: JobId,
+    src: HostId,
+    dst: HostId,
+    /// Next item to send.
+    next: u32,
+    /// Bytes of item `next` already delivered before this stream (a resumed transfer).
+    skip: u64,
+    /// The flow carrying the current item; `None` while stalled or once closed.
     flow: Option<FlowId>,
     route: Rc<Route>,
-    /// Content bytes this stream has sent.
-    pub bytes_sent: u64,
-    /// Index of this stream's [`StreamRecord`].
+    /// Closed: no more sending; the slot is freed when nothing is in flight.
+    closed: bool,
+    in_flight: u32,
     record: u32,
 }
 
@@ -99,14 +116,16 @@ pub struct StreamRecord {
     pub dst: HostId,
     /// When the source opened the stream.
     pub opened_at: SimTime,
-    /// When the first chunk arrived.
+    /// When the first item arrived.
     pub first_arrival: Option<SimTime>,
-    /// When the latest chunk arrived.
+    /// When the latest item arrived.
     pub last_arrival: Option<SimTime>,
-    /// Chunks delivered.
+    /// Items delivered.
     pub chunks: u32,
-    /// Content bytes delivered.
+    /// Bytes delivered.
     pub bytes: u64,
+    /// When the receiver broke the stream to switch to another source.
+    pub broken_at: Option<SimTime>,
 }
 
 /// A control message as sent, recorded only when [`Engine::record_messages`] is on.
@@ -139,6 +158,19 @@ pub struct TransferRecord {
     pub finished_at: Option<SimTime>,
 }
 
+/// The role a host plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    None,
+    Base,
+    Client(u32),
+    Node,
+}
+
+/// Saturation threshold for adaptive fanout: another connection opens while the host's
+/// upload carries less than this fraction of its capacity.
+const ADAPTIVE_UTILISATION: f64 = 0.9;
+
 /// A simulation in progress or finished: the world plus the clock.
 pub struct Engine {
     queue: EventQueue<Event>,
@@ -147,12 +179,14 @@ pub struct Engine {
     flow_owner: Vec<FlowOwner>,
     streams: Vec<Stream>,
     free_streams: Vec<u32>,
-    /// Outgoing streams per host (open or stalled), to wake them when a chunk arrives.
+    /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
     out_streams: Vec<Vec<u32>>,
+    roles: Vec<Role>,
     base_server: Option<BaseServer>,
     nodes: Vec<Option<NodeServer>>,
     clients: Vec<Client>,
-    client_of_host: Vec<Option<u32>>,
+    /// For each job id: the client that owns its log.
+    job_client: Vec<u32>,
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
@@ -169,34 +203,41 @@ impl Engine {
         let mut flows = FlowModel::new();
         let topology = Topology::new(&mut flows, built.hosts.clone(), built.routers, &built.links)?;
         let host_count = built.hosts.len();
+        let mut roles = vec![Role::None; host_count];
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
             nodes[h.0 as usize] = Some(NodeServer::new(h, built.hosts[h.0 as usize].upload_bps));
+            roles[h.0 as usize] = Role::Node;
         }
-        let base_server = built
-            .base_server
-            .map(|h| BaseServer::new(h, built.hosts[h.0 as usize].upload_bps));
+        let declared: Rc<[f64]> = built.hosts.iter().map(|h| h.upload_bps).collect();
+        let base_server = built.base_server.map(|h| {
+            roles[h.0 as usize] = Role::Base;
+            let rng = RngStreams::new(built.seed).stream(StreamId::Strategy);
+            BaseServer::new(h, declared.clone(), built.max_open_jobs, rng)
+        });
         let mut queue = EventQueue::new();
         let mut clients = Vec::new();
-        let mut client_of_host = vec![None; host_count];
         for (ci, c) in built.clients.iter().enumerate() {
-            client_of_host[c.host.0 as usize] = Some(ci as u32);
+            roles[c.host.0 as usize] = Role::Client(ci as u32);
             let bs = built
                 .base_server
                 .expect("validated: jobs need a base server");
             clients.push(Client::new(
                 c.name.clone(),
                 bs,
-                c.jobs.iter().map(|(_, r)| r.clone()).collect(),
+                c.jobs.iter().map(|j| j.request.clone()).collect(),
             ));
-            for (ticket, (at, _)) in c.jobs.iter().enumerate() {
-                queue.push(
-                    *at,
-                    Event::ClientRequest {
-                        client: ci as u32,
-                        ticket: ticket as u32,
-                    },
-                );
+            for (ticket, job) in c.jobs.iter().enumerate() {
+                for (step, (at, _)) in job.script.iter().enumerate() {
+                    queue.push(
+                        *at,
+                        Event::Script {
+                            client: ci as u32,
+                            ticket: ticket as u32,
+                            step: step as u32,
+                        },
+                    );
+                }
             }
         }
         let mut transfers = Vec::new();
@@ -218,10 +259,11 @@ impl Engine {
             streams: Vec::new(),
             free_streams: Vec::new(),
             out_streams: vec![Vec::new(); host_count],
+            roles,
             base_server,
             nodes,
             clients,
-            client_of_host,
+            job_client: Vec::new(),
             transfers,
             stream_records: Vec::new(),
             messages: None,
@@ -318,28 +360,23 @@ impl Engine {
 
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
-            Event::ClientRequest { client, ticket } => {
-                let host = self.built.clients[client as usize].host;
-                self.clients[client as usize].request_job(now, ticket, &mut self.outbox);
-                self.flush(now, host);
-            }
+            Event::Script {
+                client,
+                ticket,
+                step,
+            } => self.script(now, client, ticket, step),
             Event::Deliver { from, to, msg } => self.deliver(now, from, to, msg),
-            Event::ChunkArrives { stream, chunk } => self.on_chunk_arrives(now, stream, chunk),
-            Event::ChunkProduced { job } => {
-                let bs = self
-                    .base_server
+            Event::ItemArrives {
+                stream,
+                index,
+                bytes,
+            } => self.on_item_arrives(now, stream, index, bytes),
+            Event::Timer { host, timer } => {
+                let node = self.nodes[host.0 as usize]
                     .as_mut()
-                    .expect("live job without base server");
-                bs.on_chunk_produced(job);
-                let (host, held, content) = (bs.host(), bs.held(job), bs.content(job).clone());
-                if held < content.chunks {
-                    let created = bs.job(job).created_at;
-                    self.queue.push(
-                        content.produced_at(created, held),
-                        Event::ChunkProduced { job },
-                    );
-                }
-                self.wake_streams(now, host, job);
+                    .expect("timers belong to node servers");
+                node.on_timer(now, timer, &mut self.outbox);
+                self.flush(now, host);
             }
             Event::TransferStarts { transfer } => {
                 let t = &self.transfers[transfer as usize];
@@ -353,24 +390,57 @@ impl Engine {
         }
     }
 
-    fn deliver(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message) {
-        if let Some(client) = self.client_of_host[to.0 as usize] {
-            self.clients[client as usize].handle_message(now, msg);
-            return;
-        }
-        if let Some(bs) = self.base_server.as_mut().filter(|bs| bs.host() == to) {
-            if let Some(job) = bs.handle_message(now, from, msg, &mut self.outbox) {
-                let content = bs.content(job);
-                if content.is_live() {
-                    let at = content.produced_at(now, 0);
-                    self.queue.push(at, Event::ChunkProduced { job });
+    fn script(&mut self, now: SimTime, ci: u32, ticket: u32, step: u32) {
+        let host = self.built.clients[ci as usize].host;
+        let job = &self.built.clients[ci as usize].jobs[ticket as usize];
+        let action = job.script[step as usize].1.clone();
+        let chunks = job.request.content.chunks;
+        let client = &mut self.clients[ci as usize];
+        match action {
+            ScriptAction::Request => client.request_job(now, ticket, &mut self.outbox),
+            ScriptAction::Append(item) => client.append(now, ticket, item, &mut self.outbox),
+            ScriptAction::AppendAllChunks => {
+                for k in 0..chunks {
+                    client.append(now, ticket, Item::Chunk(k), &mut self.outbox);
                 }
             }
-        } else {
-            let node = self.nodes[to.0 as usize]
+            ScriptAction::EndSession => client.end_session(now, ticket, &mut self.outbox),
+            ScriptAction::Query(server) => client.query(now, ticket, server, &mut self.outbox),
+        }
+        self.flush(now, host);
+        if let Some((id, _)) = self.clients[ci as usize].jobs()[ticket as usize].accepted {
+            self.wake_streams(now, host, id);
+        }
+    }
+
+    fn deliver(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message) {
+        match self.roles[to.0 as usize] {
+            Role::Client(ci) => {
+                self.clients[ci as usize].handle_message(now, msg, &mut self.outbox)
+            }
+            Role::Base => {
+                if let Message::RequestJob { .. } = msg {
+                    let Role::Client(ci) = self.roles[from.0 as usize] else {
+                        panic!("job request from a non-client")
+                    };
+                    let bs = self.base_server.as_mut().expect("base server");
+                    let before = bs.jobs().len();
+                    bs.handle_message(now, from, msg, &mut self.outbox);
+                    if bs.jobs().len() > before {
+                        self.job_client.push(ci);
+                    }
+                } else {
+                    self.base_server
+                        .as_mut()
+                        .expect("base server")
+                        .handle_message(now, from, msg, &mut self.outbox);
+                }
+            }
+            Role::Node => self.nodes[to.0 as usize]
                 .as_mut()
-                .expect("message to a host without a role");
-            node.handle_message(now, from, msg, &mut self.outbox);
+                .expect("node")
+                .handle_message(now, from, msg, &mut self.outbox),
+            Role::None => panic!("message to {to}, which has no role"),
         }
         self.flush(now, to);
     }
@@ -382,6 +452,15 @@ impl Engine {
             match output {
                 Output::Send { to, msg } => {
                     let latency = self.topology.route(host, to).latency;
+                    if let Some(log) = &mut self.messages {
+                        log.push(MessageRecord {
+                            sent_at: now,
+                            arrives_at: now + latency,
+                            from: host,
+                            to,
+                            kind: msg.kind_name(),
+                        });
+                    }
                     self.queue.push(
                         now + latency,
                         Event::Deliver {
@@ -394,35 +473,55 @@ impl Engine {
                 Output::OpenStream {
                     to,
                     job,
-                    from_chunk,
-                } => self.open_stream(now, host, to, job, from_chunk),
+                    from_item,
+                    from_byte,
+                } => self.open_stream(now, host, to, job, from_item, from_byte),
+                Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
+                Output::SetTimer { after, timer } => {
+                    self.queue.push(now + after, Event::Timer { host, timer })
+                }
             }
         }
-        self.outbox = outbox;
+        // Outputs of nested calls (e.g. a switch) may have been queued meanwhile.
+        if !self.outbox.is_empty() {
+            let nested = std::mem::replace(&mut self.outbox, outbox);
+            self.outbox.extend(nested);
+            self.flush(now, host);
+        } else {
+            self.outbox = outbox;
+        }
     }
 
     // Data plane -------------------------------------------------------------------------------
 
-    fn held(&self, host: HostId, job: JobId) -> u32 {
-        match &self.base_server {
-            Some(bs) if bs.host() == host => bs.held(job),
-            _ => self.nodes[host.0 as usize]
-                .as_ref()
-                .map_or(0, |n| n.held(job)),
+    fn client_of(&self, job: JobId) -> &Client {
+        &self.clients[self.job_client[job.0 as usize] as usize]
+    }
+
+    /// (items held, content complete, log complete) of `job` at `host`.
+    fn holdings(&self, host: HostId, job: JobId) -> (u32, bool, bool) {
+        match self.roles[host.0 as usize] {
+            Role::Base => {
+                let bs = self.base_server.as_ref().expect("base server");
+                (bs.held(job), bs.content_complete(job), bs.log_complete(job))
+            }
+            Role::Client(ci) => {
+                let c = &self.clients[ci as usize];
+                (c.held(job), c.content_complete(job), c.log_complete(job))
+            }
+            Role::Node => {
+                let n = self.nodes[host.0 as usize].as_ref().expect("node");
+                (n.held(job), n.content_complete(job), n.log_complete(job))
+            }
+            Role::None => (0, false, false),
         }
     }
 
-    fn chunk_bytes(&self, job: JobId, chunk: u32) -> u64 {
-        let bs = self.base_server.as_ref().expect("jobs need a base server");
-        bs.content(job).chunk_bytes(chunk)
-    }
-
-    fn chunk_count(&self, job: JobId) -> u32 {
-        self.base_server
-            .as_ref()
-            .expect("jobs need a base server")
-            .content(job)
-            .chunks
+    fn item_bytes(&self, job: JobId, index: u32) -> u64 {
+        match self.client_of(job).item(job, index) {
+            Item::Chunk(k) => self.client_of(job).job(job).request.content.chunk_bytes(*k),
+            Item::Command(c) => c.data_bytes,
+        }
     }
 
     fn set_owner(&mut self, flow: FlowId, owner: FlowOwner) {
@@ -433,7 +532,15 @@ impl Engine {
         self.flow_owner[i] = owner;
     }
 
-    fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_chunk: u32) {
+    fn open_stream(
+        &mut self,
+        now: SimTime,
+        src: HostId,
+        dst: HostId,
+        job: JobId,
+        from_item: u32,
+        from_byte: u64,
+    ) {
         let route = self.topology.route(src, dst);
         let record = self.stream_records.len() as u32;
         self.stream_records.push(StreamRecord {
@@ -445,15 +552,18 @@ impl Engine {
             last_arrival: None,
             chunks: 0,
             bytes: 0,
+            broken_at: None,
         });
         let stream = Stream {
             job,
             src,
             dst,
-            next_chunk: from_chunk,
+            next: from_item,
+            skip: from_byte,
             flow: None,
             route,
-            bytes_sent: 0,
+            closed: false,
+            in_flight: 0,
             record,
         };
         let id = match self.free_streams.pop() {
@@ -467,31 +577,123 @@ impl Engine {
             }
         };
         self.out_streams[src.0 as usize].push(id);
-        self.try_send(now, id);
+        self.advance(now, id);
     }
 
-    /// Starts the flow of a stalled stream if its source holds the next chunk.
-    fn try_send(&mut self, now: SimTime, id: u32) {
+    /// Decides what a stream without a flow does next: send the next item, stay stalled, or
+    /// drain (pause or finish) and tell the source's role.
+    fn advance(&mut self, now: SimTime, id: u32) {
         let s = &self.streams[id as usize];
-        if s.flow.is_some()
-            || s.next_chunk >= self.chunk_count(s.job)
-            || self.held(s.src, s.job) <= s.next_chunk
-        {
+        if s.flow.is_some() || s.closed {
             return;
         }
-        let bytes = self.chunk_bytes(s.job, s.next_chunk) as f64;
-        let flow = self.flows.start_flow(now, &s.route.resources, bytes);
-        self.streams[id as usize].flow = Some(flow);
-        self.set_owner(flow, FlowOwner::Stream(id));
+        let (job, src, dst, next) = (s.job, s.src, s.dst, s.next);
+        let (held, content_complete, log_complete) = self.holdings(src, job);
+        if next < held {
+            let bytes = self.item_bytes(job, next) - self.streams[id as usize].skip;
+            let flow = self.flows.start_flow(
+                now,
+                &self.streams[id as usize].route.resources,
+                bytes as f64,
+            );
+            self.streams[id as usize].flow = Some(flow);
+            self.set_owner(flow, FlowOwner::Stream(id));
+        } else if content_complete {
+            // Everything the source holds is sent and no more content is coming: drain.
+            self.close_stream(id);
+            let done = log_complete;
+            match self.roles[src.0 as usize] {
+                Role::Base => self.base_server.as_mut().expect("bs").on_stream_drained(
+                    job,
+                    dst,
+                    next,
+                    done,
+                    &mut self.outbox,
+                ),
+                Role::Client(ci) => self.clients[ci as usize].on_stream_drained(job, next, done),
+                Role::Node => self.nodes[src.0 as usize]
+                    .as_mut()
+                    .expect("node")
+                    .on_stream_drained(job, dst, next, done, &mut self.outbox),
+                Role::None => unreachable!("streams come from roles"),
+            }
+            self.flush(now, src);
+        }
+    }
+
+    fn close_stream(&mut self, id: u32) {
+        let s = &mut self.streams[id as usize];
+        s.closed = true;
+        let src = s.src;
+        let free = s.in_flight == 0;
+        self.out_streams[src.0 as usize].retain(|&x| x != id);
+        if free {
+            self.free_streams.push(id);
+        }
     }
 
     fn wake_streams(&mut self, now: SimTime, host: HostId, job: JobId) {
-        for i in 0..self.out_streams[host.0 as usize].len() {
+        let mut i = 0;
+        while i < self.out_streams[host.0 as usize].len() {
             let id = self.out_streams[host.0 as usize][i];
             if self.streams[id as usize].job == job {
-                self.try_send(now, id);
+                self.advance(now, id);
+            }
+            // `advance` may drain (remove) this stream; only move on if it is still here.
+            if self.out_streams[host.0 as usize].get(i) == Some(&id) {
+                i += 1;
             }
         }
+    }
+
+    /// The receiver `dst` breaks the stream of `job` from `src` now: the flow stops, and the
+    /// receiver learns where to resume.
+    fn break_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId) {
+        let id = self.out_streams[src.0 as usize]
+            .iter()
+            .copied()
+            .find(|&id| {
+                self.streams[id as usize].dst == dst && self.streams[id as usize].job == job
+            });
+        let (resume_item, resume_byte, partial) = match id {
+            Some(id) => {
+                let (next, skip, flow, record) = {
+                    let s = &self.streams[id as usize];
+                    (s.next, s.skip, s.flow, s.record)
+                };
+                let sent = match flow {
+                    Some(flow) => {
+                        let unsent = self.flows.end_flow(now, flow);
+                        self.streams[id as usize].flow = None;
+                        let total = (self.item_bytes(job, next) - skip) as f64;
+                        (total - unsent).round().clamp(0.0, total) as u64
+                    }
+                    None => 0,
+                };
+                self.stream_records[record as usize].bytes += sent;
+                self.stream_records[record as usize].broken_at = Some(now);
+                self.close_stream(id);
+                (next, skip + sent, sent)
+            }
+            // The stream already drained or was never opened: resume after what it held.
+            None => {
+                let held = self.nodes[dst.0 as usize]
+                    .as_ref()
+                    .map_or(0, |n| n.held(job));
+                (held, 0, 0)
+            }
+        };
+        let node = self.nodes[dst.0 as usize]
+            .as_mut()
+            .expect("switches happen at node servers");
+        node.on_incoming_closed(
+            job,
+            src,
+            resume_item,
+            resume_byte,
+            partial,
+            &mut self.outbox,
+        );
     }
 
     fn on_flow_completed(&mut self, now: SimTime, flow: FlowId) {
@@ -505,67 +707,96 @@ impl Engine {
                     .push(now + latency, Event::TransferArrives { transfer });
             }
             FlowOwner::Stream(id) => {
-                self.trace.record(&[
-                    now.as_nanos(),
-                    8,
-                    id as u64,
-                    self.streams[id as usize].next_chunk as u64,
-                ]);
-                let (job, src, chunk) = {
+                let (job, src, index, skip, latency) = {
                     let s = &self.streams[id as usize];
-                    (s.job, s.src, s.next_chunk)
+                    (s.job, s.src, s.next, s.skip, s.route.latency)
                 };
-                let bytes = self.chunk_bytes(job, chunk);
+                self.trace
+                    .record(&[now.as_nanos(), 8, id as u64, index as u64]);
+                let bytes = self.item_bytes(job, index) - skip;
                 let s = &mut self.streams[id as usize];
-                s.bytes_sent += bytes;
-                s.next_chunk += 1;
-                let (next, latency, dst) = (s.next_chunk, s.route.latency, s.dst);
-                self.queue
-                    .push(now + latency, Event::ChunkArrives { stream: id, chunk });
-                if next < self.chunk_count(job) && self.held(src, job) > next {
-                    let bytes = self.chunk_bytes(job, next) as f64;
+                s.next += 1;
+                s.skip = 0;
+                s.in_flight += 1;
+                let next = s.next;
+                self.queue.push(
+                    now + latency,
+                    Event::ItemArrives {
+                        stream: id,
+                        index,
+                        bytes,
+                    },
+                );
+                let (held, _, _) = self.holdings(src, job);
+                if next < held {
+                    let bytes = self.item_bytes(job, next) as f64;
                     self.flows.extend_flow(now, flow, bytes);
-                    return;
+                } else {
+                    self.flows.end_flow(now, flow);
+                    self.streams[id as usize].flow = None;
+                    self.advance(now, id);
                 }
-                self.flows.end_flow(now, flow);
-                self.streams[id as usize].flow = None;
-                if next == self.chunk_count(job) {
-                    self.out_streams[src.0 as usize].retain(|&s| s != id);
-                    match &mut self.base_server {
-                        Some(bs) if bs.host() == src => {
-                            bs.on_stream_sent(job, dst, &mut self.outbox)
-                        }
-                        _ => self.nodes[src.0 as usize]
-                            .as_mut()
-                            .expect("node")
-                            .on_stream_sent(job, dst, &mut self.outbox),
-                    }
-                    self.flush(now, src);
-                }
+                self.maybe_grow_fanout(now, src, job);
             }
             FlowOwner::None => unreachable!("completed flow without owner"),
         }
     }
 
-    fn on_chunk_arrives(&mut self, now: SimTime, id: u32, chunk: u32) {
+    /// Adaptive fanout: while `host`'s upload is below [`ADAPTIVE_UTILISATION`], its job may
+    /// open another down-line connection.
+    fn maybe_grow_fanout(&mut self, now: SimTime, host: HostId, job: JobId) {
+        let Some(node) = self.nodes[host.0 as usize].as_ref() else {
+            return;
+        };
+        if !node.can_grow(job) {
+            return;
+        }
+        let capacity = self.topology.host(host).upload_bps;
+        let mut used = 0.0;
+        for i in 0..self.out_streams[host.0 as usize].len() {
+            if let Some(flow) = self.streams[self.out_streams[host.0 as usize][i] as usize].flow {
+                used += self.flows.rate(flow);
+            }
+        }
+        if used < ADAPTIVE_UTILISATION * capacity {
+            self.nodes[host.0 as usize]
+                .as_mut()
+                .expect("node")
+                .grow_fanout(job, &mut self.outbox);
+            self.flush(now, host);
+        }
+    }
+
+    fn on_item_arrives(&mut self, now: SimTime, id: u32, index: u32, bytes: u64) {
         let (job, src, dst, record) = {
-            let s = &self.streams[id as usize];
+            let s = &mut self.streams[id as usize];
+            s.in_flight -= 1;
+            if s.closed && s.in_flight == 0 {
+                self.free_streams.push(id);
+            }
             (s.job, s.src, s.dst, s.record)
         };
-        let bytes = self.chunk_bytes(job, chunk);
         let r = &mut self.stream_records[record as usize];
         r.first_arrival.get_or_insert(now);
         r.last_arrival = Some(now);
         r.chunks += 1;
         r.bytes += bytes;
-        let node = self.nodes[dst.0 as usize]
-            .as_mut()
-            .expect("streams go to node servers");
-        node.on_chunk(now, job, chunk, src, &mut self.outbox);
-        self.flush(now, dst);
-        if chunk + 1 == self.chunk_count(job) {
-            self.free_streams.push(id);
+        let item = self.client_of(job).item(job, index).clone();
+        match self.roles[dst.0 as usize] {
+            Role::Base => {
+                self.base_server
+                    .as_mut()
+                    .expect("bs")
+                    .on_item(job, index, &item, &mut self.outbox)
+            }
+            Role::Node => {
+                let arrival = Arrival { job, index, item, from: src, bytes };
+                let node = self.nodes[dst.0 as usize].as_mut().expect("node");
+                node.on_item(now, arrival, &mut self.outbox);
+            }
+            _ => unreachable!("streams go to the base server or node servers"),
         }
+        self.flush(now, dst);
         self.wake_streams(now, dst, job);
     }
 }

@@ -1,4 +1,5 @@
-//! The job object ([0047]–[0049], FIG. 2) and what a job distributes.
+//! The job object ([0047]–[0049], FIG. 2), the job's item log (content chunks and commands),
+//! and the per-job distribution strategy.
 
 use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
@@ -15,6 +16,11 @@ impl fmt::Display for JobId {
         write!(f, "job{}", self.0)
     }
 }
+
+/// Identifies a command within its job ([0049], command identification field 35), in the
+/// order the client added them; the end-job command has the last id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommandId(pub u32);
 
 /// The content of a job: a sequence of chunks, all available at once (a file) or produced over
 /// time (a live stream).
@@ -39,7 +45,7 @@ impl ContentSpec {
         }
     }
 
-    /// When chunk `index` is fully produced, for a job created at `start`.
+    /// When chunk `index` is fully produced, for a stream started at `start`.
     pub fn produced_at(&self, start: SimTime, index: u32) -> SimTime {
         match self.live_chunk_interval {
             None => start,
@@ -49,36 +55,131 @@ impl ContentSpec {
         }
     }
 
+    /// When the whole content exists, for a stream started at `start`.
+    pub fn complete_at(&self, start: SimTime) -> SimTime {
+        self.produced_at(start, self.chunks - 1)
+    }
+
     /// True for a live stream.
     pub fn is_live(&self) -> bool {
         self.live_chunk_interval.is_some()
     }
 }
 
-/// How a job is distributed (one of the strategies compared in the same engine).
+/// A command of the job's command queue ([0048], [0051]–[0052]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// Its id.
+    pub id: CommandId,
+    /// The client's name for it.
+    pub name: String,
+    /// Data that travels with the command, bytes (may be zero: [0051]).
+    pub data_bytes: u64,
+    /// How long a node server takes to execute it.
+    pub exec: SimDuration,
+    /// True for the end-job command ([0064]).
+    pub end_job: bool,
+}
+
+/// One entry of a job's log. Every source streams the log in order: content chunks and
+/// commands interleaved as the client produced them, the end-job command last.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// Content chunk number `index`.
+    Chunk(u32),
+    /// A command, with its data.
+    Command(Rc<Command>),
+}
+
+/// Which scheme distributes a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrategyConfig {
-    /// The patent's cascade: the base server streams to `first_nodes` servers and every server
-    /// holding the job forwards to up to `fanout` others from its index list ([0067], [0069]).
-    Cascade {
-        /// Concurrent down-line connections per node server.
-        fanout: u32,
-        /// Servers the base server streams to directly.
-        first_nodes: u32,
-    },
-    /// Prior art: the base server unicasts to every server, at most `max_concurrent` at once.
-    Star {
-        /// Concurrent streams from the base server.
-        max_concurrent: u32,
-    },
+pub enum StrategyKind {
+    /// The patent's cascade with its optimizations.
+    Cascade,
+    /// Prior art: the base server unicasts to every server.
+    Star,
+    /// A pipeline: each server forwards to exactly one next server.
+    Chain,
+    /// A random fixed k-ary tree.
+    Tree,
+}
+
+/// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StrategyConfig {
+    /// The scheme.
+    pub kind: StrategyKind,
+    /// Concurrent down-line connections per node server ([0069]).
+    pub fanout: u32,
+    /// Concurrent connections of the base server (servers it streams to directly).
+    pub first_nodes: u32,
+    /// Send index lists of servers not yet approached with each forward ([0067]); when off,
+    /// every source tries every server of the full list.
+    pub index_lists: bool,
+    /// Open another down-line connection only while the node's upload is not saturated.
+    pub adaptive_fanout: bool,
+    /// Address servers in descending order of declared upload rate ([0070]–[0071]).
+    pub rate_sort: bool,
+    /// A receiver switches to a faster offering source ([0072]–[0073]).
+    pub dynamic_switching: bool,
+    /// How much faster (as a fraction) a newcomer must be for a switch.
+    pub switch_margin: f64,
+    /// Shuffle the server list with the seeded strategy stream (random trees).
+    pub shuffle: bool,
+    /// Forward to other servers at all (false for the star).
+    pub relay: bool,
 }
 
 impl StrategyConfig {
+    /// The patent's cascade with index lists and no optional optimization.
+    pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Cascade,
+            fanout,
+            first_nodes,
+            index_lists: true,
+            adaptive_fanout: false,
+            rate_sort: false,
+            dynamic_switching: false,
+            switch_margin: 0.0,
+            shuffle: false,
+            relay: true,
+        }
+    }
+
+    /// The star baseline, `max_concurrent` streams from the base server at once.
+    pub fn star(max_concurrent: u32) -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Star,
+            relay: false,
+            ..Self::cascade(1, max_concurrent)
+        }
+    }
+
+    /// A chain (pipeline) in list order.
+    pub fn chain() -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Chain,
+            ..Self::cascade(1, 1)
+        }
+    }
+
+    /// A random fixed tree of the given arity, rooted at the base server.
+    pub fn tree(arity: u32) -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Tree,
+            shuffle: true,
+            ..Self::cascade(arity, arity)
+        }
+    }
+
     /// Short name used in results.
     pub fn name(&self) -> &'static str {
-        match self {
-            StrategyConfig::Cascade { .. } => "cascade",
-            StrategyConfig::Star { .. } => "star",
+        match self.kind {
+            StrategyKind::Cascade => "cascade",
+            StrategyKind::Star => "star",
+            StrategyKind::Chain => "chain",
+            StrategyKind::Tree => "tree",
         }
     }
 }
@@ -95,16 +196,21 @@ pub struct JobRequest {
     pub servers: Vec<HostId>,
     /// Distribution strategy.
     pub strategy: StrategyConfig,
+    /// Live jobs: a server sustains the stream when no chunk arrives later than the first
+    /// chunk's delay plus this buffer.
+    pub playout_buffer: Option<SimDuration>,
 }
 
-/// The job object created by the base server (FIG. 2): server address list 29, command queue
-/// 31 (commands arrive with the protocol issue), job id 33, and base server address 37. It is
-/// shared read-only between the servers that hold a copy.
+/// The job object created by the base server (FIG. 2): server address list 29, job id 33 and
+/// base server address 37. The command queue 31 and command ids 35 travel as items of the
+/// job's log, in order, behind the job object ([0054]–[0055]). Shared read-only by every
+/// server holding a copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobObject {
     /// Job identification field 33.
     pub id: JobId,
-    /// Server address list 29: every server the job is for, in the order sources approach them.
+    /// Server address list 29, in the order sources approach them (sorted by declared upload
+    /// rate when the job asks for it).
     pub servers: Rc<[HostId]>,
     /// Base server address field 37, where notifications go.
     pub base_server: HostId,
@@ -112,6 +218,9 @@ pub struct JobObject {
     pub content: ContentSpec,
     /// The distribution strategy.
     pub strategy: StrategyConfig,
+    /// When the client started producing the content (live chunk `k` exists from
+    /// `content.produced_at(content_started_at, k)`).
+    pub content_started_at: SimTime,
 }
 
 /// An index list ([0067]): positions in the job's server list of servers not yet approached,
@@ -194,7 +303,7 @@ mod tests {
             SimTime::from_secs_f64(3.0)
         );
         assert_eq!(
-            c.produced_at(SimTime::from_secs_f64(1.0), 2),
+            c.complete_at(SimTime::from_secs_f64(1.0)),
             SimTime::from_secs_f64(7.0)
         );
     }

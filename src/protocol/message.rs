@@ -2,12 +2,47 @@
 //! sans-IO roles hand to the engine.
 //!
 //! Messages are delivered after the route's latency; they are small and do not consume
-//! bandwidth. Content itself never travels in a message: a source asks the engine to open a
-//! *stream* ([`Output::OpenStream`]), which the network model carries chunk by chunk.
+//! bandwidth. The job's items (content chunks and commands) never travel in a message: a
+//! source asks the engine to open a *stream* ([`Output::OpenStream`]), which the network model
+//! carries item by item.
 
-use super::job::{IndexList, JobId, JobObject, JobRequest};
+use super::job::{CommandId, IndexList, JobId, JobObject, JobRequest};
+use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
 use std::rc::Rc;
+
+/// The three states of a distributed command at a node server ([0052]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandState {
+    /// Received, pending execution.
+    New,
+    /// Being executed.
+    InProgress,
+    /// Finished executing.
+    Completed,
+}
+
+impl CommandState {
+    /// Lower-case name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandState::New => "new",
+            CommandState::InProgress => "in_progress",
+            CommandState::Completed => "completed",
+        }
+    }
+}
+
+/// A node server's answer to a status query ([0055], [0075]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeStatus {
+    /// Items of the job's log held (a prefix).
+    pub items_held: u32,
+    /// All content chunks held.
+    pub content_complete: bool,
+    /// Every command received so far, with its state.
+    pub commands: Vec<(CommandId, CommandState)>,
+}
 
 /// A control message.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +53,8 @@ pub enum Message {
         ticket: u32,
         /// The job's dimensions.
         request: Rc<JobRequest>,
+        /// When the client started producing the job's content.
+        content_started_at: SimTime,
     },
     /// Base server → client: the job object exists; its id and server list ([0050]).
     JobAccepted {
@@ -28,46 +65,98 @@ pub enum Message {
         /// The server address list.
         servers: Rc<[HostId]>,
     },
-    /// Base server → client: a server reported receipt of the job ([0054], [0057]).
+    /// Base server → client: the request is denied ([0050]).
+    JobDenied {
+        /// The ticket of the request.
+        ticket: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Client → base server: the client ends its session; the job goes on ([0065], [0074]).
+    EndSession {
+        /// The job.
+        job: JobId,
+    },
+    /// Base server → client: progress of the job ([0054], [0057], claim 9).
     Progress {
         /// The job.
         job: JobId,
         /// The server that reported.
         server: HostId,
-        /// How many servers hold the whole job so far.
+        /// Servers holding the whole content so far.
         holders: u32,
+        /// Command completions reported so far, over all servers.
+        commands_completed: u32,
     },
-    /// Base server → client: every server holds the job; the job object is closed ([0015]).
+    /// Base server → client: every server completed every command; the job object is closed
+    /// ([0015], [0074], claims 10 and 22). Sent even after the client ended its session.
     JobClosed {
         /// The job.
         job: JobId,
     },
+    /// Client → base server (with `server`), and base server → that server (without): what is
+    /// the server's state for the job? ([0055])
+    StatusQuery {
+        /// The job.
+        job: JobId,
+        /// The server asked about (client's question only).
+        server: Option<HostId>,
+    },
+    /// Server → base server, and base server → client (with `server`): the answer.
+    StatusReport {
+        /// The job.
+        job: JobId,
+        /// The server the report is about (relayed report only).
+        server: Option<HostId>,
+        /// The state.
+        status: NodeStatus,
+    },
     /// Source → server: the job object with the index list of servers not yet approached
-    /// ([0053], [0067]), and the rate the source can offer ([0073]).
+    /// ([0053], [0067]), and the rate the source can support for this transfer ([0073]).
     Offer {
         /// The job object.
         job: Rc<JobObject>,
         /// Servers the receiver should distribute to in turn.
         index_list: IndexList,
-        /// Upload rate the source declares, bytes per second.
+        /// Rate the source declares, bytes per second.
         rate_bps: f64,
     },
-    /// Server → source: send the content from chunk `from_chunk` on.
+    /// Server → source: stream the job's log from item `from_item`, byte `from_byte` on.
     Accept {
         /// The job.
         job: JobId,
-        /// First chunk the receiver does not hold yet.
-        from_chunk: u32,
+        /// First item the receiver still needs.
+        from_item: u32,
+        /// Bytes of that item it already has (a resumed transfer, [0005], [0061]).
+        from_byte: u64,
+        /// False when the receiver already has an index list (it switched to this source):
+        /// the source keeps the share it offered.
+        takes_list: bool,
     },
-    /// Server → source: no thanks (the server already holds or receives the job).
+    /// Server → source: no thanks (it holds the job, or stays with its current source).
     Decline {
         /// The job.
         job: JobId,
     },
-    /// Server → base server: the whole job has been received ([0045], [0054]).
+    /// Server → its former source after a dynamic switch: the connection is broken, move on
+    /// to the next server ([0061]).
+    Release {
+        /// The job.
+        job: JobId,
+    },
+    /// Server → base server: the whole content has been received ([0045], [0054]).
     Received {
         /// The job.
         job: JobId,
+    },
+    /// Server → base server: a command finished executing ([0055], [0063]).
+    CommandCompleted {
+        /// The job.
+        job: JobId,
+        /// The command.
+        command: CommandId,
+        /// True for the end-job command: the server has completed the job.
+        end_job: bool,
     },
 }
 
@@ -77,12 +166,18 @@ impl Message {
         match self {
             Message::RequestJob { .. } => "RequestJob",
             Message::JobAccepted { .. } => "JobAccepted",
+            Message::JobDenied { .. } => "JobDenied",
+            Message::EndSession { .. } => "EndSession",
             Message::Progress { .. } => "Progress",
             Message::JobClosed { .. } => "JobClosed",
+            Message::StatusQuery { .. } => "StatusQuery",
+            Message::StatusReport { .. } => "StatusReport",
             Message::Offer { .. } => "Offer",
             Message::Accept { .. } => "Accept",
             Message::Decline { .. } => "Decline",
+            Message::Release { .. } => "Release",
             Message::Received { .. } => "Received",
+            Message::CommandCompleted { .. } => "CommandCompleted",
         }
     }
 
@@ -97,8 +192,26 @@ impl Message {
             Message::Accept { .. } => 6,
             Message::Decline { .. } => 7,
             Message::Received { .. } => 8,
+            Message::JobDenied { .. } => 9,
+            Message::EndSession { .. } => 10,
+            Message::StatusQuery { .. } => 11,
+            Message::StatusReport { .. } => 12,
+            Message::Release { .. } => 13,
+            Message::CommandCompleted { .. } => 14,
         }
     }
+}
+
+/// A role's timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// A command finished executing at a node server.
+    CommandDone {
+        /// The job.
+        job: JobId,
+        /// The command.
+        command: CommandId,
+    },
 }
 
 /// What a role asks the engine to do; drained after every input.
@@ -111,15 +224,33 @@ pub enum Output {
         /// The message.
         msg: Message,
     },
-    /// Stream the job's content to `to`, from chunk `from_chunk` on, as fast as the network
-    /// allows and no faster than the source holds it (pipelining).
+    /// Stream the job's log to `to` from item `from_item`, byte `from_byte`, as fast as the
+    /// network allows and no faster than this host holds it (pipelining). The stream pauses when
+    /// it has sent everything while the content is complete, and ends after the end-job item.
     OpenStream {
         /// Receiving host.
         to: HostId,
         /// The job.
         job: JobId,
-        /// First chunk to send.
-        from_chunk: u32,
+        /// First item to send.
+        from_item: u32,
+        /// Bytes of the first item to skip.
+        from_byte: u64,
+    },
+    /// Break the incoming stream of `job` from `from` now (a dynamic switch); the engine
+    /// answers with the role's `on_incoming_closed`, giving the offset to resume from.
+    CloseIncoming {
+        /// The job.
+        job: JobId,
+        /// The current source.
+        from: HostId,
+    },
+    /// Call the role's `on_timer` after `after`.
+    SetTimer {
+        /// Delay.
+        after: SimDuration,
+        /// Which timer.
+        timer: Timer,
     },
 }
 

@@ -1,41 +1,81 @@
-//! The source role: how a server holding a job approaches the servers it is responsible for.
+//! The source role: how a host holding a job approaches the servers it is responsible for and
+//! keeps its down-line servers supplied.
 //!
 //! Every server holding a job becomes a source ([0045], [0057], claims 5 and 17). A
-//! [`Forwarder`] keeps the index list of servers not yet approached ([0067]) and keeps up to
-//! `max_streams` down-line connections open at once ([0069]). With `split` (the cascade), the
-//! source hands the rest of its list to the targets it opens, in equal contiguous shares, so each
-//! target continues the distribution below it; without `split` (the star baseline) it keeps the
-//! list and approaches the next server whenever a connection finishes.
+//! [`Forwarder`] keeps the servers not yet approached and opens up to `slots` down-line
+//! connections at once ([0069]; with adaptive fanout the engine raises `slots` while the host's
+//! upload is not saturated, up to the fanout).
+//!
+//! - With index lists and `split` (the cascade, [0067]), the source decides its targets once —
+//!   the first `fanout` servers of its list — and hands each an equal contiguous share of the
+//!   rest of its list, which the target continues below itself.
+//! - Without `split` (the star, or a cascade without index lists), the source keeps its list
+//!   and approaches the next server whenever a connection is free; targets get no list. Without
+//!   index lists that list is the whole server list, rotated to start after the source itself,
+//!   so every source tries every server ([0060]).
+//!
+//! A connection's content stream *pauses* when it has sent all content and every item the
+//! source holds; the target then stays a *child* of the source, and later items (commands, the
+//! end-job command) are streamed to it again as they arrive ([0055], [0064]).
 
-use super::job::{IndexList, JobObject};
+use super::job::{IndexList, JobId, JobObject};
 use super::message::{Message, Outbox, Output};
 use crate::net::HostId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 /// A source's distribution state for one job.
 #[derive(Debug, Clone)]
 pub struct Forwarder {
+    /// Servers not yet approached, as positions in the (possibly rotated) server list.
     pending: IndexList,
-    max_streams: u32,
+    /// Full-list mode: position `v` of `pending` is server `(v + rotate) % len`.
+    rotate: u32,
     split: bool,
-    /// Index lists handed to servers that declined: approached again, head first.
-    returned: Vec<IndexList>,
-    /// Servers offered to or streaming from us, with the index list each was handed.
+    split_done: bool,
+    slots: u32,
+    max_slots: u32,
+    /// Targets decided but not yet offered (split), or shares given back: (server index, list).
+    queued: VecDeque<(u32, IndexList)>,
+    /// Servers offered to, or receiving content from us, with the list each was handed.
     outstanding: BTreeMap<HostId, IndexList>,
+    /// Children whose stream is paused: the next item each needs.
+    paused: BTreeMap<HostId, u32>,
+    /// Children with a reopened (command) stream.
+    reopened: BTreeSet<HostId>,
 }
 
 impl Forwarder {
-    /// A source responsible for the servers in `list`.
-    pub fn new(list: IndexList, max_streams: u32, split: bool) -> Self {
-        assert!(max_streams > 0, "a source needs at least one connection");
+    /// A source responsible for `list`, at most `max_slots` connections at once, starting with
+    /// `slots` of them.
+    pub fn new(list: IndexList, slots: u32, max_slots: u32, split: bool) -> Self {
+        assert!(
+            slots > 0 && slots <= max_slots,
+            "bad connection slots {slots}/{max_slots}"
+        );
         Forwarder {
             pending: list,
-            max_streams,
+            rotate: 0,
             split,
-            returned: Vec::new(),
+            split_done: false,
+            slots,
+            max_slots,
+            queued: VecDeque::new(),
             outstanding: BTreeMap::new(),
+            paused: BTreeMap::new(),
+            reopened: BTreeSet::new(),
         }
+    }
+
+    /// A source that tries every server of a `len`-server list, starting after position
+    /// `own` (its own place in the list, skipped), keeping the list ([0060]).
+    pub fn full_list(len: usize, own: Option<u32>, slots: u32, max_slots: u32) -> Self {
+        let mut f = Forwarder::new(IndexList::all(len), slots, max_slots, false);
+        if let Some(own) = own {
+            f.rotate = own + 1;
+            f.pending.end -= 1; // the last rotated position is the source itself
+        }
+        f
     }
 
     /// Servers not yet approached.
@@ -43,98 +83,160 @@ impl Forwarder {
         self.pending
     }
 
-    /// Connections offered or open.
+    /// Connections offered or streaming content.
     pub fn outstanding(&self) -> usize {
         self.outstanding.len()
     }
 
-    /// True when nothing is left to approach and no connection is open.
-    pub fn is_done(&self) -> bool {
-        self.pending.is_empty() && self.returned.is_empty() && self.outstanding.is_empty()
+    /// The rate a new connection could get: the host's upload shared with the open ones.
+    pub fn offer_rate(&self, upload_bps: f64) -> f64 {
+        upload_bps / (self.outstanding.len() + self.reopened.len() + 1) as f64
+    }
+
+    /// True if another connection could be opened by raising the slot count.
+    pub fn can_grow(&self) -> bool {
+        self.slots < self.max_slots && (!self.pending.is_empty() || !self.queued.is_empty())
+    }
+
+    /// One more connection slot (adaptive fanout), used at once if there is a server to approach.
+    pub fn grow(&mut self, job: &Rc<JobObject>, upload_bps: f64, out: &mut Outbox) {
+        if self.slots < self.max_slots {
+            self.slots += 1;
+            self.fill(job, upload_bps, out);
+        }
+    }
+
+    fn server(&self, job: &JobObject, position: u32) -> u32 {
+        (position + self.rotate) % job.servers.len() as u32
     }
 
     /// Opens as many connections as free slots allow: one [`Message::Offer`] per target.
-    pub fn fill(&mut self, job: &Rc<JobObject>, rate_bps: f64, out: &mut Outbox) {
-        // Shares given back by servers that declined go first: their head server takes the rest.
-        while (self.outstanding.len() as u32) < self.max_streams {
-            let Some(mut share) = self.returned.pop() else {
-                break;
-            };
-            if let Some(index) = share.pop_front() {
-                self.offer(job, index, share, rate_bps, out);
+    pub fn fill(&mut self, job: &Rc<JobObject>, upload_bps: f64, out: &mut Outbox) {
+        if self.split && !self.split_done {
+            self.split_done = true;
+            // Targets: the first `max_slots` servers; the rest is shared among them, the
+            // first `rest % n` getting one more.
+            let targets = self.pending.take_front(self.max_slots);
+            let n = targets.len().max(1);
+            let rest = self.pending.len();
+            for (i, index) in (targets.start..targets.end).enumerate() {
+                let share = rest / n + u32::from((i as u32) < rest % n);
+                let list = self.pending.take_front(share);
+                self.queued.push_back((index, list));
             }
         }
-        let free = self
-            .max_streams
-            .saturating_sub(self.outstanding.len() as u32);
-        let targets = self.pending.take_front(free);
-        if targets.is_empty() {
-            return;
+        while (self.outstanding.len() as u32) < self.slots {
+            let (index, list) = if let Some(next) = self.queued.pop_front() {
+                next
+            } else if let Some(position) = self.pending.pop_front() {
+                (self.server(job, position), IndexList::default())
+            } else {
+                break;
+            };
+            let to = job.servers[index as usize];
+            let rate_bps = self.offer_rate(upload_bps);
+            self.outstanding.insert(to, list);
+            out.push(Output::Send {
+                to,
+                msg: Message::Offer {
+                    job: job.clone(),
+                    index_list: list,
+                    rate_bps,
+                },
+            });
         }
-        let n = targets.len();
-        // With split, share the remaining list: the first `rest % n` targets get one more.
-        let rest = if self.split { self.pending.len() } else { 0 };
-        for (i, index) in (targets.start..targets.end).enumerate() {
-            let share = rest / n + u32::from((i as u32) < rest % n);
-            let index_list = self.pending.take_front(share);
-            self.offer(job, index, index_list, rate_bps, out);
+    }
+
+    fn give_back(&mut self, share: IndexList) {
+        let mut share = share;
+        if let Some(head) = share.pop_front() {
+            self.queued.push_front((head, share));
         }
     }
 
-    fn offer(
-        &mut self,
-        job: &Rc<JobObject>,
-        index: u32,
-        index_list: IndexList,
-        rate_bps: f64,
-        out: &mut Outbox,
-    ) {
-        let to = job.servers[index as usize];
-        self.outstanding.insert(to, index_list);
-        out.push(Output::Send {
-            to,
-            msg: Message::Offer {
-                job: job.clone(),
-                index_list,
-                rate_bps,
-            },
-        });
+    /// `to` accepted the offer. If it did not take the offered list (it switched to us and
+    /// has its own), the list goes to another server.
+    pub fn on_accepted(&mut self, to: HostId, takes_list: bool) {
+        if !takes_list {
+            if let Some(share) = self.outstanding.insert(to, IndexList::default()) {
+                self.give_back(share);
+            }
+        }
     }
 
-    /// The stream to `to` has sent everything: free the slot and approach the next server.
-    pub fn on_stream_sent(
-        &mut self,
-        to: HostId,
-        job: &Rc<JobObject>,
-        rate_bps: f64,
-        out: &mut Outbox,
-    ) {
-        self.outstanding.remove(&to);
-        self.fill(job, rate_bps, out);
-    }
-
-    /// `to` declined the offer: its share of the list goes to another server, and the slot is
-    /// reused.
+    /// `to` declined: its share of the list goes to another server and the slot is reused.
     pub fn on_declined(
         &mut self,
         to: HostId,
         job: &Rc<JobObject>,
-        rate_bps: f64,
+        upload_bps: f64,
         out: &mut Outbox,
     ) {
         if let Some(share) = self.outstanding.remove(&to) {
-            if !share.is_empty() {
-                self.returned.push(share);
-            }
+            self.give_back(share);
         }
-        self.fill(job, rate_bps, out);
+        self.fill(job, upload_bps, out);
+    }
+
+    /// `to` switched to a faster source ([0061]): forget it and move on to the next server.
+    pub fn on_released(
+        &mut self,
+        to: HostId,
+        job: &Rc<JobObject>,
+        upload_bps: f64,
+        out: &mut Outbox,
+    ) {
+        self.outstanding.remove(&to);
+        self.paused.remove(&to);
+        self.reopened.remove(&to);
+        self.fill(job, upload_bps, out);
+    }
+
+    /// The stream to `to` has sent everything for now: it is paused at `next_item`, or, when
+    /// `done`, finished for good. The slot is freed for the next server.
+    pub fn on_stream_drained(
+        &mut self,
+        to: HostId,
+        next_item: u32,
+        done: bool,
+        job: &Rc<JobObject>,
+        upload_bps: f64,
+        out: &mut Outbox,
+    ) {
+        self.outstanding.remove(&to);
+        self.reopened.remove(&to);
+        if !done {
+            self.paused.insert(to, next_item);
+        }
+        self.fill(job, upload_bps, out);
+    }
+
+    /// The host now holds `held` items of `job`: reopen the paused streams of children that
+    /// lack some of them.
+    pub fn on_new_items(&mut self, job: JobId, held: u32, out: &mut Outbox) {
+        let ready: Vec<(HostId, u32)> = self
+            .paused
+            .iter()
+            .filter(|(_, &next)| next < held)
+            .map(|(&h, &n)| (h, n))
+            .collect();
+        for (to, next) in ready {
+            self.paused.remove(&to);
+            self.reopened.insert(to);
+            out.push(Output::OpenStream {
+                to,
+                job,
+                from_item: next,
+                from_byte: 0,
+            });
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::job::{ContentSpec, JobId, StrategyConfig};
+    use crate::protocol::job::{ContentSpec, StrategyConfig};
 
     fn job(n: u32) -> Rc<JobObject> {
         Rc::new(JobObject {
@@ -146,10 +248,8 @@ mod tests {
                 chunks: 1,
                 live_chunk_interval: None,
             },
-            strategy: StrategyConfig::Cascade {
-                fanout: 2,
-                first_nodes: 1,
-            },
+            strategy: StrategyConfig::cascade(2, 1),
+            content_started_at: crate::kernel::SimTime::ZERO,
         })
     }
 
@@ -165,15 +265,18 @@ mod tests {
             .collect()
     }
 
+    fn l(start: u32, end: u32) -> IndexList {
+        IndexList { start, end }
+    }
+
     #[test]
     fn cascade_splits_the_rest_of_the_list_among_targets() {
         // 10 servers, fanout 3: targets are servers 1, 2, 3 (indexes 0..3); the other 7
         // indexes are shared 3/2/2 in order.
         let j = job(10);
-        let mut f = Forwarder::new(IndexList::all(10), 3, true);
+        let mut f = Forwarder::new(IndexList::all(10), 3, 3, true);
         let mut out = Outbox::new();
         f.fill(&j, 1.0, &mut out);
-        let l = |start, end| IndexList { start, end };
         assert_eq!(
             offers(&out),
             vec![(1, l(3, 6)), (2, l(6, 8)), (3, l(8, 10))]
@@ -182,9 +285,22 @@ mod tests {
     }
 
     #[test]
+    fn adaptive_cascade_offers_the_same_split_one_slot_at_a_time() {
+        let j = job(10);
+        let mut f = Forwarder::new(IndexList::all(10), 1, 3, true);
+        let mut out = Outbox::new();
+        f.fill(&j, 1.0, &mut out);
+        assert_eq!(offers(&out), vec![(1, l(3, 6))]);
+        assert!(f.can_grow());
+        out.clear();
+        f.grow(&j, 1.0, &mut out);
+        assert_eq!(offers(&out), vec![(2, l(6, 8))]);
+    }
+
+    #[test]
     fn star_keeps_the_list_and_moves_on() {
         let j = job(3);
-        let mut f = Forwarder::new(IndexList::all(3), 2, false);
+        let mut f = Forwarder::new(IndexList::all(3), 2, 2, false);
         let mut out = Outbox::new();
         f.fill(&j, 1.0, &mut out);
         assert_eq!(
@@ -192,26 +308,57 @@ mod tests {
             vec![1, 2]
         );
         out.clear();
-        f.on_stream_sent(HostId(2), &j, 1.0, &mut out);
+        f.on_stream_drained(HostId(2), 5, true, &j, 1.0, &mut out);
         let offered = offers(&out);
         assert_eq!(offered.len(), 1);
         assert_eq!(offered[0].0, 3);
         assert!(offered[0].1.is_empty(), "the star hands out no list");
-        out.clear();
-        f.on_stream_sent(HostId(1), &j, 1.0, &mut out);
-        f.on_stream_sent(HostId(3), &j, 1.0, &mut out);
-        assert!(out.is_empty() && f.is_done());
     }
 
     #[test]
     fn a_declined_share_goes_to_its_head_server() {
         let j = job(6);
-        let mut f = Forwarder::new(IndexList::all(6), 2, true);
+        let mut f = Forwarder::new(IndexList::all(6), 2, 2, true);
         let mut out = Outbox::new();
         f.fill(&j, 1.0, &mut out);
         // Server 1 got indexes 2..4 (servers 3, 4). It declines: server 3 is offered 3..4.
         out.clear();
         f.on_declined(HostId(1), &j, 1.0, &mut out);
-        assert_eq!(offers(&out), vec![(3, IndexList { start: 3, end: 4 })]);
+        assert_eq!(offers(&out), vec![(3, l(3, 4))]);
+    }
+
+    #[test]
+    fn full_list_sources_start_after_themselves_and_skip_themselves() {
+        // Five servers; the source is the third (index 2): it tries indexes 3, 4, 0, 1.
+        let j = job(5);
+        let mut f = Forwarder::full_list(5, Some(2), 4, 4);
+        let mut out = Outbox::new();
+        f.fill(&j, 1.0, &mut out);
+        assert_eq!(
+            offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(),
+            vec![4, 5, 1, 2]
+        );
+    }
+
+    #[test]
+    fn paused_children_are_reopened_for_new_items() {
+        let j = job(2);
+        let mut f = Forwarder::new(IndexList::all(2), 2, 2, true);
+        let mut out = Outbox::new();
+        f.fill(&j, 1.0, &mut out);
+        out.clear();
+        f.on_stream_drained(HostId(1), 4, false, &j, 1.0, &mut out);
+        f.on_new_items(JobId(0), 4, &mut out);
+        assert!(out.is_empty(), "nothing new for the child");
+        f.on_new_items(JobId(0), 5, &mut out);
+        assert_eq!(
+            out,
+            vec![Output::OpenStream {
+                to: HostId(1),
+                job: JobId(0),
+                from_item: 4,
+                from_byte: 0
+            }]
+        );
     }
 }

@@ -31,6 +31,15 @@ pub fn kumar_ross_seconds(b: &BoundInputs) -> f64 {
     server.max(slowest).max(aggregate)
 }
 
+/// The fluid bound on the rate at which a live stream can be delivered to every receiver,
+/// `min(u_s, d_min, (u_s + Σ u_i) / N)` in bytes per second (Kumar, Liu & Ross, "Stochastic
+/// fluid theory for P2P streaming systems", 2007).
+pub fn sustainable_rate(b: &BoundInputs) -> f64 {
+    b.source_upload
+        .min(b.min_download)
+        .min((b.source_upload + b.sum_peer_upload) / b.receivers as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,15 +1,20 @@
 //! `results.json`: what a run produced, with stable, documented field names.
 //!
 //! Times are seconds since the start of the run (converted from integer nanoseconds only
-//! here, for display). `null` means "did not happen before the horizon".
+//! here, for display). `null` means "did not happen before the horizon". Results keep both the
+//! ground truth (what each server really holds, from the node servers' own state) and the
+//! client's view (what the base server told it, [0054]).
 
-use super::bounds::{kumar_ross_seconds, BoundInputs};
+use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
-use crate::protocol::job::StrategyConfig;
+use crate::net::HostId;
+use crate::protocol::job::{Item, StrategyConfig, StrategyKind};
+use crate::protocol::node_server::NodeJob;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// Summary statistics of a set of times, nearest-rank percentiles.
+/// Summary statistics of a set of values, nearest-rank percentiles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// How many values.
@@ -46,6 +51,81 @@ impl Percentiles {
     }
 }
 
+/// A command of a job and how far it got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// Command id (the end-job command has the last one).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// True for the end-job command.
+    pub end_job: bool,
+    /// When the client added it.
+    pub added_s: Option<f64>,
+    /// Data travelling with it, bytes.
+    pub data_bytes: u64,
+    /// Execution time at each server, seconds.
+    pub exec_s: f64,
+    /// Servers that completed it.
+    pub completed_servers: usize,
+    /// When the last server completed it (`null` unless all did).
+    pub all_completed_s: Option<f64>,
+}
+
+/// One progress report as the client received it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressPoint {
+    /// When it reached the client.
+    pub t_s: f64,
+    /// Servers holding the whole content.
+    pub holders: u32,
+    /// Command completions over all servers.
+    pub commands_completed: u32,
+}
+
+/// A command's state in a status answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandStatus {
+    /// Command id.
+    pub id: u32,
+    /// `new`, `in_progress` or `completed`.
+    pub state: String,
+}
+
+/// A scripted status query and its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    /// When the client asked.
+    pub asked_s: f64,
+    /// The server asked about.
+    pub server: String,
+    /// When the answer reached the client.
+    pub answered_s: Option<f64>,
+    /// Items of the job's log the server held.
+    pub items_held: Option<u32>,
+    /// Whether it held all content.
+    pub content_complete: Option<bool>,
+    /// Commands it had received, with their states.
+    pub commands: Vec<CommandStatus>,
+}
+
+/// Live-stream figures of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveResult {
+    /// The stream's rate, megabits per second.
+    pub rate_mbps: f64,
+    /// Fluid bound on the sustainable rate, `min(u_s, d_min, (u_s + Σu_i)/N)` (Kumar, Liu &
+    /// Ross 2007), megabits per second.
+    pub sustainable_rate_bound_mbps: f64,
+    /// Servers whose chunks never fell behind the first chunk's delay by more than the
+    /// playout buffer.
+    pub servers_sustained: usize,
+    /// The playout buffer, seconds.
+    pub playout_buffer_s: f64,
+    /// Delivery lag (receipt minus production at the client) over every chunk at every server.
+    pub lag_s: Percentiles,
+}
+
 /// The outcome of one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobResult {
@@ -53,12 +133,14 @@ pub struct JobResult {
     pub name: String,
     /// The client that requested it.
     pub client: String,
-    /// Job id assigned by the base server (`null` if the request never arrived).
+    /// Job id assigned by the base server (`null` if never created).
     pub id: Option<u32>,
-    /// `cascade` or `star`.
+    /// `cascade`, `star`, `chain` or `tree`.
     pub strategy: String,
-    /// Strategy parameters, as in the scenario.
+    /// Strategy parameters and switches.
     pub strategy_params: serde_json::Value,
+    /// Why the base server denied the job (`null` if it did not).
+    pub denied: Option<String>,
     /// Number of destination servers.
     pub servers: usize,
     /// Servers that received the whole content.
@@ -73,18 +155,52 @@ pub struct JobResult {
     pub requested_s: Option<f64>,
     /// When the base server created the job object.
     pub created_s: Option<f64>,
-    /// When the base server closed the job (every server reported receipt).
+    /// When the base server closed the job (every server completed every command).
     pub closed_s: Option<f64>,
+    /// When the client ended its session (`null`: it stayed).
+    pub session_ended_s: Option<f64>,
     /// When the client received the closing notification.
     pub client_notified_s: Option<f64>,
-    /// Last server completion minus request time.
+    /// Last server receipt of the whole content minus request time.
     pub makespan_s: Option<f64>,
     /// Kumar–Ross bound for this job alone (live: at least the stream's duration).
     pub lower_bound_s: f64,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
-    /// Server completion times relative to the request.
+    /// Server content-receipt times relative to the request.
     pub completion_s: Percentiles,
+    /// Dynamic switches over all servers.
+    pub switches: u32,
+    /// The command queue, end-job last.
+    pub commands: Vec<CommandResult>,
+    /// The client's view: progress reports in arrival order.
+    pub progress: Vec<ProgressPoint>,
+    /// Scripted status queries and their answers.
+    pub queries: Vec<QueryResult>,
+    /// Live-stream figures (`null` for a file).
+    pub live_stream: Option<LiveResult>,
+}
+
+/// Bytes a server received from one source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceBytes {
+    /// The source host.
+    pub source: String,
+    /// Bytes it delivered.
+    pub bytes: u64,
+}
+
+/// Delivery lag of one server's chunks, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LagResult {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// No chunk arrived later than the first chunk's lag plus the playout buffer.
+    pub sustained: bool,
 }
 
 /// One (server, job) pair.
@@ -96,12 +212,22 @@ pub struct NodeResult {
     pub job: String,
     /// When the job object arrived.
     pub job_object_s: Option<f64>,
-    /// When the last chunk arrived.
+    /// When the last content chunk arrived.
     pub completion_s: Option<f64>,
-    /// Hosts that streamed content to this server, in order.
+    /// When the server completed the end-job command.
+    pub done_s: Option<f64>,
+    /// Hosts that streamed to this server, in order.
     pub received_from: Vec<String>,
-    /// Content bytes received.
+    /// Bytes received from each source.
+    pub bytes_from: Vec<SourceBytes>,
+    /// Content and command bytes received.
     pub bytes_received: u64,
+    /// Dynamic switches this server made.
+    pub switches: u32,
+    /// Commands it completed (the end-job command included).
+    pub commands_completed: usize,
+    /// Live jobs: delivery lag of its chunks.
+    pub lag_s: Option<LagResult>,
 }
 
 /// One raw transfer.
@@ -128,17 +254,19 @@ pub struct Results {
     pub seed: u64,
     /// Strategies of the jobs, `+`-joined in job order (`none` without jobs).
     pub strategy: String,
-    /// From the first job request (or transfer start) to the last server completion (or
-    /// transfer arrival); `null` if something did not finish.
+    /// From the first job request (or transfer start) to the last server's content receipt
+    /// (or transfer arrival); `null` if something did not finish.
     pub makespan_s: Option<f64>,
     /// Largest per-job bound, offset by the job's request time (`null` without jobs).
     pub lower_bound_s: Option<f64>,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
-    /// Server completion times relative to their job's request, over all jobs.
+    /// Server content-receipt times relative to their job's request, over all jobs.
     pub completion_s: Percentiles,
-    /// (server, job) pairs that did not receive everything by the end of the run.
+    /// (server, job) pairs of accepted jobs without the whole content at the end.
     pub unfinished: usize,
+    /// Jobs the base server denied.
+    pub denied_jobs: usize,
     /// Events processed.
     pub events: u64,
     /// FNV-1a hash of the processed event sequence, hexadecimal.
@@ -158,55 +286,112 @@ fn secs(t: SimTime) -> f64 {
 }
 
 fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
-    match *s {
-        StrategyConfig::Cascade {
-            fanout,
-            first_nodes,
-        } => serde_json::json!({ "fanout": fanout, "first_nodes": first_nodes }),
-        StrategyConfig::Star { max_concurrent } => {
-            serde_json::json!({ "max_concurrent": max_concurrent })
-        }
+    match s.kind {
+        StrategyKind::Cascade => serde_json::json!({
+            "fanout": s.fanout,
+            "first_nodes": s.first_nodes,
+            "index_lists": s.index_lists,
+            "adaptive_fanout": s.adaptive_fanout,
+            "rate_sort": s.rate_sort,
+            "dynamic_switching": s.dynamic_switching,
+            "switch_margin": s.switch_margin,
+        }),
+        StrategyKind::Star => serde_json::json!({ "max_concurrent": s.first_nodes }),
+        StrategyKind::Chain => serde_json::json!({}),
+        StrategyKind::Tree => serde_json::json!({ "arity": s.fanout }),
     }
+}
+
+fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<LagResult> {
+    if node.chunk_lags_us.is_empty() {
+        return None;
+    }
+    let lags: Vec<f64> = node
+        .chunk_lags_us
+        .iter()
+        .map(|&us| us as f64 / 1e6)
+        .collect();
+    let p = Percentiles::of(&lags);
+    let first = lags[0];
+    let max = p.max.expect("non-empty");
+    let complete = node.chunks_held == node.job.content.chunks;
+    Some(LagResult {
+        p50: p.p50.expect("non-empty"),
+        p99: p.p99.expect("non-empty"),
+        max,
+        sustained: complete && max <= first + buffer_s + 1e-9,
+    })
+}
+
+/// Mbit/s from bytes per second.
+fn mbps(bytes_per_sec: f64) -> f64 {
+    bytes_per_sec * 8.0 / 1e6
 }
 
 impl Results {
     /// Collects the results of a finished run.
     pub fn collect(engine: &Engine) -> Results {
         let topo = engine.topology();
-        let name = |h: crate::net::HostId| topo.host(h).name.clone();
+        let name = |h: HostId| topo.host(h).name.clone();
+        // Bytes per (job, receiver, source), from the stream records.
+        let mut bytes_from: BTreeMap<(u32, HostId), BTreeMap<HostId, u64>> = BTreeMap::new();
+        for r in engine.stream_records() {
+            *bytes_from
+                .entry((r.job.0, r.dst))
+                .or_default()
+                .entry(r.src)
+                .or_default() += r.bytes;
+        }
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
         let mut all_completions = Vec::new();
-        let mut unfinished = 0;
-        let mut first_request: Option<SimTime> = None;
+        let (mut unfinished, mut denied_jobs) = (0, 0);
+        let mut first_start: Option<SimTime> = None;
         let mut last_completion: Option<SimTime> = None;
         let mut bound_end: Option<f64> = None;
         let mut all_done = true;
         let bs = engine.base_server();
         for client in engine.clients() {
+            let client_up = topo
+                .host(
+                    engine
+                        .built
+                        .clients
+                        .iter()
+                        .find(|c| c.name == client.name())
+                        .expect("client")
+                        .host,
+                )
+                .upload_bps;
             for cj in client.jobs() {
                 let request = &cj.request;
                 let servers = &request.servers;
-                let receivers_up: f64 = servers.iter().map(|&h| topo.host(h).upload_bps).sum();
-                let min_down = servers
-                    .iter()
-                    .map(|&h| topo.host(h).download_bps)
-                    .fold(f64::INFINITY, f64::min);
-                let bs_host = bs.expect("jobs need a base server").host();
-                let mut bound = kumar_ross_seconds(&BoundInputs {
+                let bs_up = bs.map_or(f64::INFINITY, |b| topo.host(b.host()).upload_bps);
+                let inputs = BoundInputs {
                     content_bytes: request.content.total_bytes as f64,
-                    source_upload: topo.host(bs_host).upload_bps,
-                    min_download: min_down,
-                    sum_peer_upload: receivers_up,
+                    source_upload: bs_up,
+                    min_download: servers
+                        .iter()
+                        .map(|&h| topo.host(h).download_bps)
+                        .fold(f64::INFINITY, f64::min),
+                    sum_peer_upload: servers.iter().map(|&h| topo.host(h).upload_bps).sum(),
                     receivers: servers.len(),
-                });
+                };
+                // The content must also leave the client once.
+                let mut bound =
+                    kumar_ross_seconds(&inputs).max(request.content.total_bytes as f64 / client_up);
                 if let Some(interval) = request.content.live_chunk_interval {
                     bound = bound.max(interval.as_secs_f64() * request.content.chunks as f64);
                 }
                 let id = cj.accepted.map(|(id, _)| id);
                 let base_job = id.and_then(|id| bs.map(|b| b.job(id)));
+                let buffer_s = request.playout_buffer.map_or(0.0, |b| b.as_secs_f64());
                 let mut completions = Vec::new();
                 let mut last = None;
+                let mut switches = 0;
+                let mut sustained = 0;
+                let mut all_lags = Vec::new();
+                let mut completed_by: BTreeMap<u32, (usize, Option<SimTime>)> = BTreeMap::new();
                 for &h in servers.iter() {
                     let state = id.and_then(|id| {
                         engine.nodes()[h.0 as usize]
@@ -219,17 +404,49 @@ impl Results {
                             completions.push(secs(t) - secs(req));
                             last = last.max(Some(t));
                         }
-                        _ => unfinished += 1,
+                        _ if id.is_some() => unfinished += 1,
+                        _ => {}
                     }
+                    let lag = state.and_then(|s| lag_result(s, buffer_s));
+                    if lag.as_ref().is_some_and(|l| l.sustained) {
+                        sustained += 1;
+                    }
+                    if let Some(s) = state {
+                        switches += s.switches;
+                        all_lags.extend(s.chunk_lags_us.iter().map(|&us| us as f64 / 1e6));
+                        for c in s.commands.iter().filter(|c| c.completed_at.is_some()) {
+                            let e = completed_by.entry(c.command.id.0).or_insert((0, None));
+                            e.0 += 1;
+                            e.1 = e.1.max(c.completed_at);
+                        }
+                    }
+                    let sources = id.and_then(|id| bytes_from.get(&(id.0, h)));
                     nodes.push(NodeResult {
                         node: name(h),
                         job: request.name.clone(),
                         job_object_s: state.map(|s| secs(s.job_object_at)),
                         completion_s: done.map(secs),
+                        done_s: state.and_then(|s| s.done_at).map(secs),
                         received_from: state.map_or_else(Vec::new, |s| {
                             s.sources.iter().map(|&h| name(h)).collect()
                         }),
+                        bytes_from: sources.map_or_else(Vec::new, |m| {
+                            m.iter()
+                                .map(|(&src, &bytes)| SourceBytes {
+                                    source: name(src),
+                                    bytes,
+                                })
+                                .collect()
+                        }),
                         bytes_received: state.map_or(0, |s| s.bytes_received),
+                        switches: state.map_or(0, |s| s.switches),
+                        commands_completed: state.map_or(0, |s| {
+                            s.commands
+                                .iter()
+                                .filter(|c| c.completed_at.is_some())
+                                .count()
+                        }),
+                        lag_s: lag,
                     });
                 }
                 let complete = completions.len() == servers.len();
@@ -237,20 +454,65 @@ impl Results {
                     (true, Some(l), Some(r)) => Some(secs(l) - secs(r)),
                     _ => None,
                 };
-                all_done &= complete;
-                if let Some(r) = cj.requested_at {
-                    first_request = first_request.min(Some(r)).or(Some(r));
-                    bound_end =
-                        Some(bound_end.map_or(secs(r) + bound, |b: f64| b.max(secs(r) + bound)));
+                if cj.denied.is_some() {
+                    denied_jobs += 1;
+                } else {
+                    all_done &= complete;
+                    if let Some(r) = cj.requested_at {
+                        first_start = Some(first_start.map_or(r, |f| f.min(r)));
+                        bound_end = Some(
+                            bound_end.map_or(secs(r) + bound, |b: f64| b.max(secs(r) + bound)),
+                        );
+                    }
                 }
                 last_completion = last_completion.max(last);
                 all_completions.extend_from_slice(&completions);
+                let commands = cj
+                    .log
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Command(c) => Some(c),
+                        Item::Chunk(_) => None,
+                    })
+                    .zip(&cj.commands_added)
+                    .map(|(c, &(_, added))| {
+                        let (n, last) = completed_by.get(&c.id.0).copied().unwrap_or((0, None));
+                        CommandResult {
+                            id: c.id.0,
+                            name: c.name.clone(),
+                            end_job: c.end_job,
+                            added_s: Some(secs(added)),
+                            data_bytes: c.data_bytes,
+                            exec_s: c.exec.as_secs_f64(),
+                            completed_servers: n,
+                            all_completed_s: if n == servers.len() {
+                                last.map(secs)
+                            } else {
+                                None
+                            },
+                        }
+                    })
+                    .collect();
+                let live_stream = request
+                    .content
+                    .live_chunk_interval
+                    .map(|interval| LiveResult {
+                        rate_mbps: mbps(
+                            request.content.total_bytes as f64
+                                / (interval.as_secs_f64() * request.content.chunks as f64),
+                        ),
+                        sustainable_rate_bound_mbps: mbps(sustainable_rate(&inputs)),
+                        servers_sustained: sustained,
+                        playout_buffer_s: buffer_s,
+                        lag_s: Percentiles::of(&all_lags),
+                    });
                 jobs.push(JobResult {
                     name: request.name.clone(),
                     client: client.name().to_string(),
                     id: id.map(|j| j.0),
                     strategy: request.strategy.name().to_string(),
                     strategy_params: strategy_params(&request.strategy),
+                    denied: cj.denied.as_ref().map(|(_, reason)| reason.clone()),
                     servers: servers.len(),
                     completed: completions.len(),
                     content_bytes: request.content.total_bytes,
@@ -259,11 +521,44 @@ impl Results {
                     requested_s: cj.requested_at.map(secs),
                     created_s: base_job.map(|b| secs(b.created_at)),
                     closed_s: base_job.and_then(|b| b.closed_at).map(secs),
+                    session_ended_s: cj.session_ended_at.map(secs),
                     client_notified_s: cj.closed_at.map(secs),
                     makespan_s: makespan,
                     lower_bound_s: bound,
                     ratio_to_bound: makespan.map(|m| m / bound),
                     completion_s: Percentiles::of(&completions),
+                    switches,
+                    commands,
+                    progress: cj
+                        .progress
+                        .iter()
+                        .map(|p| ProgressPoint {
+                            t_s: secs(p.at),
+                            holders: p.holders,
+                            commands_completed: p.commands_completed,
+                        })
+                        .collect(),
+                    queries: cj
+                        .queries
+                        .iter()
+                        .map(|q| QueryResult {
+                            asked_s: secs(q.asked_at),
+                            server: name(q.server),
+                            answered_s: q.answer.as_ref().map(|(t, _)| secs(*t)),
+                            items_held: q.answer.as_ref().map(|(_, s)| s.items_held),
+                            content_complete: q.answer.as_ref().map(|(_, s)| s.content_complete),
+                            commands: q.answer.as_ref().map_or_else(Vec::new, |(_, s)| {
+                                s.commands
+                                    .iter()
+                                    .map(|(id, st)| CommandStatus {
+                                        id: id.0,
+                                        state: st.name().into(),
+                                    })
+                                    .collect()
+                            }),
+                        })
+                        .collect(),
+                    live_stream,
                 });
             }
         }
@@ -279,15 +574,15 @@ impl Results {
             })
             .collect();
         for t in engine.transfers() {
-            first_request = first_request.min(Some(t.started_at)).or(Some(t.started_at));
+            first_start = Some(first_start.map_or(t.started_at, |f| f.min(t.started_at)));
             all_done &= t.finished_at.is_some();
             last_completion = last_completion.max(t.finished_at);
         }
-        let makespan_s = match (all_done, first_request, last_completion) {
+        let makespan_s = match (all_done, first_start, last_completion) {
             (true, Some(f), Some(l)) => Some(secs(l) - secs(f)),
             _ => None,
         };
-        let lower_bound_s = bound_end.map(|b| b - first_request.map_or(0.0, secs));
+        let lower_bound_s = bound_end.map(|b| b - first_start.map_or(0.0, secs));
         let strategy = if jobs.is_empty() {
             "none".to_string()
         } else {
@@ -306,6 +601,7 @@ impl Results {
             ratio_to_bound: makespan_s.zip(lower_bound_s).map(|(m, b)| m / b),
             completion_s: Percentiles::of(&all_completions),
             unfinished,
+            denied_jobs,
             events: trace.events(),
             trace_hash: format!("{:016x}", trace.value()),
             end_s: secs(engine.now()),

@@ -14,7 +14,7 @@ pub use types::*;
 
 use crate::kernel::{RngStreams, SimDuration, SimTime, StreamId};
 use crate::net::{mbps_to_bytes_per_sec, HostId, HostSpec, LinkSpec};
-use crate::protocol::job::{ContentSpec, JobRequest, StrategyConfig};
+use crate::protocol::job::{Command, CommandId, ContentSpec, Item, JobRequest, StrategyConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -111,6 +111,30 @@ pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
 
 // Built world ------------------------------------------------------------------------------
 
+/// Something a client does at a scripted time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptAction {
+    /// Request the job session.
+    Request,
+    /// Append an item (a produced chunk, a command, the end-job command) to the job's log.
+    Append(Item),
+    /// Append every chunk of a file at once.
+    AppendAllChunks,
+    /// End the client's session.
+    EndSession,
+    /// Ask for a server's status.
+    Query(HostId),
+}
+
+/// A job with the client's script for it.
+#[derive(Debug, Clone)]
+pub struct BuiltJob {
+    /// What the client asks for.
+    pub request: JobRequest,
+    /// Scripted actions in time order (the request first).
+    pub script: Vec<(SimTime, ScriptAction)>,
+}
+
 /// A client resolved to a host, with its jobs.
 #[derive(Debug, Clone)]
 pub struct BuiltClient {
@@ -118,8 +142,8 @@ pub struct BuiltClient {
     pub name: String,
     /// The client's host.
     pub host: HostId,
-    /// Jobs with their request times.
-    pub jobs: Vec<(SimTime, JobRequest)>,
+    /// Jobs in scenario order (index = ticket).
+    pub jobs: Vec<BuiltJob>,
 }
 
 /// A raw transfer resolved to hosts and bytes.
@@ -152,6 +176,8 @@ pub struct Built {
     pub links: Vec<LinkSpec>,
     /// The base server's host.
     pub base_server: Option<HostId>,
+    /// Jobs the base server runs at once before it denies requests.
+    pub max_open_jobs: Option<u32>,
     /// Hosts that run node-server software.
     pub node_servers: Vec<HostId>,
     /// Clients and their jobs.
@@ -416,15 +442,27 @@ impl Scenario {
                 )?;
                 let strategy =
                     build_strategy(&format!("{path}.strategy"), &j.strategy, servers.len())?;
-                jobs.push((
-                    SimTime::from_secs_f64(j.at_s),
-                    JobRequest {
-                        name: j.name.clone(),
-                        content,
-                        servers,
-                        strategy,
-                    },
-                ));
+                let playout_buffer = match j.content {
+                    Content::Live {
+                        playout_buffer_s: Some(b),
+                        ..
+                    } => {
+                        check_non_negative(&format!("{path}.content.playout_buffer_s"), b)?;
+                        Some(SimDuration::from_secs_f64(b))
+                    }
+                    _ => content
+                        .live_chunk_interval
+                        .map(|i| SimDuration::from_nanos(2 * i.as_nanos())),
+                };
+                let request = JobRequest {
+                    name: j.name.clone(),
+                    content,
+                    servers,
+                    strategy,
+                    playout_buffer,
+                };
+                let script = build_script(&path, j, &request, &names)?;
+                jobs.push(BuiltJob { request, script });
             }
             clients.push(BuiltClient {
                 name: c.name.clone(),
@@ -468,6 +506,11 @@ impl Scenario {
             routers: self.network.routers.len(),
             links,
             base_server,
+            max_open_jobs: self
+                .network
+                .base_server
+                .as_ref()
+                .and_then(|b| b.max_open_jobs),
             node_servers,
             clients,
             transfers,
@@ -529,6 +572,111 @@ impl Scenario {
     }
 }
 
+fn build_script(
+    path: &str,
+    j: &Job,
+    request: &JobRequest,
+    names: &BTreeMap<String, Named>,
+) -> Result<Vec<(SimTime, ScriptAction)>, ScenarioError> {
+    let start = SimTime::from_secs_f64(j.at_s);
+    let content = &request.content;
+    let mut script = vec![(start, ScriptAction::Request)];
+    if content.is_live() {
+        script.extend((0..content.chunks).map(|k| {
+            (
+                content.produced_at(start, k),
+                ScriptAction::Append(Item::Chunk(k)),
+            )
+        }));
+    } else {
+        script.push((start, ScriptAction::AppendAllChunks));
+    }
+    let mut commands: Vec<(usize, &CommandSpec)> = j.commands.iter().enumerate().collect();
+    commands.sort_by(|a, b| a.1.at_s.total_cmp(&b.1.at_s));
+    let mut last_command = start;
+    for (id, (i, c)) in commands.iter().enumerate() {
+        let cpath = format!("{path}.commands[{i}]");
+        check_non_negative(&format!("{cpath}.at_s"), c.at_s)?;
+        if c.at_s < j.at_s {
+            return Err(ScenarioError::invalid(
+                format!("{cpath}.at_s"),
+                "a command cannot be added before the job is requested",
+            ));
+        }
+        check_non_negative(&format!("{cpath}.data_mb"), c.data_mb)?;
+        check_non_negative(&format!("{cpath}.exec_s"), c.exec_s)?;
+        let at = SimTime::from_secs_f64(c.at_s);
+        last_command = last_command.max(at);
+        let command = Command {
+            id: CommandId(id as u32),
+            name: c.name.clone(),
+            data_bytes: (c.data_mb * 1e6).round() as u64,
+            exec: SimDuration::from_secs_f64(c.exec_s),
+            end_job: false,
+        };
+        script.push((
+            at,
+            ScriptAction::Append(Item::Command(std::rc::Rc::new(command))),
+        ));
+    }
+    let earliest_end = content.complete_at(start).max(last_command);
+    let end_at = match j.end_job_at_s {
+        Some(t) => {
+            let at = SimTime::from_secs_f64(t);
+            if !(t.is_finite() && at >= earliest_end) {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.end_job_at_s"),
+                    format!("must be at least {:.3} s: after the content is produced and every command added", earliest_end.as_secs_f64()),
+                ));
+            }
+            at
+        }
+        None => earliest_end,
+    };
+    let end_job = Command {
+        id: CommandId(commands.len() as u32),
+        name: "end-job".into(),
+        data_bytes: 0,
+        exec: SimDuration::ZERO,
+        end_job: true,
+    };
+    script.push((
+        end_at,
+        ScriptAction::Append(Item::Command(std::rc::Rc::new(end_job))),
+    ));
+    if let Some(t) = j.leave_at_s {
+        if !(t.is_finite() && t >= j.at_s) {
+            return Err(ScenarioError::invalid(
+                format!("{path}.leave_at_s"),
+                "must be at or after the job's at_s",
+            ));
+        }
+        script.push((SimTime::from_secs_f64(t), ScriptAction::EndSession));
+    }
+    for (i, q) in j.queries.iter().enumerate() {
+        let qpath = format!("{path}.queries[{i}]");
+        if !(q.at_s.is_finite() && q.at_s >= j.at_s) {
+            return Err(ScenarioError::invalid(
+                format!("{qpath}.at_s"),
+                "must be at or after the job's at_s",
+            ));
+        }
+        let server = match names.get(&q.server) {
+            Some(Named::Host(h)) if request.servers.contains(h) => *h,
+            _ => {
+                return Err(ScenarioError::invalid(
+                    format!("{qpath}.server"),
+                    format!("`{}` is not a server of this job", q.server),
+                ))
+            }
+        };
+        script.push((SimTime::from_secs_f64(q.at_s), ScriptAction::Query(server)));
+    }
+    // Stable: at equal times the request comes first, then content, commands, end-job.
+    script.sort_by_key(|(t, _)| *t);
+    Ok(script)
+}
+
 fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> {
     match *c {
         Content::File { size_mb, chunks } => {
@@ -550,6 +698,7 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
             rate_mbps,
             duration_s,
             chunk_s,
+            ..
         } => {
             check_positive(&format!("{path}.rate_mbps"), rate_mbps)?;
             check_positive(&format!("{path}.duration_s"), duration_s)?;
@@ -591,15 +740,30 @@ fn build_strategy(
         Strategy::Cascade {
             fanout,
             first_nodes,
-        } => StrategyConfig::Cascade {
-            fanout: at_least_one("fanout", fanout)?,
-            first_nodes: at_least_one("first_nodes", first_nodes)?,
-        },
-        Strategy::Star { max_concurrent } => StrategyConfig::Star {
-            max_concurrent: at_least_one(
-                "max_concurrent",
-                max_concurrent.unwrap_or(servers as u32),
-            )?,
-        },
+            index_lists,
+            adaptive_fanout,
+            rate_sort,
+            dynamic_switching,
+            switch_margin,
+        } => {
+            check_non_negative(&format!("{path}.switch_margin"), switch_margin)?;
+            StrategyConfig {
+                index_lists,
+                adaptive_fanout,
+                rate_sort,
+                dynamic_switching,
+                switch_margin,
+                ..StrategyConfig::cascade(
+                    at_least_one("fanout", fanout)?,
+                    at_least_one("first_nodes", first_nodes)?,
+                )
+            }
+        }
+        Strategy::Star { max_concurrent } => StrategyConfig::star(at_least_one(
+            "max_concurrent",
+            max_concurrent.unwrap_or(servers as u32),
+        )?),
+        Strategy::Chain {} => StrategyConfig::chain(),
+        Strategy::Tree { arity } => StrategyConfig::tree(at_least_one("arity", arity)?),
     })
 }

@@ -44,7 +44,7 @@ fn default_horizon_s() -> f64 {
 pub struct Network {
     /// The base server (required when any client submits a job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_server: Option<Host>,
+    pub base_server: Option<BaseServer>,
     /// Explicitly named node servers.
     #[serde(default)]
     pub hosts: Vec<Host>,
@@ -72,6 +72,24 @@ pub struct Host {
     /// Access latency added to everything the host sends or receives, milliseconds.
     #[serde(default)]
     pub latency_ms: f64,
+}
+
+/// The base server's host and policy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaseServer {
+    /// Unique name.
+    pub name: String,
+    /// Upload capacity, megabits per second.
+    pub upload_mbps: f64,
+    /// Download capacity, megabits per second.
+    pub download_mbps: f64,
+    /// Access latency, milliseconds.
+    #[serde(default)]
+    pub latency_ms: f64,
+    /// Deny job requests while this many jobs are open ([0050]); no limit when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open_jobs: Option<u32>,
 }
 
 /// A group of generated node servers.
@@ -143,6 +161,46 @@ pub struct Job {
     pub servers: Option<Vec<String>>,
     /// How the job is distributed.
     pub strategy: Strategy,
+    /// Commands the client adds to the job's command queue, at their times ([0048]).
+    #[serde(default)]
+    pub commands: Vec<CommandSpec>,
+    /// When the client sends the end-job command ([0064]); default: as soon as the content is
+    /// produced and every command added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_job_at_s: Option<f64>,
+    /// When the client ends its session ([0065]); the job goes on and the base server calls
+    /// the client back when it closes. Default: the client stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leave_at_s: Option<f64>,
+    /// Status queries about one server ([0055]).
+    #[serde(default)]
+    pub queries: Vec<QuerySpec>,
+}
+
+/// A command added to a job.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Name reported in results.
+    pub name: String,
+    /// When the client adds it, seconds.
+    pub at_s: f64,
+    /// Data travelling with the command, megabytes (default none).
+    #[serde(default)]
+    pub data_mb: f64,
+    /// Execution time at each node server, seconds.
+    #[serde(default)]
+    pub exec_s: f64,
+}
+
+/// A scripted status query.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// When the client asks, seconds.
+    pub at_s: f64,
+    /// The server asked about.
+    pub server: String,
 }
 
 /// The job's content, a sequence of chunks.
@@ -166,6 +224,10 @@ pub enum Content {
         /// Length of one chunk, seconds of stream.
         #[serde(default = "default_chunk_s")]
         chunk_s: f64,
+        /// A server sustains the stream when no chunk arrives later than the first chunk's
+        /// delay plus this buffer, seconds (default: two chunks).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        playout_buffer_s: Option<f64>,
     },
 }
 
@@ -177,16 +239,34 @@ fn default_chunk_s() -> f64 {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Strategy {
-    /// The patent's cascade ([0044], [0060], [0066]–[0069]): the base server streams to
+    /// The patent's cascade ([0044], [0060], [0066]–[0073]): the base server streams to
     /// `first_nodes` servers; every server that holds the job forwards it to up to `fanout`
-    /// servers of its index list at once, splitting the rest of the list among them.
+    /// servers at once. Each optimization is a switch.
     Cascade {
         /// Concurrent down-line connections per node server (default 4).
         #[serde(default = "default_fanout")]
         fanout: u32,
-        /// Number of servers the base server streams to directly.
+        /// Number of servers the base server streams to directly (default 1).
         #[serde(default = "one")]
         first_nodes: u32,
+        /// Forward index lists of servers not yet approached ([0067], default on); off: every
+        /// source tries every server of the full list.
+        #[serde(default = "yes")]
+        index_lists: bool,
+        /// Open another down-line connection only while the upload is not saturated, up to
+        /// `fanout` (default off: always `fanout`).
+        #[serde(default)]
+        adaptive_fanout: bool,
+        /// Approach servers in descending order of declared upload ([0071], default on).
+        #[serde(default = "yes")]
+        rate_sort: bool,
+        /// Receivers switch to a faster offering source ([0073], default on).
+        #[serde(default = "yes")]
+        dynamic_switching: bool,
+        /// A newcomer must declare this much more rate (fraction) to win a switch
+        /// (default 0.2).
+        #[serde(default = "default_margin")]
+        switch_margin: f64,
     },
     /// The prior art: the base server unicasts to every server itself.
     Star {
@@ -194,6 +274,26 @@ pub enum Strategy {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_concurrent: Option<u32>,
     },
+    /// A pipeline: the base server streams to the first server, each server to the next.
+    Chain {},
+    /// A random fixed k-ary tree rooted at the base server (list shuffled with the seed).
+    Tree {
+        /// Children per node (default 2).
+        #[serde(default = "two")]
+        arity: u32,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn two() -> u32 {
+    2
+}
+
+fn default_margin() -> f64 {
+    0.2
 }
 
 fn one() -> u32 {
