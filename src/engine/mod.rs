@@ -790,7 +790,13 @@ impl Engine {
                     .on_item(job, index, &item, &mut self.outbox)
             }
             Role::Node => {
-                let arrival = Arrival { job, index, item, from: src, bytes };
+                let arrival = Arrival {
+                    job,
+                    index,
+                    item,
+                    from: src,
+                    bytes,
+                };
                 let node = self.nodes[dst.0 as usize].as_mut().expect("node");
                 node.on_item(now, arrival, &mut self.outbox);
             }

@@ -11,7 +11,7 @@
 
 use super::job::{IndexList, Item, JobId, JobObject, JobRequest};
 use super::message::{Message, Outbox, Output};
-use super::source::Forwarder;
+use super::source::{Forwarder, SourceContext};
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use rand::seq::SliceRandom;
@@ -153,12 +153,28 @@ impl BaseServer {
             Message::Decline { job } => {
                 let state = &mut self.jobs[job.0 as usize];
                 let object = state.object.clone();
-                state.forwarder.on_declined(from, &object, upload, out);
+                state.forwarder.on_declined(
+                    from,
+                    SourceContext {
+                        job: &object,
+                        upload_bps: upload,
+                        held: state.held,
+                    },
+                    out,
+                );
             }
             Message::Release { job } => {
                 let state = &mut self.jobs[job.0 as usize];
                 let object = state.object.clone();
-                state.forwarder.on_released(from, &object, upload, out);
+                state.forwarder.on_released(
+                    from,
+                    SourceContext {
+                        job: &object,
+                        upload_bps: upload,
+                        held: state.held,
+                    },
+                    out,
+                );
             }
             Message::Received { job } => {
                 let state = &mut self.jobs[job.0 as usize];
@@ -288,7 +304,14 @@ impl BaseServer {
         } else {
             Forwarder::full_list(object.servers.len(), None, s.first_nodes, s.first_nodes)
         };
-        forwarder.fill(&object, self.upload_bps, out);
+        forwarder.fill(
+            SourceContext {
+                job: &object,
+                upload_bps: self.upload_bps,
+                held: 0,
+            },
+            out,
+        );
         self.jobs.push(BaseJob {
             object,
             client,
@@ -333,8 +356,13 @@ impl BaseServer {
         let upload = self.upload_bps;
         let state = &mut self.jobs[job.0 as usize];
         let object = state.object.clone();
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: upload,
+            held: state.held,
+        };
         state
             .forwarder
-            .on_stream_drained(to, next_item, done, &object, upload, out);
+            .on_stream_drained(to, next_item, done, ctx, out);
     }
 }

@@ -120,6 +120,9 @@ pub enum Message {
         index_list: IndexList,
         /// Rate the source declares, bytes per second.
         rate_bps: f64,
+        /// Items of the job's log the source holds: a receiver only switches to a source that
+        /// is ahead of it, so sources never form a cycle.
+        items_held: u32,
     },
     /// Server → source: stream the job's log from item `from_item`, byte `from_byte` on.
     Accept {

@@ -12,7 +12,7 @@
 
 use super::job::{CommandId, Item, JobId, JobObject, StrategyKind};
 use super::message::{CommandState, Message, NodeStatus, Outbox, Output, Timer};
-use super::source::Forwarder;
+use super::source::{Forwarder, SourceContext};
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use std::collections::BTreeMap;
@@ -159,11 +159,7 @@ impl NodeServer {
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
         let upload = self.upload_bps;
         match msg {
-            Message::Offer {
-                job,
-                index_list,
-                rate_bps,
-            } => self.on_offer(now, from, job, index_list, rate_bps, out),
+            offer @ Message::Offer { .. } => self.on_offer(now, from, offer, out),
             Message::Accept {
                 job,
                 from_item,
@@ -183,13 +179,29 @@ impl NodeServer {
             Message::Decline { job } => {
                 if let Some(state) = self.job_mut(job) {
                     let object = state.job.clone();
-                    state.forwarder.on_declined(from, &object, upload, out);
+                    state.forwarder.on_declined(
+                        from,
+                        SourceContext {
+                            job: &object,
+                            upload_bps: upload,
+                            held: state.held,
+                        },
+                        out,
+                    );
                 }
             }
             Message::Release { job } => {
                 if let Some(state) = self.job_mut(job) {
                     let object = state.job.clone();
-                    state.forwarder.on_released(from, &object, upload, out);
+                    state.forwarder.on_released(
+                        from,
+                        SourceContext {
+                            job: &object,
+                            upload_bps: upload,
+                            held: state.held,
+                        },
+                        out,
+                    );
                 }
             }
             Message::StatusQuery { job, .. } => {
@@ -214,15 +226,16 @@ impl NodeServer {
         }
     }
 
-    fn on_offer(
-        &mut self,
-        now: SimTime,
-        from: HostId,
-        job: Rc<JobObject>,
-        index_list: super::job::IndexList,
-        rate_bps: f64,
-        out: &mut Outbox,
-    ) {
+    fn on_offer(&mut self, now: SimTime, from: HostId, offer: Message, out: &mut Outbox) {
+        let Message::Offer {
+            job,
+            index_list,
+            rate_bps,
+            items_held,
+        } = offer
+        else {
+            unreachable!("called with an offer")
+        };
         let id = job.id;
         let host = self.host;
         let upload = self.upload_bps;
@@ -271,7 +284,15 @@ impl NodeServer {
                 chunk_lags_us: Vec::new(),
                 forwarder,
             };
-            state.forwarder.fill(&state.job, upload, out);
+            let object = state.job.clone();
+            state.forwarder.fill(
+                SourceContext {
+                    job: &object,
+                    upload_bps: upload,
+                    held: 0,
+                },
+                out,
+            );
             self.jobs.push(state);
             return;
         };
@@ -279,8 +300,11 @@ impl NodeServer {
         // source whose declared rate beats the current one's by the margin.
         let s = state.job.strategy;
         let current = state.source.map_or(0.0, |(_, r)| r);
-        let receiving =
-            state.received_at.is_none() && state.source.is_some() && state.switching_to.is_none();
+        // Only a source ahead of this server can take over (so sources never form a cycle).
+        let receiving = state.received_at.is_none()
+            && state.source.is_some()
+            && state.switching_to.is_none()
+            && items_held > state.held;
         if s.dynamic_switching
             && receiving
             && rate_bps > current * (1.0 + s.switch_margin)
@@ -331,7 +355,13 @@ impl NodeServer {
 
     /// An item of a job's log arrived (see [`Arrival`]).
     pub fn on_item(&mut self, now: SimTime, arrival: Arrival, out: &mut Outbox) {
-        let Arrival { job, index, item, from, bytes } = arrival;
+        let Arrival {
+            job,
+            index,
+            item,
+            from,
+            bytes,
+        } = arrival;
         let state = self.job_mut(job).expect("an item without a job object");
         state.bytes_received += bytes;
         if !state.sources.contains(&from) {
@@ -457,9 +487,14 @@ impl NodeServer {
         let upload = self.upload_bps;
         let state = self.job_mut(job).expect("stream of an unknown job");
         let object = state.job.clone();
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: upload,
+            held: state.held,
+        };
         state
             .forwarder
-            .on_stream_drained(to, next_item, done, &object, upload, out);
+            .on_stream_drained(to, next_item, done, ctx, out);
     }
 
     /// True when adaptive fanout could open another connection for `job`.
@@ -473,7 +508,14 @@ impl NodeServer {
         let upload = self.upload_bps;
         if let Some(state) = self.job_mut(job) {
             let object = state.job.clone();
-            state.forwarder.grow(&object, upload, out);
+            state.forwarder.grow(
+                SourceContext {
+                    job: &object,
+                    upload_bps: upload,
+                    held: state.held,
+                },
+                out,
+            );
         }
     }
 

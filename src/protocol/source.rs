@@ -24,6 +24,18 @@ use crate::net::HostId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
+/// What a source knows of itself when it approaches servers: the job, its declared upload
+/// rate and the items it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceContext<'a> {
+    /// The job object.
+    pub job: &'a Rc<JobObject>,
+    /// The source's declared upload rate, bytes per second.
+    pub upload_bps: f64,
+    /// Items of the job's log the source holds.
+    pub held: u32,
+}
+
 /// A source's distribution state for one job.
 #[derive(Debug, Clone)]
 pub struct Forwarder {
@@ -99,10 +111,10 @@ impl Forwarder {
     }
 
     /// One more connection slot (adaptive fanout), used at once if there is a server to approach.
-    pub fn grow(&mut self, job: &Rc<JobObject>, upload_bps: f64, out: &mut Outbox) {
+    pub fn grow(&mut self, ctx: SourceContext, out: &mut Outbox) {
         if self.slots < self.max_slots {
             self.slots += 1;
-            self.fill(job, upload_bps, out);
+            self.fill(ctx, out);
         }
     }
 
@@ -110,8 +122,14 @@ impl Forwarder {
         (position + self.rotate) % job.servers.len() as u32
     }
 
-    /// Opens as many connections as free slots allow: one [`Message::Offer`] per target.
-    pub fn fill(&mut self, job: &Rc<JobObject>, upload_bps: f64, out: &mut Outbox) {
+    /// Opens as many connections as free slots allow: one [`Message::Offer`] per target,
+    /// declaring the rate a new connection would get and the `held` items.
+    pub fn fill(&mut self, ctx: SourceContext, out: &mut Outbox) {
+        let SourceContext {
+            job,
+            upload_bps,
+            held,
+        } = ctx;
         if self.split && !self.split_done {
             self.split_done = true;
             // Targets: the first `max_slots` servers; the rest is shared among them, the
@@ -142,6 +160,7 @@ impl Forwarder {
                     job: job.clone(),
                     index_list: list,
                     rate_bps,
+                    items_held: held,
                 },
             });
         }
@@ -165,31 +184,19 @@ impl Forwarder {
     }
 
     /// `to` declined: its share of the list goes to another server and the slot is reused.
-    pub fn on_declined(
-        &mut self,
-        to: HostId,
-        job: &Rc<JobObject>,
-        upload_bps: f64,
-        out: &mut Outbox,
-    ) {
+    pub fn on_declined(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
         if let Some(share) = self.outstanding.remove(&to) {
             self.give_back(share);
         }
-        self.fill(job, upload_bps, out);
+        self.fill(ctx, out);
     }
 
     /// `to` switched to a faster source ([0061]): forget it and move on to the next server.
-    pub fn on_released(
-        &mut self,
-        to: HostId,
-        job: &Rc<JobObject>,
-        upload_bps: f64,
-        out: &mut Outbox,
-    ) {
+    pub fn on_released(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
         self.outstanding.remove(&to);
         self.paused.remove(&to);
         self.reopened.remove(&to);
-        self.fill(job, upload_bps, out);
+        self.fill(ctx, out);
     }
 
     /// The stream to `to` has sent everything for now: it is paused at `next_item`, or, when
@@ -199,8 +206,7 @@ impl Forwarder {
         to: HostId,
         next_item: u32,
         done: bool,
-        job: &Rc<JobObject>,
-        upload_bps: f64,
+        ctx: SourceContext,
         out: &mut Outbox,
     ) {
         self.outstanding.remove(&to);
@@ -208,7 +214,7 @@ impl Forwarder {
         if !done {
             self.paused.insert(to, next_item);
         }
-        self.fill(job, upload_bps, out);
+        self.fill(ctx, out);
     }
 
     /// The host now holds `held` items of `job`: reopen the paused streams of children that
@@ -265,6 +271,14 @@ mod tests {
             .collect()
     }
 
+    fn ctx(job: &Rc<JobObject>) -> SourceContext<'_> {
+        SourceContext {
+            job,
+            upload_bps: 1.0,
+            held: 0,
+        }
+    }
+
     fn l(start: u32, end: u32) -> IndexList {
         IndexList { start, end }
     }
@@ -276,7 +290,7 @@ mod tests {
         let j = job(10);
         let mut f = Forwarder::new(IndexList::all(10), 3, 3, true);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         assert_eq!(
             offers(&out),
             vec![(1, l(3, 6)), (2, l(6, 8)), (3, l(8, 10))]
@@ -289,11 +303,11 @@ mod tests {
         let j = job(10);
         let mut f = Forwarder::new(IndexList::all(10), 1, 3, true);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         assert_eq!(offers(&out), vec![(1, l(3, 6))]);
         assert!(f.can_grow());
         out.clear();
-        f.grow(&j, 1.0, &mut out);
+        f.grow(ctx(&j), &mut out);
         assert_eq!(offers(&out), vec![(2, l(6, 8))]);
     }
 
@@ -302,13 +316,13 @@ mod tests {
         let j = job(3);
         let mut f = Forwarder::new(IndexList::all(3), 2, 2, false);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         assert_eq!(
             offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(),
             vec![1, 2]
         );
         out.clear();
-        f.on_stream_drained(HostId(2), 5, true, &j, 1.0, &mut out);
+        f.on_stream_drained(HostId(2), 5, true, ctx(&j), &mut out);
         let offered = offers(&out);
         assert_eq!(offered.len(), 1);
         assert_eq!(offered[0].0, 3);
@@ -320,10 +334,10 @@ mod tests {
         let j = job(6);
         let mut f = Forwarder::new(IndexList::all(6), 2, 2, true);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         // Server 1 got indexes 2..4 (servers 3, 4). It declines: server 3 is offered 3..4.
         out.clear();
-        f.on_declined(HostId(1), &j, 1.0, &mut out);
+        f.on_declined(HostId(1), ctx(&j), &mut out);
         assert_eq!(offers(&out), vec![(3, l(3, 4))]);
     }
 
@@ -333,7 +347,7 @@ mod tests {
         let j = job(5);
         let mut f = Forwarder::full_list(5, Some(2), 4, 4);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         assert_eq!(
             offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(),
             vec![4, 5, 1, 2]
@@ -345,9 +359,9 @@ mod tests {
         let j = job(2);
         let mut f = Forwarder::new(IndexList::all(2), 2, 2, true);
         let mut out = Outbox::new();
-        f.fill(&j, 1.0, &mut out);
+        f.fill(ctx(&j), &mut out);
         out.clear();
-        f.on_stream_drained(HostId(1), 4, false, &j, 1.0, &mut out);
+        f.on_stream_drained(HostId(1), 4, false, ctx(&j), &mut out);
         f.on_new_items(JobId(0), 4, &mut out);
         assert!(out.is_empty(), "nothing new for the child");
         f.on_new_items(JobId(0), 5, &mut out);

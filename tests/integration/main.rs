@@ -4,4 +4,5 @@ mod cascade;
 mod cli;
 mod determinism;
 mod network_model;
+mod protocol;
 mod util;
