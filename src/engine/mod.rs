@@ -20,15 +20,19 @@
 //! completion; at equal times flow completions go first, then queued events in insertion order.
 //! Every processed event is folded into the run's [`TraceHash`].
 
-use crate::kernel::{EventQueue, RngStreams, SimTime, StreamId, TraceHash};
+pub mod swarm;
+
+use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::BaseServer;
 use crate::protocol::client::Client;
-use crate::protocol::job::{Item, JobId};
+use crate::protocol::job::{Item, JobId, StrategyKind};
 use crate::protocol::message::{Message, Outbox, Output, Timer};
 use crate::protocol::node_server::{Arrival, NodeServer};
 use crate::scenario::{Built, ScriptAction};
+use std::collections::BTreeMap;
 use std::rc::Rc;
+use swarm::{PieceUpload, Swarm};
 
 /// Something scheduled on the virtual clock.
 #[derive(Debug)]
@@ -43,6 +47,8 @@ enum Event {
     },
     /// An item of a stream arrives at the receiver, `bytes` of it over this stream.
     ItemArrives { stream: u32, index: u32, bytes: u64 },
+    /// A swarm piece arrives at its receiver.
+    PieceArrives { piece: u32 },
     /// A role's timer fires.
     Timer { host: HostId, timer: Timer },
     /// A raw transfer starts.
@@ -72,6 +78,7 @@ impl Event {
                 host,
                 timer: Timer::CommandDone { job, command },
             } => [t, 4 | (command.0 as u64) << 8, host.0 as u64, job.0 as u64],
+            Event::PieceArrives { piece } => [t, 9, *piece as u64, 0],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
         }
@@ -84,6 +91,16 @@ enum FlowOwner {
     None,
     Stream(u32),
     Transfer(u32),
+    Piece(u32),
+}
+
+/// A swarm piece in transit.
+#[derive(Debug, Clone)]
+struct Piece {
+    job: JobId,
+    upload: PieceUpload,
+    latency: SimDuration,
+    record: u32,
 }
 
 /// A stream of one job's log from a source to a receiver.
@@ -187,6 +204,11 @@ pub struct Engine {
     clients: Vec<Client>,
     /// For each job id: the client that owns its log.
     job_client: Vec<u32>,
+    swarms: BTreeMap<JobId, Swarm>,
+    pieces: Vec<Piece>,
+    free_pieces: Vec<u32>,
+    /// Stream record of each (job, sender, receiver) swarm link, so piece bytes add up per link.
+    piece_records: BTreeMap<(JobId, HostId, HostId), u32>,
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
@@ -264,6 +286,10 @@ impl Engine {
             nodes,
             clients,
             job_client: Vec::new(),
+            swarms: BTreeMap::new(),
+            pieces: Vec::new(),
+            free_pieces: Vec::new(),
+            piece_records: BTreeMap::new(),
             transfers,
             stream_records: Vec::new(),
             messages: None,
@@ -371,6 +397,7 @@ impl Engine {
                 index,
                 bytes,
             } => self.on_item_arrives(now, stream, index, bytes),
+            Event::PieceArrives { piece } => self.on_piece_arrives(now, piece),
             Event::Timer { host, timer } => {
                 let node = self.nodes[host.0 as usize]
                     .as_mut()
@@ -475,7 +502,13 @@ impl Engine {
                     job,
                     from_item,
                     from_byte,
-                } => self.open_stream(now, host, to, job, from_item, from_byte),
+                } => {
+                    if self.roles[host.0 as usize] == Role::Base && self.is_swarm(job) {
+                        self.join_swarm(now, job, to);
+                    } else {
+                        self.open_stream(now, host, to, job, from_item, from_byte);
+                    }
+                }
                 Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
                 Output::SetTimer { after, timer } => {
                     self.queue.push(now + after, Event::Timer { host, timer })
@@ -738,6 +771,7 @@ impl Engine {
                 }
                 self.maybe_grow_fanout(now, src, job);
             }
+            FlowOwner::Piece(id) => self.on_piece_sent(now, flow, id),
             FlowOwner::None => unreachable!("completed flow without owner"),
         }
     }
@@ -765,6 +799,136 @@ impl Engine {
                 .grow_fanout(job, &mut self.outbox);
             self.flush(now, host);
         }
+    }
+
+    // Swarm ----------------------------------------------------------------------------------
+
+    fn is_swarm(&self, job: JobId) -> bool {
+        self.client_of(job).job(job).request.strategy.kind == StrategyKind::Swarm
+    }
+
+    /// `peer` accepted the base server's offer of a swarm job: it joins the swarm (created with
+    /// the first peer, the base server seeding what it holds).
+    fn join_swarm(&mut self, now: SimTime, job: JobId, peer: HostId) {
+        let bs = self
+            .base_server
+            .as_ref()
+            .expect("swarms need a base server");
+        let bs_host = bs.host();
+        if !self.swarms.contains_key(&job) {
+            let object = &bs.job(job).object;
+            let s = object.strategy;
+            let mut rng = RngStreams::new(self.built.seed).stream(StreamId::Entity(1, job.0));
+            let mut swarm = Swarm::new(bs_host, &object.servers, s.peers, s.fanout, &mut rng);
+            for piece in 0..bs.held(job) {
+                swarm.gained(bs_host, piece);
+            }
+            self.swarms.insert(job, swarm);
+        }
+        let mut wake = self.swarms.get_mut(&job).expect("created").join(peer);
+        wake.push(peer);
+        for host in wake {
+            self.swarm_schedule(now, job, host);
+        }
+    }
+
+    /// `host` gained `piece` of a swarm job: it may upload it on.
+    fn swarm_gained(&mut self, now: SimTime, job: JobId, host: HostId, piece: u32) {
+        let Some(swarm) = self.swarms.get_mut(&job) else {
+            return;
+        };
+        for h in swarm.gained(host, piece) {
+            self.swarm_schedule(now, job, h);
+        }
+    }
+
+    fn swarm_schedule(&mut self, now: SimTime, job: JobId, host: HostId) {
+        let uploads = self.swarms.get_mut(&job).expect("swarm").schedule(host);
+        for upload in uploads {
+            let route = self.topology.route(upload.from, upload.to);
+            let bytes = self.item_bytes(job, upload.piece);
+            let flow = self.flows.start_flow(now, &route.resources, bytes as f64);
+            let key = (job, upload.from, upload.to);
+            let record = match self.piece_records.get(&key) {
+                Some(&r) => r,
+                None => {
+                    self.stream_records.push(StreamRecord {
+                        job,
+                        src: upload.from,
+                        dst: upload.to,
+                        opened_at: now,
+                        first_arrival: None,
+                        last_arrival: None,
+                        chunks: 0,
+                        bytes: 0,
+                        broken_at: None,
+                    });
+                    let r = self.stream_records.len() as u32 - 1;
+                    self.piece_records.insert(key, r);
+                    r
+                }
+            };
+            let piece = Piece {
+                job,
+                upload,
+                latency: route.latency,
+                record,
+            };
+            let id = match self.free_pieces.pop() {
+                Some(id) => {
+                    self.pieces[id as usize] = piece;
+                    id
+                }
+                None => {
+                    self.pieces.push(piece);
+                    self.pieces.len() as u32 - 1
+                }
+            };
+            self.set_owner(flow, FlowOwner::Piece(id));
+        }
+    }
+
+    fn on_piece_sent(&mut self, now: SimTime, flow: FlowId, id: u32) {
+        self.trace.record(&[now.as_nanos(), 10, id as u64, 0]);
+        self.flows.end_flow(now, flow);
+        let p = self.pieces[id as usize].clone();
+        self.queue
+            .push(now + p.latency, Event::PieceArrives { piece: id });
+        self.swarms
+            .get_mut(&p.job)
+            .expect("swarm")
+            .upload_done(p.upload.from);
+        self.swarm_schedule(now, p.job, p.upload.from);
+    }
+
+    fn on_piece_arrives(&mut self, now: SimTime, id: u32) {
+        let Piece {
+            job,
+            upload,
+            record,
+            ..
+        } = self.pieces[id as usize].clone();
+        self.free_pieces.push(id);
+        let bytes = self.item_bytes(job, upload.piece);
+        let r = &mut self.stream_records[record as usize];
+        r.first_arrival.get_or_insert(now);
+        r.last_arrival = Some(now);
+        r.chunks += 1;
+        r.bytes += bytes;
+        let item = self.client_of(job).item(job, upload.piece).clone();
+        let arrival = Arrival {
+            job,
+            index: upload.piece,
+            item,
+            from: upload.from,
+            bytes,
+        };
+        self.nodes[upload.to.0 as usize]
+            .as_mut()
+            .expect("peers are node servers")
+            .on_item(now, arrival, &mut self.outbox);
+        self.flush(now, upload.to);
+        self.swarm_gained(now, job, upload.to, upload.piece);
     }
 
     fn on_item_arrives(&mut self, now: SimTime, id: u32, index: u32, bytes: u64) {
@@ -804,5 +968,8 @@ impl Engine {
         }
         self.flush(now, dst);
         self.wake_streams(now, dst, job);
+        if self.roles[dst.0 as usize] == Role::Base {
+            self.swarm_gained(now, job, dst, index);
+        }
     }
 }

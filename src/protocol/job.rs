@@ -102,6 +102,8 @@ pub enum StrategyKind {
     Chain,
     /// A random fixed k-ary tree.
     Tree,
+    /// Chunk exchange among peers, rarest first (a BitTorrent-like reference).
+    Swarm,
 }
 
 /// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
@@ -126,8 +128,11 @@ pub struct StrategyConfig {
     pub switch_margin: f64,
     /// Shuffle the server list with the seeded strategy stream (random trees).
     pub shuffle: bool,
-    /// Forward to other servers at all (false for the star).
+    /// Forward to other servers at all (false for the star and the swarm, whose exchange is
+    /// scheduled by the engine).
     pub relay: bool,
+    /// Swarm: neighbours each peer is linked to.
+    pub peers: u32,
 }
 
 impl StrategyConfig {
@@ -144,6 +149,7 @@ impl StrategyConfig {
             switch_margin: 0.0,
             shuffle: false,
             relay: true,
+            peers: 0,
         }
     }
 
@@ -173,6 +179,17 @@ impl StrategyConfig {
         }
     }
 
+    /// A swarm: every server joins at once; each peer links to `peers` others and keeps
+    /// `upload_slots` piece uploads going.
+    pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Swarm,
+            relay: false,
+            peers,
+            ..Self::cascade(upload_slots, servers)
+        }
+    }
+
     /// Short name used in results.
     pub fn name(&self) -> &'static str {
         match self.kind {
@@ -180,6 +197,7 @@ impl StrategyConfig {
             StrategyKind::Star => "star",
             StrategyKind::Chain => "chain",
             StrategyKind::Tree => "tree",
+            StrategyKind::Swarm => "swarm",
         }
     }
 }

@@ -299,6 +299,7 @@ fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
         StrategyKind::Star => serde_json::json!({ "max_concurrent": s.first_nodes }),
         StrategyKind::Chain => serde_json::json!({}),
         StrategyKind::Tree => serde_json::json!({ "arity": s.fanout }),
+        StrategyKind::Swarm => serde_json::json!({ "peers": s.peers, "upload_slots": s.fanout }),
     }
 }
 

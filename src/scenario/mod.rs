@@ -765,5 +765,13 @@ fn build_strategy(
         )?),
         Strategy::Chain {} => StrategyConfig::chain(),
         Strategy::Tree { arity } => StrategyConfig::tree(at_least_one("arity", arity)?),
+        Strategy::Swarm {
+            peers,
+            upload_slots,
+        } => StrategyConfig::swarm(
+            at_least_one("peers", peers)?,
+            at_least_one("upload_slots", upload_slots)?,
+            servers as u32,
+        ),
     })
 }

@@ -282,6 +282,19 @@ pub enum Strategy {
         #[serde(default = "two")]
         arity: u32,
     },
+    /// BitTorrent-like reference: peers exchange chunks, rarest first; the base server seeds.
+    Swarm {
+        /// Neighbours each peer links to (default 8).
+        #[serde(default = "eight")]
+        peers: u32,
+        /// Concurrent piece uploads per peer (default 4).
+        #[serde(default = "default_fanout")]
+        upload_slots: u32,
+    },
+}
+
+fn eight() -> u32 {
+    8
 }
 
 fn yes() -> bool {

@@ -432,3 +432,46 @@ fn two_clients_with_three_concurrent_jobs_share_the_network() {
     let ids: std::collections::BTreeSet<_> = together.jobs.iter().map(|j| j.id.unwrap()).collect();
     assert_eq!(ids.len(), 3, "unique job ids");
 }
+
+#[test]
+fn the_swarm_exchanges_pieces_among_peers_rarest_first() {
+    let json = |seed: u64| {
+        format!(
+            r#"{{ "name": "swarm", "seed": {seed}, "network": {{
+                "base_server": {{ "name": "bs", "upload_mbps": 80, "download_mbps": 80 }},
+                "groups": [ {{ "name": "g", "count": 30, "upload_mbps": 80, "download_mbps": 80, "latency_ms": 5 }} ] }},
+              "clients": [ {{ "name": "c", "upload_mbps": 800, "download_mbps": 800,
+                "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 8, "chunks": 16 }},
+                            "strategy": {{ "kind": "swarm", "peers": 4, "upload_slots": 2 }} }} ] }} ] }}"#
+        )
+    };
+    let r = run_json(&json(1));
+    assert_eq!((r.unfinished, r.jobs[0].completed), (0, 30));
+    assert!(r.jobs[0].closed_s.is_some(), "every peer executes end-job");
+    // Every peer gets every byte exactly once, from several peers.
+    assert!(r.nodes.iter().all(|n| n.bytes_received == 8_000_000));
+    assert!(r
+        .nodes
+        .iter()
+        .all(|n| n.bytes_from.iter().map(|b| b.bytes).sum::<u64>() == 8_000_000));
+    let multi = r.nodes.iter().filter(|n| n.bytes_from.len() > 1).count();
+    assert!(multi >= 25, "pieces come from several peers: {multi}/30");
+    // The seed uploads each piece roughly once, not once per peer as a star would.
+    let from_seed: u64 = r
+        .nodes
+        .iter()
+        .flat_map(|n| &n.bytes_from)
+        .filter(|b| b.source == "bs")
+        .map(|b| b.bytes)
+        .sum();
+    assert!(
+        from_seed < 8 * 8_000_000,
+        "the seed uploaded {from_seed} bytes"
+    );
+    assert_eq!(run_json(&json(1)), r, "deterministic");
+    assert_ne!(
+        run_json(&json(2)).trace_hash,
+        r.trace_hash,
+        "the seed draws the links"
+    );
+}
