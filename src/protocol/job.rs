@@ -242,15 +242,34 @@ pub struct JobObject {
 }
 
 /// An index list ([0067]): positions in the job's server list of servers not yet approached,
-/// handed to a server together with the job. Lists are always contiguous ranges of the server
-/// list, so one is stored as `start..end` rather than as explicit indexes, which keeps a
-/// million-server job's lists in constant memory per server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// handed to a server together with the job. The lists a cascade hands out are always
+/// arithmetic progressions of positions (`start`, `start + step`, ...), so one is stored as
+/// three numbers rather than as explicit indexes, which keeps a million-server job's lists in
+/// constant memory per server.
+///
+/// Splitting a list among `t` targets hands target `i` every `t`-th remaining position from
+/// the `i`-th on (see [`IndexList::every`]). On a list sorted by upload rate this is the
+/// breadth-first layout of a `t`-ary tree: the first `t` servers are the base server's
+/// targets, the next `t²` their targets, and so on, so the fastest servers relay and the
+/// slowest are leaves ([0071]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexList {
-    /// First index (inclusive).
+    /// First position.
     pub start: u32,
-    /// Last index (exclusive).
-    pub end: u32,
+    /// Distance between consecutive positions.
+    pub step: u32,
+    /// Number of positions.
+    pub len: u32,
+}
+
+impl Default for IndexList {
+    fn default() -> Self {
+        IndexList {
+            start: 0,
+            step: 1,
+            len: 0,
+        }
+    }
 }
 
 impl IndexList {
@@ -258,37 +277,64 @@ impl IndexList {
     pub fn all(len: usize) -> IndexList {
         IndexList {
             start: 0,
-            end: len as u32,
+            step: 1,
+            len: len as u32,
         }
     }
 
     /// Number of servers in the list.
     pub fn len(&self) -> u32 {
-        self.end - self.start
+        self.len
     }
 
     /// True when no server is left to approach.
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.len == 0
     }
 
-    /// Removes and returns the first index.
+    /// The `k`-th position.
+    pub fn get(&self, k: u32) -> u32 {
+        assert!(k < self.len, "index list position out of range");
+        self.start + k * self.step
+    }
+
+    /// Removes and returns the first position.
     pub fn pop_front(&mut self) -> Option<u32> {
         (!self.is_empty()).then(|| {
-            self.start += 1;
-            self.start - 1
+            let first = self.start;
+            self.start += self.step;
+            self.len -= 1;
+            first
         })
     }
 
-    /// Removes and returns the first `n` indexes as their own list.
+    /// Removes and returns the first `n` positions as their own list.
     pub fn take_front(&mut self, n: u32) -> IndexList {
-        let n = n.min(self.len());
+        let n = n.min(self.len);
         let taken = IndexList {
             start: self.start,
-            end: self.start + n,
+            step: self.step,
+            len: n,
         };
-        self.start += n;
+        self.start += n * self.step;
+        self.len -= n;
         taken
+    }
+
+    /// Every `t`-th position starting with the `i`-th (`i < t`): share `i` of `t`
+    /// interleaved shares.
+    pub fn every(&self, i: u32, t: u32) -> IndexList {
+        assert!(i < t, "share {i} of {t}");
+        let len = if self.len > i {
+            (self.len - i).div_ceil(t)
+        } else {
+            0
+        };
+        IndexList {
+            start: self.start + i * self.step,
+            step: self.step * t,
+            len,
+        }
     }
 }
 
@@ -330,9 +376,52 @@ mod tests {
     fn index_lists_split_from_the_front() {
         let mut l = IndexList::all(10);
         assert_eq!(l.pop_front(), Some(0));
-        assert_eq!(l.take_front(4), IndexList { start: 1, end: 5 });
+        assert_eq!(
+            l.take_front(4),
+            IndexList {
+                start: 1,
+                step: 1,
+                len: 4
+            }
+        );
         assert_eq!(l.len(), 5);
         assert_eq!(l.take_front(99).len(), 5);
         assert!(l.is_empty() && l.pop_front().is_none());
+    }
+
+    #[test]
+    fn interleaved_shares_cover_the_list_once() {
+        // Positions 3..10 shared three ways: 3 6 9 / 4 7 / 5 8.
+        let rest = IndexList {
+            start: 3,
+            step: 1,
+            len: 7,
+        };
+        let shares: Vec<Vec<u32>> = (0..3)
+            .map(|i| {
+                let s = rest.every(i, 3);
+                (0..s.len()).map(|k| s.get(k)).collect()
+            })
+            .collect();
+        assert_eq!(shares, vec![vec![3, 6, 9], vec![4, 7], vec![5, 8]]);
+        // Sharing a share again keeps interleaving: 3 6 9 two ways is 3 9 / 6.
+        let again = shares_of(rest.every(0, 3), 2);
+        assert_eq!(again, vec![vec![3, 9], vec![6]]);
+        assert!(IndexList {
+            start: 0,
+            step: 1,
+            len: 1
+        }
+        .every(2, 3)
+        .is_empty());
+    }
+
+    fn shares_of(l: IndexList, t: u32) -> Vec<Vec<u32>> {
+        (0..t)
+            .map(|i| {
+                let s = l.every(i, t);
+                (0..s.len()).map(|k| s.get(k)).collect()
+            })
+            .collect()
     }
 }

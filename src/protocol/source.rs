@@ -85,7 +85,7 @@ impl Forwarder {
         let mut f = Forwarder::new(IndexList::all(len), slots, max_slots, false);
         if let Some(own) = own {
             f.rotate = own + 1;
-            f.pending.end -= 1; // the last rotated position is the source itself
+            f.pending.len -= 1; // the last rotated position is the source itself
         }
         f
     }
@@ -132,15 +132,13 @@ impl Forwarder {
         } = ctx;
         if self.split && !self.split_done {
             self.split_done = true;
-            // Targets: the first `max_slots` servers; the rest is shared among them, the
-            // first `rest % n` getting one more.
+            // Targets: the first `max_slots` servers; the rest is shared among them in
+            // interleaved shares (see `IndexList::every`).
             let targets = self.pending.take_front(self.max_slots);
-            let n = targets.len().max(1);
-            let rest = self.pending.len();
-            for (i, index) in (targets.start..targets.end).enumerate() {
-                let share = rest / n + u32::from((i as u32) < rest % n);
-                let list = self.pending.take_front(share);
-                self.queued.push_back((index, list));
+            let rest = self.pending.take_front(self.pending.len());
+            for i in 0..targets.len() {
+                self.queued
+                    .push_back((targets.get(i), rest.every(i, targets.len())));
             }
         }
         while (self.outstanding.len() as u32) < self.slots {
@@ -279,21 +277,21 @@ mod tests {
         }
     }
 
-    fn l(start: u32, end: u32) -> IndexList {
-        IndexList { start, end }
+    fn l(start: u32, step: u32, len: u32) -> IndexList {
+        IndexList { start, step, len }
     }
 
     #[test]
     fn cascade_splits_the_rest_of_the_list_among_targets() {
         // 10 servers, fanout 3: targets are servers 1, 2, 3 (indexes 0..3); the other 7
-        // indexes are shared 3/2/2 in order.
+        // indexes are shared 3 6 9 / 4 7 / 5 8.
         let j = job(10);
         let mut f = Forwarder::new(IndexList::all(10), 3, 3, true);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
         assert_eq!(
             offers(&out),
-            vec![(1, l(3, 6)), (2, l(6, 8)), (3, l(8, 10))]
+            vec![(1, l(3, 3, 3)), (2, l(4, 3, 2)), (3, l(5, 3, 2))]
         );
         assert!(f.pending().is_empty());
     }
@@ -304,11 +302,11 @@ mod tests {
         let mut f = Forwarder::new(IndexList::all(10), 1, 3, true);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
-        assert_eq!(offers(&out), vec![(1, l(3, 6))]);
+        assert_eq!(offers(&out), vec![(1, l(3, 3, 3))]);
         assert!(f.can_grow());
         out.clear();
         f.grow(ctx(&j), &mut out);
-        assert_eq!(offers(&out), vec![(2, l(6, 8))]);
+        assert_eq!(offers(&out), vec![(2, l(4, 3, 2))]);
     }
 
     #[test]
@@ -335,10 +333,10 @@ mod tests {
         let mut f = Forwarder::new(IndexList::all(6), 2, 2, true);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
-        // Server 1 got indexes 2..4 (servers 3, 4). It declines: server 3 is offered 3..4.
+        // Server 1 got indexes 2 and 4 (servers 3, 5). It declines: server 3 is offered [4].
         out.clear();
         f.on_declined(HostId(1), ctx(&j), &mut out);
-        assert_eq!(offers(&out), vec![(3, l(3, 4))]);
+        assert_eq!(offers(&out), vec![(3, l(4, 2, 1))]);
     }
 
     #[test]
