@@ -22,7 +22,8 @@ struct Series {
 
 fn series(results: &Results) -> Vec<Series> {
     let mut out = Vec::new();
-    for job in &results.jobs {
+    // Denied jobs never ran: they are left out (results.json lists them with the reason).
+    for job in results.jobs.iter().filter(|j| j.denied.is_none()) {
         let req = job.requested_s.unwrap_or(0.0);
         let mut times: Vec<f64> = results
             .nodes

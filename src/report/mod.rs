@@ -4,6 +4,7 @@
 
 pub mod bounds;
 pub mod chart;
+pub mod overlay;
 pub mod results;
 
 pub use results::{Percentiles, Results};
