@@ -5,4 +5,5 @@ mod cli;
 mod determinism;
 mod network_model;
 mod protocol;
+mod solver_props;
 mod util;
