@@ -184,6 +184,20 @@ enum Role {
     Node,
 }
 
+/// Stores `item` in a free slot of `items` (listed in `free`) or at the end; returns its index.
+fn slab_insert<T>(items: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
+    match free.pop() {
+        Some(id) => {
+            items[id as usize] = item;
+            id
+        }
+        None => {
+            items.push(item);
+            items.len() as u32 - 1
+        }
+    }
+}
+
 /// Saturation threshold for adaptive fanout: another connection opens while the host's
 /// upload carries less than this fraction of its capacity.
 const ADAPTIVE_UTILISATION: f64 = 0.9;
@@ -599,16 +613,7 @@ impl Engine {
             in_flight: 0,
             record,
         };
-        let id = match self.free_streams.pop() {
-            Some(id) => {
-                self.streams[id as usize] = stream;
-                id
-            }
-            None => {
-                self.streams.push(stream);
-                self.streams.len() as u32 - 1
-            }
-        };
+        let id = slab_insert(&mut self.streams, &mut self.free_streams, stream);
         self.out_streams[src.0 as usize].push(id);
         self.advance(now, id);
     }
@@ -874,16 +879,7 @@ impl Engine {
                 latency: route.latency,
                 record,
             };
-            let id = match self.free_pieces.pop() {
-                Some(id) => {
-                    self.pieces[id as usize] = piece;
-                    id
-                }
-                None => {
-                    self.pieces.push(piece);
-                    self.pieces.len() as u32 - 1
-                }
-            };
+            let id = slab_insert(&mut self.pieces, &mut self.free_pieces, piece);
             self.set_owner(flow, FlowOwner::Piece(id));
         }
     }

@@ -57,13 +57,18 @@ fn series(results: &Results) -> Vec<Series> {
 }
 
 /// Thins a sorted series to at most [`MAX_POINTS`] (time, fraction) steps, keeping the last.
-fn cdf_points(s: &Series) -> Vec<(f64, f64)> {
-    let n = s.times.len();
+/// The staircase of an empirical CDF: `sorted` times out of `total`, starting at (0, 0) and
+/// thinned to at most [`MAX_POINTS`] steps (the last one always kept).
+pub fn cdf_steps(sorted: &[f64], total: usize) -> Vec<(f64, f64)> {
+    let n = sorted.len();
     let step = n.div_ceil(MAX_POINTS).max(1);
-    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(n / step + 2);
-    for (i, &t) in s.times.iter().enumerate() {
+    let mut pts = Vec::with_capacity(2 * (n / step) + 3);
+    pts.push((0.0, 0.0));
+    for (i, &t) in sorted.iter().enumerate() {
         if i % step == step - 1 || i + 1 == n {
-            pts.push((t, (i + 1) as f64 / s.total as f64));
+            let prev = pts.last().map_or(0.0, |p: &(f64, f64)| p.1);
+            pts.push((t, prev));
+            pts.push((t, (i + 1) as f64 / total.max(1) as f64));
         }
     }
     pts
@@ -107,12 +112,7 @@ fn draw_completion<DB: DrawingBackend>(
         .draw()?;
     for (i, s) in all.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let mut pts = vec![(0.0, 0.0)];
-        for (t, f) in cdf_points(s) {
-            let prev = pts.last().expect("non-empty").1;
-            pts.push((t, prev));
-            pts.push((t, f));
-        }
+        let pts = cdf_steps(&s.times, s.total);
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(s.label.clone())

@@ -66,15 +66,7 @@ fn draw_overlay<DB: DrawingBackend>(
         .draw()?;
     for (i, (label, times, total)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let step = times.len().div_ceil(2000).max(1);
-        let mut pts = vec![(0.0, 0.0)];
-        for (k, &t) in times.iter().enumerate() {
-            if k % step == step - 1 || k + 1 == times.len() {
-                let prev = pts.last().expect("non-empty").1;
-                pts.push((t, prev));
-                pts.push((t, (k + 1) as f64 / *total as f64));
-            }
-        }
+        let pts = super::chart::cdf_steps(times, *total);
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(label.clone())
