@@ -28,8 +28,10 @@ use crate::protocol::base_server::BaseServer;
 use crate::protocol::client::Client;
 use crate::protocol::job::{Item, JobId, StrategyKind};
 use crate::protocol::message::{Message, Outbox, Output, Timer};
-use crate::protocol::node_server::{Arrival, NodeServer};
-use crate::scenario::{Built, ScriptAction};
+use crate::protocol::node_server::{Arrival, NodeServer, ResumePoint};
+use crate::scenario::{Built, FaultAction, ScriptAction};
+use rand::Rng;
+use rand_chacha::ChaCha12Rng;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use swarm::{PieceUpload, Swarm};
@@ -49,8 +51,14 @@ enum Event {
     ItemArrives { stream: u32, index: u32, bytes: u64 },
     /// A swarm piece arrives at its receiver.
     PieceArrives { piece: u32 },
-    /// A role's timer fires.
-    Timer { host: HostId, timer: Timer },
+    /// A role's timer fires (unless the host crashed since it was set).
+    Timer {
+        host: HostId,
+        timer: Timer,
+        incarnation: u32,
+    },
+    /// Scripted or random fault number `index` of the built scenario.
+    Fault { index: u32 },
     /// A raw transfer starts.
     TransferStarts { transfer: u32 },
     /// The last byte of a raw transfer arrives.
@@ -74,10 +82,11 @@ impl Event {
                 index,
                 bytes,
             } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
-            Event::Timer {
-                host,
-                timer: Timer::CommandDone { job, command },
-            } => [t, 4 | (command.0 as u64) << 8, host.0 as u64, job.0 as u64],
+            Event::Timer { host, timer, .. } => {
+                let [code, a, b] = timer.code();
+                [t, 4 | code << 8, host.0 as u64, a << 32 | b]
+            }
+            Event::Fault { index } => [t, 11, *index as u64, 0],
             Event::PieceArrives { piece } => [t, 9, *piece as u64, 0],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
@@ -223,6 +232,16 @@ pub struct Engine {
     free_pieces: Vec<u32>,
     /// Stream record of each (job, sender, receiver) swarm link, so piece bytes add up per link.
     piece_records: BTreeMap<(JobId, HostId, HostId), u32>,
+    /// Fault state: hosts up, hosts a repair can bring back, crash counters (stale timers are
+    /// dropped), partition sides (0: none), and the message-loss process.
+    host_up: Vec<bool>,
+    repairable: Vec<bool>,
+    incarnation: Vec<u32>,
+    side: Vec<u32>,
+    loss: (f64, Option<HostId>),
+    loss_rng: ChaCha12Rng,
+    /// Control messages lost to faults (crashed receivers, partitions, cuts, losses).
+    pub messages_lost: u64,
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
@@ -242,14 +261,29 @@ impl Engine {
         let mut roles = vec![Role::None; host_count];
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
-            nodes[h.0 as usize] = Some(NodeServer::new(h, built.hosts[h.0 as usize].upload_bps));
+            nodes[h.0 as usize] = Some(NodeServer::new(
+                h,
+                built.hosts[h.0 as usize].upload_bps,
+                built.resume,
+            ));
             roles[h.0 as usize] = Role::Node;
         }
         let declared: Rc<[f64]> = built.hosts.iter().map(|h| h.upload_bps).collect();
         let base_server = built.base_server.map(|h| {
             roles[h.0 as usize] = Role::Base;
-            let rng = RngStreams::new(built.seed).stream(StreamId::Strategy);
-            BaseServer::new(h, declared.clone(), built.max_open_jobs, rng)
+            let streams = RngStreams::new(built.seed);
+            let (shuffles, repairs) = (
+                streams.stream(StreamId::Strategy),
+                streams.stream(StreamId::Entity(2, 0)),
+            );
+            BaseServer::new(
+                h,
+                declared.clone(),
+                built.max_open_jobs,
+                built.duty,
+                shuffles,
+                repairs,
+            )
         });
         let mut queue = EventQueue::new();
         let mut clients = Vec::new();
@@ -275,6 +309,9 @@ impl Engine {
                     );
                 }
             }
+        }
+        for (i, fault) in built.faults.iter().enumerate() {
+            queue.push(fault.at, Event::Fault { index: i as u32 });
         }
         let mut transfers = Vec::new();
         for (i, t) in built.transfers.iter().enumerate() {
@@ -304,6 +341,13 @@ impl Engine {
             pieces: Vec::new(),
             free_pieces: Vec::new(),
             piece_records: BTreeMap::new(),
+            host_up: vec![true; host_count],
+            repairable: vec![true; host_count],
+            incarnation: vec![0; host_count],
+            side: vec![0; host_count],
+            loss: (0.0, None),
+            loss_rng: RngStreams::new(built.seed).stream(StreamId::Entity(3, 0)),
+            messages_lost: 0,
             transfers,
             stream_records: Vec::new(),
             messages: None,
@@ -412,13 +456,31 @@ impl Engine {
                 bytes,
             } => self.on_item_arrives(now, stream, index, bytes),
             Event::PieceArrives { piece } => self.on_piece_arrives(now, piece),
-            Event::Timer { host, timer } => {
-                let node = self.nodes[host.0 as usize]
-                    .as_mut()
-                    .expect("timers belong to node servers");
-                node.on_timer(now, timer, &mut self.outbox);
+            Event::Timer {
+                host,
+                timer,
+                incarnation,
+            } => {
+                if !self.host_up[host.0 as usize]
+                    || self.incarnation[host.0 as usize] != incarnation
+                {
+                    return; // set before a crash
+                }
+                match self.roles[host.0 as usize] {
+                    Role::Base => self
+                        .base_server
+                        .as_mut()
+                        .expect("bs")
+                        .on_timer(timer, &mut self.outbox),
+                    Role::Node => self.nodes[host.0 as usize]
+                        .as_mut()
+                        .expect("node")
+                        .on_timer(now, timer, &mut self.outbox),
+                    _ => unreachable!("clients set no timers"),
+                }
                 self.flush(now, host);
             }
+            Event::Fault { index } => self.apply_fault(now, index),
             Event::TransferStarts { transfer } => {
                 let t = &self.transfers[transfer as usize];
                 let route = self.topology.route(t.from, t.to);
@@ -455,6 +517,10 @@ impl Engine {
     }
 
     fn deliver(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message) {
+        if !self.host_up[to.0 as usize] {
+            self.messages_lost += 1;
+            return;
+        }
         match self.roles[to.0 as usize] {
             Role::Client(ci) => {
                 self.clients[ci as usize].handle_message(now, msg, &mut self.outbox)
@@ -492,7 +558,12 @@ impl Engine {
         for output in outbox.drain(..) {
             match output {
                 Output::Send { to, msg } => {
-                    let latency = self.topology.route(host, to).latency;
+                    let route = self.topology.route(host, to);
+                    let latency = route.latency;
+                    if self.message_lost(host, to, &route) {
+                        self.messages_lost += 1;
+                        continue;
+                    }
                     if let Some(log) = &mut self.messages {
                         log.push(MessageRecord {
                             sent_at: now,
@@ -524,8 +595,21 @@ impl Engine {
                     }
                 }
                 Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
+                Output::Repair {
+                    job,
+                    host: target,
+                    worked,
+                } => self.repair(now, job, target, worked),
                 Output::SetTimer { after, timer } => {
-                    self.queue.push(now + after, Event::Timer { host, timer })
+                    let incarnation = self.incarnation[host.0 as usize];
+                    self.queue.push(
+                        now + after,
+                        Event::Timer {
+                            host,
+                            timer,
+                            incarnation,
+                        },
+                    )
                 }
             }
         }
@@ -684,54 +768,213 @@ impl Engine {
         }
     }
 
-    /// The receiver `dst` breaks the stream of `job` from `src` now: the flow stops, and the
-    /// receiver learns where to resume.
-    fn break_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId) {
-        let id = self.out_streams[src.0 as usize]
+    /// Stops stream `id` now: its flow ends and it closes. Returns where the receiver can
+    /// resume and how many bytes of the interrupted item it received.
+    fn abort_stream(&mut self, now: SimTime, id: u32) -> (ResumePoint, u64) {
+        let (job, next, skip, flow, record) = {
+            let s = &self.streams[id as usize];
+            (s.job, s.next, s.skip, s.flow, s.record)
+        };
+        let sent = match flow {
+            Some(flow) => {
+                let unsent = self.flows.end_flow(now, flow);
+                self.streams[id as usize].flow = None;
+                let total = (self.item_bytes(job, next) - skip) as f64;
+                (total - unsent).round().clamp(0.0, total) as u64
+            }
+            None => 0,
+        };
+        self.stream_records[record as usize].bytes += sent;
+        self.stream_records[record as usize].broken_at = Some(now);
+        self.close_stream(id);
+        (
+            ResumePoint {
+                item: next,
+                byte: skip + sent,
+            },
+            sent,
+        )
+    }
+
+    fn find_stream(&self, src: HostId, dst: HostId, job: JobId) -> Option<u32> {
+        self.out_streams[src.0 as usize]
             .iter()
             .copied()
             .find(|&id| {
                 self.streams[id as usize].dst == dst && self.streams[id as usize].job == job
-            });
-        let (resume_item, resume_byte, partial) = match id {
-            Some(id) => {
-                let (next, skip, flow, record) = {
-                    let s = &self.streams[id as usize];
-                    (s.next, s.skip, s.flow, s.record)
-                };
-                let sent = match flow {
-                    Some(flow) => {
-                        let unsent = self.flows.end_flow(now, flow);
-                        self.streams[id as usize].flow = None;
-                        let total = (self.item_bytes(job, next) - skip) as f64;
-                        (total - unsent).round().clamp(0.0, total) as u64
-                    }
-                    None => 0,
-                };
-                self.stream_records[record as usize].bytes += sent;
-                self.stream_records[record as usize].broken_at = Some(now);
-                self.close_stream(id);
-                (next, skip + sent, sent)
-            }
+            })
+    }
+
+    /// The receiver `dst` breaks the stream of `job` from `src` now (a dynamic switch): the
+    /// flow stops, and the receiver learns where to resume.
+    fn break_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId) {
+        let (at, partial) = match self.find_stream(src, dst, job) {
+            Some(id) => self.abort_stream(now, id),
             // The stream already drained or was never opened: resume after what it held.
             None => {
                 let held = self.nodes[dst.0 as usize]
                     .as_ref()
                     .map_or(0, |n| n.held(job));
-                (held, 0, 0)
+                (
+                    ResumePoint {
+                        item: held,
+                        byte: 0,
+                    },
+                    0,
+                )
             }
         };
         let node = self.nodes[dst.0 as usize]
             .as_mut()
             .expect("switches happen at node servers");
-        node.on_incoming_closed(
-            job,
-            src,
-            resume_item,
-            resume_byte,
-            partial,
-            &mut self.outbox,
-        );
+        node.on_incoming_closed(job, src, at, partial, &mut self.outbox);
+    }
+
+    // Faults -----------------------------------------------------------------------------------
+
+    /// Whether a message from `from` to `to` over `route` is lost: a partition between them, a
+    /// cut link on the way, or the message-loss process.
+    fn message_lost(&mut self, from: HostId, to: HostId, route: &Route) -> bool {
+        let (a, b) = (self.side[from.0 as usize], self.side[to.0 as usize]);
+        if a != 0 && b != 0 && a != b {
+            return true;
+        }
+        if route
+            .resources
+            .iter()
+            .any(|&r| self.flows.capacity(r) == 0.0)
+        {
+            return true;
+        }
+        let (p, only) = self.loss;
+        p > 0.0 && only.is_none_or(|h| h == from || h == to) && self.loss_rng.gen_bool(p)
+    }
+
+    fn apply_fault(&mut self, now: SimTime, index: u32) {
+        let action = self.built.faults[index as usize].action.clone();
+        match action {
+            FaultAction::Crash { host, repairable } => {
+                self.repairable[host.0 as usize] = repairable;
+                self.crash(now, host);
+            }
+            FaultAction::Recover { host } => self.recover(now, host),
+            FaultAction::HostCapacity { host, factor } => {
+                let spec = &self.built.hosts[host.0 as usize];
+                let (up, down) = (spec.upload_bps * factor, spec.download_bps * factor);
+                self.flows.set_capacity(now, self.topology.upload(host), up);
+                self.flows
+                    .set_capacity(now, self.topology.download(host), down);
+            }
+            FaultAction::LinkCapacity { links, factor } => {
+                for link in links {
+                    let capacity = self.built.links[link].capacity_bps * factor;
+                    for r in self.topology.link_resources(link) {
+                        self.flows.set_capacity(now, r, capacity);
+                    }
+                }
+            }
+            FaultAction::Partition { sides } => {
+                for (h, side) in sides {
+                    self.side[h.0 as usize] = side;
+                }
+                // Streams across the partition break, as a crash would break them.
+                let crossing: Vec<u32> = (0..self.streams.len() as u32)
+                    .filter(|&id| {
+                        let s = &self.streams[id as usize];
+                        let (a, b) = (self.side[s.src.0 as usize], self.side[s.dst.0 as usize]);
+                        !s.closed && a != 0 && b != 0 && a != b
+                    })
+                    .collect();
+                for id in crossing {
+                    self.cut_stream(now, id);
+                }
+            }
+            FaultAction::MessageLoss { probability, host } => self.loss = (probability, host),
+        }
+    }
+
+    /// Stream `id` is gone without anyone choosing it (a crash or a partition): its receiver
+    /// looks for another source from where it stopped, its sender moves on.
+    fn cut_stream(&mut self, now: SimTime, id: u32) {
+        let (job, src, dst) = {
+            let s = &self.streams[id as usize];
+            (s.job, s.src, s.dst)
+        };
+        let (at, partial) = self.abort_stream(now, id);
+        if self.host_up[dst.0 as usize] {
+            if let Some(node) = self.nodes[dst.0 as usize].as_mut() {
+                node.on_source_lost(job, src, at, partial, &mut self.outbox);
+                self.flush(now, dst);
+            }
+        }
+        if self.host_up[src.0 as usize] {
+            match self.roles[src.0 as usize] {
+                Role::Node => self.nodes[src.0 as usize]
+                    .as_mut()
+                    .expect("node")
+                    .on_receiver_lost(job, dst, &mut self.outbox),
+                Role::Base => self.base_server.as_mut().expect("bs").on_receiver_lost(
+                    job,
+                    dst,
+                    &mut self.outbox,
+                ),
+                _ => {}
+            }
+            self.flush(now, src);
+        }
+    }
+
+    /// A node server crashes: every stream from or to it stops at once, freeing capacity; its
+    /// receivers look for another source; its state on disk stays.
+    fn crash(&mut self, now: SimTime, host: HostId) {
+        let h = host.0 as usize;
+        if !self.host_up[h] || self.roles[h] != Role::Node {
+            return;
+        }
+        self.host_up[h] = false;
+        self.incarnation[h] += 1;
+        let affected: Vec<u32> = (0..self.streams.len() as u32)
+            .filter(|&id| {
+                let s = &self.streams[id as usize];
+                !s.closed && (s.src == host || s.dst == host)
+            })
+            .collect();
+        for id in affected {
+            self.cut_stream(now, id);
+        }
+        for swarm in self.swarms.values_mut() {
+            swarm.leave(host);
+        }
+        self.nodes[h].as_mut().expect("node").on_crash();
+    }
+
+    /// A crashed node server is back (by itself or repaired).
+    fn recover(&mut self, now: SimTime, host: HostId) {
+        let h = host.0 as usize;
+        if self.host_up[h] {
+            return;
+        }
+        self.host_up[h] = true;
+        self.nodes[h]
+            .as_mut()
+            .expect("node")
+            .on_recover(now, &mut self.outbox);
+        self.flush(now, host);
+    }
+
+    /// The base server's repair attempt on `host` ended; it works if the attempt succeeded and
+    /// the host can be brought back at all.
+    fn repair(&mut self, now: SimTime, job: JobId, host: HostId, worked: bool) {
+        let h = host.0 as usize;
+        let ok = worked && (self.host_up[h] || self.repairable[h]);
+        if ok && !self.host_up[h] {
+            self.recover(now, host);
+        }
+        let bs = self
+            .base_server
+            .as_mut()
+            .expect("repairs come from the base server");
+        bs.on_repair_result(now, job, host, ok, &mut self.outbox);
     }
 
     fn on_flow_completed(&mut self, now: SimTime, flow: FlowId) {
@@ -905,6 +1148,13 @@ impl Engine {
             ..
         } = self.pieces[id as usize].clone();
         self.free_pieces.push(id);
+        if !self.host_up[upload.to.0 as usize] {
+            self.swarms
+                .get_mut(&job)
+                .expect("swarm")
+                .lost(upload.to, upload.piece);
+            return;
+        }
         let bytes = self.item_bytes(job, upload.piece);
         let r = &mut self.stream_records[record as usize];
         r.first_arrival.get_or_insert(now);
@@ -936,6 +1186,9 @@ impl Engine {
             }
             (s.job, s.src, s.dst, s.record)
         };
+        if !self.host_up[dst.0 as usize] {
+            return; // the receiver crashed while the item was on its way
+        }
         let r = &mut self.stream_records[record as usize];
         r.first_arrival.get_or_insert(now);
         r.last_arrival = Some(now);
@@ -943,12 +1196,13 @@ impl Engine {
         r.bytes += bytes;
         let item = self.client_of(job).item(job, index).clone();
         match self.roles[dst.0 as usize] {
-            Role::Base => {
-                self.base_server
-                    .as_mut()
-                    .expect("bs")
-                    .on_item(job, index, &item, &mut self.outbox)
-            }
+            Role::Base => self.base_server.as_mut().expect("bs").on_item(
+                now,
+                job,
+                index,
+                &item,
+                &mut self.outbox,
+            ),
             Role::Node => {
                 let arrival = Arrival {
                     job,

@@ -136,6 +136,20 @@ impl Swarm {
             .collect()
     }
 
+    /// `host` crashed: nothing is sent to or from it until it joins again.
+    pub fn leave(&mut self, host: HostId) {
+        if let Some(p) = self.peer(host) {
+            self.joined[p as usize] = false;
+        }
+    }
+
+    /// A piece on its way to `host` was lost (it crashed): another peer may send it.
+    pub fn lost(&mut self, host: HostId, piece: u32) {
+        if let Some(p) = self.peer(host) {
+            self.incoming[p as usize].clear(piece);
+        }
+    }
+
     /// `host` now holds `piece`. Returns hosts that should look for uploads: itself, and the
     /// neighbours whose choice may change.
     pub fn gained(&mut self, host: HostId, piece: u32) -> Vec<HostId> {

@@ -172,6 +172,13 @@ impl Topology {
         self.hosts[host.0 as usize].download
     }
 
+    /// The two resources (one per direction) of link number `link` (in the order given at
+    /// construction).
+    pub fn link_resources(&self, link: usize) -> [ResourceId; 2] {
+        let l = &self.links[link];
+        [l.forward, l.backward]
+    }
+
     /// The route from `from` to `to` (cached when it goes through explicit links).
     pub fn route(&mut self, from: HostId, to: HostId) -> Rc<Route> {
         let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);

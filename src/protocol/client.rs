@@ -9,7 +9,7 @@
 //! [`Client::handle_message`] / [`Client::on_stream_drained`] as things happen.
 
 use super::job::{Item, JobId, JobRequest};
-use super::message::{Message, NodeStatus, Outbox, Output};
+use super::message::{Message, NodeStatus, Outbox, Output, QueryOrigin};
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use std::collections::BTreeMap;
@@ -71,6 +71,9 @@ pub struct ClientJob {
     pub session_ended_at: Option<SimTime>,
     /// Status queries and answers.
     pub queries: Vec<QueryRecord>,
+    /// What the base server told the client about the job's end: delays, given-up servers,
+    /// the closing ([0077]), in arrival order.
+    pub notices: Vec<(SimTime, String)>,
     upload: Upload,
 }
 
@@ -107,6 +110,7 @@ impl Client {
                 closed_at: None,
                 session_ended_at: None,
                 queries: Vec::new(),
+                notices: Vec::new(),
                 upload: Upload::NotOpen,
             })
             .collect();
@@ -222,6 +226,7 @@ impl Client {
                 msg: Message::StatusQuery {
                     job: id,
                     server: Some(server),
+                    origin: QueryOrigin::Client,
                 },
             });
         }
@@ -270,14 +275,40 @@ impl Client {
                     commands_completed,
                 });
             }
-            Message::JobClosed { job } => {
+            Message::JobClosed { job, failed } => {
                 let ticket = self.by_id[&job] as usize;
                 self.jobs[ticket].closed_at = Some(now);
+                self.jobs[ticket]
+                    .notices
+                    .push((now, format!("job closed ({failed} server(s) failed)")));
+            }
+            Message::DelayNotice {
+                job,
+                server,
+                expected_wait,
+            } => {
+                let ticket = self.by_id[&job] as usize;
+                let text = format!(
+                    "{server} under repair: expect {:.1} s more",
+                    expected_wait.as_secs_f64()
+                );
+                self.jobs[ticket].notices.push((now, text));
+            }
+            Message::ServerFailed {
+                job,
+                server,
+                reason,
+            } => {
+                let ticket = self.by_id[&job] as usize;
+                self.jobs[ticket]
+                    .notices
+                    .push((now, format!("{server} failed: {reason}")));
             }
             Message::StatusReport {
                 job,
                 server: Some(server),
                 status,
+                ..
             } => {
                 let ticket = self.by_id[&job] as usize;
                 if let Some(q) = self.jobs[ticket]

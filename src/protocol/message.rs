@@ -36,12 +36,27 @@ impl CommandState {
 /// A node server's answer to a status query ([0055], [0075]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeStatus {
+    /// The server has the job object at all.
+    pub has_job: bool,
     /// Items of the job's log held (a prefix).
     pub items_held: u32,
     /// All content chunks held.
     pub content_complete: bool,
+    /// A source is streaming to it.
+    pub receiving: bool,
+    /// The end-job command has completed: the server's part is done.
+    pub done: bool,
     /// Every command received so far, with its state.
     pub commands: Vec<(CommandId, CommandState)>,
+}
+
+/// Who asked a status query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryOrigin {
+    /// The client ([0055]); the base server relays the answer.
+    Client,
+    /// The base server itself, chasing a server after end-job ([0075]).
+    BaseServer,
 }
 
 /// A control message.
@@ -88,19 +103,43 @@ pub enum Message {
         /// Command completions reported so far, over all servers.
         commands_completed: u32,
     },
-    /// Base server → client: every server completed every command; the job object is closed
-    /// ([0015], [0074], claims 10 and 22). Sent even after the client ended its session.
+    /// Base server → client: every server completed every command, or was given up on; the
+    /// job object is closed ([0015], [0074], claims 10 and 22). Sent even after the client ended
+    /// its session.
     JobClosed {
         /// The job.
         job: JobId,
+        /// Servers given up on (failed for good).
+        failed: u32,
+    },
+    /// Base server → client: a server is being repaired; the job will take about this much
+    /// longer ([0077]).
+    DelayNotice {
+        /// The job.
+        job: JobId,
+        /// The server.
+        server: HostId,
+        /// Expected extra wait.
+        expected_wait: SimDuration,
+    },
+    /// Base server → client: a server could not be repaired and is given up on ([0077]).
+    ServerFailed {
+        /// The job.
+        job: JobId,
+        /// The server.
+        server: HostId,
+        /// Why.
+        reason: String,
     },
     /// Client → base server (with `server`), and base server → that server (without): what is
-    /// the server's state for the job? ([0055])
+    /// the server's state for the job? ([0055], [0075])
     StatusQuery {
         /// The job.
         job: JobId,
         /// The server asked about (client's question only).
         server: Option<HostId>,
+        /// Who asked.
+        origin: QueryOrigin,
     },
     /// Server → base server, and base server → client (with `server`): the answer.
     StatusReport {
@@ -108,8 +147,16 @@ pub enum Message {
         job: JobId,
         /// The server the report is about (relayed report only).
         server: Option<HostId>,
+        /// Who asked.
+        origin: QueryOrigin,
         /// The state.
         status: NodeStatus,
+    },
+    /// Server → base server: its source is gone (crash, partition) or it came back from a
+    /// crash; it needs a source to resume from what it holds ([0005], [0077]).
+    NeedSource {
+        /// The job.
+        job: JobId,
     },
     /// Source → server: the job object with the index list of servers not yet approached
     /// ([0053], [0067]), and the rate the source can support for this transfer ([0073]).
@@ -173,6 +220,9 @@ impl Message {
             Message::EndSession { .. } => "EndSession",
             Message::Progress { .. } => "Progress",
             Message::JobClosed { .. } => "JobClosed",
+            Message::DelayNotice { .. } => "DelayNotice",
+            Message::ServerFailed { .. } => "ServerFailed",
+            Message::NeedSource { .. } => "NeedSource",
             Message::StatusQuery { .. } => "StatusQuery",
             Message::StatusReport { .. } => "StatusReport",
             Message::Offer { .. } => "Offer",
@@ -201,6 +251,9 @@ impl Message {
             Message::StatusReport { .. } => 12,
             Message::Release { .. } => 13,
             Message::CommandCompleted { .. } => 14,
+            Message::DelayNotice { .. } => 15,
+            Message::ServerFailed { .. } => 16,
+            Message::NeedSource { .. } => 17,
         }
     }
 }
@@ -215,6 +268,41 @@ pub enum Timer {
         /// The command.
         command: CommandId,
     },
+    /// A base server's wait period for a job ended ([0074]).
+    WaitPeriod {
+        /// The job.
+        job: JobId,
+    },
+    /// A base server's status query got no answer in time ([0075]).
+    QueryTimeout {
+        /// The job.
+        job: JobId,
+        /// The server queried.
+        server: HostId,
+        /// Which query (a later one supersedes it).
+        query: u32,
+    },
+    /// A base server's repair attempt on a server is over ([0076]).
+    RepairDone {
+        /// The job.
+        job: JobId,
+        /// The server.
+        server: HostId,
+    },
+}
+
+impl Timer {
+    /// A stable code per variant, for the trace hash.
+    pub fn code(&self) -> [u64; 3] {
+        match *self {
+            Timer::CommandDone { job, command } => [1, job.0 as u64, command.0 as u64],
+            Timer::WaitPeriod { job } => [2, job.0 as u64, 0],
+            Timer::QueryTimeout { job, server, query } => {
+                [3 | (query as u64) << 8, job.0 as u64, server.0 as u64]
+            }
+            Timer::RepairDone { job, server } => [4, job.0 as u64, server.0 as u64],
+        }
+    }
 }
 
 /// What a role asks the engine to do; drained after every input.
@@ -247,6 +335,17 @@ pub enum Output {
         job: JobId,
         /// The current source.
         from: HostId,
+    },
+    /// A repair attempt on `host` is over and, as far as the base server can tell, `worked`
+    /// ([0076]); the engine brings a crashed host back if it can be repaired, and answers with
+    /// the base server's `on_repair_result`.
+    Repair {
+        /// The job the repair is for.
+        job: JobId,
+        /// The host.
+        host: HostId,
+        /// The attempt itself succeeded (drawn with the configured probability).
+        worked: bool,
     },
     /// Call the role's `on_timer` after `after`.
     SetTimer {

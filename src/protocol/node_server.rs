@@ -1,16 +1,18 @@
-//! The node server ([0037], [0044]–[0045], [0053]–[0063], [0072]–[0073]): receives a job
+//! The node server ([0037], [0044]–[0045], [0053]–[0063], [0072]–[0077]): receives a job
 //! object and the job's log (content chunks and commands) from a source, executes commands,
-//! notifies the base server of receipt and of each command's completion, switches to a faster
-//! source when one offers, and becomes a source itself.
+//! notifies the base server of receipt and of each command's completion, answers status
+//! queries, switches to a faster source when one offers, becomes a source itself, and after a
+//! lost source or a crash resumes from what it already holds ([0005]).
 //!
 //! Sans-IO: the node owns no clock and does no I/O. The engine calls
 //! [`NodeServer::handle_message`] when a message arrives, [`NodeServer::on_item`] when an item
 //! of a job's log arrives, [`NodeServer::on_timer`] when a timer it set fires,
-//! [`NodeServer::on_stream_drained`] when one of its outgoing streams has sent everything, and
-//! [`NodeServer::on_incoming_closed`] after it asked to break an incoming stream; after each
-//! call it drains the [`Outbox`].
+//! [`NodeServer::on_stream_drained`] when one of its outgoing streams has sent everything,
+//! [`NodeServer::on_incoming_closed`] after it asked to break an incoming stream,
+//! [`NodeServer::on_source_lost`] when its source disappeared, and [`NodeServer::on_crash`] /
+//! [`NodeServer::on_recover`] around a crash; after each call it drains the [`Outbox`].
 
-use super::job::{CommandId, Item, JobId, JobObject, StrategyKind};
+use super::job::{IndexList, Item, JobId, JobObject, StrategyKind};
 use super::message::{CommandState, Message, NodeStatus, Outbox, Output, Timer};
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::SimTime;
@@ -27,10 +29,34 @@ pub struct CommandRecord {
     pub state: CommandState,
     /// When it arrived.
     pub received_at: SimTime,
-    /// When execution started.
+    /// When execution (last) started.
     pub started_at: Option<SimTime>,
     /// When execution finished.
     pub completed_at: Option<SimTime>,
+}
+
+/// An item of a job's log arriving over a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The job.
+    pub job: JobId,
+    /// The item's index in the log.
+    pub index: u32,
+    /// The item.
+    pub item: Item,
+    /// The source that sent it.
+    pub from: HostId,
+    /// Bytes of it that came over this stream (less than its size after a resume).
+    pub bytes: u64,
+}
+
+/// Where a stream stopped: the next item and the bytes of it already received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// First item not fully received.
+    pub item: u32,
+    /// Bytes of it already received.
+    pub byte: u64,
 }
 
 /// A node server's copy of one job and what it has done with it.
@@ -42,20 +68,28 @@ pub struct NodeJob {
     pub job: Rc<JobObject>,
     /// Items of the log held: always the prefix `0..held`.
     pub held: u32,
-    /// Items that arrived ahead of a gap (possible right after a switch), by index.
+    /// Items that arrived ahead of a gap (after a switch, or in a swarm), by index.
     early: BTreeMap<u32, Item>,
     /// Content chunks held.
     pub chunks_held: u32,
     /// The current source and the rate it declared.
     pub source: Option<(HostId, f64)>,
+    /// The host whose stream delivered last (kept while the stream is paused).
+    parent: Option<HostId>,
     /// A faster source waiting for the current stream to be broken.
     switching_to: Option<(HostId, f64)>,
+    /// The source is gone (or this server crashed): the next offer is accepted and resumes here.
+    orphaned: Option<ResumePoint>,
     /// Every source that streamed to this server, in order.
     pub sources: Vec<HostId>,
     /// Dynamic switches made.
     pub switches: u32,
     /// Content and command bytes received.
     pub bytes_received: u64,
+    /// Bytes received again for items this server had held before (restart from zero).
+    pub bytes_resent: u64,
+    /// Most items ever held.
+    high_water: u32,
     /// When the job object arrived.
     pub job_object_at: SimTime,
     /// When the last content chunk arrived.
@@ -77,8 +111,11 @@ impl NodeJob {
 
     fn status(&self) -> NodeStatus {
         NodeStatus {
+            has_job: true,
             items_held: self.held,
             content_complete: self.received_at.is_some(),
+            receiving: self.source.is_some(),
+            done: self.done_at.is_some(),
             commands: self
                 .commands
                 .iter()
@@ -86,21 +123,13 @@ impl NodeJob {
                 .collect(),
         }
     }
-}
 
-/// An item of a job's log arriving over a stream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Arrival {
-    /// The job.
-    pub job: JobId,
-    /// The item's index in the log.
-    pub index: u32,
-    /// The item.
-    pub item: Item,
-    /// The source that sent it.
-    pub from: HostId,
-    /// Bytes of it that came over this stream (less than its size after a resume).
-    pub bytes: u64,
+    fn resume_point(&self) -> ResumePoint {
+        self.orphaned.unwrap_or(ResumePoint {
+            item: self.held,
+            byte: 0,
+        })
+    }
 }
 
 /// One node server host.
@@ -108,15 +137,19 @@ pub struct Arrival {
 pub struct NodeServer {
     host: HostId,
     upload_bps: f64,
+    /// Resume interrupted transfers from what is held ([0005]); false restarts from zero.
+    resume: bool,
     jobs: Vec<NodeJob>,
 }
 
 impl NodeServer {
-    /// A node server on `host` whose declared upload rate is `upload_bps`.
-    pub fn new(host: HostId, upload_bps: f64) -> Self {
+    /// A node server on `host` whose declared upload rate is `upload_bps`; `resume` chooses
+    /// between resuming interrupted transfers and starting over (the prior art, [0005]).
+    pub fn new(host: HostId, upload_bps: f64, resume: bool) -> Self {
         NodeServer {
             host,
             upload_bps,
+            resume,
             jobs: Vec::new(),
         }
     }
@@ -155,9 +188,27 @@ impl NodeServer {
         self.job(job).is_some_and(NodeJob::log_complete)
     }
 
+    /// Runs `f` on `job`'s forwarder with this server's source context.
+    fn with_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
+        let upload = self.upload_bps;
+        if let Some(state) = self.job_mut(job) {
+            let object = state.job.clone();
+            let ctx = SourceContext {
+                job: &object,
+                upload_bps: upload,
+                held: state.held,
+            };
+            f(&mut state.forwarder, ctx, out);
+        }
+    }
+
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
-        let upload = self.upload_bps;
         match msg {
             offer @ Message::Offer { .. } => self.on_offer(now, from, offer, out),
             Message::Accept {
@@ -177,38 +228,19 @@ impl NodeServer {
                 });
             }
             Message::Decline { job } => {
-                if let Some(state) = self.job_mut(job) {
-                    let object = state.job.clone();
-                    state.forwarder.on_declined(
-                        from,
-                        SourceContext {
-                            job: &object,
-                            upload_bps: upload,
-                            held: state.held,
-                        },
-                        out,
-                    );
-                }
+                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
             }
             Message::Release { job } => {
-                if let Some(state) = self.job_mut(job) {
-                    let object = state.job.clone();
-                    state.forwarder.on_released(
-                        from,
-                        SourceContext {
-                            job: &object,
-                            upload_bps: upload,
-                            held: state.held,
-                        },
-                        out,
-                    );
-                }
+                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
             }
-            Message::StatusQuery { job, .. } => {
+            Message::StatusQuery { job, origin, .. } => {
                 let status = self.job(job).map_or(
                     NodeStatus {
+                        has_job: false,
                         items_held: 0,
                         content_complete: false,
+                        receiving: false,
+                        done: false,
                         commands: Vec::new(),
                     },
                     NodeJob::status,
@@ -218,6 +250,7 @@ impl NodeServer {
                     msg: Message::StatusReport {
                         job,
                         server: None,
+                        origin,
                         status,
                     },
                 });
@@ -236,9 +269,7 @@ impl NodeServer {
         else {
             unreachable!("called with an offer")
         };
-        let id = job.id;
-        let host = self.host;
-        let upload = self.upload_bps;
+        let (id, host, upload) = (job.id, self.host, self.upload_bps);
         let Some(state) = self.job_mut(id) else {
             // First contact: accept, take the list, and become a source at once ([0057]): the
             // node approaches its targets before it holds any content and streams items as they
@@ -246,7 +277,7 @@ impl NodeServer {
             let s = job.strategy;
             let slots = if s.adaptive_fanout { 1 } else { s.fanout };
             let forwarder = if !s.relay {
-                super::source::Forwarder::new(super::job::IndexList::default(), 1, 1, false)
+                Forwarder::new(IndexList::default(), 1, 1, false)
             } else if s.index_lists {
                 Forwarder::new(index_list, slots, s.fanout, true)
             } else {
@@ -273,10 +304,14 @@ impl NodeServer {
                 early: BTreeMap::new(),
                 chunks_held: 0,
                 source: Some((from, rate_bps)),
+                parent: Some(from),
                 switching_to: None,
+                orphaned: None,
                 sources: vec![from],
                 switches: 0,
                 bytes_received: 0,
+                bytes_resent: 0,
+                high_water: 0,
                 job_object_at: now,
                 received_at: None,
                 done_at: None,
@@ -296,11 +331,42 @@ impl NodeServer {
             self.jobs.push(state);
             return;
         };
-        // Already known. Dynamic switching ([0073]): while still receiving content, take a
-        // source whose declared rate beats the current one's by the margin.
         let s = state.job.strategy;
+        // A server without a source takes an offer when it lost its source or crashed, or when
+        // the base server reactivates it ([0076]); it resumes from what it holds ([0005]).
+        let needs_source = state.source.is_none()
+            && state.switching_to.is_none()
+            && state.done_at.is_none()
+            && (state.orphaned.is_some() || from == state.job.base_server);
+        if needs_source {
+            let at = state.resume_point();
+            state.orphaned = None;
+            state.source = Some((from, rate_bps));
+            if let Some(old) = state.parent.replace(from).filter(|&p| p != from) {
+                // The former source may still hold this server as a paused child.
+                out.push(Output::Send {
+                    to: old,
+                    msg: Message::Release { job: id },
+                });
+            }
+            if !state.sources.contains(&from) {
+                state.sources.push(from);
+            }
+            out.push(Output::Send {
+                to: from,
+                msg: Message::Accept {
+                    job: id,
+                    from_item: at.item,
+                    from_byte: at.byte,
+                    takes_list: false,
+                },
+            });
+            return;
+        }
+        // Dynamic switching ([0073]): while still receiving content, take a source whose
+        // declared rate beats the current one's by the margin. Only a source ahead of this
+        // server can take over (so sources never form a cycle).
         let current = state.source.map_or(0.0, |(_, r)| r);
-        // Only a source ahead of this server can take over (so sources never form a cycle).
         let receiving = state.received_at.is_none()
             && state.source.is_some()
             && state.switching_to.is_none()
@@ -322,14 +388,13 @@ impl NodeServer {
     }
 
     /// The engine broke the incoming stream of `job` from `old` (after
-    /// [`Output::CloseIncoming`]); the new source continues from item `resume_item`, byte
-    /// `resume_byte`. `partial_bytes` of that item arrived from `old`.
+    /// [`Output::CloseIncoming`]); the new source continues from `at`. `partial_bytes` of that
+    /// item arrived from `old`.
     pub fn on_incoming_closed(
         &mut self,
         job: JobId,
         old: HostId,
-        resume_item: u32,
-        resume_byte: u64,
+        at: ResumePoint,
         partial_bytes: u64,
         out: &mut Outbox,
     ) {
@@ -337,6 +402,7 @@ impl NodeServer {
         let (new, rate) = state.switching_to.take().expect("a switch was asked for");
         state.bytes_received += partial_bytes;
         state.source = Some((new, rate));
+        state.parent = Some(new);
         state.switches += 1;
         out.push(Output::Send {
             to: old,
@@ -346,14 +412,91 @@ impl NodeServer {
             to: new,
             msg: Message::Accept {
                 job,
-                from_item: resume_item,
-                from_byte: resume_byte,
+                from_item: at.item,
+                from_byte: at.byte,
                 takes_list: false,
             },
         });
     }
 
-    /// An item of a job's log arrived (see [`Arrival`]).
+    /// The stream of `job` from `src` is gone (the source crashed or was cut off) after
+    /// delivering `partial_bytes` of item `at.item`: ask the base server for a source
+    /// ([0075]–[0077]) and resume from `at` — or from zero without resume ([0005]).
+    pub fn on_source_lost(
+        &mut self,
+        job: JobId,
+        src: HostId,
+        at: ResumePoint,
+        partial_bytes: u64,
+        out: &mut Outbox,
+    ) {
+        let resume = self.resume;
+        let Some(state) = self.job_mut(job) else {
+            return;
+        };
+        if state.source.is_some_and(|(s, _)| s != src) {
+            return; // not our current source
+        }
+        state.bytes_received += partial_bytes;
+        state.source = None;
+        state.switching_to = None;
+        state.orphaned = Some(if resume { at } else { Self::restart(state) });
+        out.push(Output::Send {
+            to: state.job.base_server,
+            msg: Message::NeedSource { job },
+        });
+    }
+
+    /// Without resume, a broken transfer starts over: the content held is discarded.
+    fn restart(state: &mut NodeJob) -> ResumePoint {
+        state.high_water = state.high_water.max(state.held);
+        state.held = 0;
+        state.chunks_held = 0;
+        state.early.clear();
+        state.received_at = None;
+        ResumePoint { item: 0, byte: 0 }
+    }
+
+    /// The host crashed: transfers and connections are gone, a running command is lost (it runs
+    /// again after recovery); what is on disk stays.
+    pub fn on_crash(&mut self) {
+        for state in &mut self.jobs {
+            state.source = None;
+            state.switching_to = None;
+            state.forwarder.drop_connections();
+            for c in &mut state.commands {
+                if c.state == CommandState::InProgress {
+                    c.state = CommandState::New;
+                }
+            }
+        }
+    }
+
+    /// The host is back (by itself or repaired): every unfinished job asks the base server for a
+    /// source and resumes ([0005], [0077]); pending servers are approached again.
+    pub fn on_recover(&mut self, now: SimTime, out: &mut Outbox) {
+        let resume = self.resume;
+        let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
+        for job in ids {
+            let state = self.job_mut(job).expect("known job");
+            if state.done_at.is_none() {
+                let at = if resume {
+                    state.resume_point()
+                } else {
+                    Self::restart(state)
+                };
+                state.orphaned = Some(at);
+                out.push(Output::Send {
+                    to: state.job.base_server,
+                    msg: Message::NeedSource { job },
+                });
+            }
+            self.with_forwarder(job, out, |f, ctx, out| f.fill(ctx, out));
+            self.run_next_command(now, job, out);
+        }
+    }
+
+    /// An item of a job's log arrived.
     pub fn on_item(&mut self, now: SimTime, arrival: Arrival, out: &mut Outbox) {
         let Arrival {
             job,
@@ -364,6 +507,9 @@ impl NodeServer {
         } = arrival;
         let state = self.job_mut(job).expect("an item without a job object");
         state.bytes_received += bytes;
+        if index < state.high_water {
+            state.bytes_resent += bytes;
+        }
         if !state.sources.contains(&from) {
             state.sources.push(from);
         }
@@ -374,6 +520,7 @@ impl NodeServer {
             state.early.insert(index, item);
             return;
         }
+        state.parent = Some(from);
         let mut item = item;
         loop {
             Self::apply(state, now, item, out);
@@ -393,7 +540,7 @@ impl NodeServer {
             Item::Chunk(k) => {
                 state.chunks_held += 1;
                 let content = &state.job.content;
-                if content.is_live() {
+                if content.is_live() && state.held > state.high_water {
                     let produced = content.produced_at(state.job.content_started_at, k);
                     let lag = now.since(produced).as_nanos() / 1000;
                     state.chunk_lags_us.push(lag.min(u32::MAX as u64) as u32);
@@ -406,6 +553,9 @@ impl NodeServer {
                         msg: Message::Received { job: state.id },
                     });
                 }
+            }
+            // A command held before a restart from zero is not run twice.
+            Item::Command(command) if state.commands.iter().any(|c| c.command.id == command.id) => {
             }
             Item::Command(command) => state.commands.push(CommandRecord {
                 command,
@@ -446,32 +596,34 @@ impl NodeServer {
 
     /// A timer set by this server fired.
     pub fn on_timer(&mut self, now: SimTime, timer: Timer, out: &mut Outbox) {
-        match timer {
-            Timer::CommandDone { job, command } => {
-                let state = self.job_mut(job).expect("known job");
-                let c = state
-                    .commands
-                    .iter_mut()
-                    .find(|c| c.command.id == command)
-                    .expect("known command");
-                c.state = CommandState::Completed;
-                c.completed_at = Some(now);
-                let end_job = c.command.end_job;
-                if end_job {
-                    state.done_at = Some(now);
-                }
-                let bs = state.job.base_server;
-                out.push(Output::Send {
-                    to: bs,
-                    msg: Message::CommandCompleted {
-                        job,
-                        command,
-                        end_job,
-                    },
-                });
-                self.run_next_command(now, job, out);
-            }
+        let Timer::CommandDone { job, command } = timer else {
+            unreachable!("node servers only set command timers")
+        };
+        let state = self.job_mut(job).expect("known job");
+        let c = state
+            .commands
+            .iter_mut()
+            .find(|c| c.command.id == command)
+            .expect("known command");
+        if c.state != CommandState::InProgress {
+            return; // a timer from before a crash
         }
+        c.state = CommandState::Completed;
+        c.completed_at = Some(now);
+        let end_job = c.command.end_job;
+        if end_job {
+            state.done_at = Some(now);
+        }
+        let bs = state.job.base_server;
+        out.push(Output::Send {
+            to: bs,
+            msg: Message::CommandCompleted {
+                job,
+                command,
+                end_job,
+            },
+        });
+        self.run_next_command(now, job, out);
     }
 
     /// The stream of `job` to `to` has sent everything this server holds (paused at
@@ -484,17 +636,14 @@ impl NodeServer {
         done: bool,
         out: &mut Outbox,
     ) {
-        let upload = self.upload_bps;
-        let state = self.job_mut(job).expect("stream of an unknown job");
-        let object = state.job.clone();
-        let ctx = SourceContext {
-            job: &object,
-            upload_bps: upload,
-            held: state.held,
-        };
-        state
-            .forwarder
-            .on_stream_drained(to, next_item, done, ctx, out);
+        self.with_forwarder(job, out, |f, ctx, out| {
+            f.on_stream_drained(to, next_item, done, ctx, out)
+        });
+    }
+
+    /// The stream of `job` to `to` is gone (the receiver crashed or was cut off): move on.
+    pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
+        self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
     }
 
     /// True when adaptive fanout could open another connection for `job`.
@@ -505,26 +654,12 @@ impl NodeServer {
 
     /// The upload is not saturated: open one more down-line connection for `job`.
     pub fn grow_fanout(&mut self, job: JobId, out: &mut Outbox) {
-        let upload = self.upload_bps;
-        if let Some(state) = self.job_mut(job) {
-            let object = state.job.clone();
-            state.forwarder.grow(
-                SourceContext {
-                    job: &object,
-                    upload_bps: upload,
-                    held: state.held,
-                },
-                out,
-            );
-        }
+        self.with_forwarder(job, out, |f, ctx, out| f.grow(ctx, out));
     }
 
-    /// The commands of `job` and their ids, for reports.
-    pub fn command_state(&self, job: JobId, command: CommandId) -> Option<CommandState> {
-        self.job(job)?
-            .commands
-            .iter()
-            .find(|c| c.command.id == command)
-            .map(|c| c.state)
+    /// Answers a status query addressed to this server; used by the engine for ground truth in
+    /// tests as well.
+    pub fn status(&self, job: JobId) -> Option<NodeStatus> {
+        self.job(job).map(NodeJob::status)
     }
 }

@@ -215,6 +215,14 @@ impl Forwarder {
         self.fill(ctx, out);
     }
 
+    /// The host crashed: every connection is gone. Servers that were receiving find another
+    /// source themselves; servers not yet approached are approached after recovery.
+    pub fn drop_connections(&mut self) {
+        self.outstanding.clear();
+        self.paused.clear();
+        self.reopened.clear();
+    }
+
     /// The host now holds `held` items of `job`: reopen the paused streams of children that
     /// lack some of them.
     pub fn on_new_items(&mut self, job: JobId, held: u32, out: &mut Outbox) {

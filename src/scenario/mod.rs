@@ -159,6 +159,61 @@ pub struct BuiltTransfer {
     pub bytes: u64,
 }
 
+/// A fault, as the engine carries it out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// The host crashes. `repairable`: a repair by the base server can bring it back.
+    Crash {
+        /// The host.
+        host: HostId,
+        /// False for a host that never comes back.
+        repairable: bool,
+    },
+    /// The host comes back by itself.
+    Recover {
+        /// The host.
+        host: HostId,
+    },
+    /// The host's capacities become `factor` times the declared ones.
+    HostCapacity {
+        /// The host.
+        host: HostId,
+        /// Multiplier (1 restores).
+        factor: f64,
+    },
+    /// The links' capacities become `factor` times the declared ones (0 cuts them).
+    LinkCapacity {
+        /// Indexes into [`Built::links`].
+        links: Vec<usize>,
+        /// Multiplier.
+        factor: f64,
+    },
+    /// Hosts on different sides (non-zero side numbers) cannot reach each other; all zero
+    /// heals the partition.
+    Partition {
+        /// Side of each host that has one.
+        sides: Vec<(HostId, u32)>,
+    },
+    /// Control messages are lost with this probability (0 stops losses).
+    MessageLoss {
+        /// Loss probability.
+        probability: f64,
+        /// Only messages to or from this host.
+        host: Option<HostId>,
+    },
+}
+
+/// What a fault is, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRecord {
+    /// When it happens.
+    pub at: SimTime,
+    /// What to do.
+    pub action: FaultAction,
+    /// A short description for charts and results, e.g. `crash edge-3`.
+    pub label: String,
+}
+
 /// A scenario made concrete for one seed: everything the engine needs, nothing to look up.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -184,6 +239,12 @@ pub struct Built {
     pub clients: Vec<BuiltClient>,
     /// Raw transfers.
     pub transfers: Vec<BuiltTransfer>,
+    /// Faults in time order (scripted and drawn from the random process).
+    pub faults: Vec<FaultRecord>,
+    /// Interrupted transfers resume from the bytes already held.
+    pub resume: bool,
+    /// The base server's duty after end-job.
+    pub duty: crate::protocol::base_server::DutyConfig,
 }
 
 fn check_positive(path: &str, v: f64) -> Result<(), ScenarioError> {
@@ -498,7 +559,15 @@ impl Scenario {
             });
         }
 
+        let faults = self.build_faults(&names, &links, &node_servers, host_count, seed)?;
+        let duty = match &self.network.base_server {
+            Some(b) => build_duty("network.base_server.duty", &b.duty)?,
+            None => build_duty("network.base_server.duty", &Duty::default())?,
+        };
         Ok(Built {
+            faults,
+            resume: self.faults.as_ref().is_none_or(|f| f.resume),
+            duty,
             name: self.name.clone(),
             seed,
             horizon: SimTime::from_secs_f64(self.horizon_s),
@@ -515,6 +584,325 @@ impl Scenario {
             clients,
             transfers,
         })
+    }
+
+    fn build_faults(
+        &self,
+        names: &BTreeMap<String, Named>,
+        links: &[LinkSpec],
+        node_servers: &[HostId],
+        host_count: usize,
+        seed: u64,
+    ) -> Result<Vec<FaultRecord>, ScenarioError> {
+        let Some(faults) = &self.faults else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let host = |path: String, name: &str| match names.get(name) {
+            Some(Named::Host(h)) => Ok(*h),
+            _ => Err(ScenarioError::invalid(
+                path,
+                format!("no host named `{name}`"),
+            )),
+        };
+        let hosts_of = |path: String, name: &str| match names.get(name) {
+            Some(Named::Host(h)) => Ok(vec![*h]),
+            Some(Named::Group(members)) => Ok(members.clone()),
+            _ => Err(ScenarioError::invalid(
+                path,
+                format!("no host or group named `{name}`"),
+            )),
+        };
+        let graph_nodes = |path: String, name: &str| -> Result<Vec<usize>, ScenarioError> {
+            match names.get(name) {
+                Some(Named::Host(h)) => Ok(vec![h.0 as usize]),
+                Some(Named::Group(m)) => Ok(m.iter().map(|h| h.0 as usize).collect()),
+                Some(Named::Router(r)) => Ok(vec![host_count + r]),
+                None => Err(ScenarioError::invalid(
+                    path,
+                    format!("no host, group or router named `{name}`"),
+                )),
+            }
+        };
+        let name_of = |h: HostId| -> String {
+            names
+                .iter()
+                .find(|(_, n)| matches!(n, Named::Host(x) if *x == h))
+                .map(|(k, _)| k.clone())
+                .unwrap_or_default()
+        };
+        let mut push = |at: f64, action: FaultAction, label: String| {
+            out.push(FaultRecord {
+                at: SimTime::from_secs_f64(at),
+                action,
+                label,
+            })
+        };
+        let window = |path: &str, at: f64, until: Option<f64>| -> Result<(), ScenarioError> {
+            check_non_negative(&format!("{path}.at_s"), at)?;
+            match until {
+                Some(u) if !(u.is_finite() && u > at) => Err(ScenarioError::invalid(
+                    format!("{path}.until_s"),
+                    "must be after at_s",
+                )),
+                _ => Ok(()),
+            }
+        };
+        for (i, e) in faults.events.iter().enumerate() {
+            let path = format!("faults.events[{i}]");
+            match e {
+                FaultEvent::Crash {
+                    at_s,
+                    host: name,
+                    recover_at_s,
+                    permanent,
+                } => {
+                    window(&path, *at_s, None)?;
+                    let h = host(format!("{path}.host"), name)?;
+                    if names.get(name).is_some() && !node_servers.contains(&h) {
+                        return Err(ScenarioError::invalid(
+                            format!("{path}.host"),
+                            "only node servers crash (the base server and clients are kept up)",
+                        ));
+                    }
+                    push(
+                        *at_s,
+                        FaultAction::Crash {
+                            host: h,
+                            repairable: !permanent,
+                        },
+                        format!("crash {name}"),
+                    );
+                    if let Some(r) = recover_at_s {
+                        if *permanent || !(r.is_finite() && r > at_s) {
+                            return Err(ScenarioError::invalid(
+                                format!("{path}.recover_at_s"),
+                                "must be after at_s, and a permanent crash never recovers",
+                            ));
+                        }
+                        push(
+                            *r,
+                            FaultAction::Recover { host: h },
+                            format!("recover {name}"),
+                        );
+                    }
+                }
+                FaultEvent::Slowdown {
+                    at_s,
+                    host: name,
+                    factor,
+                    until_s,
+                } => {
+                    window(&path, *at_s, *until_s)?;
+                    check_positive(&format!("{path}.factor"), *factor)?;
+                    let h = host(format!("{path}.host"), name)?;
+                    push(
+                        *at_s,
+                        FaultAction::HostCapacity {
+                            host: h,
+                            factor: *factor,
+                        },
+                        format!("slowdown {name}"),
+                    );
+                    if let Some(u) = until_s {
+                        push(
+                            *u,
+                            FaultAction::HostCapacity {
+                                host: h,
+                                factor: 1.0,
+                            },
+                            format!("speed back {name}"),
+                        );
+                    }
+                }
+                FaultEvent::LinkDegrade {
+                    at_s,
+                    a,
+                    b,
+                    factor,
+                    until_s,
+                } => {
+                    window(&path, *at_s, *until_s)?;
+                    check_positive(&format!("{path}.factor"), *factor)?;
+                    let ids = find_links(
+                        &path,
+                        links,
+                        &graph_nodes(format!("{path}.a"), a)?,
+                        &graph_nodes(format!("{path}.b"), b)?,
+                    )?;
+                    push(
+                        *at_s,
+                        FaultAction::LinkCapacity {
+                            links: ids.clone(),
+                            factor: *factor,
+                        },
+                        format!("degrade {a}-{b}"),
+                    );
+                    if let Some(u) = until_s {
+                        push(
+                            *u,
+                            FaultAction::LinkCapacity {
+                                links: ids,
+                                factor: 1.0,
+                            },
+                            format!("restore {a}-{b}"),
+                        );
+                    }
+                }
+                FaultEvent::LinkCut {
+                    at_s,
+                    a,
+                    b,
+                    until_s,
+                } => {
+                    window(&path, *at_s, *until_s)?;
+                    let ids = find_links(
+                        &path,
+                        links,
+                        &graph_nodes(format!("{path}.a"), a)?,
+                        &graph_nodes(format!("{path}.b"), b)?,
+                    )?;
+                    push(
+                        *at_s,
+                        FaultAction::LinkCapacity {
+                            links: ids.clone(),
+                            factor: 0.0,
+                        },
+                        format!("cut {a}-{b}"),
+                    );
+                    if let Some(u) = until_s {
+                        push(
+                            *u,
+                            FaultAction::LinkCapacity {
+                                links: ids,
+                                factor: 1.0,
+                            },
+                            format!("restore {a}-{b}"),
+                        );
+                    }
+                }
+                FaultEvent::Partition {
+                    at_s,
+                    sides,
+                    until_s,
+                } => {
+                    window(&path, *at_s, *until_s)?;
+                    if sides.len() < 2 {
+                        return Err(ScenarioError::invalid(
+                            format!("{path}.sides"),
+                            "a partition needs at least two sides",
+                        ));
+                    }
+                    let mut assigned = Vec::new();
+                    for (k, side) in sides.iter().enumerate() {
+                        for (j, name) in side.iter().enumerate() {
+                            for h in hosts_of(format!("{path}.sides[{k}][{j}]"), name)? {
+                                assigned.push((h, k as u32 + 1));
+                            }
+                        }
+                    }
+                    let healed = assigned.iter().map(|&(h, _)| (h, 0)).collect();
+                    push(
+                        *at_s,
+                        FaultAction::Partition { sides: assigned },
+                        "partition".into(),
+                    );
+                    if let Some(u) = until_s {
+                        push(
+                            *u,
+                            FaultAction::Partition { sides: healed },
+                            "partition heals".into(),
+                        );
+                    }
+                }
+                FaultEvent::MessageLoss {
+                    at_s,
+                    probability,
+                    until_s,
+                    host: target,
+                } => {
+                    window(&path, *at_s, *until_s)?;
+                    if !(0.0..=1.0).contains(probability) {
+                        return Err(ScenarioError::invalid(
+                            format!("{path}.probability"),
+                            "must be between 0 and 1",
+                        ));
+                    }
+                    let h = target
+                        .as_ref()
+                        .map(|n| host(format!("{path}.host"), n))
+                        .transpose()?;
+                    push(
+                        *at_s,
+                        FaultAction::MessageLoss {
+                            probability: *probability,
+                            host: h,
+                        },
+                        "message loss".into(),
+                    );
+                    if let Some(u) = until_s {
+                        push(
+                            *u,
+                            FaultAction::MessageLoss {
+                                probability: 0.0,
+                                host: h,
+                            },
+                            "message loss ends".into(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(random) = &faults.random {
+            let path = "faults.random";
+            check_positive(&format!("{path}.mtbf_s"), random.mtbf_s)?;
+            check_positive(&format!("{path}.mean_down_s"), random.mean_down_s)?;
+            let subjects = match &random.servers {
+                None => node_servers.to_vec(),
+                Some(list) => {
+                    let mut all = Vec::new();
+                    for (i, n) in list.iter().enumerate() {
+                        all.extend(hosts_of(format!("{path}.servers[{i}]"), n)?);
+                    }
+                    all
+                }
+            };
+            let mut rng = RngStreams::new(seed).stream(StreamId::Faults);
+            let exp = |rng: &mut rand_chacha::ChaCha12Rng, mean: f64| -> f64 {
+                let u: f64 = rand::Rng::gen_range(rng, f64::EPSILON..1.0);
+                -mean * u.ln()
+            };
+            for h in subjects {
+                let mut t = 0.0;
+                loop {
+                    t += exp(&mut rng, random.mtbf_s);
+                    if t >= self.horizon_s {
+                        break;
+                    }
+                    let name = name_of(h);
+                    push(
+                        t,
+                        FaultAction::Crash {
+                            host: h,
+                            repairable: true,
+                        },
+                        format!("crash {name}"),
+                    );
+                    t += exp(&mut rng, random.mean_down_s);
+                    if t >= self.horizon_s {
+                        break;
+                    }
+                    push(
+                        t,
+                        FaultAction::Recover { host: h },
+                        format!("recover {name}"),
+                    );
+                }
+            }
+        }
+        // Stable: faults at the same time keep their scripted order.
+        out.sort_by_key(|f| f.at);
+        Ok(out)
     }
 
     fn resolve_servers(
@@ -570,6 +958,28 @@ impl Scenario {
         }
         Ok(out)
     }
+}
+
+fn build_duty(
+    path: &str,
+    d: &Duty,
+) -> Result<crate::protocol::base_server::DutyConfig, ScenarioError> {
+    check_positive(&format!("{path}.wait_period_s"), d.wait_period_s)?;
+    check_positive(&format!("{path}.query_timeout_s"), d.query_timeout_s)?;
+    check_non_negative(&format!("{path}.repair_s"), d.repair_s)?;
+    if !(0.0..=1.0).contains(&d.repair_success) {
+        return Err(ScenarioError::invalid(
+            format!("{path}.repair_success"),
+            "must be a probability between 0 and 1",
+        ));
+    }
+    Ok(crate::protocol::base_server::DutyConfig {
+        wait_period: SimDuration::from_secs_f64(d.wait_period_s),
+        query_timeout: SimDuration::from_secs_f64(d.query_timeout_s),
+        repair_time: SimDuration::from_secs_f64(d.repair_s),
+        repair_success: d.repair_success,
+        max_repairs: d.max_repairs,
+    })
 }
 
 fn build_script(
@@ -675,6 +1085,29 @@ fn build_script(
     // Stable: at equal times the request comes first, then content, commands, end-job.
     script.sort_by_key(|(t, _)| *t);
     Ok(script)
+}
+
+fn find_links(
+    path: &str,
+    links: &[LinkSpec],
+    a: &[usize],
+    b: &[usize],
+) -> Result<Vec<usize>, ScenarioError> {
+    let ids: Vec<usize> = links
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            (a.contains(&l.a) && b.contains(&l.b)) || (a.contains(&l.b) && b.contains(&l.a))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if ids.is_empty() {
+        return Err(ScenarioError::invalid(
+            format!("{path}.b"),
+            "no link joins these two ends",
+        ));
+    }
+    Ok(ids)
 }
 
 fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> {

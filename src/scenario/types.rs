@@ -32,6 +32,122 @@ pub struct Scenario {
     /// Raw point-to-point transfers with no protocol, to validate the network model.
     #[serde(default)]
     pub transfers: Vec<Transfer>,
+    /// Scripted and random faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Faults>,
+}
+
+/// Faults: scripted events, a random crash process, and whether interrupted transfers resume.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Scripted fault events.
+    #[serde(default)]
+    pub events: Vec<FaultEvent>,
+    /// Random crashes of node servers drawn from the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomFaults>,
+    /// Interrupted transfers resume from the bytes already held ([0005]; default true). False
+    /// models the prior art: a server that lost its source or crashed starts over from zero.
+    #[serde(default = "yes")]
+    pub resume: bool,
+}
+
+/// A random crash process: every listed server fails after exponentially distributed up-times
+/// and comes back after exponentially distributed down-times.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RandomFaults {
+    /// Mean time between failures of one server, seconds.
+    pub mtbf_s: f64,
+    /// Mean time until a crashed server comes back by itself, seconds.
+    pub mean_down_s: f64,
+    /// Servers (host or group names) subject to failures; default every node server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<String>>,
+}
+
+/// One scripted fault.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultEvent {
+    /// A host crashes: its transfers stop at once. It comes back by itself at `recover_at_s`;
+    /// without it, only a successful repair by the base server brings it back, and with
+    /// `permanent` nothing does.
+    Crash {
+        /// When, seconds.
+        at_s: f64,
+        /// The host.
+        host: String,
+        /// When it comes back by itself, seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recover_at_s: Option<f64>,
+        /// The host never comes back, whatever the base server does.
+        #[serde(default)]
+        permanent: bool,
+    },
+    /// A host's upload and download capacities are multiplied by `factor` until `until_s`.
+    Slowdown {
+        /// When, seconds.
+        at_s: f64,
+        /// The host.
+        host: String,
+        /// Capacity multiplier (0 < factor).
+        factor: f64,
+        /// When the capacities come back, seconds (default: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_s: Option<f64>,
+    },
+    /// The link between `a` and `b` carries `factor` of its capacity until `until_s`.
+    LinkDegrade {
+        /// When, seconds.
+        at_s: f64,
+        /// One end.
+        a: String,
+        /// Other end.
+        b: String,
+        /// Capacity multiplier (0 < factor).
+        factor: f64,
+        /// When the capacity comes back, seconds (default: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_s: Option<f64>,
+    },
+    /// The link between `a` and `b` is cut (no data, no messages) until `until_s`.
+    LinkCut {
+        /// When, seconds.
+        at_s: f64,
+        /// One end.
+        a: String,
+        /// Other end.
+        b: String,
+        /// When it is restored, seconds (default: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_s: Option<f64>,
+    },
+    /// The named groups (host or group names) cannot reach each other until `until_s`.
+    Partition {
+        /// When, seconds.
+        at_s: f64,
+        /// Two or more sides; hosts not named stay reachable from every side.
+        sides: Vec<Vec<String>>,
+        /// When it heals, seconds (default: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_s: Option<f64>,
+    },
+    /// Control messages are lost with `probability` until `until_s` (only those to or from
+    /// `host` when given).
+    MessageLoss {
+        /// When, seconds.
+        at_s: f64,
+        /// Probability that a message is lost.
+        probability: f64,
+        /// When losses stop, seconds (default: never).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_s: Option<f64>,
+        /// Only messages to or from this host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+    },
 }
 
 fn default_horizon_s() -> f64 {
@@ -90,6 +206,62 @@ pub struct BaseServer {
     /// Deny job requests while this many jobs are open ([0050]); no limit when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_jobs: Option<u32>,
+    /// How the base server chases servers after end-job ([0074]–[0077]).
+    #[serde(default)]
+    pub duty: Duty,
+}
+
+/// The base server's accountability duty after end-job ([0074]–[0077]).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Duty {
+    /// Length of a wait period T0..T1 (and of each extension), seconds.
+    #[serde(default = "default_wait")]
+    pub wait_period_s: f64,
+    /// A status query not answered within this time counts as no answer, seconds.
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_s: f64,
+    /// Time one repair attempt takes, seconds.
+    #[serde(default = "default_repair")]
+    pub repair_s: f64,
+    /// Probability that a repair attempt succeeds (on a server that can be repaired at all).
+    #[serde(default = "default_success")]
+    pub repair_success: f64,
+    /// Repair attempts before the server is declared failed.
+    #[serde(default = "default_max_repairs")]
+    pub max_repairs: u32,
+}
+
+impl Default for Duty {
+    fn default() -> Self {
+        Duty {
+            wait_period_s: default_wait(),
+            query_timeout_s: default_query_timeout(),
+            repair_s: default_repair(),
+            repair_success: default_success(),
+            max_repairs: default_max_repairs(),
+        }
+    }
+}
+
+fn default_wait() -> f64 {
+    10.0
+}
+
+fn default_query_timeout() -> f64 {
+    2.0
+}
+
+fn default_repair() -> f64 {
+    15.0
+}
+
+fn default_success() -> f64 {
+    1.0
+}
+
+fn default_max_repairs() -> u32 {
+    3
 }
 
 /// A group of generated node servers.
