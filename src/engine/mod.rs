@@ -901,10 +901,12 @@ impl Engine {
             (s.job, s.src, s.dst)
         };
         let (at, partial) = self.abort_stream(now, id);
-        if self.host_up[dst.0 as usize] {
-            if let Some(node) = self.nodes[dst.0 as usize].as_mut() {
+        if let Some(node) = self.nodes[dst.0 as usize].as_mut() {
+            if self.host_up[dst.0 as usize] {
                 node.on_source_lost(job, src, at, partial, &mut self.outbox);
                 self.flush(now, dst);
+            } else {
+                node.note_interrupted(job, at, partial);
             }
         }
         if self.host_up[src.0 as usize] {

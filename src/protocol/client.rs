@@ -37,6 +37,30 @@ pub struct QueryRecord {
     pub answer: Option<(SimTime, NodeStatus)>,
 }
 
+/// A notice from the base server about the end of a job ([0077]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientNotice {
+    /// A server is being repaired; expect this much longer.
+    Delay {
+        /// The server.
+        server: HostId,
+        /// Expected extra wait.
+        expected_wait: crate::kernel::SimDuration,
+    },
+    /// A server was given up on.
+    Failed {
+        /// The server.
+        server: HostId,
+        /// Why.
+        reason: String,
+    },
+    /// The job is closed.
+    Closed {
+        /// Servers given up on.
+        failed: u32,
+    },
+}
+
 /// The client's stream of a job's log to the base server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Upload {
@@ -73,7 +97,7 @@ pub struct ClientJob {
     pub queries: Vec<QueryRecord>,
     /// What the base server told the client about the job's end: delays, given-up servers,
     /// the closing ([0077]), in arrival order.
-    pub notices: Vec<(SimTime, String)>,
+    pub notices: Vec<(SimTime, ClientNotice)>,
     upload: Upload,
 }
 
@@ -280,7 +304,7 @@ impl Client {
                 self.jobs[ticket].closed_at = Some(now);
                 self.jobs[ticket]
                     .notices
-                    .push((now, format!("job closed ({failed} server(s) failed)")));
+                    .push((now, ClientNotice::Closed { failed }));
             }
             Message::DelayNotice {
                 job,
@@ -288,11 +312,11 @@ impl Client {
                 expected_wait,
             } => {
                 let ticket = self.by_id[&job] as usize;
-                let text = format!(
-                    "{server} under repair: expect {:.1} s more",
-                    expected_wait.as_secs_f64()
-                );
-                self.jobs[ticket].notices.push((now, text));
+                let notice = ClientNotice::Delay {
+                    server,
+                    expected_wait,
+                };
+                self.jobs[ticket].notices.push((now, notice));
             }
             Message::ServerFailed {
                 job,
@@ -302,7 +326,7 @@ impl Client {
                 let ticket = self.by_id[&job] as usize;
                 self.jobs[ticket]
                     .notices
-                    .push((now, format!("{server} failed: {reason}")));
+                    .push((now, ClientNotice::Failed { server, reason }));
             }
             Message::StatusReport {
                 job,

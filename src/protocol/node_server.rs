@@ -447,6 +447,15 @@ impl NodeServer {
         });
     }
 
+    /// The incoming stream of `job` stopped because this server crashed, after `partial_bytes`
+    /// of item `at.item`: it resumes from there once it is back (nothing is sent while down).
+    pub fn note_interrupted(&mut self, job: JobId, at: ResumePoint, partial_bytes: u64) {
+        if let Some(state) = self.job_mut(job) {
+            state.bytes_received += partial_bytes;
+            state.orphaned = Some(at);
+        }
+    }
+
     /// Without resume, a broken transfer starts over: the content held is discarded.
     fn restart(state: &mut NodeJob) -> ResumePoint {
         state.high_water = state.high_water.max(state.held);

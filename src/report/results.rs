@@ -9,6 +9,7 @@ use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
+use crate::protocol::client::ClientNotice;
 use crate::protocol::job::{Item, StrategyConfig, StrategyKind};
 use crate::protocol::node_server::NodeJob;
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,62 @@ pub struct LiveResult {
     pub lag_s: Percentiles,
 }
 
+/// What the base server knows of one server at the end, next to the truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerAccount {
+    /// The server.
+    pub server: String,
+    /// The base server's verdict: `completed`, `repaired_then_completed`, `failed` or
+    /// `unfinished` (the run ended first).
+    pub state: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// When the base server learned it held the content.
+    pub received_s: Option<f64>,
+    /// When the base server learned it completed the job.
+    pub done_s: Option<f64>,
+    /// Status queries the base server sent it.
+    pub queries: u32,
+    /// Repair attempts on it.
+    pub repairs: u32,
+    /// Ground truth: it holds all content and completed every command.
+    pub truly_done: bool,
+}
+
+/// Something the base server told the client about the job's end ([0077]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// When the client got it.
+    pub t_s: f64,
+    /// What it said.
+    pub notice: String,
+}
+
+/// The job's accountability report: the base server's final account of every server, what the
+/// client was told, and whether the account is true.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accountability {
+    /// Every listed server.
+    pub servers: Vec<ServerAccount>,
+    /// Delays, failures and the closing, as the client received them.
+    pub client_notices: Vec<Notice>,
+    /// Servers the base server reports complete.
+    pub reported_done: usize,
+    /// Servers that really are complete.
+    pub truly_done: usize,
+    /// Every server reported complete really is complete.
+    pub consistent: bool,
+}
+
+/// A fault that happened during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultResult {
+    /// When.
+    pub t_s: f64,
+    /// What, e.g. `crash edge-3`.
+    pub fault: String,
+}
+
 /// The outcome of one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobResult {
@@ -179,6 +236,8 @@ pub struct JobResult {
     pub queries: Vec<QueryResult>,
     /// Live-stream figures (`null` for a file).
     pub live_stream: Option<LiveResult>,
+    /// The base server's account of every server (`null` for a job never created).
+    pub accountability: Option<Accountability>,
 }
 
 /// Bytes a server received from one source.
@@ -222,6 +281,9 @@ pub struct NodeResult {
     pub bytes_from: Vec<SourceBytes>,
     /// Content and command bytes received.
     pub bytes_received: u64,
+    /// Bytes received again for data this server had already held (zero when transfers
+    /// resume from their offset).
+    pub bytes_resent: u64,
     /// Dynamic switches this server made.
     pub switches: u32,
     /// Commands it completed (the end-job command included).
@@ -267,6 +329,10 @@ pub struct Results {
     pub unfinished: usize,
     /// Jobs the base server denied.
     pub denied_jobs: usize,
+    /// Faults that happened, in time order.
+    pub faults: Vec<FaultResult>,
+    /// Control messages lost to faults.
+    pub messages_lost: u64,
     /// Events processed.
     pub events: u64,
     /// FNV-1a hash of the processed event sequence, hexadecimal.
@@ -440,6 +506,7 @@ impl Results {
                                 .collect()
                         }),
                         bytes_received: state.map_or(0, |s| s.bytes_received),
+                        bytes_resent: state.map_or(0, |s| s.bytes_resent),
                         switches: state.map_or(0, |s| s.switches),
                         commands_completed: state.map_or(0, |s| {
                             s.commands
@@ -494,6 +561,72 @@ impl Results {
                         }
                     })
                     .collect();
+                let total_commands = cj.commands_added.len();
+                let accountability = base_job.map(|b| {
+                    let mut servers_out = Vec::new();
+                    let (mut reported_done, mut truly_done_count, mut consistent) = (0, 0, true);
+                    for &h in servers.iter() {
+                        let report = b.reports.get(&h).cloned().unwrap_or_default();
+                        let truth = engine.nodes()[h.0 as usize]
+                            .as_ref()
+                            .and_then(|n| n.job(b.object.id))
+                            .is_some_and(|s| {
+                                s.chunks_held == s.job.content.chunks
+                                    && s.commands.len() == total_commands
+                                    && s.commands.iter().all(|c| c.completed_at.is_some())
+                            });
+                        let state = match (&report.failed, report.done_at, report.repaired) {
+                            (Some(_), _, _) => "failed",
+                            (None, Some(_), true) => "repaired_then_completed",
+                            (None, Some(_), false) => "completed",
+                            (None, None, _) => "unfinished",
+                        };
+                        if report.done_at.is_some() {
+                            reported_done += 1;
+                            consistent &= truth;
+                        }
+                        truly_done_count += usize::from(truth);
+                        servers_out.push(ServerAccount {
+                            server: name(h),
+                            state: state.to_string(),
+                            reason: report.failed.clone(),
+                            received_s: report.received_at.map(secs),
+                            done_s: report.done_at.map(secs),
+                            queries: report.queries,
+                            repairs: report.repairs,
+                            truly_done: truth,
+                        });
+                    }
+                    Accountability {
+                        servers: servers_out,
+                        client_notices: cj
+                            .notices
+                            .iter()
+                            .map(|(t, n)| Notice {
+                                t_s: secs(*t),
+                                notice: match n {
+                                    ClientNotice::Delay {
+                                        server,
+                                        expected_wait,
+                                    } => format!(
+                                        "{} under repair: expect {:.1} s more",
+                                        name(*server),
+                                        expected_wait.as_secs_f64()
+                                    ),
+                                    ClientNotice::Failed { server, reason } => {
+                                        format!("{} failed: {reason}", name(*server))
+                                    }
+                                    ClientNotice::Closed { failed } => {
+                                        format!("job closed, {failed} server(s) failed")
+                                    }
+                                },
+                            })
+                            .collect(),
+                        reported_done,
+                        truly_done: truly_done_count,
+                        consistent,
+                    }
+                });
                 let live_stream = request
                     .content
                     .live_chunk_interval
@@ -560,6 +693,7 @@ impl Results {
                         })
                         .collect(),
                     live_stream,
+                    accountability,
                 });
             }
         }
@@ -603,6 +737,17 @@ impl Results {
             completion_s: Percentiles::of(&all_completions),
             unfinished,
             denied_jobs,
+            faults: engine
+                .built
+                .faults
+                .iter()
+                .filter(|f| f.at <= engine.now())
+                .map(|f| FaultResult {
+                    t_s: secs(f.at),
+                    fault: f.label.clone(),
+                })
+                .collect(),
+            messages_lost: engine.messages_lost,
             events: trace.events(),
             trace_hash: format!("{:016x}", trace.value()),
             end_s: secs(engine.now()),

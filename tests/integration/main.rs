@@ -3,6 +3,7 @@
 mod cascade;
 mod cli;
 mod determinism;
+mod faults;
 mod network_model;
 mod protocol;
 mod solver_props;

@@ -1,0 +1,207 @@
+//! Faults, the base server's duty and resume, on small scenarios worked out by hand.
+//! Every host moves 1 MB/s (8 Mbit/s) and latency is zero unless said otherwise; the base
+//! server waits 10 s after end-job, gives a query 2 s and a repair 15 s (the defaults).
+
+use crate::util::{completion_ns, ns, run_json};
+use cascade_sim::report::Results;
+
+/// client → bs → n1 → n2 (fanout 1), a 4 MB file in 1 MB chunks, with `faults`.
+fn chain(faults: &str, resume: bool) -> String {
+    format!(
+        r#"{{ "name": "chain-faults", "network": {{
+            "base_server": {{ "name": "bs", "upload_mbps": 8, "download_mbps": 8 }},
+            "hosts": [ {{ "name": "n1", "upload_mbps": 8, "download_mbps": 8 }},
+                       {{ "name": "n2", "upload_mbps": 8, "download_mbps": 8 }} ] }},
+          "clients": [ {{ "name": "c", "upload_mbps": 8, "download_mbps": 8,
+            "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 4, "chunks": 4 }},
+                        "strategy": {{ "kind": "cascade", "fanout": 1, "rate_sort": false }} }} ] }} ],
+          "faults": {{ "resume": {resume}, "events": [ {faults} ] }} }}"#
+    )
+}
+
+fn node<'a>(r: &'a Results, name: &str) -> &'a cascade_sim::report::results::NodeResult {
+    r.nodes.iter().find(|n| n.node == name).unwrap()
+}
+
+fn account<'a>(r: &'a Results, name: &str) -> &'a cascade_sim::report::results::ServerAccount {
+    let a = r.jobs[0].accountability.as_ref().unwrap();
+    a.servers.iter().find(|s| s.server == name).unwrap()
+}
+
+const RELAY_CRASH: &str = r#"{ "kind": "crash", "at_s": 3.5, "host": "n1" }"#;
+
+#[test]
+fn a_relay_crash_is_repaired_and_everyone_resumes_from_its_offset() {
+    // Without faults: bs holds chunk k at k+1 s, n1 at k+2, n2 at k+3.
+    // At 3.5 s n1 crashes: it holds chunks 0-1 and half of chunk 2; n2 holds chunk 0 and half
+    // of chunk 1. n2 asks the base server, which streams from byte 500,000 of chunk 1: the
+    // half chunk by 4 s, chunk 2 by 5 s, chunk 3 (at bs since 4 s) by 6 s — as early as without
+    // the crash. End-job reaches bs at 4 s; at 14 s it queries n1 (down: no answer by 16 s),
+    // repairs it until 31 s and reactivates it: n1 resumes at byte 500,000 of chunk 2 and is
+    // done at 32.5 s, when the job closes.
+    let r = run_json(&chain(RELAY_CRASH, true));
+    assert_eq!(completion_ns(&r, "n2"), ns(6.0));
+    assert_eq!(completion_ns(&r, "n1"), ns(32.5));
+    for n in ["n1", "n2"] {
+        assert_eq!(
+            (node(&r, n).bytes_received, node(&r, n).bytes_resent),
+            (4_000_000, 0),
+            "{n}"
+        );
+    }
+    let from: Vec<_> = node(&r, "n2")
+        .bytes_from
+        .iter()
+        .map(|b| (b.source.as_str(), b.bytes))
+        .collect();
+    assert_eq!(from, vec![("bs", 2_500_000), ("n1", 1_500_000)]);
+    let job = &r.jobs[0];
+    assert_eq!(
+        (job.closed_s, job.client_notified_s),
+        (Some(32.5), Some(32.5))
+    );
+    let (a1, a2) = (account(&r, "n1"), account(&r, "n2"));
+    assert_eq!(
+        (a1.state.as_str(), a1.queries, a1.repairs),
+        ("repaired_then_completed", 1, 1)
+    );
+    assert_eq!(
+        (a2.state.as_str(), a2.queries, a2.repairs),
+        ("completed", 0, 0)
+    );
+    let acc = job.accountability.as_ref().unwrap();
+    assert!(acc.consistent && acc.reported_done == 2 && acc.truly_done == 2);
+    assert_eq!(r.faults.len(), 1);
+}
+
+#[test]
+fn without_resume_the_same_crash_costs_bytes_and_time() {
+    // The prior art ([0005]): n2 starts over at 3.5 s (chunk 0 again: 1 MB re-sent, done at
+    // 7.5 s); n1 starts over after its repair at 31 s (chunks 0-1 again, done at 35 s).
+    let r = run_json(&chain(RELAY_CRASH, false));
+    assert_eq!(
+        (completion_ns(&r, "n2"), completion_ns(&r, "n1")),
+        (ns(7.5), ns(35.0))
+    );
+    assert_eq!(
+        (node(&r, "n2").bytes_resent, node(&r, "n1").bytes_resent),
+        (1_000_000, 2_000_000)
+    );
+    assert!(r.jobs[0].accountability.as_ref().unwrap().consistent);
+}
+
+#[test]
+fn a_server_that_never_comes_back_is_given_up_on_and_the_client_is_told() {
+    // n1 dies for good at 3.5 s; n2 is served by the base server (done at 6 s). End-job at
+    // 4 s; query at 14 s, no answer by 16 s; three repairs fail at 31, 46 and 61 s: the client
+    // hears of the expected wait twice, then of the failure and the closing.
+    let r = run_json(&chain(
+        r#"{ "kind": "crash", "at_s": 3.5, "host": "n1", "permanent": true }"#,
+        true,
+    ));
+    assert_eq!(completion_ns(&r, "n2"), ns(6.0));
+    let job = &r.jobs[0];
+    let acc = job.accountability.as_ref().unwrap();
+    let notices: Vec<_> = acc
+        .client_notices
+        .iter()
+        .map(|n| (n.t_s, n.notice.as_str()))
+        .collect();
+    assert_eq!(
+        notices,
+        vec![
+            (31.0, "n1 under repair: expect 15.0 s more"),
+            (46.0, "n1 under repair: expect 15.0 s more"),
+            (61.0, "n1 failed: not repaired after 3 attempts"),
+            (61.0, "job closed, 1 server(s) failed"),
+        ]
+    );
+    let a1 = account(&r, "n1");
+    assert_eq!(
+        (a1.state.as_str(), a1.repairs, a1.truly_done),
+        ("failed", 3, false)
+    );
+    assert_eq!(job.closed_s, Some(61.0));
+    assert!(acc.consistent);
+}
+
+#[test]
+fn a_partition_cuts_a_stream_and_the_base_server_reconnects_after_it_heals() {
+    // bs is cut off from n1 and n2 from 2.5 s to 20 s. The stream bs → n1 breaks: n1 holds
+    // chunk 0 (since 2 s) and half of chunk 1, and its request for a new source is lost. n1 → n2
+    // is on one side and stays, stalled (n2 holds half of chunk 0). After end-job (4 s) the
+    // 14 s queries get no answer (16 s); the repairs end at 31 s, after the heal: n1 resumes
+    // from byte 500,000 of chunk 1 from the base server (done at 33.5 s); n2 keeps its source
+    // n1 (it declines the base server's offer) and gets each chunk one second after n1: 34.5 s.
+    let r = run_json(&chain(
+        r#"{ "kind": "partition", "at_s": 2.5, "sides": [["bs"], ["n1", "n2"]], "until_s": 20 }"#,
+        true,
+    ));
+    assert_eq!(
+        (completion_ns(&r, "n1"), completion_ns(&r, "n2")),
+        (ns(33.5), ns(34.5))
+    );
+    for n in ["n1", "n2"] {
+        assert_eq!(
+            (node(&r, n).bytes_received, node(&r, n).bytes_resent),
+            (4_000_000, 0),
+            "{n}"
+        );
+        assert_eq!(account(&r, n).state, "repaired_then_completed");
+    }
+    assert_eq!(node(&r, "n2").received_from, vec!["n1".to_string()]);
+    assert!(r.messages_lost >= 2);
+    assert!(r.jobs[0].accountability.as_ref().unwrap().consistent);
+}
+
+#[test]
+fn a_cut_link_stalls_transfers_and_a_restored_one_resumes_them() {
+    // 4 MB over a 1 MB/s link, cut from 1 s to 3 s and again from 4 s to 5 s: 3 s late.
+    let r = run_json(
+        r#"{ "name": "flap", "network": {
+            "hosts": [ { "name": "a", "upload_mbps": 800, "download_mbps": 800 },
+                       { "name": "b", "upload_mbps": 800, "download_mbps": 800 } ],
+            "links": [ { "a": "a", "b": "b", "capacity_mbps": 8 } ] },
+          "transfers": [ { "at_s": 0, "from": "a", "to": "b", "size_mb": 4 } ],
+          "faults": { "events": [
+            { "kind": "link_cut", "at_s": 1, "a": "a", "b": "b", "until_s": 3 },
+            { "kind": "link_cut", "at_s": 4, "a": "a", "b": "b", "until_s": 5 } ] } }"#,
+    );
+    assert_eq!(r.transfers[0].finish_s, Some(7.0));
+    assert_eq!(r.faults.len(), 4);
+}
+
+#[test]
+fn a_slowdown_halves_capacity_for_its_duration() {
+    // 4 MB at 1 MB/s; the sender runs at half speed from 1 s to 3 s (1 MB instead of 2):
+    // done at 5 s.
+    let r = run_json(
+        r#"{ "name": "slow", "network": { "hosts": [
+            { "name": "a", "upload_mbps": 8, "download_mbps": 8 },
+            { "name": "b", "upload_mbps": 8, "download_mbps": 8 } ] },
+          "transfers": [ { "at_s": 0, "from": "a", "to": "b", "size_mb": 4 } ],
+          "faults": { "events": [ { "kind": "slowdown", "at_s": 1, "host": "a", "factor": 0.5, "until_s": 3 } ] } }"#,
+    );
+    assert_eq!(r.transfers[0].finish_s, Some(5.0));
+}
+
+#[test]
+fn lost_notifications_are_recovered_by_status_queries() {
+    // Every message to or from n2 is lost from 5.5 s to 40 s, so its completion notice (6 s)
+    // never arrives. End-job reached the base server at 4 s: the 14 s query is lost (no answer
+    // by 16 s), a repair runs to 31 s and its reactivation offer is lost too; the 34 s query
+    // is lost (36 s), a second repair ends at 51 s (n2, done, declines the offer); the 54 s
+    // query is answered: n2 is done, and the job closes at 54 s.
+    let r = run_json(&chain(
+        r#"{ "kind": "message_loss", "at_s": 5.5, "probability": 1.0, "host": "n2", "until_s": 40 }"#,
+        true,
+    ));
+    assert_eq!(completion_ns(&r, "n2"), ns(6.0));
+    let a2 = account(&r, "n2");
+    assert_eq!(
+        (a2.state.as_str(), a2.queries, a2.repairs),
+        ("repaired_then_completed", 3, 2)
+    );
+    assert_eq!(r.jobs[0].closed_s, Some(54.0));
+    assert!(r.jobs[0].accountability.as_ref().unwrap().consistent);
+}
