@@ -35,27 +35,21 @@ fn hold_model(c: &mut Criterion) {
     let operations = 1_000_000u64;
     group.throughput(Throughput::Elements(operations));
     for pending in [1_000usize, 100_000] {
-        group.bench_with_input(
-            BenchmarkId::new("hold_model", pending),
-            &pending,
-            |b, &pending| {
-                let mut rng = ChaCha8Rng::seed_from_u64(2);
-                let delays: Vec<u64> = (0..operations)
-                    .map(|_| rng.gen_range(1..1_000_000))
-                    .collect();
-                b.iter(|| {
-                    let mut q = EventQueue::new();
-                    for i in 0..pending {
-                        q.push(SimTime(delays[i % delays.len()]), i as u64);
-                    }
-                    for &d in &delays {
-                        let (t, e) = q.pop().expect("non-empty");
-                        q.push(t + SimDuration::from_nanos(d), e);
-                    }
-                    q.len()
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::new("hold_model", pending), &pending, |b, &pending| {
+            let mut rng = ChaCha8Rng::seed_from_u64(2);
+            let delays: Vec<u64> = (0..operations).map(|_| rng.gen_range(1..1_000_000)).collect();
+            b.iter(|| {
+                let mut q = EventQueue::new();
+                for i in 0..pending {
+                    q.push(SimTime(delays[i % delays.len()]), i as u64);
+                }
+                for &d in &delays {
+                    let (t, e) = q.pop().expect("non-empty");
+                    q.push(t + SimDuration::from_nanos(d), e);
+                }
+                q.len()
+            })
+        });
     }
     group.finish();
 }

@@ -9,17 +9,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 /// A 4-ary tree of `n` hosts: each parent uploads to four children.
 fn tree(n: usize) -> (FlowModel, Vec<[ResourceId; 2]>) {
     let mut m = FlowModel::new();
-    let hosts: Vec<(ResourceId, ResourceId)> = (0..n)
-        .map(|i| {
-            (
-                m.add_resource(1e7 + (i % 7) as f64 * 1e6),
-                m.add_resource(2e7),
-            )
-        })
-        .collect();
-    let paths = (1..n)
-        .map(|child| [hosts[(child - 1) / 4].0, hosts[child].1])
-        .collect();
+    let hosts: Vec<(ResourceId, ResourceId)> =
+        (0..n).map(|i| (m.add_resource(1e7 + (i % 7) as f64 * 1e6), m.add_resource(2e7))).collect();
+    let paths = (1..n).map(|child| [hosts[(child - 1) / 4].0, hosts[child].1]).collect();
     (m, paths)
 }
 

@@ -47,10 +47,7 @@ fn compare(title: &str, file: &str, runs: Vec<(String, Results)>) -> Vec<(String
         row(label, r);
     }
     let refs: Vec<(String, &Results)> = runs.iter().map(|(l, r)| (l.clone(), r)).collect();
-    save(
-        file,
-        completion_overlay_svg(title, &refs).expect("chart renders"),
-    );
+    save(file, completion_overlay_svg(title, &refs).expect("chart renders"));
     runs
 }
 
@@ -73,24 +70,12 @@ fn main() {
         "Command propagation and dynamic switching (60 servers, uploads 4-100 Mbit/s)",
         "switching.svg",
         vec![
-            (
-                "index lists".into(),
-                run(s.clone(), Some(with(true, false))),
-            ),
-            (
-                "full lists, no switching".into(),
-                run(s.clone(), Some(with(false, false))),
-            ),
-            (
-                "full lists + dynamic switching".into(),
-                run(s.clone(), Some(with(false, true))),
-            ),
+            ("index lists".into(), run(s.clone(), Some(with(true, false)))),
+            ("full lists, no switching".into(), run(s.clone(), Some(with(false, false)))),
+            ("full lists + dynamic switching".into(), run(s.clone(), Some(with(false, true)))),
         ],
     );
-    assert!(
-        makespan(&runs, 2) < makespan(&runs, 1),
-        "switching helps full-list distribution"
-    );
+    assert!(makespan(&runs, 2) < makespan(&runs, 1), "switching helps full-list distribution");
 
     let runs = compare(
         "Data-rate sort order (4 Mbit/s live stream, 200 servers, 40 on DSL)",
@@ -111,64 +96,35 @@ fn main() {
             ("fanout 1".into(), run(s.clone(), Some(fanout(1, false)))),
             ("fanout 2".into(), run(s.clone(), Some(fanout(2, false)))),
             ("fanout 6".into(), run(s.clone(), Some(fanout(6, false)))),
-            (
-                "adaptive, up to 6".into(),
-                run(s.clone(), Some(fanout(6, true))),
-            ),
+            ("adaptive, up to 6".into(), run(s.clone(), Some(fanout(6, true)))),
         ],
     );
-    assert!(
-        makespan(&runs, 1) < makespan(&runs, 0),
-        "more than one connection helps"
-    );
+    assert!(makespan(&runs, 1) < makespan(&runs, 0), "more than one connection helps");
 
     let strategies = [
         ("star", json!({ "kind": "star" })),
         ("chain", json!({ "kind": "chain" })),
         ("tree (binary)", json!({ "kind": "tree", "arity": 2 })),
-        (
-            "cascade (fanout 3)",
-            json!({ "kind": "cascade", "fanout": 3, "first_nodes": 3 }),
-        ),
+        ("cascade (fanout 3)", json!({ "kind": "cascade", "fanout": 3, "first_nodes": 3 })),
         ("swarm", json!({ "kind": "swarm" })),
     ];
     for (name, title, file) in [
-        (
-            "quickstart",
-            "Strategies on the quickstart (live stream, 200 mixed servers)",
-            "strategies-quickstart.svg",
-        ),
-        (
-            "cascade-1000",
-            "Strategies on 1,000 homogeneous servers (64 MB file)",
-            "strategies-1000.svg",
-        ),
+        ("quickstart", "Strategies on the quickstart (live stream, 200 mixed servers)", "strategies-quickstart.svg"),
+        ("cascade-1000", "Strategies on 1,000 homogeneous servers (64 MB file)", "strategies-1000.svg"),
     ] {
         let s = load(name);
         let runs = compare(
             title,
             file,
-            strategies
-                .iter()
-                .map(|(l, st)| (l.to_string(), run(s.clone(), Some(st.clone()))))
-                .collect(),
+            strategies.iter().map(|(l, st)| (l.to_string(), run(s.clone(), Some(st.clone())))).collect(),
         );
-        assert!(
-            makespan(&runs, 3) < makespan(&runs, 0),
-            "the cascade beats the star on {name}"
-        );
+        assert!(makespan(&runs, 3) < makespan(&runs, 0), "the cascade beats the star on {name}");
     }
 
     let commands = run(load("commands"), None);
-    save(
-        "commands.svg",
-        progress_svg(&commands, "catalogue").expect("chart renders"),
-    );
+    save("commands.svg", progress_svg(&commands, "catalogue").expect("chart renders"));
     let multi = run(load("multi-client"), None);
-    save(
-        "multi-client.svg",
-        cascade_sim::report::chart::completion_svg(&multi).expect("chart renders"),
-    );
+    save("multi-client.svg", cascade_sim::report::chart::completion_svg(&multi).expect("chart renders"));
     println!("\nmulti-client jobs:");
     for j in &multi.jobs {
         println!(

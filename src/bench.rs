@@ -50,10 +50,7 @@ pub fn cascade_scenario(nodes: u32, chunks: u32, fanout: u32) -> Scenario {
 /// Prints the figures.
 pub fn print_figures(nodes: u32, chunks: u32, fanout: u32) {
     let eps = kernel_events_per_sec(10_000, 5_000_000);
-    println!(
-        "kernel: {:.1} M events/s (hold model, 10k pending)",
-        eps / 1e6
-    );
+    println!("kernel: {:.1} M events/s (hold model, 10k pending)", eps / 1e6);
     let scenario = cascade_scenario(nodes, chunks, fanout);
     let start = Instant::now();
     let results = crate::run(&scenario, None).expect("bench scenario runs");

@@ -59,37 +59,19 @@ pub struct Run {
 }
 
 /// Builds `scenario` for the options' seed, runs it to the end and collects the results.
-pub fn simulate(
-    scenario: &scenario::Scenario,
-    options: &RunOptions,
-) -> Result<Run, scenario::ScenarioError> {
+pub fn simulate(scenario: &scenario::Scenario, options: &RunOptions) -> Result<Run, scenario::ScenarioError> {
     let built = scenario.build(options.seed)?;
-    let mut engine = engine::Engine::new(built).map_err(|e| scenario::ScenarioError::Invalid {
-        path: "network.links".into(),
-        message: e.to_string(),
-    })?;
+    let mut engine = engine::Engine::new(built)
+        .map_err(|e| scenario::ScenarioError::Invalid { path: "network.links".into(), message: e.to_string() })?;
     if options.record_messages {
         engine.record_messages();
     }
     engine.run();
-    Ok(Run {
-        results: report::Results::collect(&engine),
-        engine,
-    })
+    Ok(Run { results: report::Results::collect(&engine), engine })
 }
 
 /// Builds `scenario` for `seed` (its own seed when `None`), runs it to the end and collects the
 /// results.
-pub fn run(
-    scenario: &scenario::Scenario,
-    seed: Option<u64>,
-) -> Result<report::Results, scenario::ScenarioError> {
-    Ok(simulate(
-        scenario,
-        &RunOptions {
-            seed,
-            record_messages: false,
-        },
-    )?
-    .results)
+pub fn run(scenario: &scenario::Scenario, seed: Option<u64>) -> Result<report::Results, scenario::ScenarioError> {
+    Ok(simulate(scenario, &RunOptions { seed, record_messages: false })?.results)
 }

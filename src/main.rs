@@ -72,17 +72,9 @@ impl From<anyhow::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run {
-            scenario,
-            out,
-            seed,
-        } => run(&scenario, out, seed),
+        Command::Run { scenario, out, seed } => run(&scenario, out, seed),
         Command::Validate { scenarios } => validate(&scenarios),
-        Command::Bench {
-            nodes,
-            chunks,
-            fanout,
-        } => {
+        Command::Bench { nodes, chunks, fanout } => {
             cascade_sim::bench::print_figures(nodes, chunks, fanout);
             Ok(())
         }
@@ -113,15 +105,9 @@ fn run(path: &Path, out: Option<PathBuf>, seed: Option<u64>) -> Result<(), Failu
     let results = cascade_sim::run(&scenario, seed).map_err(|e| e.in_file(&file))?;
     let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
     let outputs = RunOutputs::render(&results)?;
-    outputs
-        .write(&out)
-        .with_context(|| format!("writing results to {}", out.display()))?;
+    outputs.write(&out).with_context(|| format!("writing results to {}", out.display()))?;
     print_summary(&results);
-    let names: Vec<_> = outputs
-        .files
-        .iter()
-        .map(|(n, _)| out.join(n).display().to_string())
-        .collect();
+    let names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
     println!("wrote {}", names.join(", "));
     Ok(())
 }
@@ -149,15 +135,8 @@ fn print_summary(r: &Results) {
         r.transfers.len(),
         r.strategy
     );
-    let ratio = r
-        .ratio_to_bound
-        .map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
-    println!(
-        "makespan {}   lower bound {}   ratio {}",
-        fmt_s(r.makespan_s),
-        fmt_s(r.lower_bound_s),
-        ratio
-    );
+    let ratio = r.ratio_to_bound.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    println!("makespan {}   lower bound {}   ratio {}", fmt_s(r.makespan_s), fmt_s(r.lower_bound_s), ratio);
     let c = &r.completion_s;
     println!(
         "node completion: p50 {}  p90 {}  p99 {}  max {}  ({} complete, {} unfinished)",
@@ -180,8 +159,5 @@ fn print_summary(r: &Results) {
             fmt_s(j.closed_s)
         );
     }
-    println!(
-        "events {}   trace_hash {}   end {:.3} s",
-        r.events, r.trace_hash, r.end_s
-    );
+    println!("events {}   trace_hash {}   end {:.3} s", r.events, r.trace_hash, r.end_s);
 }

@@ -42,21 +42,13 @@ enum Event {
     /// Step `step` of a client's script for job `ticket`.
     Script { client: u32, ticket: u32, step: u32 },
     /// A control message arrives.
-    Deliver {
-        from: HostId,
-        to: HostId,
-        msg: Message,
-    },
+    Deliver { from: HostId, to: HostId, msg: Message },
     /// An item of a stream arrives at the receiver, `bytes` of it over this stream.
     ItemArrives { stream: u32, index: u32, bytes: u64 },
     /// A swarm piece arrives at its receiver.
     PieceArrives { piece: u32 },
     /// A role's timer fires (unless the host crashed since it was set).
-    Timer {
-        host: HostId,
-        timer: Timer,
-        incarnation: u32,
-    },
+    Timer { host: HostId, timer: Timer, incarnation: u32 },
     /// Scripted or random fault number `index` of the built scenario.
     Fault { index: u32 },
     /// A raw transfer starts.
@@ -69,19 +61,9 @@ impl Event {
     fn trace_words(&self, time: SimTime) -> [u64; 4] {
         let t = time.as_nanos();
         match self {
-            Event::Script {
-                client,
-                ticket,
-                step,
-            } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
-            Event::Deliver { from, to, msg } => {
-                [t, 2 | msg.kind_code() << 8, from.0 as u64, to.0 as u64]
-            }
-            Event::ItemArrives {
-                stream,
-                index,
-                bytes,
-            } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
+            Event::Script { client, ticket, step } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
+            Event::Deliver { from, to, msg } => [t, 2 | msg.kind_code() << 8, from.0 as u64, to.0 as u64],
+            Event::ItemArrives { stream, index, bytes } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
             Event::Timer { host, timer, .. } => {
                 let [code, a, b] = timer.code();
                 [t, 4 | code << 8, host.0 as u64, a << 32 | b]
@@ -261,52 +243,25 @@ impl Engine {
         let mut roles = vec![Role::None; host_count];
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
-            nodes[h.0 as usize] = Some(NodeServer::new(
-                h,
-                built.hosts[h.0 as usize].upload_bps,
-                built.resume,
-            ));
+            nodes[h.0 as usize] = Some(NodeServer::new(h, built.hosts[h.0 as usize].upload_bps, built.resume));
             roles[h.0 as usize] = Role::Node;
         }
         let declared: Rc<[f64]> = built.hosts.iter().map(|h| h.upload_bps).collect();
         let base_server = built.base_server.map(|h| {
             roles[h.0 as usize] = Role::Base;
             let streams = RngStreams::new(built.seed);
-            let (shuffles, repairs) = (
-                streams.stream(StreamId::Strategy),
-                streams.stream(StreamId::Entity(2, 0)),
-            );
-            BaseServer::new(
-                h,
-                declared.clone(),
-                built.max_open_jobs,
-                built.duty,
-                shuffles,
-                repairs,
-            )
+            let (shuffles, repairs) = (streams.stream(StreamId::Strategy), streams.stream(StreamId::Entity(2, 0)));
+            BaseServer::new(h, declared.clone(), built.max_open_jobs, built.duty, shuffles, repairs)
         });
         let mut queue = EventQueue::new();
         let mut clients = Vec::new();
         for (ci, c) in built.clients.iter().enumerate() {
             roles[c.host.0 as usize] = Role::Client(ci as u32);
-            let bs = built
-                .base_server
-                .expect("validated: jobs need a base server");
-            clients.push(Client::new(
-                c.name.clone(),
-                bs,
-                c.jobs.iter().map(|j| j.request.clone()).collect(),
-            ));
+            let bs = built.base_server.expect("validated: jobs need a base server");
+            clients.push(Client::new(c.name.clone(), bs, c.jobs.iter().map(|j| j.request.clone()).collect()));
             for (ticket, job) in c.jobs.iter().enumerate() {
                 for (step, (at, _)) in job.script.iter().enumerate() {
-                    queue.push(
-                        *at,
-                        Event::Script {
-                            client: ci as u32,
-                            ticket: ticket as u32,
-                            step: step as u32,
-                        },
-                    );
+                    queue.push(*at, Event::Script { client: ci as u32, ticket: ticket as u32, step: step as u32 });
                 }
             }
         }
@@ -384,11 +339,7 @@ impl Engine {
                 (Some(f), Some(e)) => f <= e,
                 (f, _) => f.is_some(),
             };
-            let now = if flow_first {
-                next_flow.unwrap()
-            } else {
-                next_event.unwrap()
-            };
+            let now = if flow_first { next_flow.unwrap() } else { next_event.unwrap() };
             if now > self.horizon {
                 break;
             }
@@ -444,38 +395,19 @@ impl Engine {
 
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
-            Event::Script {
-                client,
-                ticket,
-                step,
-            } => self.script(now, client, ticket, step),
+            Event::Script { client, ticket, step } => self.script(now, client, ticket, step),
             Event::Deliver { from, to, msg } => self.deliver(now, from, to, msg),
-            Event::ItemArrives {
-                stream,
-                index,
-                bytes,
-            } => self.on_item_arrives(now, stream, index, bytes),
+            Event::ItemArrives { stream, index, bytes } => self.on_item_arrives(now, stream, index, bytes),
             Event::PieceArrives { piece } => self.on_piece_arrives(now, piece),
-            Event::Timer {
-                host,
-                timer,
-                incarnation,
-            } => {
-                if !self.host_up[host.0 as usize]
-                    || self.incarnation[host.0 as usize] != incarnation
-                {
+            Event::Timer { host, timer, incarnation } => {
+                if !self.host_up[host.0 as usize] || self.incarnation[host.0 as usize] != incarnation {
                     return; // set before a crash
                 }
                 match self.roles[host.0 as usize] {
-                    Role::Base => self
-                        .base_server
-                        .as_mut()
-                        .expect("bs")
-                        .on_timer(timer, &mut self.outbox),
-                    Role::Node => self.nodes[host.0 as usize]
-                        .as_mut()
-                        .expect("node")
-                        .on_timer(now, timer, &mut self.outbox),
+                    Role::Base => self.base_server.as_mut().expect("bs").on_timer(timer, &mut self.outbox),
+                    Role::Node => {
+                        self.nodes[host.0 as usize].as_mut().expect("node").on_timer(now, timer, &mut self.outbox)
+                    }
                     _ => unreachable!("clients set no timers"),
                 }
                 self.flush(now, host);
@@ -487,9 +419,7 @@ impl Engine {
                 let flow = self.flows.start_flow(now, &route.resources, t.bytes as f64);
                 self.set_owner(flow, FlowOwner::Transfer(transfer));
             }
-            Event::TransferArrives { transfer } => {
-                self.transfers[transfer as usize].finished_at = Some(now)
-            }
+            Event::TransferArrives { transfer } => self.transfers[transfer as usize].finished_at = Some(now),
         }
     }
 
@@ -522,14 +452,10 @@ impl Engine {
             return;
         }
         match self.roles[to.0 as usize] {
-            Role::Client(ci) => {
-                self.clients[ci as usize].handle_message(now, msg, &mut self.outbox)
-            }
+            Role::Client(ci) => self.clients[ci as usize].handle_message(now, msg, &mut self.outbox),
             Role::Base => {
                 if let Message::RequestJob { .. } = msg {
-                    let Role::Client(ci) = self.roles[from.0 as usize] else {
-                        panic!("job request from a non-client")
-                    };
+                    let Role::Client(ci) = self.roles[from.0 as usize] else { panic!("job request from a non-client") };
                     let bs = self.base_server.as_mut().expect("base server");
                     let before = bs.jobs().len();
                     bs.handle_message(now, from, msg, &mut self.outbox);
@@ -537,16 +463,12 @@ impl Engine {
                         self.job_client.push(ci);
                     }
                 } else {
-                    self.base_server
-                        .as_mut()
-                        .expect("base server")
-                        .handle_message(now, from, msg, &mut self.outbox);
+                    self.base_server.as_mut().expect("base server").handle_message(now, from, msg, &mut self.outbox);
                 }
             }
-            Role::Node => self.nodes[to.0 as usize]
-                .as_mut()
-                .expect("node")
-                .handle_message(now, from, msg, &mut self.outbox),
+            Role::Node => {
+                self.nodes[to.0 as usize].as_mut().expect("node").handle_message(now, from, msg, &mut self.outbox)
+            }
             Role::None => panic!("message to {to}, which has no role"),
         }
         self.flush(now, to);
@@ -573,21 +495,9 @@ impl Engine {
                             kind: msg.kind_name(),
                         });
                     }
-                    self.queue.push(
-                        now + latency,
-                        Event::Deliver {
-                            from: host,
-                            to,
-                            msg,
-                        },
-                    );
+                    self.queue.push(now + latency, Event::Deliver { from: host, to, msg });
                 }
-                Output::OpenStream {
-                    to,
-                    job,
-                    from_item,
-                    from_byte,
-                } => {
+                Output::OpenStream { to, job, from_item, from_byte } => {
                     if self.roles[host.0 as usize] == Role::Base && self.is_swarm(job) {
                         self.join_swarm(now, job, to);
                     } else {
@@ -595,21 +505,10 @@ impl Engine {
                     }
                 }
                 Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
-                Output::Repair {
-                    job,
-                    host: target,
-                    worked,
-                } => self.repair(now, job, target, worked),
+                Output::Repair { job, host: target, worked } => self.repair(now, job, target, worked),
                 Output::SetTimer { after, timer } => {
                     let incarnation = self.incarnation[host.0 as usize];
-                    self.queue.push(
-                        now + after,
-                        Event::Timer {
-                            host,
-                            timer,
-                            incarnation,
-                        },
-                    )
+                    self.queue.push(now + after, Event::Timer { host, timer, incarnation })
                 }
             }
         }
@@ -663,15 +562,7 @@ impl Engine {
         self.flow_owner[i] = owner;
     }
 
-    fn open_stream(
-        &mut self,
-        now: SimTime,
-        src: HostId,
-        dst: HostId,
-        job: JobId,
-        from_item: u32,
-        from_byte: u64,
-    ) {
+    fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_item: u32, from_byte: u64) {
         let route = self.topology.route(src, dst);
         let record = self.stream_records.len() as u32;
         self.stream_records.push(StreamRecord {
@@ -713,11 +604,7 @@ impl Engine {
         let (held, content_complete, log_complete) = self.holdings(src, job);
         if next < held {
             let bytes = self.item_bytes(job, next) - self.streams[id as usize].skip;
-            let flow = self.flows.start_flow(
-                now,
-                &self.streams[id as usize].route.resources,
-                bytes as f64,
-            );
+            let flow = self.flows.start_flow(now, &self.streams[id as usize].route.resources, bytes as f64);
             self.streams[id as usize].flow = Some(flow);
             self.set_owner(flow, FlowOwner::Stream(id));
         } else if content_complete {
@@ -725,18 +612,17 @@ impl Engine {
             self.close_stream(id);
             let done = log_complete;
             match self.roles[src.0 as usize] {
-                Role::Base => self.base_server.as_mut().expect("bs").on_stream_drained(
+                Role::Base => {
+                    self.base_server.as_mut().expect("bs").on_stream_drained(job, dst, next, done, &mut self.outbox)
+                }
+                Role::Client(ci) => self.clients[ci as usize].on_stream_drained(job, next, done),
+                Role::Node => self.nodes[src.0 as usize].as_mut().expect("node").on_stream_drained(
                     job,
                     dst,
                     next,
                     done,
                     &mut self.outbox,
                 ),
-                Role::Client(ci) => self.clients[ci as usize].on_stream_drained(job, next, done),
-                Role::Node => self.nodes[src.0 as usize]
-                    .as_mut()
-                    .expect("node")
-                    .on_stream_drained(job, dst, next, done, &mut self.outbox),
                 Role::None => unreachable!("streams come from roles"),
             }
             self.flush(now, src);
@@ -787,22 +673,14 @@ impl Engine {
         self.stream_records[record as usize].bytes += sent;
         self.stream_records[record as usize].broken_at = Some(now);
         self.close_stream(id);
-        (
-            ResumePoint {
-                item: next,
-                byte: skip + sent,
-            },
-            sent,
-        )
+        (ResumePoint { item: next, byte: skip + sent }, sent)
     }
 
     fn find_stream(&self, src: HostId, dst: HostId, job: JobId) -> Option<u32> {
         self.out_streams[src.0 as usize]
             .iter()
             .copied()
-            .find(|&id| {
-                self.streams[id as usize].dst == dst && self.streams[id as usize].job == job
-            })
+            .find(|&id| self.streams[id as usize].dst == dst && self.streams[id as usize].job == job)
     }
 
     /// The receiver `dst` breaks the stream of `job` from `src` now (a dynamic switch): the
@@ -812,21 +690,11 @@ impl Engine {
             Some(id) => self.abort_stream(now, id),
             // The stream already drained or was never opened: resume after what it held.
             None => {
-                let held = self.nodes[dst.0 as usize]
-                    .as_ref()
-                    .map_or(0, |n| n.held(job));
-                (
-                    ResumePoint {
-                        item: held,
-                        byte: 0,
-                    },
-                    0,
-                )
+                let held = self.nodes[dst.0 as usize].as_ref().map_or(0, |n| n.held(job));
+                (ResumePoint { item: held, byte: 0 }, 0)
             }
         };
-        let node = self.nodes[dst.0 as usize]
-            .as_mut()
-            .expect("switches happen at node servers");
+        let node = self.nodes[dst.0 as usize].as_mut().expect("switches happen at node servers");
         node.on_incoming_closed(job, src, at, partial, &mut self.outbox);
     }
 
@@ -839,11 +707,7 @@ impl Engine {
         if a != 0 && b != 0 && a != b {
             return true;
         }
-        if route
-            .resources
-            .iter()
-            .any(|&r| self.flows.capacity(r) == 0.0)
-        {
+        if route.resources.iter().any(|&r| self.flows.capacity(r) == 0.0) {
             return true;
         }
         let (p, only) = self.loss;
@@ -862,8 +726,7 @@ impl Engine {
                 let spec = &self.built.hosts[host.0 as usize];
                 let (up, down) = (spec.upload_bps * factor, spec.download_bps * factor);
                 self.flows.set_capacity(now, self.topology.upload(host), up);
-                self.flows
-                    .set_capacity(now, self.topology.download(host), down);
+                self.flows.set_capacity(now, self.topology.download(host), down);
             }
             FaultAction::LinkCapacity { links, factor } => {
                 for link in links {
@@ -911,15 +774,10 @@ impl Engine {
         }
         if self.host_up[src.0 as usize] {
             match self.roles[src.0 as usize] {
-                Role::Node => self.nodes[src.0 as usize]
-                    .as_mut()
-                    .expect("node")
-                    .on_receiver_lost(job, dst, &mut self.outbox),
-                Role::Base => self.base_server.as_mut().expect("bs").on_receiver_lost(
-                    job,
-                    dst,
-                    &mut self.outbox,
-                ),
+                Role::Node => {
+                    self.nodes[src.0 as usize].as_mut().expect("node").on_receiver_lost(job, dst, &mut self.outbox)
+                }
+                Role::Base => self.base_server.as_mut().expect("bs").on_receiver_lost(job, dst, &mut self.outbox),
                 _ => {}
             }
             self.flush(now, src);
@@ -957,10 +815,7 @@ impl Engine {
             return;
         }
         self.host_up[h] = true;
-        self.nodes[h]
-            .as_mut()
-            .expect("node")
-            .on_recover(now, &mut self.outbox);
+        self.nodes[h].as_mut().expect("node").on_recover(now, &mut self.outbox);
         self.flush(now, host);
     }
 
@@ -972,10 +827,7 @@ impl Engine {
         if ok && !self.host_up[h] {
             self.recover(now, host);
         }
-        let bs = self
-            .base_server
-            .as_mut()
-            .expect("repairs come from the base server");
+        let bs = self.base_server.as_mut().expect("repairs come from the base server");
         bs.on_repair_result(now, job, host, ok, &mut self.outbox);
     }
 
@@ -986,30 +838,21 @@ impl Engine {
                 self.flows.end_flow(now, flow);
                 let t = &self.transfers[transfer as usize];
                 let latency = self.topology.route(t.from, t.to).latency;
-                self.queue
-                    .push(now + latency, Event::TransferArrives { transfer });
+                self.queue.push(now + latency, Event::TransferArrives { transfer });
             }
             FlowOwner::Stream(id) => {
                 let (job, src, index, skip, latency) = {
                     let s = &self.streams[id as usize];
                     (s.job, s.src, s.next, s.skip, s.route.latency)
                 };
-                self.trace
-                    .record(&[now.as_nanos(), 8, id as u64, index as u64]);
+                self.trace.record(&[now.as_nanos(), 8, id as u64, index as u64]);
                 let bytes = self.item_bytes(job, index) - skip;
                 let s = &mut self.streams[id as usize];
                 s.next += 1;
                 s.skip = 0;
                 s.in_flight += 1;
                 let next = s.next;
-                self.queue.push(
-                    now + latency,
-                    Event::ItemArrives {
-                        stream: id,
-                        index,
-                        bytes,
-                    },
-                );
+                self.queue.push(now + latency, Event::ItemArrives { stream: id, index, bytes });
                 let (held, _, _) = self.holdings(src, job);
                 if next < held {
                     let bytes = self.item_bytes(job, next) as f64;
@@ -1043,10 +886,7 @@ impl Engine {
             }
         }
         if used < ADAPTIVE_UTILISATION * capacity {
-            self.nodes[host.0 as usize]
-                .as_mut()
-                .expect("node")
-                .grow_fanout(job, &mut self.outbox);
+            self.nodes[host.0 as usize].as_mut().expect("node").grow_fanout(job, &mut self.outbox);
             self.flush(now, host);
         }
     }
@@ -1060,10 +900,7 @@ impl Engine {
     /// `peer` accepted the base server's offer of a swarm job: it joins the swarm (created with
     /// the first peer, the base server seeding what it holds).
     fn join_swarm(&mut self, now: SimTime, job: JobId, peer: HostId) {
-        let bs = self
-            .base_server
-            .as_ref()
-            .expect("swarms need a base server");
+        let bs = self.base_server.as_ref().expect("swarms need a base server");
         let bs_host = bs.host();
         if !self.swarms.contains_key(&job) {
             let object = &bs.job(job).object;
@@ -1118,12 +955,7 @@ impl Engine {
                     r
                 }
             };
-            let piece = Piece {
-                job,
-                upload,
-                latency: route.latency,
-                record,
-            };
+            let piece = Piece { job, upload, latency: route.latency, record };
             let id = slab_insert(&mut self.pieces, &mut self.free_pieces, piece);
             self.set_owner(flow, FlowOwner::Piece(id));
         }
@@ -1133,28 +965,16 @@ impl Engine {
         self.trace.record(&[now.as_nanos(), 10, id as u64, 0]);
         self.flows.end_flow(now, flow);
         let p = self.pieces[id as usize].clone();
-        self.queue
-            .push(now + p.latency, Event::PieceArrives { piece: id });
-        self.swarms
-            .get_mut(&p.job)
-            .expect("swarm")
-            .upload_done(p.upload.from);
+        self.queue.push(now + p.latency, Event::PieceArrives { piece: id });
+        self.swarms.get_mut(&p.job).expect("swarm").upload_done(p.upload.from);
         self.swarm_schedule(now, p.job, p.upload.from);
     }
 
     fn on_piece_arrives(&mut self, now: SimTime, id: u32) {
-        let Piece {
-            job,
-            upload,
-            record,
-            ..
-        } = self.pieces[id as usize].clone();
+        let Piece { job, upload, record, .. } = self.pieces[id as usize].clone();
         self.free_pieces.push(id);
         if !self.host_up[upload.to.0 as usize] {
-            self.swarms
-                .get_mut(&job)
-                .expect("swarm")
-                .lost(upload.to, upload.piece);
+            self.swarms.get_mut(&job).expect("swarm").lost(upload.to, upload.piece);
             return;
         }
         let bytes = self.item_bytes(job, upload.piece);
@@ -1164,17 +984,12 @@ impl Engine {
         r.chunks += 1;
         r.bytes += bytes;
         let item = self.client_of(job).item(job, upload.piece).clone();
-        let arrival = Arrival {
-            job,
-            index: upload.piece,
-            item,
-            from: upload.from,
-            bytes,
-        };
-        self.nodes[upload.to.0 as usize]
-            .as_mut()
-            .expect("peers are node servers")
-            .on_item(now, arrival, &mut self.outbox);
+        let arrival = Arrival { job, index: upload.piece, item, from: upload.from, bytes };
+        self.nodes[upload.to.0 as usize].as_mut().expect("peers are node servers").on_item(
+            now,
+            arrival,
+            &mut self.outbox,
+        );
         self.flush(now, upload.to);
         self.swarm_gained(now, job, upload.to, upload.piece);
     }
@@ -1198,21 +1013,9 @@ impl Engine {
         r.bytes += bytes;
         let item = self.client_of(job).item(job, index).clone();
         match self.roles[dst.0 as usize] {
-            Role::Base => self.base_server.as_mut().expect("bs").on_item(
-                now,
-                job,
-                index,
-                &item,
-                &mut self.outbox,
-            ),
+            Role::Base => self.base_server.as_mut().expect("bs").on_item(now, job, index, &item, &mut self.outbox),
             Role::Node => {
-                let arrival = Arrival {
-                    job,
-                    index,
-                    item,
-                    from: src,
-                    bytes,
-                };
+                let arrival = Arrival { job, index, item, from: src, bytes };
                 let node = self.nodes[dst.0 as usize].as_mut().expect("node");
                 node.on_item(now, arrival, &mut self.outbox);
             }

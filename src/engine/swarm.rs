@@ -22,9 +22,7 @@ struct Bits(Vec<u64>);
 
 impl Bits {
     fn get(&self, i: u32) -> bool {
-        self.0
-            .get((i / 64) as usize)
-            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+        self.0.get((i / 64) as usize).is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
     fn set(&mut self, i: u32) {
         let w = (i / 64) as usize;
@@ -68,13 +66,7 @@ pub struct PieceUpload {
 
 impl Swarm {
     /// A swarm of `seed` (the base server) and `servers`, each linked to `peers` random others.
-    pub fn new(
-        seed: HostId,
-        servers: &[HostId],
-        peers: u32,
-        upload_slots: u32,
-        rng: &mut impl Rng,
-    ) -> Swarm {
+    pub fn new(seed: HostId, servers: &[HostId], peers: u32, upload_slots: u32, rng: &mut impl Rng) -> Swarm {
         let mut all = vec![seed];
         all.extend_from_slice(servers);
         let n = all.len();
@@ -99,11 +91,7 @@ impl Swarm {
         for list in &mut neighbours {
             list.sort_unstable();
         }
-        let index = all
-            .iter()
-            .enumerate()
-            .map(|(i, &h)| (h, i as u32))
-            .collect();
+        let index = all.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
         Swarm {
             index,
             joined: (0..n).map(|i| i == 0).collect(),
@@ -130,10 +118,7 @@ impl Swarm {
             return Vec::new();
         };
         self.joined[p as usize] = true;
-        self.neighbours[p as usize]
-            .iter()
-            .map(|&q| self.peers[q as usize])
-            .collect()
+        self.neighbours[p as usize].iter().map(|&q| self.peers[q as usize]).collect()
     }
 
     /// `host` crashed: nothing is sent to or from it until it joins again.
@@ -189,11 +174,7 @@ impl Swarm {
             self.slots_used[u] += 1;
             self.incoming[v].set(piece);
             self.rotation[u] = self.rotation[u].wrapping_add(1);
-            out.push(PieceUpload {
-                from: host,
-                to: self.peers[v],
-                piece,
-            });
+            out.push(PieceUpload { from: host, to: self.peers[v], piece });
         }
         out
     }
@@ -212,9 +193,7 @@ impl Swarm {
             }
             let (mine, theirs, coming) = (&self.have[u].0, &self.have[v].0, &self.incoming[v].0);
             for (w, &word) in mine.iter().enumerate() {
-                let mut candidates = word
-                    & !theirs.get(w).copied().unwrap_or(0)
-                    & !coming.get(w).copied().unwrap_or(0);
+                let mut candidates = word & !theirs.get(w).copied().unwrap_or(0) & !coming.get(w).copied().unwrap_or(0);
                 while candidates != 0 {
                     let bit = candidates.trailing_zeros();
                     candidates &= candidates - 1;
@@ -256,9 +235,6 @@ mod tests {
         // Nothing is sent twice to the same peer while in flight.
         s.upload_done(HostId(0));
         let second = s.schedule(HostId(0));
-        assert_ne!(
-            (second[0].to, second[0].piece),
-            (first[0].to, first[0].piece)
-        );
+        assert_ne!((second[0].to, second[0].piece), (first[0].to, first[0].piece));
     }
 }

@@ -50,11 +50,7 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_seq: 0,
-            now: SimTime::ZERO,
-        }
+        EventQueue { heap: BinaryHeap::new(), next_seq: 0, now: SimTime::ZERO }
     }
 
     /// The time of the last event popped (the simulation's "now").
@@ -64,11 +60,7 @@ impl<E> EventQueue<E> {
 
     /// Schedules `event` at `time`. Scheduling in the past is a broken invariant and panics.
     pub fn push(&mut self, time: SimTime, event: E) {
-        assert!(
-            time >= self.now,
-            "event scheduled in the past: {time} < now {}",
-            self.now
-        );
+        assert!(time >= self.now, "event scheduled in the past: {time} < now {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry { time, seq, event });
@@ -89,11 +81,7 @@ impl<E> EventQueue<E> {
     /// Advances "now" without popping (used when another source, such as the network model's
     /// completion heap, supplies the next event). Going backwards panics.
     pub fn advance_to(&mut self, time: SimTime) {
-        assert!(
-            time >= self.now,
-            "time went backwards: {time} < {}",
-            self.now
-        );
+        assert!(time >= self.now, "time went backwards: {time} < {}", self.now);
         self.now = time;
     }
 

@@ -66,16 +66,10 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_same_sequence() {
-        let a: Vec<u32> = RngStreams::new(7)
-            .stream(StreamId::Faults)
-            .sample_iter(rand::distributions::Standard)
-            .take(5)
-            .collect();
-        let b: Vec<u32> = RngStreams::new(7)
-            .stream(StreamId::Faults)
-            .sample_iter(rand::distributions::Standard)
-            .take(5)
-            .collect();
+        let a: Vec<u32> =
+            RngStreams::new(7).stream(StreamId::Faults).sample_iter(rand::distributions::Standard).take(5).collect();
+        let b: Vec<u32> =
+            RngStreams::new(7).stream(StreamId::Faults).sample_iter(rand::distributions::Standard).take(5).collect();
         assert_eq!(a, b);
     }
 
@@ -90,9 +84,6 @@ mod tests {
         let _: [u64; 10] = topo.gen();
         assert_eq!(first, faults_again.gen::<u64>());
         assert_ne!(streams.stream(StreamId::Topology).gen::<u64>(), first);
-        assert_ne!(
-            RngStreams::new(8).stream(StreamId::Faults).gen::<u64>(),
-            first
-        );
+        assert_ne!(RngStreams::new(8).stream(StreamId::Faults).gen::<u64>(), first);
     }
 }

@@ -138,14 +138,8 @@ mod tests {
     #[test]
     fn float_seconds_round_to_nearest_nanosecond() {
         assert_eq!(SimDuration::from_secs_f64(1.5).as_nanos(), 1_500_000_000);
-        assert_eq!(
-            SimDuration::from_secs_f64(3.000_000_000_4).as_nanos(),
-            3_000_000_000
-        );
-        assert_eq!(
-            SimDuration::from_secs_f64(3.000_000_000_6).as_nanos(),
-            3_000_000_001
-        );
+        assert_eq!(SimDuration::from_secs_f64(3.000_000_000_4).as_nanos(), 3_000_000_000);
+        assert_eq!(SimDuration::from_secs_f64(3.000_000_000_6).as_nanos(), 3_000_000_001);
         assert_eq!(SimDuration::from_secs_f64(1e30), SimDuration(u64::MAX));
     }
 

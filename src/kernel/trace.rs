@@ -17,10 +17,7 @@ pub struct TraceHash {
 
 impl Default for TraceHash {
     fn default() -> Self {
-        TraceHash {
-            state: FNV_OFFSET,
-            events: 0,
-        }
+        TraceHash { state: FNV_OFFSET, events: 0 }
     }
 }
 

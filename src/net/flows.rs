@@ -113,18 +113,9 @@ impl FlowModel {
 
     /// Adds a resource with `capacity` bytes per second.
     pub fn add_resource(&mut self, capacity: f64) -> ResourceId {
-        assert!(
-            capacity >= 0.0 && capacity.is_finite(),
-            "bad capacity {capacity}"
-        );
+        assert!(capacity >= 0.0 && capacity.is_finite(), "bad capacity {capacity}");
         let id = ResourceId(self.resources.len() as u32);
-        self.resources.push(Resource {
-            capacity,
-            flows: Vec::new(),
-            mark: 0,
-            left: 0.0,
-            unfrozen: 0,
-        });
+        self.resources.push(Resource { capacity, flows: Vec::new(), mark: 0, left: 0.0, unfrozen: 0 });
         id
     }
 
@@ -226,11 +217,7 @@ impl FlowModel {
             res.flows.swap_remove(pos as usize);
             if let Some(&moved) = res.flows.get(pos as usize) {
                 let m = &mut self.flows[moved.0 as usize];
-                let k = m
-                    .resources
-                    .iter()
-                    .position(|&x| x == r)
-                    .expect("membership");
+                let k = m.resources.iter().position(|&x| x == r).expect("membership");
                 m.positions[k] = pos;
             }
         }
@@ -249,10 +236,7 @@ impl FlowModel {
     /// Changes a resource's capacity (slowdown, link degradation, cut); its component is
     /// re-solved with the next batch.
     pub fn set_capacity(&mut self, now: SimTime, resource: ResourceId, capacity: f64) {
-        assert!(
-            capacity >= 0.0 && capacity.is_finite(),
-            "bad capacity {capacity}"
-        );
+        assert!(capacity >= 0.0 && capacity.is_finite(), "bad capacity {capacity}");
         self.mark_dirty(now, &[resource]);
         self.resources[resource.0 as usize].capacity = capacity;
     }
@@ -441,9 +425,7 @@ pub fn reference_max_min(capacities: &[f64], flows: &[Vec<usize>]) -> Vec<f64> {
     loop {
         let mut best: Option<(f64, usize)> = None;
         for (r, &cap) in left.iter().enumerate() {
-            let n = (0..flows.len())
-                .filter(|&i| !frozen[i] && flows[i].contains(&r))
-                .count();
+            let n = (0..flows.len()).filter(|&i| !frozen[i] && flows[i].contains(&r)).count();
             if n > 0 {
                 let share = (cap / n as f64).max(0.0);
                 if best.is_none_or(|(b, _)| share < b) {
@@ -488,10 +470,7 @@ mod tests {
     fn three_flows_on_one_link_end_at_3_5_6_seconds() {
         let mut m = FlowModel::new();
         let link = m.add_resource(100.0 * MB);
-        let ids: Vec<_> = [100.0, 200.0, 300.0]
-            .iter()
-            .map(|&s| m.start_flow(SimTime::ZERO, &[link], s * MB))
-            .collect();
+        let ids: Vec<_> = [100.0, 200.0, 300.0].iter().map(|&s| m.start_flow(SimTime::ZERO, &[link], s * MB)).collect();
         assert_eq!(run_to_completion(&mut m, &ids), vec![3.0, 5.0, 6.0]);
     }
 
@@ -510,10 +489,7 @@ mod tests {
         assert_eq!(m.rate(fc), 45.0 * MB);
         assert_eq!(m.rate(fd), 45.0 * MB);
         // C and D finish together at 10 s, B at 10 s too (100 MB at 10 MB/s).
-        assert_eq!(
-            run_to_completion(&mut m, &[fb, fc, fd]),
-            vec![10.0, 10.0, 10.0]
-        );
+        assert_eq!(run_to_completion(&mut m, &[fb, fc, fd]), vec![10.0, 10.0, 10.0]);
     }
 
     #[test]
@@ -536,14 +512,9 @@ mod tests {
     fn changes_at_one_instant_are_solved_once() {
         let mut m = FlowModel::new();
         let l = m.add_resource(100.0);
-        let ids: Vec<_> = (0..4)
-            .map(|_| m.start_flow(SimTime::ZERO, &[l], 100.0))
-            .collect();
+        let ids: Vec<_> = (0..4).map(|_| m.start_flow(SimTime::ZERO, &[l], 100.0)).collect();
         assert_eq!(m.rate(ids[0]), 25.0);
-        assert_eq!(
-            m.solver_work, 4,
-            "one solve of four flows, not 1 + 2 + 3 + 4"
-        );
+        assert_eq!(m.solver_work, 4, "one solve of four flows, not 1 + 2 + 3 + 4");
         // A change at a later instant first solves pending changes at their own instant.
         let t1 = SimTime::from_secs_f64(1.0);
         m.end_flow(t1, ids[0]);

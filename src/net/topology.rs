@@ -112,15 +112,9 @@ impl Topology {
                 spec,
             })
             .collect();
-        let mut topo = Topology {
-            hosts,
-            graph: None,
-            links: Vec::new(),
-            routes: HashMap::new(),
-        };
+        let mut topo = Topology { hosts, graph: None, links: Vec::new(), routes: HashMap::new() };
         if !links.is_empty() {
-            let mut graph =
-                UnGraph::<(), usize>::with_capacity(topo.hosts.len() + routers, links.len());
+            let mut graph = UnGraph::<(), usize>::with_capacity(topo.hosts.len() + routers, links.len());
             for _ in 0..topo.hosts.len() + routers {
                 graph.add_node(());
             }
@@ -184,18 +178,12 @@ impl Topology {
         let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);
         let access = src.spec.latency + dst.spec.latency;
         let Some(graph) = &self.graph else {
-            return Rc::new(Route {
-                resources: vec![src.upload, dst.download],
-                latency: access,
-            });
+            return Rc::new(Route { resources: vec![src.upload, dst.download], latency: access });
         };
         if let Some(route) = self.routes.get(&(from, to)) {
             return route.clone();
         }
-        let (start, goal) = (
-            NodeIndex::new(from.0 as usize),
-            NodeIndex::new(to.0 as usize),
-        );
+        let (start, goal) = (NodeIndex::new(from.0 as usize), NodeIndex::new(to.0 as usize));
         let links = &self.links;
         // Cost: latency in nanoseconds in the high bits, one per hop in the low bits, so the
         // shortest-latency route wins and ties go to the route with fewer hops.
@@ -212,11 +200,7 @@ impl Topology {
         for pair in path.windows(2) {
             let edge: EdgeIndex = graph.find_edge(pair[0], pair[1]).expect("path edge");
             let link = &links[graph[edge]];
-            resources.push(if link.a == pair[0] {
-                link.forward
-            } else {
-                link.backward
-            });
+            resources.push(if link.a == pair[0] { link.forward } else { link.backward });
             latency = latency + link.latency;
         }
         resources.push(dst.download);
@@ -231,29 +215,15 @@ mod tests {
     use super::*;
 
     fn host(name: &str, up: f64, down: f64, ms: u64) -> HostSpec {
-        HostSpec {
-            name: name.into(),
-            upload_bps: up,
-            download_bps: down,
-            latency: SimDuration::from_millis(ms),
-        }
+        HostSpec { name: name.into(), upload_bps: up, download_bps: down, latency: SimDuration::from_millis(ms) }
     }
 
     #[test]
     fn core_route_crosses_upload_and_download() {
         let mut flows = FlowModel::new();
-        let mut t = Topology::new(
-            &mut flows,
-            vec![host("a", 1.0, 2.0, 3), host("b", 4.0, 5.0, 7)],
-            0,
-            &[],
-        )
-        .unwrap();
+        let mut t = Topology::new(&mut flows, vec![host("a", 1.0, 2.0, 3), host("b", 4.0, 5.0, 7)], 0, &[]).unwrap();
         let r = t.route(HostId(0), HostId(1));
-        assert_eq!(
-            r.resources,
-            vec![t.upload(HostId(0)), t.download(HostId(1))]
-        );
+        assert_eq!(r.resources, vec![t.upload(HostId(0)), t.download(HostId(1))]);
         assert_eq!(r.latency, SimDuration::from_millis(10));
     }
 
@@ -265,69 +235,26 @@ mod tests {
         let ms = SimDuration::from_millis;
         let us = |n: u64| SimDuration::from_nanos(n * 1000);
         let links = [
-            LinkSpec {
-                a: 0,
-                b: 2,
-                capacity_bps: 10.0,
-                latency: ms(1),
-            },
-            LinkSpec {
-                a: 2,
-                b: 1,
-                capacity_bps: 10.0,
-                latency: ms(1),
-            },
-            LinkSpec {
-                a: 0,
-                b: 3,
-                capacity_bps: 10.0,
-                latency: us(500),
-            },
-            LinkSpec {
-                a: 3,
-                b: 4,
-                capacity_bps: 10.0,
-                latency: us(500),
-            },
-            LinkSpec {
-                a: 4,
-                b: 1,
-                capacity_bps: 10.0,
-                latency: us(500),
-            },
+            LinkSpec { a: 0, b: 2, capacity_bps: 10.0, latency: ms(1) },
+            LinkSpec { a: 2, b: 1, capacity_bps: 10.0, latency: ms(1) },
+            LinkSpec { a: 0, b: 3, capacity_bps: 10.0, latency: us(500) },
+            LinkSpec { a: 3, b: 4, capacity_bps: 10.0, latency: us(500) },
+            LinkSpec { a: 4, b: 1, capacity_bps: 10.0, latency: us(500) },
         ];
         let mut t = Topology::new(&mut flows, hosts, 3, &links).unwrap();
         let r = t.route(HostId(0), HostId(1));
         assert_eq!(r.latency, us(1500));
         assert_eq!(r.resources.len(), 5, "upload, three links, download");
         let back = t.route(HostId(1), HostId(0));
-        assert_ne!(
-            back.resources[1], r.resources[3],
-            "directions are separate resources"
-        );
+        assert_ne!(back.resources[1], r.resources[3], "directions are separate resources");
     }
 
     #[test]
     fn disconnected_hosts_are_an_error() {
         let mut flows = FlowModel::new();
-        let hosts = vec![
-            host("a", 1.0, 1.0, 0),
-            host("b", 1.0, 1.0, 0),
-            host("c", 1.0, 1.0, 0),
-        ];
-        let links = [LinkSpec {
-            a: 0,
-            b: 1,
-            capacity_bps: 1.0,
-            latency: SimDuration::ZERO,
-        }];
+        let hosts = vec![host("a", 1.0, 1.0, 0), host("b", 1.0, 1.0, 0), host("c", 1.0, 1.0, 0)];
+        let links = [LinkSpec { a: 0, b: 1, capacity_bps: 1.0, latency: SimDuration::ZERO }];
         let err = Topology::new(&mut flows, hosts, 0, &links).err().unwrap();
-        assert_eq!(
-            err,
-            TopologyError::Unreachable {
-                from: "a".into(),
-                to: "c".into()
-            }
-        );
+        assert_eq!(err, TopologyError::Unreachable { from: "a".into(), to: "c".into() });
     }
 }

@@ -67,6 +67,8 @@ pub struct ServerReport {
     pub failed: Option<String>,
     /// The query awaiting an answer, if any.
     awaiting: Option<u32>,
+    /// Items held at the last answer: no progress between two answers is a stall.
+    last_items: Option<u32>,
     /// A repair is under way.
     repairing: bool,
 }
@@ -179,51 +181,29 @@ impl BaseServer {
     }
 
     fn ctx(object: &Rc<JobObject>, upload_bps: f64, held: u32) -> SourceContext<'_> {
-        SourceContext {
-            job: object,
-            upload_bps,
-            held,
-        }
+        SourceContext { job: object, upload_bps, held }
     }
 
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
         let upload = self.upload_bps;
         match msg {
-            Message::RequestJob {
-                ticket,
-                request,
-                content_started_at,
-            } => self.on_request(now, from, ticket, &request, content_started_at, out),
-            Message::Accept {
-                job,
-                from_item,
-                from_byte,
-                takes_list,
-            } => {
-                self.jobs[job.0 as usize]
-                    .forwarder
-                    .on_accepted(from, takes_list);
-                out.push(Output::OpenStream {
-                    to: from,
-                    job,
-                    from_item,
-                    from_byte,
-                });
+            Message::RequestJob { ticket, request, content_started_at } => {
+                self.on_request(now, from, ticket, &request, content_started_at, out)
+            }
+            Message::Accept { job, from_item, from_byte, takes_list } => {
+                self.jobs[job.0 as usize].forwarder.on_accepted(from, takes_list);
+                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
             }
             Message::Decline { job } => {
                 let state = &mut self.jobs[job.0 as usize];
                 let object = state.object.clone();
-                state
-                    .forwarder
-                    .on_declined(from, Self::ctx(&object, upload, state.held), out);
+                state.forwarder.on_declined(from, Self::ctx(&object, upload, state.held), out);
             }
             Message::Release { job } => {
                 let state = &mut self.jobs[job.0 as usize];
                 let object = state.object.clone();
-                state
-                    .forwarder
-                    .on_released(from, Self::ctx(&object, upload, state.held), out);
+                state.forwarder.on_released(from, Self::ctx(&object, upload, state.held), out);
             }
             Message::Received { job } => self.on_received(now, job, from, out),
             Message::CommandCompleted { job, end_job, .. } => {
@@ -237,43 +217,22 @@ impl BaseServer {
                 }
             }
             Message::EndSession { job } => self.jobs[job.0 as usize].session_ended_at = Some(now),
-            Message::StatusQuery {
-                job,
-                server: Some(server),
-                origin: QueryOrigin::Client,
-            } => {
+            Message::StatusQuery { job, server: Some(server), origin: QueryOrigin::Client } => {
                 out.push(Output::Send {
                     to: server,
-                    msg: Message::StatusQuery {
-                        job,
-                        server: None,
-                        origin: QueryOrigin::Client,
-                    },
+                    msg: Message::StatusQuery { job, server: None, origin: QueryOrigin::Client },
                 });
             }
-            Message::StatusReport {
-                job,
-                server: None,
-                origin: QueryOrigin::Client,
-                status,
-            } => {
+            Message::StatusReport { job, server: None, origin: QueryOrigin::Client, status } => {
                 let client = self.jobs[job.0 as usize].client;
                 out.push(Output::Send {
                     to: client,
-                    msg: Message::StatusReport {
-                        job,
-                        server: Some(from),
-                        origin: QueryOrigin::Client,
-                        status,
-                    },
+                    msg: Message::StatusReport { job, server: Some(from), origin: QueryOrigin::Client, status },
                 });
             }
-            Message::StatusReport {
-                job,
-                server: None,
-                origin: QueryOrigin::BaseServer,
-                status,
-            } => self.on_status(now, job, from, &status, out),
+            Message::StatusReport { job, server: None, origin: QueryOrigin::BaseServer, status } => {
+                self.on_status(now, job, from, &status, out)
+            }
             Message::NeedSource { job } => self.serve(job, from, out),
             other => panic!("base server got unexpected {other:?}"),
         }
@@ -315,18 +274,10 @@ impl BaseServer {
 
     fn maybe_close(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
-        if state.closed_at.is_none()
-            && (state.done + state.failed) as usize == state.object.servers.len()
-        {
+        if state.closed_at.is_none() && (state.done + state.failed) as usize == state.object.servers.len() {
             // Closing: the client is called back even after it left ([0074]).
             state.closed_at = Some(now);
-            out.push(Output::Send {
-                to: state.client,
-                msg: Message::JobClosed {
-                    job,
-                    failed: state.failed,
-                },
-            });
+            out.push(Output::Send { to: state.client, msg: Message::JobClosed { job, failed: state.failed } });
         }
     }
 
@@ -345,6 +296,7 @@ impl BaseServer {
                 index_list: IndexList::default(),
                 rate_bps,
                 items_held: state.held,
+                activation: true,
             },
         });
     }
@@ -364,10 +316,7 @@ impl BaseServer {
         let open = self.jobs.iter().filter(|j| j.closed_at.is_none()).count() as u32;
         if let Some(limit) = self.max_open_jobs.filter(|&limit| open >= limit) {
             let reason = format!("the base server already runs {open} open job(s) (limit {limit})");
-            out.push(Output::Send {
-                to: client,
-                msg: Message::JobDenied { ticket, reason },
-            });
+            out.push(Output::Send { to: client, msg: Message::JobDenied { ticket, reason } });
             return;
         }
         let id = JobId(self.jobs.len() as u32);
@@ -390,30 +339,14 @@ impl BaseServer {
             strategy: s,
             content_started_at,
         });
-        out.push(Output::Send {
-            to: client,
-            msg: Message::JobAccepted {
-                ticket,
-                job: id,
-                servers,
-            },
-        });
+        out.push(Output::Send { to: client, msg: Message::JobAccepted { ticket, job: id, servers } });
         let mut forwarder = if s.index_lists || !s.relay {
-            Forwarder::new(
-                IndexList::all(object.servers.len()),
-                s.first_nodes,
-                s.first_nodes,
-                s.relay,
-            )
+            Forwarder::new(IndexList::all(object.servers.len()), s.first_nodes, s.first_nodes, s.relay)
         } else {
             Forwarder::full_list(object.servers.len(), None, s.first_nodes, s.first_nodes)
         };
         forwarder.fill(Self::ctx(&object, self.upload_bps, 0), out);
-        let reports = object
-            .servers
-            .iter()
-            .map(|&h| (h, ServerReport::default()))
-            .collect();
+        let reports = object.servers.iter().map(|&h| (h, ServerReport::default())).collect();
         self.jobs.push(BaseJob {
             object,
             client,
@@ -446,10 +379,7 @@ impl BaseServer {
             Item::Command(c) if c.end_job => {
                 state.log_complete = true;
                 state.end_job_at = Some(now);
-                out.push(Output::SetTimer {
-                    after: self.duty.wait_period,
-                    timer: Timer::WaitPeriod { job },
-                });
+                out.push(Output::SetTimer { after: self.duty.wait_period, timer: Timer::WaitPeriod { job } });
             }
             Item::Command(_) => {}
         }
@@ -462,10 +392,7 @@ impl BaseServer {
         match timer {
             Timer::WaitPeriod { job } => self.on_wait_period(job, out),
             Timer::QueryTimeout { job, server, query } => {
-                let report = self.jobs[job.0 as usize]
-                    .reports
-                    .get_mut(&server)
-                    .expect("listed server");
+                let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
                 if report.awaiting == Some(query) {
                     // No answer: the server may be down; try to repair it ([0075]).
                     report.awaiting = None;
@@ -474,11 +401,7 @@ impl BaseServer {
             }
             Timer::RepairDone { job, server } => {
                 let worked = self.repair_rng.gen_bool(self.duty.repair_success);
-                out.push(Output::Repair {
-                    job,
-                    host: server,
-                    worked,
-                });
+                out.push(Output::Repair { job, host: server, worked });
             }
             Timer::CommandDone { .. } => unreachable!("node server timer"),
         }
@@ -493,11 +416,7 @@ impl BaseServer {
             return;
         }
         for (&server, report) in state.reports.iter_mut() {
-            if report.done_at.is_some()
-                || report.failed.is_some()
-                || report.repairing
-                || report.awaiting.is_some()
-            {
+            if report.done_at.is_some() || report.failed.is_some() || report.repairing || report.awaiting.is_some() {
                 continue;
             }
             let query = state.next_query;
@@ -506,74 +425,46 @@ impl BaseServer {
             report.awaiting = Some(query);
             out.push(Output::Send {
                 to: server,
-                msg: Message::StatusQuery {
-                    job,
-                    server: None,
-                    origin: QueryOrigin::BaseServer,
-                },
+                msg: Message::StatusQuery { job, server: None, origin: QueryOrigin::BaseServer },
             });
-            out.push(Output::SetTimer {
-                after: duty.query_timeout,
-                timer: Timer::QueryTimeout { job, server, query },
-            });
+            out.push(Output::SetTimer { after: duty.query_timeout, timer: Timer::QueryTimeout { job, server, query } });
         }
-        out.push(Output::SetTimer {
-            after: duty.wait_period,
-            timer: Timer::WaitPeriod { job },
-        });
+        out.push(Output::SetTimer { after: duty.wait_period, timer: Timer::WaitPeriod { job } });
     }
 
     /// A server answered the base server's query: done, still in progress (wait on), or
     /// stalled (an error: repair, then activate, [0076]).
-    fn on_status(
-        &mut self,
-        now: SimTime,
-        job: JobId,
-        server: HostId,
-        status: &NodeStatus,
-        out: &mut Outbox,
-    ) {
+    fn on_status(&mut self, now: SimTime, job: JobId, server: HostId, status: &NodeStatus, out: &mut Outbox) {
         let held = self.jobs[job.0 as usize].held;
-        let report = self.jobs[job.0 as usize]
-            .reports
-            .get_mut(&server)
-            .expect("listed server");
+        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
         report.awaiting = None;
+        let stuck = report.last_items == Some(status.items_held);
+        report.last_items = Some(status.items_held);
         if status.content_complete {
             self.on_received(now, job, server, out);
         }
+        // Behind the base server and not receiving, or no progress since the last answer: an
+        // error status, whatever the server believes about its source.
+        let behind = status.items_held < held;
         if status.done {
             self.on_done(now, job, server, out);
-        } else if !status.has_job || (!status.receiving && status.items_held < held) {
+        } else if !status.has_job || (behind && (!status.receiving || stuck)) {
             self.start_repair(job, server, out);
         }
     }
 
     fn start_repair(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
-        let report = self.jobs[job.0 as usize]
-            .reports
-            .get_mut(&server)
-            .expect("listed server");
+        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
         if report.repairing || report.failed.is_some() || report.done_at.is_some() {
             return;
         }
         report.repairing = true;
-        out.push(Output::SetTimer {
-            after: self.duty.repair_time,
-            timer: Timer::RepairDone { job, server },
-        });
+        out.push(Output::SetTimer { after: self.duty.repair_time, timer: Timer::RepairDone { job, server } });
     }
 
     /// The outcome of a repair attempt on `server` (after [`Output::Repair`]): reactivate it, try
     /// again while attempts are left (telling the client the expected wait), or give up on it.
-    pub fn on_repair_result(
-        &mut self,
-        now: SimTime,
-        job: JobId,
-        server: HostId,
-        ok: bool,
-        out: &mut Outbox,
-    ) {
+    pub fn on_repair_result(&mut self, now: SimTime, job: JobId, server: HostId, ok: bool, out: &mut Outbox) {
         let duty = self.duty;
         let state = &mut self.jobs[job.0 as usize];
         let client = state.client;
@@ -587,28 +478,14 @@ impl BaseServer {
             report.repairing = true;
             out.push(Output::Send {
                 to: client,
-                msg: Message::DelayNotice {
-                    job,
-                    server,
-                    expected_wait: duty.repair_time,
-                },
+                msg: Message::DelayNotice { job, server, expected_wait: duty.repair_time },
             });
-            out.push(Output::SetTimer {
-                after: duty.repair_time,
-                timer: Timer::RepairDone { job, server },
-            });
+            out.push(Output::SetTimer { after: duty.repair_time, timer: Timer::RepairDone { job, server } });
         } else {
             let reason = format!("not repaired after {} attempts", report.repairs);
             report.failed = Some(reason.clone());
             state.failed += 1;
-            out.push(Output::Send {
-                to: client,
-                msg: Message::ServerFailed {
-                    job,
-                    server,
-                    reason,
-                },
-            });
+            out.push(Output::Send { to: client, msg: Message::ServerFailed { job, server, reason } });
             self.maybe_close(now, job, out);
         }
     }
@@ -618,30 +495,15 @@ impl BaseServer {
         let upload = self.upload_bps;
         let state = &mut self.jobs[job.0 as usize];
         let object = state.object.clone();
-        state
-            .forwarder
-            .on_released(to, Self::ctx(&object, upload, state.held), out);
+        state.forwarder.on_released(to, Self::ctx(&object, upload, state.held), out);
     }
 
     /// The stream of `job` to `to` has sent everything held here (paused at `next_item`), or
     /// everything there will ever be (`done`).
-    pub fn on_stream_drained(
-        &mut self,
-        job: JobId,
-        to: HostId,
-        next_item: u32,
-        done: bool,
-        out: &mut Outbox,
-    ) {
+    pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
         let upload = self.upload_bps;
         let state = &mut self.jobs[job.0 as usize];
         let object = state.object.clone();
-        state.forwarder.on_stream_drained(
-            to,
-            next_item,
-            done,
-            Self::ctx(&object, upload, state.held),
-            out,
-        );
+        state.forwarder.on_stream_drained(to, next_item, done, Self::ctx(&object, upload, state.held), out);
     }
 }

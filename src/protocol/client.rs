@@ -138,12 +138,7 @@ impl Client {
                 upload: Upload::NotOpen,
             })
             .collect();
-        Client {
-            name,
-            base_server,
-            jobs,
-            by_id: BTreeMap::new(),
-        }
+        Client { name, base_server, jobs, by_id: BTreeMap::new() }
     }
 
     /// The client's name.
@@ -193,11 +188,7 @@ impl Client {
         job.requested_at = Some(now);
         out.push(Output::Send {
             to: self.base_server,
-            msg: Message::RequestJob {
-                ticket,
-                request: job.request.clone(),
-                content_started_at: now,
-            },
+            msg: Message::RequestJob { ticket, request: job.request.clone(), content_started_at: now },
         });
     }
 
@@ -215,12 +206,7 @@ impl Client {
         job.log.push(item);
         if let (Upload::Paused(next), Some((id, _))) = (job.upload, job.accepted) {
             job.upload = Upload::Open;
-            out.push(Output::OpenStream {
-                to: self.base_server,
-                job: id,
-                from_item: next,
-                from_byte: 0,
-            });
+            out.push(Output::OpenStream { to: self.base_server, job: id, from_item: next, from_byte: 0 });
         }
     }
 
@@ -229,10 +215,7 @@ impl Client {
         let job = &mut self.jobs[ticket as usize];
         if let Some((id, _)) = job.accepted {
             job.session_ended_at = Some(now);
-            out.push(Output::Send {
-                to: self.base_server,
-                msg: Message::EndSession { job: id },
-            });
+            out.push(Output::Send { to: self.base_server, msg: Message::EndSession { job: id } });
         }
     }
 
@@ -240,18 +223,10 @@ impl Client {
     pub fn query(&mut self, now: SimTime, ticket: u32, server: HostId, out: &mut Outbox) {
         let job = &mut self.jobs[ticket as usize];
         if let Some((id, _)) = job.accepted {
-            job.queries.push(QueryRecord {
-                asked_at: now,
-                server,
-                answer: None,
-            });
+            job.queries.push(QueryRecord { asked_at: now, server, answer: None });
             out.push(Output::Send {
                 to: self.base_server,
-                msg: Message::StatusQuery {
-                    job: id,
-                    server: Some(server),
-                    origin: QueryOrigin::Client,
-                },
+                msg: Message::StatusQuery { job: id, server: Some(server), origin: QueryOrigin::Client },
             });
         }
     }
@@ -260,11 +235,7 @@ impl Client {
     /// everything (`done`).
     pub fn on_stream_drained(&mut self, job: JobId, next_item: u32, done: bool) {
         let ticket = self.by_id[&job] as usize;
-        self.jobs[ticket].upload = if done {
-            Upload::Done
-        } else {
-            Upload::Paused(next_item)
-        };
+        self.jobs[ticket].upload = if done { Upload::Done } else { Upload::Paused(next_item) };
     }
 
     /// Reacts to a message from the base server. Messages about a job arrive even after the
@@ -276,69 +247,30 @@ impl Client {
                 j.accepted = Some((job, now));
                 j.upload = Upload::Open;
                 self.by_id.insert(job, ticket);
-                out.push(Output::OpenStream {
-                    to: self.base_server,
-                    job,
-                    from_item: 0,
-                    from_byte: 0,
-                });
+                out.push(Output::OpenStream { to: self.base_server, job, from_item: 0, from_byte: 0 });
             }
-            Message::JobDenied { ticket, reason } => {
-                self.jobs[ticket as usize].denied = Some((now, reason))
-            }
-            Message::Progress {
-                job,
-                holders,
-                commands_completed,
-                ..
-            } => {
+            Message::JobDenied { ticket, reason } => self.jobs[ticket as usize].denied = Some((now, reason)),
+            Message::Progress { job, holders, commands_completed, .. } => {
                 let ticket = self.by_id[&job] as usize;
-                self.jobs[ticket].progress.push(ProgressPoint {
-                    at: now,
-                    holders,
-                    commands_completed,
-                });
+                self.jobs[ticket].progress.push(ProgressPoint { at: now, holders, commands_completed });
             }
             Message::JobClosed { job, failed } => {
                 let ticket = self.by_id[&job] as usize;
                 self.jobs[ticket].closed_at = Some(now);
-                self.jobs[ticket]
-                    .notices
-                    .push((now, ClientNotice::Closed { failed }));
+                self.jobs[ticket].notices.push((now, ClientNotice::Closed { failed }));
             }
-            Message::DelayNotice {
-                job,
-                server,
-                expected_wait,
-            } => {
+            Message::DelayNotice { job, server, expected_wait } => {
                 let ticket = self.by_id[&job] as usize;
-                let notice = ClientNotice::Delay {
-                    server,
-                    expected_wait,
-                };
+                let notice = ClientNotice::Delay { server, expected_wait };
                 self.jobs[ticket].notices.push((now, notice));
             }
-            Message::ServerFailed {
-                job,
-                server,
-                reason,
-            } => {
+            Message::ServerFailed { job, server, reason } => {
                 let ticket = self.by_id[&job] as usize;
-                self.jobs[ticket]
-                    .notices
-                    .push((now, ClientNotice::Failed { server, reason }));
+                self.jobs[ticket].notices.push((now, ClientNotice::Failed { server, reason }));
             }
-            Message::StatusReport {
-                job,
-                server: Some(server),
-                status,
-                ..
-            } => {
+            Message::StatusReport { job, server: Some(server), status, .. } => {
                 let ticket = self.by_id[&job] as usize;
-                if let Some(q) = self.jobs[ticket]
-                    .queries
-                    .iter_mut()
-                    .find(|q| q.server == server && q.answer.is_none())
+                if let Some(q) = self.jobs[ticket].queries.iter_mut().find(|q| q.server == server && q.answer.is_none())
                 {
                     q.answer = Some((now, status));
                 }

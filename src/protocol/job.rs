@@ -49,9 +49,7 @@ impl ContentSpec {
     pub fn produced_at(&self, start: SimTime, index: u32) -> SimTime {
         match self.live_chunk_interval {
             None => start,
-            Some(interval) => {
-                start + SimDuration::from_nanos(interval.as_nanos() * (index as u64 + 1))
-            }
+            Some(interval) => start + SimDuration::from_nanos(interval.as_nanos() * (index as u64 + 1)),
         }
     }
 
@@ -155,39 +153,23 @@ impl StrategyConfig {
 
     /// The star baseline, `max_concurrent` streams from the base server at once.
     pub fn star(max_concurrent: u32) -> Self {
-        StrategyConfig {
-            kind: StrategyKind::Star,
-            relay: false,
-            ..Self::cascade(1, max_concurrent)
-        }
+        StrategyConfig { kind: StrategyKind::Star, relay: false, ..Self::cascade(1, max_concurrent) }
     }
 
     /// A chain (pipeline) in list order.
     pub fn chain() -> Self {
-        StrategyConfig {
-            kind: StrategyKind::Chain,
-            ..Self::cascade(1, 1)
-        }
+        StrategyConfig { kind: StrategyKind::Chain, ..Self::cascade(1, 1) }
     }
 
     /// A random fixed tree of the given arity, rooted at the base server.
     pub fn tree(arity: u32) -> Self {
-        StrategyConfig {
-            kind: StrategyKind::Tree,
-            shuffle: true,
-            ..Self::cascade(arity, arity)
-        }
+        StrategyConfig { kind: StrategyKind::Tree, shuffle: true, ..Self::cascade(arity, arity) }
     }
 
     /// A swarm: every server joins at once; each peer links to `peers` others and keeps
     /// `upload_slots` piece uploads going.
     pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
-        StrategyConfig {
-            kind: StrategyKind::Swarm,
-            relay: false,
-            peers,
-            ..Self::cascade(upload_slots, servers)
-        }
+        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, ..Self::cascade(upload_slots, servers) }
     }
 
     /// Short name used in results.
@@ -264,22 +246,14 @@ pub struct IndexList {
 
 impl Default for IndexList {
     fn default() -> Self {
-        IndexList {
-            start: 0,
-            step: 1,
-            len: 0,
-        }
+        IndexList { start: 0, step: 1, len: 0 }
     }
 }
 
 impl IndexList {
     /// The whole server list of `len` servers.
     pub fn all(len: usize) -> IndexList {
-        IndexList {
-            start: 0,
-            step: 1,
-            len: len as u32,
-        }
+        IndexList { start: 0, step: 1, len: len as u32 }
     }
 
     /// Number of servers in the list.
@@ -311,11 +285,7 @@ impl IndexList {
     /// Removes and returns the first `n` positions as their own list.
     pub fn take_front(&mut self, n: u32) -> IndexList {
         let n = n.min(self.len);
-        let taken = IndexList {
-            start: self.start,
-            step: self.step,
-            len: n,
-        };
+        let taken = IndexList { start: self.start, step: self.step, len: n };
         self.start += n * self.step;
         self.len -= n;
         taken
@@ -325,16 +295,8 @@ impl IndexList {
     /// interleaved shares.
     pub fn every(&self, i: u32, t: u32) -> IndexList {
         assert!(i < t, "share {i} of {t}");
-        let len = if self.len > i {
-            (self.len - i).div_ceil(t)
-        } else {
-            0
-        };
-        IndexList {
-            start: self.start + i * self.step,
-            step: self.step * t,
-            len,
-        }
+        let len = if self.len > i { (self.len - i).div_ceil(t) } else { 0 };
+        IndexList { start: self.start + i * self.step, step: self.step * t, len }
     }
 }
 
@@ -344,46 +306,22 @@ mod tests {
 
     #[test]
     fn last_chunk_takes_the_remainder() {
-        let c = ContentSpec {
-            total_bytes: 10,
-            chunks: 3,
-            live_chunk_interval: None,
-        };
-        assert_eq!(
-            (0..3).map(|i| c.chunk_bytes(i)).collect::<Vec<_>>(),
-            vec![3, 3, 4]
-        );
+        let c = ContentSpec { total_bytes: 10, chunks: 3, live_chunk_interval: None };
+        assert_eq!((0..3).map(|i| c.chunk_bytes(i)).collect::<Vec<_>>(), vec![3, 3, 4]);
     }
 
     #[test]
     fn live_chunks_are_produced_one_interval_apart() {
-        let c = ContentSpec {
-            total_bytes: 10,
-            chunks: 3,
-            live_chunk_interval: Some(SimDuration::from_secs(2)),
-        };
-        assert_eq!(
-            c.produced_at(SimTime::from_secs_f64(1.0), 0),
-            SimTime::from_secs_f64(3.0)
-        );
-        assert_eq!(
-            c.complete_at(SimTime::from_secs_f64(1.0)),
-            SimTime::from_secs_f64(7.0)
-        );
+        let c = ContentSpec { total_bytes: 10, chunks: 3, live_chunk_interval: Some(SimDuration::from_secs(2)) };
+        assert_eq!(c.produced_at(SimTime::from_secs_f64(1.0), 0), SimTime::from_secs_f64(3.0));
+        assert_eq!(c.complete_at(SimTime::from_secs_f64(1.0)), SimTime::from_secs_f64(7.0));
     }
 
     #[test]
     fn index_lists_split_from_the_front() {
         let mut l = IndexList::all(10);
         assert_eq!(l.pop_front(), Some(0));
-        assert_eq!(
-            l.take_front(4),
-            IndexList {
-                start: 1,
-                step: 1,
-                len: 4
-            }
-        );
+        assert_eq!(l.take_front(4), IndexList { start: 1, step: 1, len: 4 });
         assert_eq!(l.len(), 5);
         assert_eq!(l.take_front(99).len(), 5);
         assert!(l.is_empty() && l.pop_front().is_none());
@@ -392,11 +330,7 @@ mod tests {
     #[test]
     fn interleaved_shares_cover_the_list_once() {
         // Positions 3..10 shared three ways: 3 6 9 / 4 7 / 5 8.
-        let rest = IndexList {
-            start: 3,
-            step: 1,
-            len: 7,
-        };
+        let rest = IndexList { start: 3, step: 1, len: 7 };
         let shares: Vec<Vec<u32>> = (0..3)
             .map(|i| {
                 let s = rest.every(i, 3);
@@ -407,13 +341,7 @@ mod tests {
         // Sharing a share again keeps interleaving: 3 6 9 two ways is 3 9 / 6.
         let again = shares_of(rest.every(0, 3), 2);
         assert_eq!(again, vec![vec![3, 9], vec![6]]);
-        assert!(IndexList {
-            start: 0,
-            step: 1,
-            len: 1
-        }
-        .every(2, 3)
-        .is_empty());
+        assert!(IndexList { start: 0, step: 1, len: 1 }.every(2, 3).is_empty());
     }
 
     fn shares_of(l: IndexList, t: u32) -> Vec<Vec<u32>> {

@@ -170,6 +170,9 @@ pub enum Message {
         /// Items of the job's log the source holds: a receiver only switches to a source that
         /// is ahead of it, so sources never form a cycle.
         items_held: u32,
+        /// The base server reactivates the receiver ([0076]): it takes this source whatever it
+        /// believes about its current one.
+        activation: bool,
     },
     /// Server → source: stream the job's log from item `from_item`, byte `from_byte` on.
     Accept {
@@ -297,9 +300,7 @@ impl Timer {
         match *self {
             Timer::CommandDone { job, command } => [1, job.0 as u64, command.0 as u64],
             Timer::WaitPeriod { job } => [2, job.0 as u64, 0],
-            Timer::QueryTimeout { job, server, query } => {
-                [3 | (query as u64) << 8, job.0 as u64, server.0 as u64]
-            }
+            Timer::QueryTimeout { job, server, query } => [3 | (query as u64) << 8, job.0 as u64, server.0 as u64],
             Timer::RepairDone { job, server } => [4, job.0 as u64, server.0 as u64],
         }
     }

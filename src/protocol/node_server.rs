@@ -116,19 +116,12 @@ impl NodeJob {
             content_complete: self.received_at.is_some(),
             receiving: self.source.is_some(),
             done: self.done_at.is_some(),
-            commands: self
-                .commands
-                .iter()
-                .map(|c| (c.command.id, c.state))
-                .collect(),
+            commands: self.commands.iter().map(|c| (c.command.id, c.state)).collect(),
         }
     }
 
     fn resume_point(&self) -> ResumePoint {
-        self.orphaned.unwrap_or(ResumePoint {
-            item: self.held,
-            byte: 0,
-        })
+        self.orphaned.unwrap_or(ResumePoint { item: self.held, byte: 0 })
     }
 }
 
@@ -146,12 +139,7 @@ impl NodeServer {
     /// A node server on `host` whose declared upload rate is `upload_bps`; `resume` chooses
     /// between resuming interrupted transfers and starting over (the prior art, [0005]).
     pub fn new(host: HostId, upload_bps: f64, resume: bool) -> Self {
-        NodeServer {
-            host,
-            upload_bps,
-            resume,
-            jobs: Vec::new(),
-        }
+        NodeServer { host, upload_bps, resume, jobs: Vec::new() }
     }
 
     /// This server's host.
@@ -198,11 +186,7 @@ impl NodeServer {
         let upload = self.upload_bps;
         if let Some(state) = self.job_mut(job) {
             let object = state.job.clone();
-            let ctx = SourceContext {
-                job: &object,
-                upload_bps: upload,
-                held: state.held,
-            };
+            let ctx = SourceContext { job: &object, upload_bps: upload, held: state.held };
             f(&mut state.forwarder, ctx, out);
         }
     }
@@ -211,28 +195,14 @@ impl NodeServer {
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
         match msg {
             offer @ Message::Offer { .. } => self.on_offer(now, from, offer, out),
-            Message::Accept {
-                job,
-                from_item,
-                from_byte,
-                takes_list,
-            } => {
+            Message::Accept { job, from_item, from_byte, takes_list } => {
                 if let Some(state) = self.job_mut(job) {
                     state.forwarder.on_accepted(from, takes_list);
                 }
-                out.push(Output::OpenStream {
-                    to: from,
-                    job,
-                    from_item,
-                    from_byte,
-                });
+                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
             }
-            Message::Decline { job } => {
-                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
-            }
-            Message::Release { job } => {
-                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
-            }
+            Message::Decline { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out)),
+            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
             Message::StatusQuery { job, origin, .. } => {
                 let status = self.job(job).map_or(
                     NodeStatus {
@@ -245,28 +215,14 @@ impl NodeServer {
                     },
                     NodeJob::status,
                 );
-                out.push(Output::Send {
-                    to: from,
-                    msg: Message::StatusReport {
-                        job,
-                        server: None,
-                        origin,
-                        status,
-                    },
-                });
+                out.push(Output::Send { to: from, msg: Message::StatusReport { job, server: None, origin, status } });
             }
             other => panic!("node server {} got unexpected {other:?}", self.host),
         }
     }
 
     fn on_offer(&mut self, now: SimTime, from: HostId, offer: Message, out: &mut Outbox) {
-        let Message::Offer {
-            job,
-            index_list,
-            rate_bps,
-            items_held,
-        } = offer
-        else {
+        let Message::Offer { job, index_list, rate_bps, items_held, activation } = offer else {
             unreachable!("called with an offer")
         };
         let (id, host, upload) = (job.id, self.host, self.upload_bps);
@@ -281,21 +237,12 @@ impl NodeServer {
             } else if s.index_lists {
                 Forwarder::new(index_list, slots, s.fanout, true)
             } else {
-                let own = job
-                    .servers
-                    .iter()
-                    .position(|&h| h == host)
-                    .map(|p| p as u32);
+                let own = job.servers.iter().position(|&h| h == host).map(|p| p as u32);
                 Forwarder::full_list(job.servers.len(), own, slots, s.fanout)
             };
             out.push(Output::Send {
                 to: from,
-                msg: Message::Accept {
-                    job: id,
-                    from_item: 0,
-                    from_byte: 0,
-                    takes_list: true,
-                },
+                msg: Message::Accept { job: id, from_item: 0, from_byte: 0, takes_list: true },
             });
             let mut state = NodeJob {
                 id,
@@ -320,18 +267,20 @@ impl NodeServer {
                 forwarder,
             };
             let object = state.job.clone();
-            state.forwarder.fill(
-                SourceContext {
-                    job: &object,
-                    upload_bps: upload,
-                    held: 0,
-                },
-                out,
-            );
+            state.forwarder.fill(SourceContext { job: &object, upload_bps: upload, held: 0 }, out);
             self.jobs.push(state);
             return;
         };
         let s = state.job.strategy;
+        if activation && state.done_at.is_none() && state.switching_to.is_none() {
+            if let Some((old, _)) = state.source.filter(|&(old, _)| old != from) {
+                // Reactivation by the base server ([0076]): the current source is presumed
+                // dead; break it (if it still streams) and take the base server.
+                state.switching_to = Some((from, rate_bps));
+                out.push(Output::CloseIncoming { job: id, from: old });
+                return;
+            }
+        }
         // A server without a source takes an offer when it lost its source or crashed, or when
         // the base server reactivates it ([0076]); it resumes from what it holds ([0005]).
         let needs_source = state.source.is_none()
@@ -344,22 +293,14 @@ impl NodeServer {
             state.source = Some((from, rate_bps));
             if let Some(old) = state.parent.replace(from).filter(|&p| p != from) {
                 // The former source may still hold this server as a paused child.
-                out.push(Output::Send {
-                    to: old,
-                    msg: Message::Release { job: id },
-                });
+                out.push(Output::Send { to: old, msg: Message::Release { job: id } });
             }
             if !state.sources.contains(&from) {
                 state.sources.push(from);
             }
             out.push(Output::Send {
                 to: from,
-                msg: Message::Accept {
-                    job: id,
-                    from_item: at.item,
-                    from_byte: at.byte,
-                    takes_list: false,
-                },
+                msg: Message::Accept { job: id, from_item: at.item, from_byte: at.byte, takes_list: false },
             });
             return;
         }
@@ -380,10 +321,7 @@ impl NodeServer {
             state.switching_to = Some((from, rate_bps));
             out.push(Output::CloseIncoming { job: id, from: old });
         } else {
-            out.push(Output::Send {
-                to: from,
-                msg: Message::Decline { job: id },
-            });
+            out.push(Output::Send { to: from, msg: Message::Decline { job: id } });
         }
     }
 
@@ -404,32 +342,17 @@ impl NodeServer {
         state.source = Some((new, rate));
         state.parent = Some(new);
         state.switches += 1;
-        out.push(Output::Send {
-            to: old,
-            msg: Message::Release { job },
-        });
+        out.push(Output::Send { to: old, msg: Message::Release { job } });
         out.push(Output::Send {
             to: new,
-            msg: Message::Accept {
-                job,
-                from_item: at.item,
-                from_byte: at.byte,
-                takes_list: false,
-            },
+            msg: Message::Accept { job, from_item: at.item, from_byte: at.byte, takes_list: false },
         });
     }
 
     /// The stream of `job` from `src` is gone (the source crashed or was cut off) after
     /// delivering `partial_bytes` of item `at.item`: ask the base server for a source
     /// ([0075]–[0077]) and resume from `at` — or from zero without resume ([0005]).
-    pub fn on_source_lost(
-        &mut self,
-        job: JobId,
-        src: HostId,
-        at: ResumePoint,
-        partial_bytes: u64,
-        out: &mut Outbox,
-    ) {
+    pub fn on_source_lost(&mut self, job: JobId, src: HostId, at: ResumePoint, partial_bytes: u64, out: &mut Outbox) {
         let resume = self.resume;
         let Some(state) = self.job_mut(job) else {
             return;
@@ -441,18 +364,21 @@ impl NodeServer {
         state.source = None;
         state.switching_to = None;
         state.orphaned = Some(if resume { at } else { Self::restart(state) });
-        out.push(Output::Send {
-            to: state.job.base_server,
-            msg: Message::NeedSource { job },
-        });
+        out.push(Output::Send { to: state.job.base_server, msg: Message::NeedSource { job } });
     }
 
-    /// The incoming stream of `job` stopped because this server crashed, after `partial_bytes`
-    /// of item `at.item`: it resumes from there once it is back (nothing is sent while down).
+    /// The incoming stream of `job` stopped at `at` because this server crashed. The bytes of
+    /// the item in progress that arrived stay on disk (`partial_bytes`), but whole items still
+    /// on their way are lost with the crash: if any were, the server resumes from the items it
+    /// really holds.
     pub fn note_interrupted(&mut self, job: JobId, at: ResumePoint, partial_bytes: u64) {
         if let Some(state) = self.job_mut(job) {
-            state.bytes_received += partial_bytes;
-            state.orphaned = Some(at);
+            if at.item == state.held {
+                state.bytes_received += partial_bytes;
+                state.orphaned = Some(at);
+            } else {
+                state.orphaned = Some(ResumePoint { item: state.held, byte: 0 });
+            }
         }
     }
 
@@ -489,16 +415,9 @@ impl NodeServer {
         for job in ids {
             let state = self.job_mut(job).expect("known job");
             if state.done_at.is_none() {
-                let at = if resume {
-                    state.resume_point()
-                } else {
-                    Self::restart(state)
-                };
+                let at = if resume { state.resume_point() } else { Self::restart(state) };
                 state.orphaned = Some(at);
-                out.push(Output::Send {
-                    to: state.job.base_server,
-                    msg: Message::NeedSource { job },
-                });
+                out.push(Output::Send { to: state.job.base_server, msg: Message::NeedSource { job } });
             }
             self.with_forwarder(job, out, |f, ctx, out| f.fill(ctx, out));
             self.run_next_command(now, job, out);
@@ -507,13 +426,7 @@ impl NodeServer {
 
     /// An item of a job's log arrived.
     pub fn on_item(&mut self, now: SimTime, arrival: Arrival, out: &mut Outbox) {
-        let Arrival {
-            job,
-            index,
-            item,
-            from,
-            bytes,
-        } = arrival;
+        let Arrival { job, index, item, from, bytes } = arrival;
         let state = self.job_mut(job).expect("an item without a job object");
         state.bytes_received += bytes;
         if index < state.high_water {
@@ -557,15 +470,11 @@ impl NodeServer {
                 if state.chunks_held == content.chunks {
                     state.received_at = Some(now);
                     state.source = None;
-                    out.push(Output::Send {
-                        to: state.job.base_server,
-                        msg: Message::Received { job: state.id },
-                    });
+                    out.push(Output::Send { to: state.job.base_server, msg: Message::Received { job: state.id } });
                 }
             }
             // A command held before a restart from zero is not run twice.
-            Item::Command(command) if state.commands.iter().any(|c| c.command.id == command.id) => {
-            }
+            Item::Command(command) if state.commands.iter().any(|c| c.command.id == command.id) => {}
             Item::Command(command) => state.commands.push(CommandRecord {
                 command,
                 state: CommandState::New,
@@ -579,41 +488,24 @@ impl NodeServer {
     /// Starts the next new command if none is executing (commands run one at a time, in order).
     fn run_next_command(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
         let state = self.job_mut(job).expect("known job");
-        if state
-            .commands
-            .iter()
-            .any(|c| c.state == CommandState::InProgress)
-        {
+        if state.commands.iter().any(|c| c.state == CommandState::InProgress) {
             return;
         }
-        if let Some(c) = state
-            .commands
-            .iter_mut()
-            .find(|c| c.state == CommandState::New)
-        {
+        if let Some(c) = state.commands.iter_mut().find(|c| c.state == CommandState::New) {
             c.state = CommandState::InProgress;
             c.started_at = Some(now);
             out.push(Output::SetTimer {
                 after: c.command.exec,
-                timer: Timer::CommandDone {
-                    job,
-                    command: c.command.id,
-                },
+                timer: Timer::CommandDone { job, command: c.command.id },
             });
         }
     }
 
     /// A timer set by this server fired.
     pub fn on_timer(&mut self, now: SimTime, timer: Timer, out: &mut Outbox) {
-        let Timer::CommandDone { job, command } = timer else {
-            unreachable!("node servers only set command timers")
-        };
+        let Timer::CommandDone { job, command } = timer else { unreachable!("node servers only set command timers") };
         let state = self.job_mut(job).expect("known job");
-        let c = state
-            .commands
-            .iter_mut()
-            .find(|c| c.command.id == command)
-            .expect("known command");
+        let c = state.commands.iter_mut().find(|c| c.command.id == command).expect("known command");
         if c.state != CommandState::InProgress {
             return; // a timer from before a crash
         }
@@ -624,30 +516,14 @@ impl NodeServer {
             state.done_at = Some(now);
         }
         let bs = state.job.base_server;
-        out.push(Output::Send {
-            to: bs,
-            msg: Message::CommandCompleted {
-                job,
-                command,
-                end_job,
-            },
-        });
+        out.push(Output::Send { to: bs, msg: Message::CommandCompleted { job, command, end_job } });
         self.run_next_command(now, job, out);
     }
 
     /// The stream of `job` to `to` has sent everything this server holds (paused at
     /// `next_item`), or everything there will ever be (`done`).
-    pub fn on_stream_drained(
-        &mut self,
-        job: JobId,
-        to: HostId,
-        next_item: u32,
-        done: bool,
-        out: &mut Outbox,
-    ) {
-        self.with_forwarder(job, out, |f, ctx, out| {
-            f.on_stream_drained(to, next_item, done, ctx, out)
-        });
+    pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
+        self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
     }
 
     /// The stream of `job` to `to` is gone (the receiver crashed or was cut off): move on.
@@ -657,8 +533,7 @@ impl NodeServer {
 
     /// True when adaptive fanout could open another connection for `job`.
     pub fn can_grow(&self, job: JobId) -> bool {
-        self.job(job)
-            .is_some_and(|j| j.job.strategy.adaptive_fanout && j.forwarder.can_grow())
+        self.job(job).is_some_and(|j| j.job.strategy.adaptive_fanout && j.forwarder.can_grow())
     }
 
     /// The upload is not saturated: open one more down-line connection for `job`.

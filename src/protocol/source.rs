@@ -61,10 +61,7 @@ impl Forwarder {
     /// A source responsible for `list`, at most `max_slots` connections at once, starting with
     /// `slots` of them.
     pub fn new(list: IndexList, slots: u32, max_slots: u32, split: bool) -> Self {
-        assert!(
-            slots > 0 && slots <= max_slots,
-            "bad connection slots {slots}/{max_slots}"
-        );
+        assert!(slots > 0 && slots <= max_slots, "bad connection slots {slots}/{max_slots}");
         Forwarder {
             pending: list,
             rotate: 0,
@@ -125,11 +122,7 @@ impl Forwarder {
     /// Opens as many connections as free slots allow: one [`Message::Offer`] per target,
     /// declaring the rate a new connection would get and the `held` items.
     pub fn fill(&mut self, ctx: SourceContext, out: &mut Outbox) {
-        let SourceContext {
-            job,
-            upload_bps,
-            held,
-        } = ctx;
+        let SourceContext { job, upload_bps, held } = ctx;
         if self.split && !self.split_done {
             self.split_done = true;
             // Targets: the first `max_slots` servers; the rest is shared among them in
@@ -137,8 +130,7 @@ impl Forwarder {
             let targets = self.pending.take_front(self.max_slots);
             let rest = self.pending.take_front(self.pending.len());
             for i in 0..targets.len() {
-                self.queued
-                    .push_back((targets.get(i), rest.every(i, targets.len())));
+                self.queued.push_back((targets.get(i), rest.every(i, targets.len())));
             }
         }
         while (self.outstanding.len() as u32) < self.slots {
@@ -159,6 +151,7 @@ impl Forwarder {
                     index_list: list,
                     rate_bps,
                     items_held: held,
+                    activation: false,
                 },
             });
         }
@@ -199,14 +192,7 @@ impl Forwarder {
 
     /// The stream to `to` has sent everything for now: it is paused at `next_item`, or, when
     /// `done`, finished for good. The slot is freed for the next server.
-    pub fn on_stream_drained(
-        &mut self,
-        to: HostId,
-        next_item: u32,
-        done: bool,
-        ctx: SourceContext,
-        out: &mut Outbox,
-    ) {
+    pub fn on_stream_drained(&mut self, to: HostId, next_item: u32, done: bool, ctx: SourceContext, out: &mut Outbox) {
         self.outstanding.remove(&to);
         self.reopened.remove(&to);
         if !done {
@@ -226,21 +212,12 @@ impl Forwarder {
     /// The host now holds `held` items of `job`: reopen the paused streams of children that
     /// lack some of them.
     pub fn on_new_items(&mut self, job: JobId, held: u32, out: &mut Outbox) {
-        let ready: Vec<(HostId, u32)> = self
-            .paused
-            .iter()
-            .filter(|(_, &next)| next < held)
-            .map(|(&h, &n)| (h, n))
-            .collect();
+        let ready: Vec<(HostId, u32)> =
+            self.paused.iter().filter(|(_, &next)| next < held).map(|(&h, &n)| (h, n)).collect();
         for (to, next) in ready {
             self.paused.remove(&to);
             self.reopened.insert(to);
-            out.push(Output::OpenStream {
-                to,
-                job,
-                from_item: next,
-                from_byte: 0,
-            });
+            out.push(Output::OpenStream { to, job, from_item: next, from_byte: 0 });
         }
     }
 }
@@ -255,11 +232,7 @@ mod tests {
             id: JobId(0),
             servers: (1..=n).map(HostId).collect(),
             base_server: HostId(0),
-            content: ContentSpec {
-                total_bytes: 1,
-                chunks: 1,
-                live_chunk_interval: None,
-            },
+            content: ContentSpec { total_bytes: 1, chunks: 1, live_chunk_interval: None },
             strategy: StrategyConfig::cascade(2, 1),
             content_started_at: crate::kernel::SimTime::ZERO,
         })
@@ -268,21 +241,14 @@ mod tests {
     fn offers(out: &Outbox) -> Vec<(u32, IndexList)> {
         out.iter()
             .map(|o| match o {
-                Output::Send {
-                    to,
-                    msg: Message::Offer { index_list, .. },
-                } => (to.0, *index_list),
+                Output::Send { to, msg: Message::Offer { index_list, .. } } => (to.0, *index_list),
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
     }
 
     fn ctx(job: &Rc<JobObject>) -> SourceContext<'_> {
-        SourceContext {
-            job,
-            upload_bps: 1.0,
-            held: 0,
-        }
+        SourceContext { job, upload_bps: 1.0, held: 0 }
     }
 
     fn l(start: u32, step: u32, len: u32) -> IndexList {
@@ -297,10 +263,7 @@ mod tests {
         let mut f = Forwarder::new(IndexList::all(10), 3, 3, true);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
-        assert_eq!(
-            offers(&out),
-            vec![(1, l(3, 3, 3)), (2, l(4, 3, 2)), (3, l(5, 3, 2))]
-        );
+        assert_eq!(offers(&out), vec![(1, l(3, 3, 3)), (2, l(4, 3, 2)), (3, l(5, 3, 2))]);
         assert!(f.pending().is_empty());
     }
 
@@ -323,10 +286,7 @@ mod tests {
         let mut f = Forwarder::new(IndexList::all(3), 2, 2, false);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
-        assert_eq!(
-            offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
+        assert_eq!(offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(), vec![1, 2]);
         out.clear();
         f.on_stream_drained(HostId(2), 5, true, ctx(&j), &mut out);
         let offered = offers(&out);
@@ -354,10 +314,7 @@ mod tests {
         let mut f = Forwarder::full_list(5, Some(2), 4, 4);
         let mut out = Outbox::new();
         f.fill(ctx(&j), &mut out);
-        assert_eq!(
-            offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(),
-            vec![4, 5, 1, 2]
-        );
+        assert_eq!(offers(&out).iter().map(|o| o.0).collect::<Vec<_>>(), vec![4, 5, 1, 2]);
     }
 
     #[test]
@@ -371,14 +328,6 @@ mod tests {
         f.on_new_items(JobId(0), 4, &mut out);
         assert!(out.is_empty(), "nothing new for the child");
         f.on_new_items(JobId(0), 5, &mut out);
-        assert_eq!(
-            out,
-            vec![Output::OpenStream {
-                to: HostId(1),
-                job: JobId(0),
-                from_item: 4,
-                from_byte: 0
-            }]
-        );
+        assert_eq!(out, vec![Output::OpenStream { to: HostId(1), job: JobId(0), from_item: 4, from_byte: 0 }]);
     }
 }

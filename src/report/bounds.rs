@@ -35,9 +35,7 @@ pub fn kumar_ross_seconds(b: &BoundInputs) -> f64 {
 /// `min(u_s, d_min, (u_s + Σ u_i) / N)` in bytes per second (Kumar, Liu & Ross, "Stochastic
 /// fluid theory for P2P streaming systems", 2007).
 pub fn sustainable_rate(b: &BoundInputs) -> f64 {
-    b.source_upload
-        .min(b.min_download)
-        .min((b.source_upload + b.sum_peer_upload) / b.receivers as f64)
+    b.source_upload.min(b.min_download).min((b.source_upload + b.sum_peer_upload) / b.receivers as f64)
 }
 
 #[cfg(test)]
@@ -54,21 +52,9 @@ mod tests {
             receivers: 10,
         };
         assert_eq!(kumar_ross_seconds(&base), 10.0, "server upload term");
-        let slow = BoundInputs {
-            min_download: 1.0,
-            ..base
-        };
+        let slow = BoundInputs { min_download: 1.0, ..base };
         assert_eq!(kumar_ross_seconds(&slow), 100.0, "slowest download term");
-        let weak = BoundInputs {
-            sum_peer_upload: 0.0,
-            receivers: 3,
-            source_upload: 10.0,
-            ..base
-        };
-        assert_eq!(
-            kumar_ross_seconds(&weak),
-            30.0,
-            "aggregate upload term: 3·100/10"
-        );
+        let weak = BoundInputs { sum_peer_upload: 0.0, receivers: 3, source_upload: 10.0, ..base };
+        assert_eq!(kumar_ross_seconds(&weak), 30.0, "aggregate upload term: 3·100/10");
     }
 }

@@ -12,6 +12,9 @@ use plotters::prelude::*;
 /// Most points drawn per series.
 pub const MAX_POINTS: usize = 2000;
 
+/// Fault moments labelled on a chart; later ones are drawn as lines only.
+pub const MAX_FAULT_LABELS: usize = 24;
+
 /// One CDF series: label, sorted times (s), optional bound (s).
 struct Series {
     label: String,
@@ -40,18 +43,9 @@ fn series(results: &Results) -> Vec<Series> {
         });
     }
     if !results.transfers.is_empty() {
-        let mut times: Vec<f64> = results
-            .transfers
-            .iter()
-            .filter_map(|t| t.finish_s.map(|f| f - t.start_s))
-            .collect();
+        let mut times: Vec<f64> = results.transfers.iter().filter_map(|t| t.finish_s.map(|f| f - t.start_s)).collect();
         times.sort_by(f64::total_cmp);
-        out.push(Series {
-            label: "raw transfers".into(),
-            times,
-            total: results.transfers.len(),
-            bound: None,
-        });
+        out.push(Series { label: "raw transfers".into(), times, total: results.transfers.len(), bound: None });
     }
     out
 }
@@ -91,12 +85,9 @@ fn draw_completion<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let all = series(results);
-    let x_max = all
-        .iter()
-        .flat_map(|s| s.times.last().copied().into_iter().chain(s.bound))
-        .fold(0.0_f64, f64::max)
-        .max(1e-3)
-        * 1.05;
+    let x_max =
+        all.iter().flat_map(|s| s.times.last().copied().into_iter().chain(s.bound)).fold(0.0_f64, f64::max).max(1e-3)
+            * 1.05;
     let title = format!("{}: completion of servers over time", results.scenario);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
@@ -116,19 +107,36 @@ fn draw_completion<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(s.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         if let Some(b) = s.bound {
             let dashes = (0..40).map(|k| k as f64 / 40.0).collect::<Vec<_>>();
             chart
-                .draw_series(dashes.chunks(2).map(|d| {
-                    PathElement::new(vec![(b, d[0]), (b, d[0] + 0.0125)], color.stroke_width(1))
-                }))?
+                .draw_series(
+                    dashes
+                        .chunks(2)
+                        .map(|d| PathElement::new(vec![(b, d[0]), (b, d[0] + 0.0125)], color.stroke_width(1))),
+                )?
                 .label(format!("lower bound {b:.2} s"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(1)));
+        }
+    }
+    // Fault moments, on the same axis (relative to the first job request), labelled in turn at
+    // staggered heights; past a few dozen only the lines are drawn.
+    let origin = results.jobs.iter().filter_map(|j| j.requested_s).fold(f64::INFINITY, f64::min);
+    let origin = if origin.is_finite() { origin } else { 0.0 };
+    for (k, f) in results.faults.iter().enumerate() {
+        let t = f.t_s - origin;
+        if !(0.0..=x_max).contains(&t) {
+            continue;
+        }
+        chart.draw_series(std::iter::once(PathElement::new(vec![(t, 0.0), (t, 1.0)], RED.mix(0.35))))?;
+        if k < MAX_FAULT_LABELS {
+            let y = 0.96 - 0.045 * (k % 6) as f64;
+            chart.draw_series(std::iter::once(Text::new(
+                format!(" {}", f.fault),
+                (t, y),
+                ("sans-serif", 12).into_font().color(&RED),
+            )))?;
         }
     }
     chart

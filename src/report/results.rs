@@ -42,13 +42,7 @@ impl Percentiles {
             let k = ((p / 100.0) * v.len() as f64).ceil() as usize;
             Some(v[k.clamp(1, v.len()) - 1])
         };
-        Percentiles {
-            count: v.len(),
-            p50: rank(50.0),
-            p90: rank(90.0),
-            p99: rank(99.0),
-            max: v.last().copied(),
-        }
+        Percentiles { count: v.len(), p50: rank(50.0), p90: rank(90.0), p99: rank(99.0), max: v.last().copied() }
     }
 }
 
@@ -373,11 +367,7 @@ fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<LagResult> {
     if node.chunk_lags_us.is_empty() {
         return None;
     }
-    let lags: Vec<f64> = node
-        .chunk_lags_us
-        .iter()
-        .map(|&us| us as f64 / 1e6)
-        .collect();
+    let lags: Vec<f64> = node.chunk_lags_us.iter().map(|&us| us as f64 / 1e6).collect();
     let p = Percentiles::of(&lags);
     let first = lags[0];
     let max = p.max.expect("non-empty");
@@ -403,11 +393,7 @@ impl Results {
         // Bytes per (job, receiver, source), from the stream records.
         let mut bytes_from: BTreeMap<(u32, HostId), BTreeMap<HostId, u64>> = BTreeMap::new();
         for r in engine.stream_records() {
-            *bytes_from
-                .entry((r.job.0, r.dst))
-                .or_default()
-                .entry(r.src)
-                .or_default() += r.bytes;
+            *bytes_from.entry((r.job.0, r.dst)).or_default().entry(r.src).or_default() += r.bytes;
         }
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
@@ -420,15 +406,7 @@ impl Results {
         let bs = engine.base_server();
         for client in engine.clients() {
             let client_up = topo
-                .host(
-                    engine
-                        .built
-                        .clients
-                        .iter()
-                        .find(|c| c.name == client.name())
-                        .expect("client")
-                        .host,
-                )
+                .host(engine.built.clients.iter().find(|c| c.name == client.name()).expect("client").host)
                 .upload_bps;
             for cj in client.jobs() {
                 let request = &cj.request;
@@ -437,16 +415,12 @@ impl Results {
                 let inputs = BoundInputs {
                     content_bytes: request.content.total_bytes as f64,
                     source_upload: bs_up,
-                    min_download: servers
-                        .iter()
-                        .map(|&h| topo.host(h).download_bps)
-                        .fold(f64::INFINITY, f64::min),
+                    min_download: servers.iter().map(|&h| topo.host(h).download_bps).fold(f64::INFINITY, f64::min),
                     sum_peer_upload: servers.iter().map(|&h| topo.host(h).upload_bps).sum(),
                     receivers: servers.len(),
                 };
                 // The content must also leave the client once.
-                let mut bound =
-                    kumar_ross_seconds(&inputs).max(request.content.total_bytes as f64 / client_up);
+                let mut bound = kumar_ross_seconds(&inputs).max(request.content.total_bytes as f64 / client_up);
                 if let Some(interval) = request.content.live_chunk_interval {
                     bound = bound.max(interval.as_secs_f64() * request.content.chunks as f64);
                 }
@@ -460,11 +434,7 @@ impl Results {
                 let mut all_lags = Vec::new();
                 let mut completed_by: BTreeMap<u32, (usize, Option<SimTime>)> = BTreeMap::new();
                 for &h in servers.iter() {
-                    let state = id.and_then(|id| {
-                        engine.nodes()[h.0 as usize]
-                            .as_ref()
-                            .and_then(|n| n.job(id))
-                    });
+                    let state = id.and_then(|id| engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id)));
                     let done = state.and_then(|s| s.received_at);
                     match (done, cj.requested_at) {
                         (Some(t), Some(req)) => {
@@ -494,26 +464,15 @@ impl Results {
                         job_object_s: state.map(|s| secs(s.job_object_at)),
                         completion_s: done.map(secs),
                         done_s: state.and_then(|s| s.done_at).map(secs),
-                        received_from: state.map_or_else(Vec::new, |s| {
-                            s.sources.iter().map(|&h| name(h)).collect()
-                        }),
+                        received_from: state.map_or_else(Vec::new, |s| s.sources.iter().map(|&h| name(h)).collect()),
                         bytes_from: sources.map_or_else(Vec::new, |m| {
-                            m.iter()
-                                .map(|(&src, &bytes)| SourceBytes {
-                                    source: name(src),
-                                    bytes,
-                                })
-                                .collect()
+                            m.iter().map(|(&src, &bytes)| SourceBytes { source: name(src), bytes }).collect()
                         }),
                         bytes_received: state.map_or(0, |s| s.bytes_received),
                         bytes_resent: state.map_or(0, |s| s.bytes_resent),
                         switches: state.map_or(0, |s| s.switches),
-                        commands_completed: state.map_or(0, |s| {
-                            s.commands
-                                .iter()
-                                .filter(|c| c.completed_at.is_some())
-                                .count()
-                        }),
+                        commands_completed: state
+                            .map_or(0, |s| s.commands.iter().filter(|c| c.completed_at.is_some()).count()),
                         lag_s: lag,
                     });
                 }
@@ -528,9 +487,7 @@ impl Results {
                     all_done &= complete;
                     if let Some(r) = cj.requested_at {
                         first_start = Some(first_start.map_or(r, |f| f.min(r)));
-                        bound_end = Some(
-                            bound_end.map_or(secs(r) + bound, |b: f64| b.max(secs(r) + bound)),
-                        );
+                        bound_end = Some(bound_end.map_or(secs(r) + bound, |b: f64| b.max(secs(r) + bound)));
                     }
                 }
                 last_completion = last_completion.max(last);
@@ -553,11 +510,7 @@ impl Results {
                             data_bytes: c.data_bytes,
                             exec_s: c.exec.as_secs_f64(),
                             completed_servers: n,
-                            all_completed_s: if n == servers.len() {
-                                last.map(secs)
-                            } else {
-                                None
-                            },
+                            all_completed_s: if n == servers.len() { last.map(secs) } else { None },
                         }
                     })
                     .collect();
@@ -567,10 +520,8 @@ impl Results {
                     let (mut reported_done, mut truly_done_count, mut consistent) = (0, 0, true);
                     for &h in servers.iter() {
                         let report = b.reports.get(&h).cloned().unwrap_or_default();
-                        let truth = engine.nodes()[h.0 as usize]
-                            .as_ref()
-                            .and_then(|n| n.job(b.object.id))
-                            .is_some_and(|s| {
+                        let truth =
+                            engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(b.object.id)).is_some_and(|s| {
                                 s.chunks_held == s.job.content.chunks
                                     && s.commands.len() == total_commands
                                     && s.commands.iter().all(|c| c.completed_at.is_some())
@@ -605,10 +556,7 @@ impl Results {
                             .map(|(t, n)| Notice {
                                 t_s: secs(*t),
                                 notice: match n {
-                                    ClientNotice::Delay {
-                                        server,
-                                        expected_wait,
-                                    } => format!(
+                                    ClientNotice::Delay { server, expected_wait } => format!(
                                         "{} under repair: expect {:.1} s more",
                                         name(*server),
                                         expected_wait.as_secs_f64()
@@ -627,19 +575,15 @@ impl Results {
                         consistent,
                     }
                 });
-                let live_stream = request
-                    .content
-                    .live_chunk_interval
-                    .map(|interval| LiveResult {
-                        rate_mbps: mbps(
-                            request.content.total_bytes as f64
-                                / (interval.as_secs_f64() * request.content.chunks as f64),
-                        ),
-                        sustainable_rate_bound_mbps: mbps(sustainable_rate(&inputs)),
-                        servers_sustained: sustained,
-                        playout_buffer_s: buffer_s,
-                        lag_s: Percentiles::of(&all_lags),
-                    });
+                let live_stream = request.content.live_chunk_interval.map(|interval| LiveResult {
+                    rate_mbps: mbps(
+                        request.content.total_bytes as f64 / (interval.as_secs_f64() * request.content.chunks as f64),
+                    ),
+                    sustainable_rate_bound_mbps: mbps(sustainable_rate(&inputs)),
+                    servers_sustained: sustained,
+                    playout_buffer_s: buffer_s,
+                    lag_s: Percentiles::of(&all_lags),
+                });
                 jobs.push(JobResult {
                     name: request.name.clone(),
                     client: client.name().to_string(),
@@ -684,10 +628,7 @@ impl Results {
                             commands: q.answer.as_ref().map_or_else(Vec::new, |(_, s)| {
                                 s.commands
                                     .iter()
-                                    .map(|(id, st)| CommandStatus {
-                                        id: id.0,
-                                        state: st.name().into(),
-                                    })
+                                    .map(|(id, st)| CommandStatus { id: id.0, state: st.name().into() })
                                     .collect()
                             }),
                         })
@@ -721,10 +662,7 @@ impl Results {
         let strategy = if jobs.is_empty() {
             "none".to_string()
         } else {
-            jobs.iter()
-                .map(|j| j.strategy.as_str())
-                .collect::<Vec<_>>()
-                .join("+")
+            jobs.iter().map(|j| j.strategy.as_str()).collect::<Vec<_>>().join("+")
         };
         let trace = engine.trace();
         Results {
@@ -742,10 +680,7 @@ impl Results {
                 .faults
                 .iter()
                 .filter(|f| f.at <= engine.now())
-                .map(|f| FaultResult {
-                    t_s: secs(f.at),
-                    fault: f.label.clone(),
-                })
+                .map(|f| FaultResult { t_s: secs(f.at), fault: f.label.clone() })
                 .collect(),
             messages_lost: engine.messages_lost,
             events: trace.events(),
@@ -765,10 +700,7 @@ mod tests {
     #[test]
     fn nearest_rank_percentiles() {
         let p = Percentiles::of(&[5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
-        assert_eq!(
-            (p.p50, p.p90, p.p99, p.max),
-            (Some(5.0), Some(9.0), Some(10.0), Some(10.0))
-        );
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (Some(5.0), Some(9.0), Some(10.0), Some(10.0)));
         assert_eq!(Percentiles::of(&[]).p50, None);
     }
 }

@@ -33,11 +33,9 @@ impl Dist {
         match self {
             Dist::Fixed(v) => (*v, *v),
             Dist::Uniform(lo, hi) => (*lo, *hi),
-            Dist::List(items) => items
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                }),
+            Dist::List(items) => {
+                items.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+            }
         }
     }
 
@@ -45,9 +43,7 @@ impl Dist {
     pub fn check_shape(&self) -> Result<(), String> {
         match self {
             Dist::List(items) if items.is_empty() => Err("list must not be empty".into()),
-            Dist::Uniform(lo, hi) if lo > hi => {
-                Err(format!("uniform interval is reversed: [{lo}, {hi}]"))
-            }
+            Dist::Uniform(lo, hi) if lo > hi => Err(format!("uniform interval is reversed: [{lo}, {hi}]")),
             _ => {
                 let (lo, hi) = self.bounds();
                 if lo.is_finite() && hi.is_finite() {
@@ -65,25 +61,18 @@ const EXPECTED: &str = r#"expected a number, {"uniform": [lo, hi]} or {"list": [
 impl<'de> Deserialize<'de> for Dist {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        let numbers = |v: &serde_json::Value| -> Option<Vec<f64>> {
-            v.as_array()?.iter().map(|x| x.as_f64()).collect()
-        };
+        let numbers =
+            |v: &serde_json::Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(|x| x.as_f64()).collect() };
         match &value {
-            serde_json::Value::Number(n) => Ok(Dist::Fixed(
-                n.as_f64().ok_or_else(|| D::Error::custom(EXPECTED))?,
-            )),
+            serde_json::Value::Number(n) => Ok(Dist::Fixed(n.as_f64().ok_or_else(|| D::Error::custom(EXPECTED))?)),
             serde_json::Value::Object(map) if map.len() == 1 => {
                 let (key, inner) = map.iter().next().expect("one entry");
                 let items = numbers(inner).ok_or_else(|| D::Error::custom(EXPECTED))?;
                 match key.as_str() {
                     "uniform" if items.len() == 2 => Ok(Dist::Uniform(items[0], items[1])),
-                    "uniform" => Err(D::Error::custom(
-                        "uniform takes exactly two numbers [lo, hi]",
-                    )),
+                    "uniform" => Err(D::Error::custom("uniform takes exactly two numbers [lo, hi]")),
                     "list" => Ok(Dist::List(items)),
-                    other => Err(D::Error::custom(format!(
-                        "unknown distribution `{other}`; {EXPECTED}"
-                    ))),
+                    other => Err(D::Error::custom(format!("unknown distribution `{other}`; {EXPECTED}"))),
                 }
             }
             _ => Err(D::Error::custom(EXPECTED)),
@@ -95,9 +84,7 @@ impl Serialize for Dist {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Dist::Fixed(v) => serializer.serialize_f64(*v),
-            Dist::Uniform(lo, hi) => {
-                serde_json::json!({ "uniform": [lo, hi] }).serialize(serializer)
-            }
+            Dist::Uniform(lo, hi) => serde_json::json!({ "uniform": [lo, hi] }).serialize(serializer),
             Dist::List(items) => serde_json::json!({ "list": items }).serialize(serializer),
         }
     }

@@ -51,19 +51,15 @@ pub enum ScenarioError {
 
 impl ScenarioError {
     fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ScenarioError::Invalid {
-            path: path.into(),
-            message: message.into(),
-        }
+        ScenarioError::Invalid { path: path.into(), message: message.into() }
     }
 
     /// Adds the file name to a validation error.
     pub fn in_file(self, file: &str) -> Self {
         match self {
-            ScenarioError::Invalid { path, message } => ScenarioError::Invalid {
-                path: format!("{file}: {path}"),
-                message,
-            },
+            ScenarioError::Invalid { path, message } => {
+                ScenarioError::Invalid { path: format!("{file}: {path}"), message }
+            }
             other => other,
         }
     }
@@ -77,16 +73,9 @@ pub fn json_schema() -> serde_json::Value {
 /// Reads and parses a scenario file (no semantic validation yet: see [`Scenario::build`]).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        file: file.clone(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
     parse(&text).map_err(|e| match e {
-        ScenarioError::Parse { path, message, .. } => ScenarioError::Parse {
-            file,
-            path,
-            message,
-        },
+        ScenarioError::Parse { path, message, .. } => ScenarioError::Parse { file, path, message },
         other => other,
     })
 }
@@ -99,11 +88,7 @@ pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         ScenarioError::Parse {
             file: "<input>".into(),
             // serde_path_to_error says `?` when the error is in the JSON syntax itself.
-            path: if path == "?" {
-                "invalid JSON".into()
-            } else {
-                path
-            },
+            path: if path == "?" { "invalid JSON".into() } else { path },
             message: e.inner().to_string(),
         }
     })
@@ -251,10 +236,7 @@ fn check_positive(path: &str, v: f64) -> Result<(), ScenarioError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(ScenarioError::invalid(
-            path,
-            format!("must be a positive number, got {v}"),
-        ))
+        Err(ScenarioError::invalid(path, format!("must be a positive number, got {v}")))
     }
 }
 
@@ -262,16 +244,12 @@ fn check_non_negative(path: &str, v: f64) -> Result<(), ScenarioError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(ScenarioError::invalid(
-            path,
-            format!("must be zero or more, got {v}"),
-        ))
+        Err(ScenarioError::invalid(path, format!("must be zero or more, got {v}")))
     }
 }
 
 fn check_dist(path: &str, d: &Dist, positive: bool) -> Result<(), ScenarioError> {
-    d.check_shape()
-        .map_err(|m| ScenarioError::invalid(path, m))?;
+    d.check_shape().map_err(|m| ScenarioError::invalid(path, m))?;
     let (lo, _) = d.bounds();
     if positive {
         check_positive(path, lo)
@@ -321,10 +299,7 @@ impl Scenario {
                 return Err(ScenarioError::invalid(path, "name must not be empty"));
             }
             if names.insert(name.to_string(), what).is_some() {
-                return Err(ScenarioError::invalid(
-                    path,
-                    format!("name `{name}` is used twice"),
-                ));
+                return Err(ScenarioError::invalid(path, format!("name `{name}` is used twice")));
             }
             Ok(())
         };
@@ -333,18 +308,8 @@ impl Scenario {
             Some(h) => {
                 let path = "network.base_server";
                 check_host(path, h.upload_mbps, h.download_mbps, h.latency_ms)?;
-                declare(
-                    &mut names,
-                    &format!("{path}.name"),
-                    &h.name,
-                    Named::Host(HostId(0)),
-                )?;
-                hosts.push(host_spec(
-                    &h.name,
-                    h.upload_mbps,
-                    h.download_mbps,
-                    h.latency_ms,
-                ));
+                declare(&mut names, &format!("{path}.name"), &h.name, Named::Host(HostId(0)))?;
+                hosts.push(host_spec(&h.name, h.upload_mbps, h.download_mbps, h.latency_ms));
                 Some(HostId(0))
             }
             None => None,
@@ -354,18 +319,8 @@ impl Scenario {
             let path = format!("clients[{i}]");
             check_host(&path, c.upload_mbps, c.download_mbps, c.latency_ms)?;
             let id = HostId(hosts.len() as u32);
-            declare(
-                &mut names,
-                &format!("{path}.name"),
-                &c.name,
-                Named::Host(id),
-            )?;
-            hosts.push(host_spec(
-                &c.name,
-                c.upload_mbps,
-                c.download_mbps,
-                c.latency_ms,
-            ));
+            declare(&mut names, &format!("{path}.name"), &c.name, Named::Host(id))?;
+            hosts.push(host_spec(&c.name, c.upload_mbps, c.download_mbps, c.latency_ms));
             client_hosts.push(id);
         }
         let mut node_servers = Vec::new();
@@ -373,27 +328,14 @@ impl Scenario {
             let path = format!("network.hosts[{i}]");
             check_host(&path, h.upload_mbps, h.download_mbps, h.latency_ms)?;
             let id = HostId(hosts.len() as u32);
-            declare(
-                &mut names,
-                &format!("{path}.name"),
-                &h.name,
-                Named::Host(id),
-            )?;
-            hosts.push(host_spec(
-                &h.name,
-                h.upload_mbps,
-                h.download_mbps,
-                h.latency_ms,
-            ));
+            declare(&mut names, &format!("{path}.name"), &h.name, Named::Host(id))?;
+            hosts.push(host_spec(&h.name, h.upload_mbps, h.download_mbps, h.latency_ms));
             node_servers.push(id);
         }
         for (i, g) in self.network.groups.iter().enumerate() {
             let path = format!("network.groups[{i}]");
             if g.count == 0 {
-                return Err(ScenarioError::invalid(
-                    format!("{path}.count"),
-                    "must be at least 1",
-                ));
+                return Err(ScenarioError::invalid(format!("{path}.count"), "must be at least 1"));
             }
             check_dist(&format!("{path}.upload_mbps"), &g.upload_mbps, true)?;
             check_dist(&format!("{path}.download_mbps"), &g.download_mbps, true)?;
@@ -410,20 +352,10 @@ impl Scenario {
                 members.push(id);
             }
             node_servers.extend_from_slice(&members);
-            declare(
-                &mut names,
-                &format!("{path}.name"),
-                &g.name,
-                Named::Group(members),
-            )?;
+            declare(&mut names, &format!("{path}.name"), &g.name, Named::Group(members))?;
         }
         for (i, r) in self.network.routers.iter().enumerate() {
-            declare(
-                &mut names,
-                &format!("network.routers[{i}]"),
-                r,
-                Named::Router(i),
-            )?;
+            declare(&mut names, &format!("network.routers[{i}]"), r, Named::Router(i))?;
         }
 
         let host_count = hosts.len();
@@ -445,16 +377,10 @@ impl Scenario {
             };
             let (a, b) = (end("a", &l.a)?, end("b", &l.b)?);
             if matches!(b, Named::Group(_)) {
-                return Err(ScenarioError::invalid(
-                    format!("{path}.b"),
-                    "only end `a` may name a group",
-                ));
+                return Err(ScenarioError::invalid(format!("{path}.b"), "only end `a` may name a group"));
             }
             if l.a == l.b {
-                return Err(ScenarioError::invalid(
-                    format!("{path}.b"),
-                    "a link needs two different ends",
-                ));
+                return Err(ScenarioError::invalid(format!("{path}.b"), "a link needs two different ends"));
             }
             check_positive(&format!("{path}.capacity_mbps"), l.capacity_mbps)?;
             check_non_negative(&format!("{path}.latency_ms"), l.latency_ms)?;
@@ -469,10 +395,7 @@ impl Scenario {
             }
         }
         if links.is_empty() && !self.network.routers.is_empty() {
-            return Err(ScenarioError::invalid(
-                "network.routers",
-                "routers need links",
-            ));
+            return Err(ScenarioError::invalid("network.routers", "routers need links"));
         }
 
         let mut clients = Vec::new();
@@ -482,10 +405,7 @@ impl Scenario {
             for (ji, j) in c.jobs.iter().enumerate() {
                 let path = format!("clients[{ci}].jobs[{ji}]");
                 if base_server.is_none() {
-                    return Err(ScenarioError::invalid(
-                        "network.base_server",
-                        "jobs need a base server",
-                    ));
+                    return Err(ScenarioError::invalid("network.base_server", "jobs need a base server"));
                 }
                 if job_names.insert(j.name.clone(), ()).is_some() {
                     return Err(ScenarioError::invalid(
@@ -495,41 +415,21 @@ impl Scenario {
                 }
                 check_non_negative(&format!("{path}.at_s"), j.at_s)?;
                 let content = build_content(&format!("{path}.content"), &j.content)?;
-                let servers = self.resolve_servers(
-                    &format!("{path}.servers"),
-                    j.servers.as_deref(),
-                    &names,
-                    &node_servers,
-                )?;
-                let strategy =
-                    build_strategy(&format!("{path}.strategy"), &j.strategy, servers.len())?;
+                let servers =
+                    self.resolve_servers(&format!("{path}.servers"), j.servers.as_deref(), &names, &node_servers)?;
+                let strategy = build_strategy(&format!("{path}.strategy"), &j.strategy, servers.len())?;
                 let playout_buffer = match j.content {
-                    Content::Live {
-                        playout_buffer_s: Some(b),
-                        ..
-                    } => {
+                    Content::Live { playout_buffer_s: Some(b), .. } => {
                         check_non_negative(&format!("{path}.content.playout_buffer_s"), b)?;
                         Some(SimDuration::from_secs_f64(b))
                     }
-                    _ => content
-                        .live_chunk_interval
-                        .map(|i| SimDuration::from_nanos(2 * i.as_nanos())),
+                    _ => content.live_chunk_interval.map(|i| SimDuration::from_nanos(2 * i.as_nanos())),
                 };
-                let request = JobRequest {
-                    name: j.name.clone(),
-                    content,
-                    servers,
-                    strategy,
-                    playout_buffer,
-                };
+                let request = JobRequest { name: j.name.clone(), content, servers, strategy, playout_buffer };
                 let script = build_script(&path, j, &request, &names)?;
                 jobs.push(BuiltJob { request, script });
             }
-            clients.push(BuiltClient {
-                name: c.name.clone(),
-                host: client_hosts[ci],
-                jobs,
-            });
+            clients.push(BuiltClient { name: c.name.clone(), host: client_hosts[ci], jobs });
         }
 
         let mut transfers = Vec::new();
@@ -537,17 +437,11 @@ impl Scenario {
             let path = format!("transfers[{i}]");
             let host = |field: &str, name: &str| match names.get(name) {
                 Some(Named::Host(h)) => Ok(*h),
-                _ => Err(ScenarioError::invalid(
-                    format!("{path}.{field}"),
-                    format!("no host named `{name}`"),
-                )),
+                _ => Err(ScenarioError::invalid(format!("{path}.{field}"), format!("no host named `{name}`"))),
             };
             let (from, to) = (host("from", &t.from)?, host("to", &t.to)?);
             if from == to {
-                return Err(ScenarioError::invalid(
-                    format!("{path}.to"),
-                    "a transfer needs two different hosts",
-                ));
+                return Err(ScenarioError::invalid(format!("{path}.to"), "a transfer needs two different hosts"));
             }
             check_non_negative(&format!("{path}.at_s"), t.at_s)?;
             check_positive(&format!("{path}.size_mb"), t.size_mb)?;
@@ -575,11 +469,7 @@ impl Scenario {
             routers: self.network.routers.len(),
             links,
             base_server,
-            max_open_jobs: self
-                .network
-                .base_server
-                .as_ref()
-                .and_then(|b| b.max_open_jobs),
+            max_open_jobs: self.network.base_server.as_ref().and_then(|b| b.max_open_jobs),
             node_servers,
             clients,
             transfers,
@@ -600,28 +490,19 @@ impl Scenario {
         let mut out = Vec::new();
         let host = |path: String, name: &str| match names.get(name) {
             Some(Named::Host(h)) => Ok(*h),
-            _ => Err(ScenarioError::invalid(
-                path,
-                format!("no host named `{name}`"),
-            )),
+            _ => Err(ScenarioError::invalid(path, format!("no host named `{name}`"))),
         };
         let hosts_of = |path: String, name: &str| match names.get(name) {
             Some(Named::Host(h)) => Ok(vec![*h]),
             Some(Named::Group(members)) => Ok(members.clone()),
-            _ => Err(ScenarioError::invalid(
-                path,
-                format!("no host or group named `{name}`"),
-            )),
+            _ => Err(ScenarioError::invalid(path, format!("no host or group named `{name}`"))),
         };
         let graph_nodes = |path: String, name: &str| -> Result<Vec<usize>, ScenarioError> {
             match names.get(name) {
                 Some(Named::Host(h)) => Ok(vec![h.0 as usize]),
                 Some(Named::Group(m)) => Ok(m.iter().map(|h| h.0 as usize).collect()),
                 Some(Named::Router(r)) => Ok(vec![host_count + r]),
-                None => Err(ScenarioError::invalid(
-                    path,
-                    format!("no host, group or router named `{name}`"),
-                )),
+                None => Err(ScenarioError::invalid(path, format!("no host, group or router named `{name}`"))),
             }
         };
         let name_of = |h: HostId| -> String {
@@ -632,31 +513,21 @@ impl Scenario {
                 .unwrap_or_default()
         };
         let mut push = |at: f64, action: FaultAction, label: String| {
-            out.push(FaultRecord {
-                at: SimTime::from_secs_f64(at),
-                action,
-                label,
-            })
+            out.push(FaultRecord { at: SimTime::from_secs_f64(at), action, label })
         };
         let window = |path: &str, at: f64, until: Option<f64>| -> Result<(), ScenarioError> {
             check_non_negative(&format!("{path}.at_s"), at)?;
             match until {
-                Some(u) if !(u.is_finite() && u > at) => Err(ScenarioError::invalid(
-                    format!("{path}.until_s"),
-                    "must be after at_s",
-                )),
+                Some(u) if !(u.is_finite() && u > at) => {
+                    Err(ScenarioError::invalid(format!("{path}.until_s"), "must be after at_s"))
+                }
                 _ => Ok(()),
             }
         };
         for (i, e) in faults.events.iter().enumerate() {
             let path = format!("faults.events[{i}]");
             match e {
-                FaultEvent::Crash {
-                    at_s,
-                    host: name,
-                    recover_at_s,
-                    permanent,
-                } => {
+                FaultEvent::Crash { at_s, host: name, recover_at_s, permanent } => {
                     window(&path, *at_s, None)?;
                     let h = host(format!("{path}.host"), name)?;
                     if names.get(name).is_some() && !node_servers.contains(&h) {
@@ -665,14 +536,7 @@ impl Scenario {
                             "only node servers crash (the base server and clients are kept up)",
                         ));
                     }
-                    push(
-                        *at_s,
-                        FaultAction::Crash {
-                            host: h,
-                            repairable: !permanent,
-                        },
-                        format!("crash {name}"),
-                    );
+                    push(*at_s, FaultAction::Crash { host: h, repairable: !permanent }, format!("crash {name}"));
                     if let Some(r) = recover_at_s {
                         if *permanent || !(r.is_finite() && r > at_s) {
                             return Err(ScenarioError::invalid(
@@ -680,48 +544,19 @@ impl Scenario {
                                 "must be after at_s, and a permanent crash never recovers",
                             ));
                         }
-                        push(
-                            *r,
-                            FaultAction::Recover { host: h },
-                            format!("recover {name}"),
-                        );
+                        push(*r, FaultAction::Recover { host: h }, format!("recover {name}"));
                     }
                 }
-                FaultEvent::Slowdown {
-                    at_s,
-                    host: name,
-                    factor,
-                    until_s,
-                } => {
+                FaultEvent::Slowdown { at_s, host: name, factor, until_s } => {
                     window(&path, *at_s, *until_s)?;
                     check_positive(&format!("{path}.factor"), *factor)?;
                     let h = host(format!("{path}.host"), name)?;
-                    push(
-                        *at_s,
-                        FaultAction::HostCapacity {
-                            host: h,
-                            factor: *factor,
-                        },
-                        format!("slowdown {name}"),
-                    );
+                    push(*at_s, FaultAction::HostCapacity { host: h, factor: *factor }, format!("slowdown {name}"));
                     if let Some(u) = until_s {
-                        push(
-                            *u,
-                            FaultAction::HostCapacity {
-                                host: h,
-                                factor: 1.0,
-                            },
-                            format!("speed back {name}"),
-                        );
+                        push(*u, FaultAction::HostCapacity { host: h, factor: 1.0 }, format!("speed back {name}"));
                     }
                 }
-                FaultEvent::LinkDegrade {
-                    at_s,
-                    a,
-                    b,
-                    factor,
-                    until_s,
-                } => {
+                FaultEvent::LinkDegrade { at_s, a, b, factor, until_s } => {
                     window(&path, *at_s, *until_s)?;
                     check_positive(&format!("{path}.factor"), *factor)?;
                     let ids = find_links(
@@ -732,29 +567,14 @@ impl Scenario {
                     )?;
                     push(
                         *at_s,
-                        FaultAction::LinkCapacity {
-                            links: ids.clone(),
-                            factor: *factor,
-                        },
+                        FaultAction::LinkCapacity { links: ids.clone(), factor: *factor },
                         format!("degrade {a}-{b}"),
                     );
                     if let Some(u) = until_s {
-                        push(
-                            *u,
-                            FaultAction::LinkCapacity {
-                                links: ids,
-                                factor: 1.0,
-                            },
-                            format!("restore {a}-{b}"),
-                        );
+                        push(*u, FaultAction::LinkCapacity { links: ids, factor: 1.0 }, format!("restore {a}-{b}"));
                     }
                 }
-                FaultEvent::LinkCut {
-                    at_s,
-                    a,
-                    b,
-                    until_s,
-                } => {
+                FaultEvent::LinkCut { at_s, a, b, until_s } => {
                     window(&path, *at_s, *until_s)?;
                     let ids = find_links(
                         &path,
@@ -762,30 +582,12 @@ impl Scenario {
                         &graph_nodes(format!("{path}.a"), a)?,
                         &graph_nodes(format!("{path}.b"), b)?,
                     )?;
-                    push(
-                        *at_s,
-                        FaultAction::LinkCapacity {
-                            links: ids.clone(),
-                            factor: 0.0,
-                        },
-                        format!("cut {a}-{b}"),
-                    );
+                    push(*at_s, FaultAction::LinkCapacity { links: ids.clone(), factor: 0.0 }, format!("cut {a}-{b}"));
                     if let Some(u) = until_s {
-                        push(
-                            *u,
-                            FaultAction::LinkCapacity {
-                                links: ids,
-                                factor: 1.0,
-                            },
-                            format!("restore {a}-{b}"),
-                        );
+                        push(*u, FaultAction::LinkCapacity { links: ids, factor: 1.0 }, format!("restore {a}-{b}"));
                     }
                 }
-                FaultEvent::Partition {
-                    at_s,
-                    sides,
-                    until_s,
-                } => {
+                FaultEvent::Partition { at_s, sides, until_s } => {
                     window(&path, *at_s, *until_s)?;
                     if sides.len() < 2 {
                         return Err(ScenarioError::invalid(
@@ -802,53 +604,20 @@ impl Scenario {
                         }
                     }
                     let healed = assigned.iter().map(|&(h, _)| (h, 0)).collect();
-                    push(
-                        *at_s,
-                        FaultAction::Partition { sides: assigned },
-                        "partition".into(),
-                    );
+                    push(*at_s, FaultAction::Partition { sides: assigned }, "partition".into());
                     if let Some(u) = until_s {
-                        push(
-                            *u,
-                            FaultAction::Partition { sides: healed },
-                            "partition heals".into(),
-                        );
+                        push(*u, FaultAction::Partition { sides: healed }, "partition heals".into());
                     }
                 }
-                FaultEvent::MessageLoss {
-                    at_s,
-                    probability,
-                    until_s,
-                    host: target,
-                } => {
+                FaultEvent::MessageLoss { at_s, probability, until_s, host: target } => {
                     window(&path, *at_s, *until_s)?;
                     if !(0.0..=1.0).contains(probability) {
-                        return Err(ScenarioError::invalid(
-                            format!("{path}.probability"),
-                            "must be between 0 and 1",
-                        ));
+                        return Err(ScenarioError::invalid(format!("{path}.probability"), "must be between 0 and 1"));
                     }
-                    let h = target
-                        .as_ref()
-                        .map(|n| host(format!("{path}.host"), n))
-                        .transpose()?;
-                    push(
-                        *at_s,
-                        FaultAction::MessageLoss {
-                            probability: *probability,
-                            host: h,
-                        },
-                        "message loss".into(),
-                    );
+                    let h = target.as_ref().map(|n| host(format!("{path}.host"), n)).transpose()?;
+                    push(*at_s, FaultAction::MessageLoss { probability: *probability, host: h }, "message loss".into());
                     if let Some(u) = until_s {
-                        push(
-                            *u,
-                            FaultAction::MessageLoss {
-                                probability: 0.0,
-                                host: h,
-                            },
-                            "message loss ends".into(),
-                        );
+                        push(*u, FaultAction::MessageLoss { probability: 0.0, host: h }, "message loss ends".into());
                     }
                 }
             }
@@ -880,23 +649,12 @@ impl Scenario {
                         break;
                     }
                     let name = name_of(h);
-                    push(
-                        t,
-                        FaultAction::Crash {
-                            host: h,
-                            repairable: true,
-                        },
-                        format!("crash {name}"),
-                    );
+                    push(t, FaultAction::Crash { host: h, repairable: true }, format!("crash {name}"));
                     t += exp(&mut rng, random.mean_down_s);
                     if t >= self.horizon_s {
                         break;
                     }
-                    push(
-                        t,
-                        FaultAction::Recover { host: h },
-                        format!("recover {name}"),
-                    );
+                    push(t, FaultAction::Recover { host: h }, format!("recover {name}"));
                 }
             }
         }
@@ -914,10 +672,7 @@ impl Scenario {
     ) -> Result<Vec<HostId>, ScenarioError> {
         let Some(wanted) = wanted else {
             if node_servers.is_empty() {
-                return Err(ScenarioError::invalid(
-                    "network",
-                    "a job needs node servers: add hosts or groups",
-                ));
+                return Err(ScenarioError::invalid("network", "a job needs node servers: add hosts or groups"));
             }
             return Ok(node_servers.to_vec());
         };
@@ -951,27 +706,18 @@ impl Scenario {
             }
         }
         if out.is_empty() {
-            return Err(ScenarioError::invalid(
-                path,
-                "must list at least one server",
-            ));
+            return Err(ScenarioError::invalid(path, "must list at least one server"));
         }
         Ok(out)
     }
 }
 
-fn build_duty(
-    path: &str,
-    d: &Duty,
-) -> Result<crate::protocol::base_server::DutyConfig, ScenarioError> {
+fn build_duty(path: &str, d: &Duty) -> Result<crate::protocol::base_server::DutyConfig, ScenarioError> {
     check_positive(&format!("{path}.wait_period_s"), d.wait_period_s)?;
     check_positive(&format!("{path}.query_timeout_s"), d.query_timeout_s)?;
     check_non_negative(&format!("{path}.repair_s"), d.repair_s)?;
     if !(0.0..=1.0).contains(&d.repair_success) {
-        return Err(ScenarioError::invalid(
-            format!("{path}.repair_success"),
-            "must be a probability between 0 and 1",
-        ));
+        return Err(ScenarioError::invalid(format!("{path}.repair_success"), "must be a probability between 0 and 1"));
     }
     Ok(crate::protocol::base_server::DutyConfig {
         wait_period: SimDuration::from_secs_f64(d.wait_period_s),
@@ -992,12 +738,8 @@ fn build_script(
     let content = &request.content;
     let mut script = vec![(start, ScriptAction::Request)];
     if content.is_live() {
-        script.extend((0..content.chunks).map(|k| {
-            (
-                content.produced_at(start, k),
-                ScriptAction::Append(Item::Chunk(k)),
-            )
-        }));
+        script
+            .extend((0..content.chunks).map(|k| (content.produced_at(start, k), ScriptAction::Append(Item::Chunk(k)))));
     } else {
         script.push((start, ScriptAction::AppendAllChunks));
     }
@@ -1024,10 +766,7 @@ fn build_script(
             exec: SimDuration::from_secs_f64(c.exec_s),
             end_job: false,
         };
-        script.push((
-            at,
-            ScriptAction::Append(Item::Command(std::rc::Rc::new(command))),
-        ));
+        script.push((at, ScriptAction::Append(Item::Command(std::rc::Rc::new(command)))));
     }
     let earliest_end = content.complete_at(start).max(last_command);
     let end_at = match j.end_job_at_s {
@@ -1036,7 +775,10 @@ fn build_script(
             if !(t.is_finite() && at >= earliest_end) {
                 return Err(ScenarioError::invalid(
                     format!("{path}.end_job_at_s"),
-                    format!("must be at least {:.3} s: after the content is produced and every command added", earliest_end.as_secs_f64()),
+                    format!(
+                        "must be at least {:.3} s: after the content is produced and every command added",
+                        earliest_end.as_secs_f64()
+                    ),
                 ));
             }
             at
@@ -1050,26 +792,17 @@ fn build_script(
         exec: SimDuration::ZERO,
         end_job: true,
     };
-    script.push((
-        end_at,
-        ScriptAction::Append(Item::Command(std::rc::Rc::new(end_job))),
-    ));
+    script.push((end_at, ScriptAction::Append(Item::Command(std::rc::Rc::new(end_job)))));
     if let Some(t) = j.leave_at_s {
         if !(t.is_finite() && t >= j.at_s) {
-            return Err(ScenarioError::invalid(
-                format!("{path}.leave_at_s"),
-                "must be at or after the job's at_s",
-            ));
+            return Err(ScenarioError::invalid(format!("{path}.leave_at_s"), "must be at or after the job's at_s"));
         }
         script.push((SimTime::from_secs_f64(t), ScriptAction::EndSession));
     }
     for (i, q) in j.queries.iter().enumerate() {
         let qpath = format!("{path}.queries[{i}]");
         if !(q.at_s.is_finite() && q.at_s >= j.at_s) {
-            return Err(ScenarioError::invalid(
-                format!("{qpath}.at_s"),
-                "must be at or after the job's at_s",
-            ));
+            return Err(ScenarioError::invalid(format!("{qpath}.at_s"), "must be at or after the job's at_s"));
         }
         let server = match names.get(&q.server) {
             Some(Named::Host(h)) if request.servers.contains(h) => *h,
@@ -1087,25 +820,15 @@ fn build_script(
     Ok(script)
 }
 
-fn find_links(
-    path: &str,
-    links: &[LinkSpec],
-    a: &[usize],
-    b: &[usize],
-) -> Result<Vec<usize>, ScenarioError> {
+fn find_links(path: &str, links: &[LinkSpec], a: &[usize], b: &[usize]) -> Result<Vec<usize>, ScenarioError> {
     let ids: Vec<usize> = links
         .iter()
         .enumerate()
-        .filter(|(_, l)| {
-            (a.contains(&l.a) && b.contains(&l.b)) || (a.contains(&l.b) && b.contains(&l.a))
-        })
+        .filter(|(_, l)| (a.contains(&l.a) && b.contains(&l.b)) || (a.contains(&l.b) && b.contains(&l.a)))
         .map(|(i, _)| i)
         .collect();
     if ids.is_empty() {
-        return Err(ScenarioError::invalid(
-            format!("{path}.b"),
-            "no link joins these two ends",
-        ));
+        return Err(ScenarioError::invalid(format!("{path}.b"), "no link joins these two ends"));
     }
     Ok(ids)
 }
@@ -1121,27 +844,15 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
                     "must be between 1 and the size in bytes",
                 ));
             }
-            Ok(ContentSpec {
-                total_bytes,
-                chunks,
-                live_chunk_interval: None,
-            })
+            Ok(ContentSpec { total_bytes, chunks, live_chunk_interval: None })
         }
-        Content::Live {
-            rate_mbps,
-            duration_s,
-            chunk_s,
-            ..
-        } => {
+        Content::Live { rate_mbps, duration_s, chunk_s, .. } => {
             check_positive(&format!("{path}.rate_mbps"), rate_mbps)?;
             check_positive(&format!("{path}.duration_s"), duration_s)?;
             check_positive(&format!("{path}.chunk_s"), chunk_s)?;
             let chunks = (duration_s / chunk_s).round().max(1.0);
             if chunks > u32::MAX as f64 {
-                return Err(ScenarioError::invalid(
-                    format!("{path}.chunk_s"),
-                    "too many chunks",
-                ));
+                return Err(ScenarioError::invalid(format!("{path}.chunk_s"), "too many chunks"));
             }
             let chunks = chunks as u32;
             let total_bytes = (mbps_to_bytes_per_sec(rate_mbps) * duration_s).round() as u64;
@@ -1154,17 +865,10 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
     }
 }
 
-fn build_strategy(
-    path: &str,
-    s: &Strategy,
-    servers: usize,
-) -> Result<StrategyConfig, ScenarioError> {
+fn build_strategy(path: &str, s: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
     let at_least_one = |field: &str, v: u32| {
         if v == 0 {
-            Err(ScenarioError::invalid(
-                format!("{path}.{field}"),
-                "must be at least 1",
-            ))
+            Err(ScenarioError::invalid(format!("{path}.{field}"), "must be at least 1"))
         } else {
             Ok(v)
         }
@@ -1186,22 +890,15 @@ fn build_strategy(
                 rate_sort,
                 dynamic_switching,
                 switch_margin,
-                ..StrategyConfig::cascade(
-                    at_least_one("fanout", fanout)?,
-                    at_least_one("first_nodes", first_nodes)?,
-                )
+                ..StrategyConfig::cascade(at_least_one("fanout", fanout)?, at_least_one("first_nodes", first_nodes)?)
             }
         }
-        Strategy::Star { max_concurrent } => StrategyConfig::star(at_least_one(
-            "max_concurrent",
-            max_concurrent.unwrap_or(servers as u32),
-        )?),
+        Strategy::Star { max_concurrent } => {
+            StrategyConfig::star(at_least_one("max_concurrent", max_concurrent.unwrap_or(servers as u32))?)
+        }
         Strategy::Chain {} => StrategyConfig::chain(),
         Strategy::Tree { arity } => StrategyConfig::tree(at_least_one("arity", arity)?),
-        Strategy::Swarm {
-            peers,
-            upload_slots,
-        } => StrategyConfig::swarm(
+        Strategy::Swarm { peers, upload_slots } => StrategyConfig::swarm(
             at_least_one("peers", peers)?,
             at_least_one("upload_slots", upload_slots)?,
             servers as u32,

@@ -36,15 +36,8 @@ fn star_shares_the_base_server_upload_among_all_servers() {
 fn star_with_one_connection_serves_servers_one_after_another() {
     // n1 gets each chunk one chunk time after the base server does: done at 1.25 s. By then
     // the base server holds everything, so n2 and n3 take 1 s each.
-    let r = run_json(&scenario(
-        r#"{ "kind": "star", "max_concurrent": 1 }"#,
-        0.0,
-        4,
-    ));
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let r = run_json(&scenario(r#"{ "kind": "star", "max_concurrent": 1 }"#, 0.0, 4));
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(1.25), ns(2.25), ns(3.25)]);
 }
 
@@ -53,46 +46,21 @@ fn a_chain_pipelines_chunks_instead_of_waiting_for_the_whole_file() {
     // client → bs → n1 → n2 → n3, four chunks of 0.25 s. The base server holds chunk k at
     // (k+1)/4 s; every hop adds one chunk time: n1 at 1.25 s, n2 at 1.5 s, n3 at 1.75 s
     // (store-and-forward would take 4 s).
-    let r = run_json(&scenario(
-        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#,
-        0.0,
-        4,
-    ));
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let r = run_json(&scenario(r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#, 0.0, 4));
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(1.25), ns(1.5), ns(1.75)]);
-    let from = |n: &str| {
-        r.nodes
-            .iter()
-            .find(|x| x.node == n)
-            .unwrap()
-            .received_from
-            .clone()
-    };
+    let from = |n: &str| r.nodes.iter().find(|x| x.node == n).unwrap().received_from.clone();
     assert_eq!(
         (from("n1"), from("n2"), from("n3")),
-        (
-            vec!["bs".to_string()],
-            vec!["n1".to_string()],
-            vec!["n2".to_string()]
-        )
+        (vec!["bs".to_string()], vec!["n1".to_string()], vec!["n2".to_string()])
     );
     assert!(r.nodes.iter().all(|n| n.bytes_received == 1_000_000));
 }
 
 #[test]
 fn a_single_chunk_chain_is_store_and_forward() {
-    let r = run_json(&scenario(
-        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#,
-        0.0,
-        1,
-    ));
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let r = run_json(&scenario(r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#, 0.0, 1));
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(2.0), ns(3.0), ns(4.0)]);
 }
 
@@ -104,15 +72,8 @@ fn latency_is_paid_by_every_message_and_once_per_chunk_hop() {
     // The client sends chunk k during [0.04 + k/4, 0.29 + k/4]; the base server holds it at
     // 0.31 + k/4. bs → n1 (open since 0.06) sends it during [0.31 + k/4, 0.56 + k/4]; n1
     // holds it at 0.58 + k/4; n2 likewise at 0.85 + k/4, n3 at 1.12 + k/4.
-    let r = run_json(&scenario(
-        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#,
-        10.0,
-        4,
-    ));
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let r = run_json(&scenario(r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#, 10.0, 4));
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(1.33), ns(1.60), ns(1.87)]);
     let job = &r.jobs[0];
     assert_eq!(job.created_s, Some(0.02));
@@ -129,24 +90,10 @@ fn fanout_two_splits_the_list_and_shares_the_source_upload() {
     // Base server → n1 only (first_nodes 1). n1's index list is [n2, n3]; with fanout 2 it
     // streams to both at once, 0.5 MB/s each. One chunk of 1 MB: the base server holds it at
     // 1 s, n1 at 2 s, n2 and n3 at 4 s.
-    let r = run_json(&scenario(
-        r#"{ "kind": "cascade", "fanout": 2, "first_nodes": 1 }"#,
-        0.0,
-        1,
-    ));
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let r = run_json(&scenario(r#"{ "kind": "cascade", "fanout": 2, "first_nodes": 1 }"#, 0.0, 1));
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(2.0), ns(4.0), ns(4.0)]);
-    let from = |n: &str| {
-        r.nodes
-            .iter()
-            .find(|x| x.node == n)
-            .unwrap()
-            .received_from
-            .clone()
-    };
+    let from = |n: &str| r.nodes.iter().find(|x| x.node == n).unwrap().received_from.clone();
     assert_eq!(from("n3"), vec!["n1".to_string()]);
 }
 
@@ -155,25 +102,14 @@ fn live_content_cannot_be_delivered_before_it_is_produced() {
     // A 10 s live stream at 0.8 Mbit/s in 1 s chunks (0.1 MB each): every relay is fast enough,
     // so each server holds the last chunk shortly after it is produced at 10 s. With zero
     // latency, chunk 9 is produced at 10 s and crosses client→bs→n1→n2→n3 at 0.1 s per hop.
-    let json = scenario(
-        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#,
-        0.0,
-        1,
-    )
-    .replace(
+    let json = scenario(r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1 }"#, 0.0, 1).replace(
         r#"{ "kind": "file", "size_mb": 1, "chunks": 1 }"#,
         r#"{ "kind": "live", "rate_mbps": 0.8, "duration_s": 10, "chunk_s": 1 }"#,
     );
     let r = run_json(&json);
-    let done: Vec<u64> = ["n1", "n2", "n3"]
-        .iter()
-        .map(|n| completion_ns(&r, n))
-        .collect();
+    let done: Vec<u64> = ["n1", "n2", "n3"].iter().map(|n| completion_ns(&r, n)).collect();
     assert_eq!(done, vec![ns(10.2), ns(10.3), ns(10.4)]);
-    assert_eq!(
-        r.jobs[0].lower_bound_s, 10.0,
-        "a live job cannot end before its stream does"
-    );
+    assert_eq!(r.jobs[0].lower_bound_s, 10.0, "a live job cannot end before its stream does");
 }
 
 #[test]
@@ -189,19 +125,9 @@ fn every_listed_server_receives_a_large_cascade_exactly_once() {
     );
     assert_eq!(r.unfinished, 0);
     assert_eq!(r.jobs[0].completed, 500);
-    assert!(r
-        .nodes
-        .iter()
-        .all(|n| n.bytes_received == 8_000_000 && n.received_from.len() == 1));
+    assert!(r.nodes.iter().all(|n| n.bytes_received == 8_000_000 && n.received_from.len() == 1));
     let closed = r.jobs[0].closed_s.unwrap();
-    let last = r
-        .nodes
-        .iter()
-        .map(|n| n.completion_s.unwrap())
-        .fold(0.0, f64::max);
-    assert!(
-        closed > last,
-        "the base server closes after the last receipt reaches it"
-    );
+    let last = r.nodes.iter().map(|n| n.completion_s.unwrap()).fold(0.0, f64::max);
+    assert!(closed > last, "the base server closes after the last receipt reaches it");
     assert!(r.ratio_to_bound.unwrap() >= 1.0);
 }

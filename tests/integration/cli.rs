@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn cascade_sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cascade-sim"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_cascade-sim")).args(args).output().expect("binary runs")
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -22,27 +19,13 @@ fn temp_dir(name: &str) -> PathBuf {
 fn run_writes_results_and_chart_and_prints_a_summary() {
     let dir = temp_dir("run");
     let out = dir.join("quickstart");
-    let o = cascade_sim(&[
-        "run",
-        "scenarios/quickstart.json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = cascade_sim(&["run", "scenarios/quickstart.json", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    for word in [
-        "makespan",
-        "lower bound",
-        "ratio",
-        "p50",
-        "p99",
-        "events",
-        "trace_hash",
-    ] {
+    for word in ["makespan", "lower bound", "ratio", "p50", "p99", "events", "trace_hash"] {
         assert!(stdout.contains(word), "summary lacks {word}: {stdout}");
     }
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     for field in [
         "scenario",
         "seed",
@@ -70,17 +53,9 @@ fn run_writes_results_and_chart_and_prints_a_summary() {
 #[test]
 fn the_seed_flag_overrides_the_scenario_seed() {
     let dir = temp_dir("seed");
-    let o = cascade_sim(&[
-        "run",
-        "scenarios/quickstart.json",
-        "--seed",
-        "77",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+    let o = cascade_sim(&["run", "scenarios/quickstart.json", "--seed", "77", "--out", dir.to_str().unwrap()]);
     assert!(o.status.success());
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["seed"], 77);
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -99,17 +74,8 @@ fn run_bad(name: &str, json: &str) -> (i32, String, bool) {
     let file = dir.join("scenario.json");
     std::fs::write(&file, json).unwrap();
     let out = dir.join("out");
-    let o = cascade_sim(&[
-        "run",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let result = (
-        o.status.code().unwrap(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        Path::new(&out).exists(),
-    );
+    let o = cascade_sim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let result = (o.status.code().unwrap(), String::from_utf8_lossy(&o.stderr).into_owned(), Path::new(&out).exists());
     std::fs::remove_dir_all(dir).unwrap();
     result
 }
@@ -124,21 +90,9 @@ fn the_good_scenario_used_below_is_valid() {
 #[test]
 fn bad_input_names_the_json_path_exits_2_and_writes_nothing() {
     let cases = [
-        (
-            "json",
-            GOOD.replace(r#""name": "x","#, r#""name": "x""#),
-            "line",
-        ),
-        (
-            "type",
-            GOOD.replace(r#""count": 3"#, r#""count": "three""#),
-            "network.groups[0].count",
-        ),
-        (
-            "unknown",
-            GOOD.replace(r#""fanout": 2"#, r#""fanout": 2, "fan_out": 3"#),
-            "unknown field `fan_out`",
-        ),
+        ("json", GOOD.replace(r#""name": "x","#, r#""name": "x""#), "line"),
+        ("type", GOOD.replace(r#""count": 3"#, r#""count": "three""#), "network.groups[0].count"),
+        ("unknown", GOOD.replace(r#""fanout": 2"#, r#""fanout": 2, "fan_out": 3"#), "unknown field `fan_out`"),
         (
             "negative",
             GOOD.replace(
@@ -152,11 +106,7 @@ fn bad_input_names_the_json_path_exits_2_and_writes_nothing() {
             GOOD.replace(r#""servers": ["g"]"#, r#""servers": ["g", "nowhere"]"#),
             "clients[0].jobs[0].servers[1]",
         ),
-        (
-            "zero-fanout",
-            GOOD.replace(r#""fanout": 2"#, r#""fanout": 0"#),
-            "clients[0].jobs[0].strategy.fanout",
-        ),
+        ("zero-fanout", GOOD.replace(r#""fanout": 2"#, r#""fanout": 0"#), "clients[0].jobs[0].strategy.fanout"),
         (
             "bad-dist",
             GOOD.replace(
@@ -169,15 +119,8 @@ fn bad_input_names_the_json_path_exits_2_and_writes_nothing() {
     for (name, json, expected) in cases {
         let (code, stderr, out_exists) = run_bad(name, &json);
         assert_eq!(code, 2, "{name}: {stderr}");
-        assert!(
-            stderr.contains(expected),
-            "{name}: stderr does not name `{expected}`: {stderr}"
-        );
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "{name}: one clear error: {stderr}"
-        );
+        assert!(stderr.contains(expected), "{name}: stderr does not name `{expected}`: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: one clear error: {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         assert!(!out_exists, "{name}: no output for bad input");
     }

@@ -20,10 +20,8 @@ fn same_scenario_and_seed_give_identical_results_json() {
 
 #[test]
 fn the_seed_changes_drawn_hosts_and_so_the_trace() {
-    let a: serde_json::Value =
-        serde_json::from_str(&run_file("scenarios/quickstart.json", Some(1))).unwrap();
-    let b: serde_json::Value =
-        serde_json::from_str(&run_file("scenarios/quickstart.json", Some(2))).unwrap();
+    let a: serde_json::Value = serde_json::from_str(&run_file("scenarios/quickstart.json", Some(1))).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&run_file("scenarios/quickstart.json", Some(2))).unwrap();
     assert_eq!(a["seed"], 1);
     assert_ne!(a["trace_hash"], b["trace_hash"]);
 }
@@ -32,14 +30,7 @@ fn the_seed_changes_drawn_hosts_and_so_the_trace() {
 fn the_json_schema_describes_the_scenario_format() {
     let schema = cascade_sim::scenario::json_schema();
     let text = schema.to_string();
-    for field in [
-        "upload_mbps",
-        "horizon_s",
-        "fanout",
-        "first_nodes",
-        "uniform",
-        "transfers",
-    ] {
+    for field in ["upload_mbps", "horizon_s", "fanout", "first_nodes", "uniform", "transfers"] {
         assert!(text.contains(field), "schema lacks {field}");
     }
 }

@@ -5,10 +5,7 @@ use crate::util::{completion_ns, ns, run_json};
 use cascade_sim::report::Results;
 
 fn node<'a>(r: &'a Results, name: &str) -> &'a cascade_sim::report::results::NodeResult {
-    r.nodes
-        .iter()
-        .find(|n| n.node == name)
-        .expect("node in results")
+    r.nodes.iter().find(|n| n.node == name).expect("node in results")
 }
 
 #[test]
@@ -35,11 +32,7 @@ fn the_base_server_denies_a_job_beyond_its_limit_and_the_client_is_told() {
     let by_name = |n: &str| r.jobs.iter().find(|j| j.name == n).unwrap();
     assert_eq!(by_name("first").closed_s, Some(2.0));
     let second = by_name("second");
-    assert!(
-        second.denied.as_deref().unwrap().contains("limit 1"),
-        "{:?}",
-        second.denied
-    );
+    assert!(second.denied.as_deref().unwrap().contains("limit 1"), "{:?}", second.denied);
     assert_eq!((second.id, second.created_s), (None, None));
     assert_eq!(by_name("third").closed_s, Some(5.0));
     assert_eq!(r.denied_jobs, 1);
@@ -68,27 +61,14 @@ fn live_content_is_limited_by_the_clients_upload_and_lag_is_reported() {
     let r = run_json(&live(4.0));
     assert_eq!(completion_ns(&r, "n1"), ns(10.0));
     let lag = node(&r, "n1").lag_s.clone().unwrap();
-    assert_eq!(
-        (lag.p50, lag.p99, lag.max, lag.sustained),
-        (4.0, 6.0, 6.0, false)
-    );
+    assert_eq!((lag.p50, lag.p99, lag.max, lag.sustained), (4.0, 6.0, 6.0, false));
     let stream = r.jobs[0].live_stream.clone().unwrap();
-    assert_eq!(
-        (
-            stream.rate_mbps,
-            stream.sustainable_rate_bound_mbps,
-            stream.servers_sustained
-        ),
-        (8.0, 8.0, 0)
-    );
+    assert_eq!((stream.rate_mbps, stream.sustainable_rate_bound_mbps, stream.servers_sustained), (8.0, 8.0, 0));
 
     // With a client uploading 10 MB/s every chunk reaches n1 1.1 s after production.
     let r = run_json(&live(80.0));
     let lag = node(&r, "n1").lag_s.clone().unwrap();
-    assert_eq!(
-        (ns(lag.p50), ns(lag.max), lag.sustained),
-        (ns(1.1), ns(1.1), true)
-    );
+    assert_eq!((ns(lag.p50), ns(lag.max), lag.sustained), (ns(1.1), ns(1.1), true));
     assert_eq!(r.jobs[0].live_stream.as_ref().unwrap().servers_sustained, 1);
 }
 
@@ -111,46 +91,19 @@ fn commands_cascade_behind_the_content_execute_and_close_the_job() {
     // n1 → n2:     chunk [2, 3], index [3, 3.5], end-job at 3.5.
     // n1 runs index 2.5 → 4.5, then end-job (no execution time) at 4.5; n2: 3.5 → 5.5.
     let r = run_json(COMMANDS);
-    assert_eq!(
-        (completion_ns(&r, "n1"), completion_ns(&r, "n2")),
-        (ns(2.0), ns(3.0))
-    );
+    assert_eq!((completion_ns(&r, "n1"), completion_ns(&r, "n2")), (ns(2.0), ns(3.0)));
     assert_eq!(node(&r, "n1").done_s, Some(4.5));
     assert_eq!(node(&r, "n2").done_s, Some(5.5));
     assert_eq!(node(&r, "n2").bytes_received, 1_500_000);
     let job = &r.jobs[0];
-    let names: Vec<_> = job
-        .commands
-        .iter()
-        .map(|c| (c.name.as_str(), c.end_job, c.all_completed_s))
-        .collect();
-    assert_eq!(
-        names,
-        vec![("index", false, Some(5.5)), ("end-job", true, Some(5.5))]
-    );
+    let names: Vec<_> = job.commands.iter().map(|c| (c.name.as_str(), c.end_job, c.all_completed_s)).collect();
+    assert_eq!(names, vec![("index", false, Some(5.5)), ("end-job", true, Some(5.5))]);
     // The base server closes when n2 completes end-job, and calls the client back although
     // it left at 1 s.
-    assert_eq!(
-        (job.closed_s, job.session_ended_s, job.client_notified_s),
-        (Some(5.5), Some(1.0), Some(5.5))
-    );
+    assert_eq!((job.closed_s, job.session_ended_s, job.client_notified_s), (Some(5.5), Some(1.0), Some(5.5)));
     // The client's view, in order: receipts at 2 and 3 s, then command completions.
-    let progress: Vec<_> = job
-        .progress
-        .iter()
-        .map(|p| (p.t_s, p.holders, p.commands_completed))
-        .collect();
-    assert_eq!(
-        progress,
-        vec![
-            (2.0, 1, 0),
-            (3.0, 2, 0),
-            (4.5, 2, 1),
-            (4.5, 2, 2),
-            (5.5, 2, 3),
-            (5.5, 2, 4)
-        ]
-    );
+    let progress: Vec<_> = job.progress.iter().map(|p| (p.t_s, p.holders, p.commands_completed)).collect();
+    assert_eq!(progress, vec![(2.0, 1, 0), (3.0, 2, 0), (4.5, 2, 1), (4.5, 2, 2), (5.5, 2, 3), (5.5, 2, 4)]);
 }
 
 #[test]
@@ -158,16 +111,9 @@ fn queries_show_receipt_and_in_progress_states() {
     let r = run_json(COMMANDS);
     let q = &r.jobs[0].queries;
     // At 3.2 s n2 holds the content only; at 4.0 s the command runs and end-job waits.
-    assert_eq!(
-        (q[0].answered_s, q[0].items_held, q[0].content_complete),
-        (Some(3.2), Some(1), Some(true))
-    );
+    assert_eq!((q[0].answered_s, q[0].items_held, q[0].content_complete), (Some(3.2), Some(1), Some(true)));
     assert!(q[0].commands.is_empty());
-    let states: Vec<_> = q[1]
-        .commands
-        .iter()
-        .map(|c| (c.id, c.state.as_str()))
-        .collect();
+    let states: Vec<_> = q[1].commands.iter().map(|c| (c.id, c.state.as_str())).collect();
     assert_eq!(states, vec![(0, "in_progress"), (1, "new")]);
     assert_eq!(q[1].items_held, Some(3));
 }
@@ -191,14 +137,10 @@ fn rate_sort_puts_fast_uploaders_first_in_the_cascade() {
     // Uploads a = 1, b = 2, c = 10 MB/s; one 1 MB chunk; fanout 1 (a chain).
     // In list order: client→bs 0.1 s, bs→a 0.1 s, a→b 1 s, b→c 0.5 s: done at 1.7 s.
     // Sorted: bs→c 0.1 s, c→b 0.1 s, b→a 0.5 s: done at 0.8 s.
-    let unsorted = run_json(&three_servers(
-        r#"{ "kind": "cascade", "fanout": 1, "rate_sort": false }"#,
-        [8.0, 16.0, 80.0],
-    ));
-    let sorted = run_json(&three_servers(
-        r#"{ "kind": "cascade", "fanout": 1, "rate_sort": true }"#,
-        [8.0, 16.0, 80.0],
-    ));
+    let unsorted =
+        run_json(&three_servers(r#"{ "kind": "cascade", "fanout": 1, "rate_sort": false }"#, [8.0, 16.0, 80.0]));
+    let sorted =
+        run_json(&three_servers(r#"{ "kind": "cascade", "fanout": 1, "rate_sort": true }"#, [8.0, 16.0, 80.0]));
     assert_eq!(unsorted.makespan_s.map(ns), Some(ns(1.7)));
     assert_eq!(sorted.makespan_s.map(ns), Some(ns(0.8)));
     assert_eq!(node(&sorted, "b").received_from, vec!["c".to_string()]);
@@ -214,30 +156,10 @@ fn without_index_lists_every_source_tries_every_server() {
         [80.0, 80.0, 80.0],
     );
     let scenario = cascade_sim::scenario::parse(&json).unwrap();
-    let run = cascade_sim::simulate(
-        &scenario,
-        &cascade_sim::RunOptions {
-            seed: None,
-            record_messages: true,
-        },
-    )
-    .unwrap();
-    let count = |kind: &str| {
-        run.engine
-            .messages()
-            .unwrap()
-            .iter()
-            .filter(|m| m.kind == kind)
-            .count()
-    };
-    assert_eq!(
-        (count("Offer"), count("Accept"), count("Decline")),
-        (9, 3, 6)
-    );
-    let done: Vec<u64> = ["a", "b", "c"]
-        .iter()
-        .map(|n| completion_ns(&run.results, n))
-        .collect();
+    let run = cascade_sim::simulate(&scenario, &cascade_sim::RunOptions { seed: None, record_messages: true }).unwrap();
+    let count = |kind: &str| run.engine.messages().unwrap().iter().filter(|m| m.kind == kind).count();
+    assert_eq!((count("Offer"), count("Accept"), count("Decline")), (9, 3, 6));
+    let done: Vec<u64> = ["a", "b", "c"].iter().map(|n| completion_ns(&run.results, n)).collect();
     assert_eq!(done, vec![ns(0.2), ns(0.3), ns(0.4)]);
 }
 
@@ -267,11 +189,7 @@ fn dynamic_switching_moves_a_receiver_to_a_faster_source_at_the_same_offset() {
     let r = run_json(&switching(true));
     let f = node(&r, "f");
     assert_eq!((f.switches, f.completion_s.map(ns)), (1, Some(ns(0.87))));
-    let from: Vec<_> = f
-        .bytes_from
-        .iter()
-        .map(|b| (b.source.as_str(), b.bytes))
-        .collect();
+    let from: Vec<_> = f.bytes_from.iter().map(|b| (b.source.as_str(), b.bytes)).collect();
     assert_eq!(from, vec![("bs", 3_700_000), ("s", 300_000)]);
     assert_eq!(f.bytes_received, 4_000_000, "no byte is sent twice");
     assert_eq!(completion_ns(&r, "r"), ns(0.97));
@@ -280,10 +198,7 @@ fn dynamic_switching_moves_a_receiver_to_a_faster_source_at_the_same_offset() {
     // Without switching f stays on s: chunk k leaves s during [0.2 + k, 1.2 + k]; f done at
     // 4.2 s, r (0.1 s behind) at 4.3 s.
     let r = run_json(&switching(false));
-    assert_eq!(
-        (completion_ns(&r, "f"), completion_ns(&r, "r")),
-        (ns(4.2), ns(4.3))
-    );
+    assert_eq!((completion_ns(&r, "f"), completion_ns(&r, "r")), (ns(4.2), ns(4.3)));
     assert_eq!(node(&r, "f").switches, 0);
 }
 
@@ -311,23 +226,9 @@ fn max_concurrent_from(r: &cascade_sim::Run, src: &str) -> usize {
         .stream_records()
         .iter()
         .filter(|s| topo.host(s.src).name == src)
-        .map(|s| {
-            (
-                s.opened_at.as_secs_f64(),
-                s.last_arrival.unwrap().as_secs_f64(),
-            )
-        })
+        .map(|s| (s.opened_at.as_secs_f64(), s.last_arrival.unwrap().as_secs_f64()))
         .collect();
-    spans
-        .iter()
-        .map(|&(start, _)| {
-            spans
-                .iter()
-                .filter(|&&(s, e)| s <= start && start < e)
-                .count()
-        })
-        .max()
-        .unwrap()
+    spans.iter().map(|&(start, _)| spans.iter().filter(|&&(s, e)| s <= start && start < e).count()).max().unwrap()
 }
 
 #[test]
@@ -357,11 +258,7 @@ fn chain_and_tree_strategies_run_in_the_same_engine() {
     };
     let chain = many(r#"{ "kind": "chain" }"#, 1);
     for (i, n) in chain.nodes.iter().enumerate() {
-        let expected = if i == 0 {
-            "bs".to_string()
-        } else {
-            format!("g-{i}")
-        };
+        let expected = if i == 0 { "bs".to_string() } else { format!("g-{i}") };
         assert_eq!(n.received_from, vec![expected], "a chain in list order");
     }
     let children = |r: &Results| {
@@ -373,18 +270,10 @@ fn chain_and_tree_strategies_run_in_the_same_engine() {
     };
     let tree = many(r#"{ "kind": "tree", "arity": 2 }"#, 1);
     assert_eq!(tree.unfinished, 0);
-    assert!(
-        children(&tree).values().all(|&c| c <= 2),
-        "a binary tree: {:?}",
-        children(&tree)
-    );
+    assert!(children(&tree).values().all(|&c| c <= 2), "a binary tree: {:?}", children(&tree));
     let again = many(r#"{ "kind": "tree", "arity": 2 }"#, 1);
     let other = many(r#"{ "kind": "tree", "arity": 2 }"#, 2);
-    assert_eq!(
-        children(&tree),
-        children(&again),
-        "the same seed gives the same tree"
-    );
+    assert_eq!(children(&tree), children(&again), "the same seed gives the same tree");
     assert_ne!(tree.nodes, other.nodes, "another seed shuffles the tree");
 }
 
@@ -412,23 +301,12 @@ fn two_clients_with_three_concurrent_jobs_share_the_network() {
             jobs(b)
         )
     };
-    let alone = run_json(
-        &scenario(&["a1"], &["b1"]).replace(r#"{ "name": "b1""#, r#"{ "name": "b1", "at_s": 100"#),
-    );
+    let alone = run_json(&scenario(&["a1"], &["b1"]).replace(r#"{ "name": "b1""#, r#"{ "name": "b1", "at_s": 100"#));
     let together = run_json(&scenario(&["a1", "a2"], &["b1"]));
     assert_eq!(together.jobs.len(), 3);
-    assert!(together
-        .jobs
-        .iter()
-        .all(|j| j.closed_s.is_some() && j.client_notified_s.is_some()));
+    assert!(together.jobs.iter().all(|j| j.closed_s.is_some() && j.client_notified_s.is_some()));
     let alone_a1 = alone.jobs[0].makespan_s.unwrap();
-    assert!(
-        together
-            .jobs
-            .iter()
-            .all(|j| j.makespan_s.unwrap() > alone_a1),
-        "sharing slows every job down"
-    );
+    assert!(together.jobs.iter().all(|j| j.makespan_s.unwrap() > alone_a1), "sharing slows every job down");
     let ids: std::collections::BTreeSet<_> = together.jobs.iter().map(|j| j.id.unwrap()).collect();
     assert_eq!(ids.len(), 3, "unique job ids");
 }
@@ -450,28 +328,12 @@ fn the_swarm_exchanges_pieces_among_peers_rarest_first() {
     assert!(r.jobs[0].closed_s.is_some(), "every peer executes end-job");
     // Every peer gets every byte exactly once, from several peers.
     assert!(r.nodes.iter().all(|n| n.bytes_received == 8_000_000));
-    assert!(r
-        .nodes
-        .iter()
-        .all(|n| n.bytes_from.iter().map(|b| b.bytes).sum::<u64>() == 8_000_000));
+    assert!(r.nodes.iter().all(|n| n.bytes_from.iter().map(|b| b.bytes).sum::<u64>() == 8_000_000));
     let multi = r.nodes.iter().filter(|n| n.bytes_from.len() > 1).count();
     assert!(multi >= 25, "pieces come from several peers: {multi}/30");
     // The seed uploads each piece roughly once, not once per peer as a star would.
-    let from_seed: u64 = r
-        .nodes
-        .iter()
-        .flat_map(|n| &n.bytes_from)
-        .filter(|b| b.source == "bs")
-        .map(|b| b.bytes)
-        .sum();
-    assert!(
-        from_seed < 8 * 8_000_000,
-        "the seed uploaded {from_seed} bytes"
-    );
+    let from_seed: u64 = r.nodes.iter().flat_map(|n| &n.bytes_from).filter(|b| b.source == "bs").map(|b| b.bytes).sum();
+    assert!(from_seed < 8 * 8_000_000, "the seed uploaded {from_seed} bytes");
     assert_eq!(run_json(&json(1)), r, "deterministic");
-    assert_ne!(
-        run_json(&json(2)).trace_hash,
-        r.trace_hash,
-        "the seed draws the links"
-    );
+    assert_ne!(run_json(&json(2)).trace_hash, r.trace_hash, "the seed draws the links");
 }

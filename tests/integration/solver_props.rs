@@ -29,32 +29,16 @@ fn check(
     let expected = reference_max_min(caps, &subset);
     let rates: Vec<f64> = active.iter().map(|&(_, id)| model.rate(id)).collect();
     for (r, e) in rates.iter().zip(&expected) {
-        prop_assert!(
-            (r - e).abs() <= 1e-9 * e.abs().max(1.0),
-            "rate {r} vs reference {e}"
-        );
+        prop_assert!((r - e).abs() <= 1e-9 * e.abs().max(1.0), "rate {r} vs reference {e}");
     }
     // Feasible, and every flow has a saturated bottleneck where it is among the largest.
     for (res, &cap) in caps.iter().enumerate() {
-        let load: f64 = subset
-            .iter()
-            .zip(&rates)
-            .filter(|(p, _)| p.contains(&res))
-            .map(|(_, r)| r)
-            .sum();
-        prop_assert!(
-            load <= cap * (1.0 + 1e-9),
-            "resource {res} overloaded: {load} > {cap}"
-        );
+        let load: f64 = subset.iter().zip(&rates).filter(|(p, _)| p.contains(&res)).map(|(_, r)| r).sum();
+        prop_assert!(load <= cap * (1.0 + 1e-9), "resource {res} overloaded: {load} > {cap}");
     }
     for (k, path) in subset.iter().enumerate() {
         let bottlenecked = path.iter().any(|&res| {
-            let on: Vec<f64> = subset
-                .iter()
-                .zip(&rates)
-                .filter(|(p, _)| p.contains(&res))
-                .map(|(_, &r)| r)
-                .collect();
+            let on: Vec<f64> = subset.iter().zip(&rates).filter(|(p, _)| p.contains(&res)).map(|(_, &r)| r).collect();
             let load: f64 = on.iter().sum();
             load >= caps[res] * (1.0 - 1e-9) && on.iter().all(|&r| r <= rates[k] * (1.0 + 1e-9))
         });
@@ -64,7 +48,13 @@ fn check(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // A fixed seed: the same instances on every run, so the suite stays deterministic.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(65),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn incremental_solver_matches_the_reference((caps, paths, end_order) in instance()) {
         let mut model = FlowModel::new();

@@ -15,18 +15,11 @@ pub fn ns(seconds: f64) -> u64 {
 
 /// Finish times of the raw transfers, in nanoseconds.
 pub fn transfer_finish_ns(r: &Results) -> Vec<u64> {
-    r.transfers
-        .iter()
-        .map(|t| ns(t.finish_s.expect("transfer finished")))
-        .collect()
+    r.transfers.iter().map(|t| ns(t.finish_s.expect("transfer finished"))).collect()
 }
 
 /// Completion time of `node` for its (only) job, in nanoseconds.
 pub fn completion_ns(r: &Results, node: &str) -> u64 {
-    let n = r
-        .nodes
-        .iter()
-        .find(|n| n.node == node)
-        .expect("node in results");
+    let n = r.nodes.iter().find(|n| n.node == node).expect("node in results");
     ns(n.completion_s.expect("node completed"))
 }
