@@ -121,6 +121,36 @@ fn main() {
         assert!(makespan(&runs, 3) < makespan(&runs, 0), "the cascade beats the star on {name}");
     }
 
+    println!(
+        "\nFaults: resume from the offset (the patent) against restart from zero (the prior art, [0005])\n\
+         | scenario | closed (s) resume / restart | bytes received resume / restart | bytes re-sent resume / restart | servers repaired / failed |\n|---|---|---|---|---|"
+    );
+    for name in ["fault-relay-crash", "fault-first-node", "fault-partition", "fault-dead-server", "fault-flapping-link", "fault-random"] {
+        let resume = run(load(name), None);
+        let mut prior = load(name);
+        prior["faults"]["resume"] = json!(false);
+        let restart = run(prior, None);
+        let received = |r: &Results| r.nodes.iter().map(|n| n.bytes_received).sum::<u64>();
+        let resent = |r: &Results| r.nodes.iter().map(|n| n.bytes_resent).sum::<u64>();
+        let acc = resume.jobs[0].accountability.as_ref().expect("job created");
+        let count = |state: &str| acc.servers.iter().filter(|s| s.state == state).count();
+        println!(
+            "| {name} | {:.1} / {:.1} | {:.1} MB / {:.1} MB | {:.1} MB / {:.1} MB | {} / {} |",
+            resume.jobs[0].closed_s.unwrap_or(f64::NAN),
+            restart.jobs[0].closed_s.unwrap_or(f64::NAN),
+            received(&resume) as f64 / 1e6,
+            received(&restart) as f64 / 1e6,
+            resent(&resume) as f64 / 1e6,
+            resent(&restart) as f64 / 1e6,
+            count("repaired_then_completed"),
+            count("failed"),
+        );
+        assert_eq!(resent(&resume), 0, "{name}: resume never re-sends held data");
+        assert!(received(&resume) <= received(&restart), "{name}: resume moves no more bytes than restarting");
+        assert!(acc.consistent, "{name}: the base server's account is true");
+        save(&format!("{name}.svg"), cascade_sim::report::chart::completion_svg(&resume).expect("chart renders"));
+    }
+
     let commands = run(load("commands"), None);
     save("commands.svg", progress_svg(&commands, "catalogue").expect("chart renders"));
     let multi = run(load("multi-client"), None);
