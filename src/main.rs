@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario: print a summary and write results.json and completion.svg.
+    /// Run one scenario: print a summary and write results.json, nodes.csv, charts
+    /// (completion.svg/.png, timeline.svg, throughput.svg) and index.html into --out.
     Run {
         /// Scenario file (JSON).
         scenario: PathBuf,
@@ -29,6 +30,10 @@ enum Command {
         /// Seed for every random stream, overriding the scenario's `seed`.
         #[arg(long)]
         seed: Option<u64>,
+        /// Also write trace.json (Chrome trace event format: open it in Perfetto or
+        /// chrome://tracing); records every control message, so it costs memory on big runs.
+        #[arg(long)]
+        trace: bool,
     },
     /// Check scenario files without running them.
     Validate {
@@ -72,7 +77,7 @@ impl From<anyhow::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run { scenario, out, seed } => run(&scenario, out, seed),
+        Command::Run { scenario, out, seed, trace } => run(&scenario, out, seed, trace),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Bench { nodes, chunks, fanout } => {
             cascade_sim::bench::print_figures(nodes, chunks, fanout);
@@ -99,14 +104,15 @@ fn load_checked(path: &Path, seed: Option<u64>) -> Result<Scenario, ScenarioErro
     Ok(scenario)
 }
 
-fn run(path: &Path, out: Option<PathBuf>, seed: Option<u64>) -> Result<(), Failure> {
+fn run(path: &Path, out: Option<PathBuf>, seed: Option<u64>, trace: bool) -> Result<(), Failure> {
     let scenario = load_checked(path, seed)?;
     let file = path.display().to_string();
-    let results = cascade_sim::run(&scenario, seed).map_err(|e| e.in_file(&file))?;
+    let options = cascade_sim::RunOptions { seed, record_messages: trace };
+    let run = cascade_sim::simulate(&scenario, &options).map_err(|e| e.in_file(&file))?;
     let out = out.unwrap_or_else(|| Path::new("reports").join(&scenario.name));
-    let outputs = RunOutputs::render(&results)?;
+    let outputs = RunOutputs::render(&run, trace)?;
     outputs.write(&out).with_context(|| format!("writing results to {}", out.display()))?;
-    print_summary(&results);
+    print_summary(&run.results);
     let names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
     println!("wrote {}", names.join(", "));
     Ok(())
@@ -158,6 +164,29 @@ fn print_summary(r: &Results) {
             j.lower_bound_s,
             fmt_s(j.closed_s)
         );
+    }
+    for j in &r.jobs {
+        if let Some(a) = &j.accountability {
+            let count = |state: &str| a.servers.iter().filter(|s| s.state == state).count();
+            if count("repaired_then_completed") + count("failed") + count("unfinished") > 0 || !a.consistent {
+                println!(
+                    "  account of {}: {} completed, {} repaired then completed, {} failed, {} unfinished; {}",
+                    j.name,
+                    count("completed"),
+                    count("repaired_then_completed"),
+                    count("failed"),
+                    count("unfinished"),
+                    if a.consistent {
+                        "consistent with the servers' state"
+                    } else {
+                        "NOT consistent with the servers' state"
+                    }
+                );
+            }
+        }
+    }
+    if !r.faults.is_empty() {
+        println!("faults {}   control messages lost {}", r.faults.len(), r.messages_lost);
     }
     println!("events {}   trace_hash {}   end {:.3} s", r.events, r.trace_hash, r.end_s);
 }

@@ -68,6 +68,22 @@ pub fn cdf_steps(sorted: &[f64], total: usize) -> Vec<(f64, f64)> {
     pts
 }
 
+/// Renders the completion CDF of `results` as a PNG image (via a temporary file, which
+/// plotters' bitmap backend needs; it is removed at once).
+pub fn completion_png(results: &Results) -> Result<Vec<u8>, String> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("cascade-sim-{}-{n}.png", std::process::id()));
+    let rendered = (|| {
+        let root = BitMapBackend::new(&path, (900, 560)).into_drawing_area();
+        draw_completion(&root, results).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())
+    })();
+    let bytes = rendered.and_then(|()| std::fs::read(&path).map_err(|e| e.to_string()));
+    let _ = std::fs::remove_file(&path);
+    bytes
+}
+
 /// Renders the completion CDF of `results` as an SVG document.
 pub fn completion_svg(results: &Results) -> Result<String, String> {
     let mut svg = String::new();

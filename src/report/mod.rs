@@ -4,8 +4,12 @@
 
 pub mod bounds;
 pub mod chart;
+pub mod csv;
+pub mod html;
 pub mod overlay;
 pub mod results;
+pub mod timeline;
+pub mod trace;
 
 pub use results::{Percentiles, Results};
 
@@ -18,12 +22,39 @@ pub struct RunOutputs {
 }
 
 impl RunOutputs {
-    /// Renders `results.json` and `completion.svg`.
-    pub fn render(results: &Results) -> anyhow::Result<RunOutputs> {
+    /// Renders every output of a run: `results.json`, `nodes.csv`, `completion.svg` and
+    /// `.png`, `timeline.svg`, `throughput.svg`, `index.html`, and `trace.json` when `trace`
+    /// is set (the run should then have recorded its messages).
+    pub fn render(run: &crate::Run, trace: bool) -> anyhow::Result<RunOutputs> {
+        let results = &run.results;
+        let chart_err = |name: &'static str| move |e: String| anyhow::anyhow!("rendering {name}: {e}");
         let mut json = serde_json::to_vec_pretty(results)?;
         json.push(b'\n');
-        let svg = chart::completion_svg(results).map_err(|e| anyhow::anyhow!("rendering completion.svg: {e}"))?;
-        Ok(RunOutputs { files: vec![("results.json", json), ("completion.svg", svg.into_bytes())] })
+        let completion = chart::completion_svg(results).map_err(chart_err("completion.svg"))?;
+        let png = chart::completion_png(results).map_err(chart_err("completion.png"))?;
+        let timeline = timeline::timeline_svg(&run.engine, results).map_err(chart_err("timeline.svg"))?;
+        let throughput = timeline::throughput_svg(&run.engine, results).map_err(chart_err("throughput.svg"))?;
+        let page = html::index_html(
+            results,
+            &[
+                ("Completion of servers over time", &completion),
+                ("Who received from whom", &timeline),
+                ("Delivered throughput", &throughput),
+            ],
+        );
+        let mut files = vec![
+            ("results.json", json),
+            ("nodes.csv", csv::nodes_csv(results)?),
+            ("completion.svg", completion.into_bytes()),
+            ("completion.png", png),
+            ("timeline.svg", timeline.into_bytes()),
+            ("throughput.svg", throughput.into_bytes()),
+            ("index.html", page.into_bytes()),
+        ];
+        if trace {
+            files.push(("trace.json", serde_json::to_vec(&trace::chrome_trace(&run.engine))?));
+        }
+        Ok(RunOutputs { files })
     }
 
     /// Writes every file into `dir` (created if needed). Each file is written to a temporary
