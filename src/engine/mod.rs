@@ -208,7 +208,7 @@ pub struct Engine {
     nodes: Vec<Option<NodeServer>>,
     clients: Vec<Client>,
     /// For each job id: the client that owns its log.
-    job_client: Vec<u32>,
+    job_client: Vec<(u32, u32)>,
     swarms: BTreeMap<JobId, Swarm>,
     pieces: Vec<Piece>,
     free_pieces: Vec<u32>,
@@ -454,13 +454,13 @@ impl Engine {
         match self.roles[to.0 as usize] {
             Role::Client(ci) => self.clients[ci as usize].handle_message(now, msg, &mut self.outbox),
             Role::Base => {
-                if let Message::RequestJob { .. } = msg {
+                if let Message::RequestJob { ticket, .. } = msg {
                     let Role::Client(ci) = self.roles[from.0 as usize] else { panic!("job request from a non-client") };
                     let bs = self.base_server.as_mut().expect("base server");
                     let before = bs.jobs().len();
                     bs.handle_message(now, from, msg, &mut self.outbox);
                     if bs.jobs().len() > before {
-                        self.job_client.push(ci);
+                        self.job_client.push((ci, ticket));
                     }
                 } else {
                     self.base_server.as_mut().expect("base server").handle_message(now, from, msg, &mut self.outbox);
@@ -524,8 +524,16 @@ impl Engine {
 
     // Data plane -------------------------------------------------------------------------------
 
-    fn client_of(&self, job: JobId) -> &Client {
-        &self.clients[self.job_client[job.0 as usize] as usize]
+    /// The client's record of `job` (known from the request, before the client itself hears
+    /// that the job was accepted).
+    fn client_job(&self, job: JobId) -> &crate::protocol::client::ClientJob {
+        let (client, ticket) = self.job_client[job.0 as usize];
+        &self.clients[client as usize].jobs()[ticket as usize]
+    }
+
+    /// Item `index` of `job`'s log.
+    fn item(&self, job: JobId, index: u32) -> &Item {
+        &self.client_job(job).log[index as usize]
     }
 
     /// (items held, content complete, log complete) of `job` at `host`.
@@ -548,8 +556,8 @@ impl Engine {
     }
 
     fn item_bytes(&self, job: JobId, index: u32) -> u64 {
-        match self.client_of(job).item(job, index) {
-            Item::Chunk(k) => self.client_of(job).job(job).request.content.chunk_bytes(*k),
+        match self.item(job, index) {
+            Item::Chunk(k) => self.client_job(job).request.content.chunk_bytes(*k),
             Item::Command(c) => c.data_bytes,
         }
     }
@@ -894,7 +902,7 @@ impl Engine {
     // Swarm ----------------------------------------------------------------------------------
 
     fn is_swarm(&self, job: JobId) -> bool {
-        self.client_of(job).job(job).request.strategy.kind == StrategyKind::Swarm
+        self.client_job(job).request.strategy.kind == StrategyKind::Swarm
     }
 
     /// `peer` accepted the base server's offer of a swarm job: it joins the swarm (created with
@@ -983,7 +991,7 @@ impl Engine {
         r.last_arrival = Some(now);
         r.chunks += 1;
         r.bytes += bytes;
-        let item = self.client_of(job).item(job, upload.piece).clone();
+        let item = self.item(job, upload.piece).clone();
         let arrival = Arrival { job, index: upload.piece, item, from: upload.from, bytes };
         self.nodes[upload.to.0 as usize].as_mut().expect("peers are node servers").on_item(
             now,
@@ -1011,7 +1019,7 @@ impl Engine {
         r.last_arrival = Some(now);
         r.chunks += 1;
         r.bytes += bytes;
-        let item = self.client_of(job).item(job, index).clone();
+        let item = self.item(job, index).clone();
         match self.roles[dst.0 as usize] {
             Role::Base => self.base_server.as_mut().expect("bs").on_item(now, job, index, &item, &mut self.outbox),
             Role::Node => {

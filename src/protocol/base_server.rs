@@ -67,8 +67,6 @@ pub struct ServerReport {
     pub failed: Option<String>,
     /// The query awaiting an answer, if any.
     awaiting: Option<u32>,
-    /// Items held at the last answer: no progress between two answers is a stall.
-    last_items: Option<u32>,
     /// A repair is under way.
     repairing: bool,
 }
@@ -106,6 +104,8 @@ pub struct BaseJob {
     pub chunks_held: u32,
     /// The end-job command has arrived from the client.
     pub log_complete: bool,
+    /// The last receipt or command completion reported by any server.
+    pub last_progress: SimTime,
     next_query: u32,
     forwarder: Forwarder,
 }
@@ -211,6 +211,7 @@ impl BaseServer {
                 let report = state.reports.entry(from).or_default();
                 report.commands_completed += 1;
                 state.commands_completed += 1;
+                state.last_progress = now;
                 Self::progress(state, job, from, out);
                 if end_job {
                     self.on_done(now, job, from, out);
@@ -254,6 +255,7 @@ impl BaseServer {
         let state = &mut self.jobs[job.0 as usize];
         let report = state.reports.entry(from).or_default();
         if report.received_at.is_none() {
+            state.last_progress = now;
             report.received_at = Some(now);
             state.holders += 1;
             Self::progress(state, job, from, out);
@@ -363,6 +365,7 @@ impl BaseServer {
             held: 0,
             chunks_held: 0,
             log_complete: false,
+            last_progress: now,
             next_query: 0,
             forwarder,
         });
@@ -438,17 +441,20 @@ impl BaseServer {
         let held = self.jobs[job.0 as usize].held;
         let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
         report.awaiting = None;
-        let stuck = report.last_items == Some(status.items_held);
-        report.last_items = Some(status.items_held);
         if status.content_complete {
             self.on_received(now, job, server, out);
         }
-        // Behind the base server and not receiving, or no progress since the last answer: an
-        // error status, whatever the server believes about its source.
+        // Not reached yet, behind and not receiving, or waiting a whole wait period for a
+        // source that declared it had more: the server may be stalled. It may as well be
+        // waiting for its turn further down the cascade, so the base server only treats this as
+        // an error status (repair, then activate) once the whole job made no progress for a
+        // wait period; until then it extends the wait ([0075]).
         let behind = status.items_held < held;
+        let stuck = status.source_ahead && now.since(status.idle_since.min(now)) >= self.duty.wait_period;
+        let quiet = now.since(self.jobs[job.0 as usize].last_progress) >= self.duty.wait_period;
         if status.done {
             self.on_done(now, job, server, out);
-        } else if !status.has_job || (behind && (!status.receiving || stuck)) {
+        } else if quiet && (!status.has_job || (behind && (!status.receiving || stuck))) {
             self.start_repair(job, server, out);
         }
     }

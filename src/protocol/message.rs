@@ -44,6 +44,11 @@ pub struct NodeStatus {
     pub content_complete: bool,
     /// A source is streaming to it.
     pub receiving: bool,
+    /// Its source declared more items than the server holds, yet nothing has arrived since
+    /// `idle_since`: the source may be gone without the server knowing.
+    pub source_ahead: bool,
+    /// When the last item arrived, or the current source was taken, whichever is later.
+    pub idle_since: SimTime,
     /// The end-job command has completed: the server's part is done.
     pub done: bool,
     /// Every command received so far, with its state.

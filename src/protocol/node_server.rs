@@ -100,6 +100,10 @@ pub struct NodeJob {
     pub commands: Vec<CommandRecord>,
     /// Live jobs: delivery lag of each chunk (receipt minus production), microseconds.
     pub chunk_lags_us: Vec<u32>,
+    /// Items the current source declared it held when it offered the job.
+    source_held: u32,
+    /// When the last item arrived or the current source was taken.
+    last_progress: SimTime,
     forwarder: Forwarder,
 }
 
@@ -115,6 +119,8 @@ impl NodeJob {
             items_held: self.held,
             content_complete: self.received_at.is_some(),
             receiving: self.source.is_some(),
+            source_ahead: self.source.is_some() && self.source_held > self.held,
+            idle_since: self.last_progress,
             done: self.done_at.is_some(),
             commands: self.commands.iter().map(|c| (c.command.id, c.state)).collect(),
         }
@@ -210,6 +216,8 @@ impl NodeServer {
                         items_held: 0,
                         content_complete: false,
                         receiving: false,
+                        source_ahead: false,
+                        idle_since: now,
                         done: false,
                         commands: Vec::new(),
                     },
@@ -264,6 +272,8 @@ impl NodeServer {
                 done_at: None,
                 commands: Vec::new(),
                 chunk_lags_us: Vec::new(),
+                source_held: items_held,
+                last_progress: now,
                 forwarder,
             };
             let object = state.job.clone();
@@ -277,6 +287,7 @@ impl NodeServer {
                 // Reactivation by the base server ([0076]): the current source is presumed
                 // dead; break it (if it still streams) and take the base server.
                 state.switching_to = Some((from, rate_bps));
+                state.source_held = items_held;
                 out.push(Output::CloseIncoming { job: id, from: old });
                 return;
             }
@@ -291,6 +302,8 @@ impl NodeServer {
             let at = state.resume_point();
             state.orphaned = None;
             state.source = Some((from, rate_bps));
+            state.source_held = items_held;
+            state.last_progress = now;
             if let Some(old) = state.parent.replace(from).filter(|&p| p != from) {
                 // The former source may still hold this server as a paused child.
                 out.push(Output::Send { to: old, msg: Message::Release { job: id } });
@@ -319,6 +332,7 @@ impl NodeServer {
         {
             let (old, _) = state.source.expect("receiving");
             state.switching_to = Some((from, rate_bps));
+            state.source_held = items_held;
             out.push(Output::CloseIncoming { job: id, from: old });
         } else {
             out.push(Output::Send { to: from, msg: Message::Decline { job: id } });
@@ -435,6 +449,7 @@ impl NodeServer {
         if !state.sources.contains(&from) {
             state.sources.push(from);
         }
+        state.last_progress = now;
         if index < state.held {
             return; // a duplicate: already held
         }
