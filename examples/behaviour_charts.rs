@@ -125,7 +125,14 @@ fn main() {
         "\nFaults: resume from the offset (the patent) against restart from zero (the prior art, [0005])\n\
          | scenario | closed (s) resume / restart | bytes received resume / restart | bytes re-sent resume / restart | servers repaired / failed |\n|---|---|---|---|---|"
     );
-    for name in ["fault-relay-crash", "fault-first-node", "fault-partition", "fault-dead-server", "fault-flapping-link", "fault-random"] {
+    for name in [
+        "fault-relay-crash",
+        "fault-first-node",
+        "fault-partition",
+        "fault-dead-server",
+        "fault-flapping-link",
+        "fault-random",
+    ] {
         let resume = run(load(name), None);
         let mut prior = load(name);
         prior["faults"]["resume"] = json!(false);

@@ -32,6 +32,7 @@
 //! assert_eq!(results.transfers[0].finish_s, Some(1.0));
 //! ```
 
+pub mod analysis;
 pub mod bench;
 pub mod engine;
 pub mod kernel;

@@ -41,6 +41,55 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Run one scenario under several strategies (same seed): a table, compare.csv, an overlay
+    /// of completion CDFs and a makespan bar chart with the lower bound.
+    Compare {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// Comma-separated strategies.
+        #[arg(long, value_delimiter = ',', default_value = "star,chain,tree,cascade,swarm")]
+        strategies: Vec<String>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed, overriding the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run a grid of parameter values times seeds in parallel: runs.csv and one chart per
+    /// metric and parameter. With --shard I/N, only runs k with k mod N = I (merge the shards
+    /// with `merge`).
+    Sweep {
+        /// Sweep file (JSON).
+        sweep: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Run one slice of the grid, e.g. 0/4 (for Slurm arrays, GNU parallel, ...).
+        #[arg(long)]
+        shard: Option<cascade_sim::analysis::sweep::Shard>,
+    },
+    /// Join sweep shards into the files a single sweep run writes.
+    Merge {
+        /// Shard output directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run every scenario of DIR and compare with DIR/expected/; exit 1 on any drift.
+    Check {
+        /// Directory of scenarios.
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Rewrite the expectations from the current results (on purpose: say why in the
+        /// commit).
+        #[arg(long)]
+        bless: bool,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
     /// Measure the simulator itself: kernel events per second and the wall time of a large
     /// cascade (figures for the notes, not a test).
     Bench {
@@ -79,6 +128,14 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run { scenario, out, seed, trace } => run(&scenario, out, seed, trace),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Compare { scenario, strategies, out, seed } => compare(&scenario, &strategies, &out, seed),
+        Command::Sweep { sweep, out, shard } => sweep_cmd(&sweep, &out, shard),
+        Command::Merge { shards, out } => merge(&shards, &out),
+        Command::Check { dir, bless } => return check(&dir, bless),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serialises"));
+            Ok(())
+        }
         Command::Bench { nodes, chunks, fanout } => {
             cascade_sim::bench::print_figures(nodes, chunks, fanout);
             Ok(())
@@ -116,6 +173,90 @@ fn run(path: &Path, out: Option<PathBuf>, seed: Option<u64>, trace: bool) -> Res
     let names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
     println!("wrote {}", names.join(", "));
     Ok(())
+}
+
+fn compare(path: &Path, strategies: &[String], out: &Path, seed: Option<u64>) -> Result<(), Failure> {
+    use cascade_sim::analysis::compare;
+    load_checked(path, seed)?;
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
+    let doc: serde_json::Value = serde_json::from_str(&text).context("scenario JSON")?;
+    let rows = compare::run_all(&doc, strategies, seed).map_err(|e| e.in_file(&file))?;
+    let files = vec![
+        ("compare.csv".to_string(), compare::csv(&rows)?),
+        ("compare_cdf.svg".to_string(), compare::cdf_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
+        ("compare_makespan.svg".to_string(), compare::makespan_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
+    ];
+    cascade_sim::report::write_files(out, &files)?;
+    print!("{}", compare::table(&rows));
+    println!("wrote {}", files.iter().map(|(n, _)| out.join(n).display().to_string()).collect::<Vec<_>>().join(", "));
+    Ok(())
+}
+
+fn sweep_cmd(path: &Path, out: &Path, shard: Option<cascade_sim::analysis::sweep::Shard>) -> Result<(), Failure> {
+    use cascade_sim::analysis::sweep;
+    use std::io::IsTerminal;
+    let (spec, base) = sweep::load(path)?;
+    let runs: usize = spec.parameters.iter().map(|p| p.values.len()).product::<usize>() * spec.seeds.len();
+    let mine = shard.map_or(runs, |s| (0..runs).filter(|k| k % s.count == s.index).count());
+    let bar = indicatif::ProgressBar::new(mine as u64);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let rows = sweep::run(&spec, &base, shard, || bar.inc(1))?;
+    bar.finish_and_clear();
+    let files = sweep::outputs(&spec, &rows, shard.is_none())?;
+    cascade_sim::report::write_files(out, &files)?;
+    println!("{} run(s) of {runs}; wrote {} file(s) into {}", rows.len(), files.len(), out.display());
+    Ok(())
+}
+
+fn merge(shards: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    use cascade_sim::analysis::sweep;
+    let (spec, rows) = sweep::merge(shards)?;
+    let files = sweep::outputs(&spec, &rows, true)?;
+    cascade_sim::report::write_files(out, &files)?;
+    println!("merged {} run(s) from {} shard(s) into {}", rows.len(), shards.len(), out.display());
+    Ok(())
+}
+
+fn check(dir: &Path, bless: bool) -> ExitCode {
+    use cascade_sim::analysis::check::{check_one, scenario_files, Outcome};
+    let files = match scenario_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut drifted = 0;
+    for file in &files {
+        match check_one(file, bless) {
+            Ok(Outcome::Same) => println!("ok       {}", file.display()),
+            Ok(Outcome::Blessed) => println!("blessed  {}", file.display()),
+            Ok(Outcome::Missing) => {
+                drifted += 1;
+                println!("MISSING  {}: no expectation (run `cascade-sim check --bless`)", file.display());
+            }
+            Ok(Outcome::Drift(diff)) => {
+                drifted += 1;
+                println!("DRIFT    {}", file.display());
+                for line in diff {
+                    println!("           {line}");
+                }
+            }
+            Err(e) => {
+                drifted += 1;
+                println!("ERROR    {}: {e:#}", file.display());
+            }
+        }
+    }
+    println!("{} scenario(s), {} drift(s)", files.len(), drifted);
+    if drifted > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn validate(paths: &[PathBuf]) -> Result<(), Failure> {

@@ -57,16 +57,22 @@ impl RunOutputs {
         Ok(RunOutputs { files })
     }
 
-    /// Writes every file into `dir` (created if needed). Each file is written to a temporary
-    /// name and renamed into place, so an interrupted write never leaves a truncated file.
+    /// Writes every file into `dir` (see [`write_files`]).
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        for (name, contents) in &self.files {
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, contents).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, dir.join(name))
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.join(name).display()))?;
-        }
-        Ok(())
+        let files: Vec<(String, Vec<u8>)> = self.files.iter().map(|(n, b)| (n.to_string(), b.clone())).collect();
+        write_files(dir, &files)
     }
+}
+
+/// Writes `(name, contents)` files into `dir` (created if needed). Each file is written to a
+/// temporary name and renamed into place, so an interrupted write never leaves a truncated file.
+pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    for (name, contents) in files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, contents).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join(name))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.join(name).display()))?;
+    }
+    Ok(())
 }

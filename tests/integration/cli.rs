@@ -135,12 +135,7 @@ fn a_missing_file_is_an_input_error() {
 
 #[test]
 fn every_bundled_scenario_validates() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
+    let files = cascade_sim::analysis::check::scenario_files(std::path::Path::new("scenarios")).unwrap();
     assert!(files.len() >= 3, "quickstart and at least two more");
     let mut args = vec!["validate"];
     args.extend(files.iter().map(|p| p.to_str().unwrap()));

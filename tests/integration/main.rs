@@ -1,5 +1,6 @@
 //! Integration tests, gathered in one binary so the build stays fast.
 
+mod analysis;
 mod cascade;
 mod cli;
 mod determinism;

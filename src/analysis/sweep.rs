@@ -1,0 +1,372 @@
+//! `cascade-sim sweep` and `merge`: a grid of scenario parameter values times seeds, run in
+//! parallel (each run stays deterministic; rows are sorted by run number, so the output does
+//! not depend on the number of threads), optionally one shard of it (`--shard I/N` takes runs
+//! `k` with `k mod N = I`), and the merge of shards into exactly the files a single run writes.
+//!
+//! The sweep file:
+//!
+//! ```json
+//! { "scenario": "../cascade-1000.json",
+//!   "parameters": [ { "path": "network.groups[0].count", "values": [100, 1000] },
+//!                   { "path": "clients[0].jobs[0].strategy.fanout", "values": [2, 4, 8] } ],
+//!   "seeds": [1, 2, 3],
+//!   "metrics": ["makespan_s", "ratio_to_bound"] }
+//! ```
+//!
+//! `scenario` is relative to the sweep file; paths use the scenario error syntax. The first
+//! parameter varies slowest; seeds vary fastest.
+
+use super::{scenario_from_value, set_path};
+use crate::scenario::ScenarioError;
+use plotters::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A swept parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    /// JSON path of the scenario field, e.g. `network.groups[0].count`.
+    pub path: String,
+    /// Values it takes (numbers or booleans).
+    pub values: Vec<Value>,
+}
+
+/// A sweep file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The base scenario, relative to the sweep file.
+    pub scenario: String,
+    /// The grid.
+    pub parameters: Vec<Parameter>,
+    /// Seeds run for every grid point.
+    pub seeds: Vec<u64>,
+    /// Results fields recorded per run (default: makespan_s, ratio_to_bound).
+    #[serde(default = "default_metrics")]
+    pub metrics: Vec<String>,
+}
+
+fn default_metrics() -> Vec<String> {
+    vec!["makespan_s".into(), "ratio_to_bound".into()]
+}
+
+/// Metrics a sweep can record.
+pub const METRICS: [&str; 9] =
+    ["makespan_s", "lower_bound_s", "ratio_to_bound", "p50_s", "p90_s", "p99_s", "unfinished", "events", "end_s"];
+
+fn metric(r: &crate::report::Results, name: &str) -> Option<f64> {
+    match name {
+        "makespan_s" => r.makespan_s,
+        "lower_bound_s" => r.lower_bound_s,
+        "ratio_to_bound" => r.ratio_to_bound,
+        "p50_s" => r.completion_s.p50,
+        "p90_s" => r.completion_s.p90,
+        "p99_s" => r.completion_s.p99,
+        "unfinished" => Some(r.unfinished as f64),
+        "events" => Some(r.events as f64),
+        "end_s" => Some(r.end_s),
+        _ => None,
+    }
+}
+
+/// A shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which slice, from 0.
+    pub index: usize,
+    /// How many slices.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+        let (index, count): (usize, usize) = (i.parse().map_err(|_| "bad I")?, n.parse().map_err(|_| "bad N")?);
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// One run of the grid, as text cells (what runs.csv holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Run number in the full grid.
+    pub run: usize,
+    /// Every cell, run number first.
+    pub cells: Vec<String>,
+}
+
+/// Reads and checks a sweep file; returns it with the base scenario as JSON.
+pub fn load(path: &Path) -> Result<(SweepSpec, Value), ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let spec: SweepSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Parse {
+        file: file.clone(),
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    let invalid = |p: String, m: String| ScenarioError::Invalid { path: format!("{file}: {p}"), message: m };
+    for (i, m) in spec.metrics.iter().enumerate() {
+        if !METRICS.contains(&m.as_str()) {
+            return Err(invalid(
+                format!("metrics[{i}]"),
+                format!("unknown metric `{m}`; expected one of {}", METRICS.join(", ")),
+            ));
+        }
+    }
+    if spec.seeds.is_empty() {
+        return Err(invalid("seeds".into(), "list at least one seed".into()));
+    }
+    for (i, p) in spec.parameters.iter().enumerate() {
+        if p.values.is_empty() {
+            return Err(invalid(format!("parameters[{i}].values"), "list at least one value".into()));
+        }
+    }
+    let base_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
+    let base_file = base_path.display().to_string();
+    let base_text =
+        std::fs::read_to_string(&base_path).map_err(|source| ScenarioError::Io { file: base_file.clone(), source })?;
+    let base: Value = serde_json::from_str(&base_text).map_err(|e| ScenarioError::Parse {
+        file: base_file,
+        path: "invalid JSON".into(),
+        message: e.to_string(),
+    })?;
+    // Every grid point must be a valid scenario before anything runs.
+    for (k, combo) in combos(&spec).iter().enumerate() {
+        let doc = apply(&spec, &base, combo).map_err(|(i, m)| invalid(format!("parameters[{i}].path"), m))?;
+        let scenario = scenario_from_value(&doc)
+            .map_err(|e| invalid(format!("grid point {k}"), format!("the scenario becomes invalid: {e}")))?;
+        scenario
+            .build(None)
+            .map_err(|e| invalid(format!("grid point {k}"), format!("the scenario becomes invalid: {e}")))?;
+    }
+    Ok((spec, base))
+}
+
+/// Every grid point: one value index per parameter, the first parameter slowest.
+fn combos(spec: &SweepSpec) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new()];
+    for p in &spec.parameters {
+        out = out.into_iter().flat_map(|c| (0..p.values.len()).map(move |v| [c.clone(), vec![v]].concat())).collect();
+    }
+    out
+}
+
+fn apply(spec: &SweepSpec, base: &Value, combo: &[usize]) -> Result<Value, (usize, String)> {
+    let mut doc = base.clone();
+    for (i, (p, &v)) in spec.parameters.iter().zip(combo).enumerate() {
+        set_path(&mut doc, &p.path, p.values[v].clone()).map_err(|m| (i, m))?;
+    }
+    Ok(doc)
+}
+
+/// The header of runs.csv.
+pub fn header(spec: &SweepSpec) -> Vec<String> {
+    let mut h = vec!["run".to_string()];
+    h.extend(spec.parameters.iter().map(|p| p.path.clone()));
+    h.push("seed".into());
+    h.extend(spec.metrics.iter().cloned());
+    h
+}
+
+/// Runs the grid (or one shard of it) in parallel; `progress` is called after each run.
+pub fn run(
+    spec: &SweepSpec,
+    base: &Value,
+    shard: Option<Shard>,
+    progress: impl Fn() + Sync,
+) -> anyhow::Result<Vec<Row>> {
+    let mut todo = Vec::new();
+    for (g, combo) in combos(spec).into_iter().enumerate() {
+        for (s, &seed) in spec.seeds.iter().enumerate() {
+            let run = g * spec.seeds.len() + s;
+            if shard.is_none_or(|sh| run % sh.count == sh.index) {
+                todo.push((run, combo.clone(), seed));
+            }
+        }
+    }
+    let mut rows: Vec<Row> = todo
+        .par_iter()
+        .map(|(run, combo, seed)| {
+            let doc = apply(spec, base, combo).map_err(|(_, m)| anyhow::anyhow!(m))?;
+            let results = crate::run(&scenario_from_value(&doc)?, Some(*seed))?;
+            let mut cells = vec![run.to_string()];
+            cells.extend(spec.parameters.iter().zip(combo).map(|(p, &v)| p.values[v].to_string()));
+            cells.push(seed.to_string());
+            cells.extend(spec.metrics.iter().map(|m| metric(&results, m).map_or_else(String::new, |v| v.to_string())));
+            progress();
+            Ok(Row { run: *run, cells })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    rows.sort_by_key(|r| r.run);
+    Ok(rows)
+}
+
+/// runs.csv from rows.
+pub fn runs_csv(spec: &SweepSpec, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header(spec))?;
+    for r in rows {
+        w.write_record(&r.cells)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// Reads the rows of a shard's runs.csv back.
+pub fn read_rows(spec: &SweepSpec, csv_bytes: &[u8]) -> anyhow::Result<Vec<Row>> {
+    let mut r = csv::Reader::from_reader(csv_bytes);
+    let found: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
+    anyhow::ensure!(found == header(spec), "runs.csv columns {found:?} do not match the sweep");
+    let mut rows = Vec::new();
+    for record in r.records() {
+        let cells: Vec<String> = record?.iter().map(str::to_string).collect();
+        rows.push(Row { run: cells[0].parse()?, cells });
+    }
+    Ok(rows)
+}
+
+fn file_stem(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>().trim_matches('_').to_string()
+}
+
+/// One chart per (metric, parameter): the metric against the parameter's values, one series
+/// per combination of the other parameters, the mean over seeds with the min–max spread.
+pub fn charts(spec: &SweepSpec, rows: &[Row]) -> Result<Vec<(String, String)>, String> {
+    let np = spec.parameters.len();
+    let mut out = Vec::new();
+    for (mi, m) in spec.metrics.iter().enumerate() {
+        for (pi, p) in spec.parameters.iter().enumerate() {
+            // series key: the other parameters' cells; x: this parameter's cell.
+            let mut series: BTreeMap<Vec<String>, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
+            for r in rows {
+                let Ok(v) = r.cells[1 + np + 1 + mi].parse::<f64>() else { continue };
+                let key: Vec<String> = (0..np)
+                    .filter(|&j| j != pi)
+                    .map(|j| format!("{}={}", short(&spec.parameters[j].path), r.cells[1 + j]))
+                    .collect();
+                let x = p.values.iter().position(|val| *val.to_string() == r.cells[1 + pi]).unwrap_or(0);
+                series.entry(key).or_default().entry(x).or_default().push(v);
+            }
+            let name = format!("{}_vs_{}.svg", file_stem(m), file_stem(&p.path));
+            out.push((name, chart(m, p, &series)?));
+        }
+    }
+    Ok(out)
+}
+
+fn short(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+fn chart(
+    metric: &str,
+    p: &Parameter,
+    series: &BTreeMap<Vec<String>, BTreeMap<usize, Vec<f64>>>,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 520)).into_drawing_area();
+        let draw = || -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+            root.fill(&WHITE)?;
+            let top =
+                series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
+            let n = p.values.len();
+            let labels: Vec<String> = p.values.iter().map(Value::to_string).collect();
+            let mut chart = ChartBuilder::on(&root)
+                .caption(format!("{metric} against {} (mean over seeds, bars: min–max)", p.path), ("sans-serif", 18))
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(80)
+                .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top)?;
+            chart
+                .configure_mesh()
+                .x_labels(n)
+                .x_label_formatter(&|x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 {
+                        labels.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .x_desc(p.path.as_str())
+                .y_desc(metric)
+                .draw()?;
+            for (k, (key, points)) in series.iter().enumerate() {
+                let color = Palette99::pick(k).to_rgba();
+                let mean: Vec<(f64, f64)> =
+                    points.iter().map(|(&x, v)| (x as f64, v.iter().sum::<f64>() / v.len() as f64)).collect();
+                let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
+                chart
+                    .draw_series(LineSeries::new(mean.clone(), color.stroke_width(2)).point_size(3))?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+                for (&x, v) in points {
+                    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+                    chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                        x as f64,
+                        lo,
+                        (lo + hi) / 2.0,
+                        hi,
+                        color.stroke_width(1),
+                        6,
+                    )))?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()?;
+            root.present()?;
+            Ok(())
+        };
+        draw().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// The files a complete sweep (or a merge of all its shards) writes: sweep.json, runs.csv and
+/// the charts. A shard writes only sweep.json and its runs.csv.
+pub fn outputs(spec: &SweepSpec, rows: &[Row], with_charts: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut spec_json = serde_json::to_vec_pretty(spec)?;
+    spec_json.push(b'\n');
+    let mut files = vec![("sweep.json".to_string(), spec_json), ("runs.csv".to_string(), runs_csv(spec, rows)?)];
+    if with_charts {
+        for (name, svg) in charts(spec, rows).map_err(|e| anyhow::anyhow!("rendering sweep charts: {e}"))? {
+            files.push((name, svg.into_bytes()));
+        }
+    }
+    Ok(files)
+}
+
+/// Merges shard directories: the union of their rows, which must cover the grid once.
+pub fn merge(dirs: &[std::path::PathBuf]) -> anyhow::Result<(SweepSpec, Vec<Row>)> {
+    let mut spec: Option<SweepSpec> = None;
+    let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
+    for dir in dirs {
+        let s: SweepSpec = serde_json::from_slice(&std::fs::read(dir.join("sweep.json"))?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("sweep.json").display()))?;
+        if let Some(first) = &spec {
+            anyhow::ensure!(first == &s, "{} belongs to another sweep", dir.display());
+        }
+        for r in read_rows(&s, &std::fs::read(dir.join("runs.csv"))?)? {
+            anyhow::ensure!(rows.insert(r.run, r.clone()).is_none(), "run {} appears in two shards", r.run);
+        }
+        spec = Some(s);
+    }
+    let spec = spec.ok_or_else(|| anyhow::anyhow!("no shard directories given"))?;
+    let total = combos(&spec).len() * spec.seeds.len();
+    let missing: Vec<usize> = (0..total).filter(|k| !rows.contains_key(k)).collect();
+    anyhow::ensure!(missing.is_empty(), "runs {missing:?} are missing: merge every shard");
+    Ok((spec, rows.into_values().collect()))
+}

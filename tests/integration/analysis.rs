@@ -1,0 +1,222 @@
+//! The analyst's and CI's commands: outputs parsed back, compare, sweep with shards and merge,
+//! check with a drift, and the shipped schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cascade_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cascade-sim")).args(args).output().expect("binary runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cascade-sim-analysis-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+const SMALL: &str = r#"{ "name": "small", "seed": 4, "network": {
+    "base_server": { "name": "bs", "upload_mbps": 40, "download_mbps": 100 },
+    "groups": [ { "name": "g", "count": 12, "upload_mbps": { "uniform": [8, 40] }, "download_mbps": 40, "latency_ms": 5 } ] },
+  "clients": [ { "name": "c", "upload_mbps": 100, "download_mbps": 100,
+    "jobs": [ { "name": "j", "content": { "kind": "file", "size_mb": 2, "chunks": 8 },
+                "strategy": { "kind": "cascade", "fanout": 2 } } ] } ] }"#;
+
+#[test]
+fn run_outputs_parse_back() {
+    let dir = temp_dir("outputs");
+    let out = dir.join("out");
+    ok(&cascade_sim(&["run", "scenarios/fault-relay-crash.json", "--out", out.to_str().unwrap(), "--trace"]));
+    let results: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    let nodes = results["nodes"].as_array().unwrap().len();
+    let mut csv = csv::Reader::from_path(out.join("nodes.csv")).unwrap();
+    assert_eq!(csv.headers().unwrap().iter().collect::<Vec<_>>(), cascade_sim::report::csv::NODE_COLUMNS);
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), nodes, "one row per (server, job)");
+    assert!(rows.iter().any(|r| &r[15] == "completed"));
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("trace.json")).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    assert!(events.iter().all(|e| e["ph"].is_string() && e["pid"].is_number() && e["tid"].is_number()));
+    let spans: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert!(!spans.is_empty() && spans.iter().all(|e| e["dur"].as_f64().unwrap() >= 0.0 && e["ts"].is_number()));
+    assert!(events.iter().any(|e| e["ph"] == "i" && e["name"] == "NeedSource"), "messages are instants");
+    assert!(events.iter().any(|e| e["ph"] == "M" && e["args"]["name"] == "hub-1"), "one track per host");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("repaired") && html.contains("fault-relay-crash"));
+    for external in ["<script", "src=\"http", "href=\"http", "<link"] {
+        assert!(!html.contains(external), "self-contained: found {external}");
+    }
+    let png = std::fs::read(out.join("completion.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    for svg in ["timeline.svg", "throughput.svg", "completion.svg"] {
+        assert!(std::fs::read_to_string(out.join(svg)).unwrap().contains("</svg>"), "{svg}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn compare_runs_every_strategy_with_the_same_seed() {
+    let dir = temp_dir("compare");
+    let file = dir.join("small.json");
+    std::fs::write(&file, SMALL).unwrap();
+    let out = dir.join("out");
+    let o = cascade_sim(&[
+        "compare",
+        file.to_str().unwrap(),
+        "--strategies",
+        "star,chain,tree,cascade,swarm",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let table = String::from_utf8_lossy(&o.stdout);
+    for s in ["star", "chain", "tree", "cascade", "swarm"] {
+        assert!(table.contains(s), "{table}");
+    }
+    let mut csv = csv::Reader::from_path(out.join("compare.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0].to_string()).collect::<Vec<_>>(),
+        ["star", "chain", "tree", "cascade", "swarm"]
+    );
+    let makespan = |name: &str| rows.iter().find(|r| &r[0] == name).unwrap()[1].parse::<f64>().unwrap();
+    assert!(makespan("cascade") < makespan("star"));
+    assert!(out.join("compare_cdf.svg").exists() && out.join("compare_makespan.svg").exists());
+    let bad = cascade_sim(&[
+        "compare",
+        file.to_str().unwrap(),
+        "--strategies",
+        "star,flood",
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown strategy `flood`"));
+    assert!(!dir.join("bad").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sharded_sweeps_merge_into_the_files_of_a_single_run() {
+    let dir = temp_dir("sweep");
+    std::fs::write(dir.join("small.json"), SMALL).unwrap();
+    let sweep = dir.join("sweep.json");
+    std::fs::write(
+        &sweep,
+        r#"{ "scenario": "small.json",
+             "parameters": [ { "path": "network.groups[0].count", "values": [6, 12] },
+                             { "path": "clients[0].jobs[0].strategy.fanout", "values": [1, 3] } ],
+             "seeds": [1, 2], "metrics": ["makespan_s", "ratio_to_bound", "events"] }"#,
+    )
+    .unwrap();
+    let (whole, a, b, merged) = (dir.join("whole"), dir.join("a"), dir.join("b"), dir.join("merged"));
+    ok(&cascade_sim(&["sweep", sweep.to_str().unwrap(), "--out", whole.to_str().unwrap()]));
+    ok(&cascade_sim(&["sweep", sweep.to_str().unwrap(), "--out", a.to_str().unwrap(), "--shard", "0/2"]));
+    ok(&cascade_sim(&["sweep", sweep.to_str().unwrap(), "--out", b.to_str().unwrap(), "--shard", "1/2"]));
+    ok(&cascade_sim(&["merge", a.to_str().unwrap(), b.to_str().unwrap(), "--out", merged.to_str().unwrap()]));
+    let mut csv = csv::Reader::from_path(whole.join("runs.csv")).unwrap();
+    assert_eq!(
+        csv.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "run",
+            "network.groups[0].count",
+            "clients[0].jobs[0].strategy.fanout",
+            "seed",
+            "makespan_s",
+            "ratio_to_bound",
+            "events"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 8, "2 × 2 grid points × 2 seeds");
+    assert_eq!((&rows[5][1], &rows[5][2], &rows[5][3]), ("12", "1", "2"), "first parameter slowest, seed fastest");
+    let names = |d: &Path| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&whole), names(&merged));
+    assert!(names(&whole).iter().any(|n| n == "makespan_s_vs_network_groups_0__count.svg"), "{:?}", names(&whole));
+    for file in names(&whole) {
+        assert_eq!(
+            std::fs::read(whole.join(&file)).unwrap(),
+            std::fs::read(merged.join(&file)).unwrap(),
+            "{file} differs"
+        );
+    }
+    let missing = cascade_sim(&["merge", a.to_str().unwrap(), "--out", dir.join("partial").to_str().unwrap()]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("missing"));
+    std::fs::write(
+        &sweep,
+        r#"{ "scenario": "small.json", "parameters": [ { "path": "network.nope[0]", "values": [1] } ], "seeds": [1] }"#,
+    )
+    .unwrap();
+    let bad = cascade_sim(&["sweep", sweep.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("parameters[0].path"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn check_reports_a_drift_field_by_field_and_bless_rewrites() {
+    let dir = temp_dir("check");
+    std::fs::write(dir.join("small.json"), SMALL).unwrap();
+    let d = dir.to_str().unwrap();
+    let missing = cascade_sim(&["check", d]);
+    assert_eq!(missing.status.code(), Some(1), "no expectation yet");
+    ok(&cascade_sim(&["check", d, "--bless"]));
+    ok(&cascade_sim(&["check", d]));
+    let path = dir.join("expected").join("small.json");
+    let mut e: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    e["makespan_s"] = serde_json::json!(1.5);
+    e["jobs"][0]["closed_s"] = serde_json::json!(2.5);
+    std::fs::write(&path, serde_json::to_vec_pretty(&e).unwrap()).unwrap();
+    let drift = cascade_sim(&["check", d]);
+    assert_eq!(drift.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&drift.stdout);
+    assert!(
+        text.contains("DRIFT")
+            && text.contains("makespan_s: expected 1.5")
+            && text.contains("jobs[0].closed_s: expected 2.5"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_bundled_scenario_has_an_expectation_and_references_the_schema() {
+    for file in cascade_sim::analysis::check::scenario_files(Path::new("scenarios")).unwrap() {
+        assert!(
+            cascade_sim::analysis::check::expectation_path(&file).exists(),
+            "{} has no expectation",
+            file.display()
+        );
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(doc["$schema"], "schema.json", "{}", file.display());
+    }
+}
+
+#[test]
+fn the_shipped_schema_is_the_generated_one() {
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("scenarios/schema.json").unwrap()).unwrap();
+    assert_eq!(shipped, cascade_sim::scenario::json_schema(), "run `cascade-sim schema > scenarios/schema.json`");
+    let o = cascade_sim(&["schema"]);
+    ok(&o);
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed, shipped);
+}
