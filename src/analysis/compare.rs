@@ -104,53 +104,46 @@ pub fn cdf_svg(rows: &[Row]) -> Result<String, String> {
 
 /// A bar chart of makespan per strategy with the lower bound drawn across.
 pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 480)).into_drawing_area();
-        let draw = || -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-            root.fill(&WHITE)?;
-            let bound = rows.iter().filter_map(|r| r.results.lower_bound_s).fold(0.0, f64::max);
-            let top = rows.iter().filter_map(|r| r.results.makespan_s).fold(bound, f64::max).max(1e-3) * 1.1;
-            let n = rows.len().max(1);
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    format!("{}: makespan by strategy", rows.first().map_or("", |r| r.results.scenario.as_str())),
-                    ("sans-serif", 20),
-                )
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(0.0..n as f64, 0.0..top)?;
-            let names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(n)
-                .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
-                .x_desc("strategy")
-                .y_desc("makespan (s)")
-                .draw()?;
-            for (i, r) in rows.iter().enumerate() {
-                let m = r.results.makespan_s.unwrap_or(0.0);
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, m)],
-                    Palette99::pick(i).mix(0.8).filled(),
-                )))?;
-            }
-            chart
-                .draw_series(LineSeries::new(vec![(0.0, bound), (n as f64, bound)], BLACK.stroke_width(2)))?
-                .label(format!("lower bound {bound:.2} s"))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+    crate::report::chart::render_svg((800, 480), |root| {
+        root.fill(&WHITE)?;
+        let bound = rows.iter().filter_map(|r| r.results.lower_bound_s).fold(0.0, f64::max);
+        let top = rows.iter().filter_map(|r| r.results.makespan_s).fold(bound, f64::max).max(1e-3) * 1.1;
+        let n = rows.len().max(1);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{}: makespan by strategy", rows.first().map_or("", |r| r.results.scenario.as_str())),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..n as f64, 0.0..top)?;
+        let names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
+            .x_desc("strategy")
+            .y_desc("makespan (s)")
+            .draw()?;
+        for (i, r) in rows.iter().enumerate() {
+            let m = r.results.makespan_s.unwrap_or(0.0);
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, m)],
+                Palette99::pick(i).mix(0.8).filled(),
+            )))?;
+        }
+        chart
+            .draw_series(LineSeries::new(vec![(0.0, bound), (n as f64, bound)], BLACK.stroke_width(2)))?
+            .label(format!("lower bound {bound:.2} s"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
 }

@@ -271,68 +271,60 @@ fn chart(
     p: &Parameter,
     series: &BTreeMap<Vec<String>, BTreeMap<usize, Vec<f64>>>,
 ) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 520)).into_drawing_area();
-        let draw = || -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
-            root.fill(&WHITE)?;
-            let top =
-                series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
-            let n = p.values.len();
-            let labels: Vec<String> = p.values.iter().map(Value::to_string).collect();
-            let mut chart = ChartBuilder::on(&root)
-                .caption(format!("{metric} against {} (mean over seeds, bars: min–max)", p.path), ("sans-serif", 18))
-                .margin(12)
-                .x_label_area_size(44)
-                .y_label_area_size(80)
-                .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top)?;
-            chart
-                .configure_mesh()
-                .x_labels(n)
-                .x_label_formatter(&|x| {
-                    let i = x.round();
-                    if (x - i).abs() < 1e-6 && i >= 0.0 {
-                        labels.get(i as usize).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
-                .x_desc(p.path.as_str())
-                .y_desc(metric)
-                .draw()?;
-            for (k, (key, points)) in series.iter().enumerate() {
-                let color = Palette99::pick(k).to_rgba();
-                let mean: Vec<(f64, f64)> =
-                    points.iter().map(|(&x, v)| (x as f64, v.iter().sum::<f64>() / v.len() as f64)).collect();
-                let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
-                chart
-                    .draw_series(LineSeries::new(mean.clone(), color.stroke_width(2)).point_size(3))?
-                    .label(label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-                for (&x, v) in points {
-                    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
-                    chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                        x as f64,
-                        lo,
-                        (lo + hi) / 2.0,
-                        hi,
-                        color.stroke_width(1),
-                        6,
-                    )))?;
+    crate::report::chart::render_svg((900, 520), |root| {
+        root.fill(&WHITE)?;
+        let top = series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
+        let n = p.values.len();
+        let labels: Vec<String> = p.values.iter().map(Value::to_string).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("{metric} against {} (mean over seeds, bars: min–max)", p.path), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top)?;
+        chart
+            .configure_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
                 }
-            }
+            })
+            .x_desc(p.path.as_str())
+            .y_desc(metric)
+            .draw()?;
+        for (k, (key, points)) in series.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            let mean: Vec<(f64, f64)> =
+                points.iter().map(|(&x, v)| (x as f64, v.iter().sum::<f64>() / v.len() as f64)).collect();
+            let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
             chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .draw()?;
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+                .draw_series(LineSeries::new(mean.clone(), color.stroke_width(2)).point_size(3))?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            for (&x, v) in points {
+                let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                    x as f64,
+                    lo,
+                    (lo + hi) / 2.0,
+                    hi,
+                    color.stroke_width(1),
+                    6,
+                )))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
 }
 
 /// The files a complete sweep (or a merge of all its shards) writes: sweep.json, runs.csv and

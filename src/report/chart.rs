@@ -68,6 +68,24 @@ pub fn cdf_steps(sorted: &[f64], total: usize) -> Vec<(f64, f64)> {
     pts
 }
 
+/// The error of drawing into an in-memory SVG document.
+pub type SvgError = DrawingAreaErrorKind<std::io::Error>;
+
+/// Renders an SVG document of `size` pixels: `draw` paints the drawing area, which is then
+/// presented. The one place the charts turn plotters' errors into text.
+pub fn render_svg(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), SvgError>,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
 /// Renders the completion CDF of `results` as a PNG image (via a temporary file, which
 /// plotters' bitmap backend needs; it is removed at once).
 pub fn completion_png(results: &Results) -> Result<Vec<u8>, String> {
