@@ -21,34 +21,40 @@
 //! Every processed event is folded into the run's [`TraceHash`].
 
 pub mod swarm;
+pub mod transport;
 
 use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
-use crate::protocol::base_server::BaseServer;
+use crate::protocol::base_server::{BaseServer, Declared};
 use crate::protocol::client::Client;
 use crate::protocol::job::{Item, JobId, StrategyKind};
-use crate::protocol::message::{Message, Outbox, Output, Timer};
+use crate::protocol::message::{Message, Outbox, Output, RepairOutcome, Timer};
 use crate::protocol::node_server::{Arrival, NodeServer, ResumePoint};
 use crate::scenario::{Built, FaultAction, ScriptAction};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use swarm::{PieceUpload, Swarm};
+use transport::Transport;
 
 /// Something scheduled on the virtual clock.
 #[derive(Debug)]
 enum Event {
     /// Step `step` of a client's script for job `ticket`.
     Script { client: u32, ticket: u32, step: u32 },
-    /// A control message arrives.
-    Deliver { from: HostId, to: HostId, msg: Message },
+    /// An attempt to deliver pending control message `id` (of kind `kind`) arrives.
+    Deliver { id: u32, kind: u64 },
+    /// The sender of pending control message `id` retransmits it (or gives up), unless the
+    /// retransmission `token` was superseded.
+    Retransmit { id: u32, kind: u64, token: u32 },
     /// An item of a stream arrives at the receiver, `bytes` of it over this stream.
     ItemArrives { stream: u32, index: u32, bytes: u64 },
     /// A swarm piece arrives at its receiver.
     PieceArrives { piece: u32 },
-    /// A role's timer fires (unless the host crashed since it was set).
-    Timer { host: HostId, timer: Timer, incarnation: u32 },
+    /// A role's timer fires (unless the host crashed since it was set, or the role set it again
+    /// or cancelled it: only the latest `serial` of a (host, timer) pair fires).
+    Timer { host: HostId, timer: Timer, incarnation: u32, serial: u64 },
     /// Scripted or random fault number `index` of the built scenario.
     Fault { index: u32 },
     /// A raw transfer starts.
@@ -62,7 +68,8 @@ impl Event {
         let t = time.as_nanos();
         match self {
             Event::Script { client, ticket, step } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
-            Event::Deliver { from, to, msg } => [t, 2 | msg.kind_code() << 8, from.0 as u64, to.0 as u64],
+            Event::Deliver { id, kind } => [t, 2 | kind << 8, *id as u64, 0],
+            Event::Retransmit { id, kind, token } => [t, 12 | kind << 8, *id as u64, *token as u64],
             Event::ItemArrives { stream, index, bytes } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
             Event::Timer { host, timer, .. } => {
                 let [code, a, b] = timer.code();
@@ -222,8 +229,17 @@ pub struct Engine {
     side: Vec<u32>,
     loss: (f64, Option<HostId>),
     loss_rng: ChaCha12Rng,
-    /// Control messages lost to faults (crashed receivers, partitions, cuts, losses).
+    /// Control message attempts lost to faults (crashed receivers, partitions, cuts, losses);
+    /// each was retransmitted or, after the give-up time, dropped.
     pub messages_lost: u64,
+    transport: Transport,
+    /// The serial of the latest setting of each pending role timer.
+    timers: HashMap<(HostId, Timer), u64>,
+    timer_serial: u64,
+    /// Time of the last event that did anything (stale timers do not count).
+    last_event: SimTime,
+    /// Time of the last flow completion processed.
+    flow_time: SimTime,
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
@@ -243,22 +259,25 @@ impl Engine {
         let mut roles = vec![Role::None; host_count];
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
-            nodes[h.0 as usize] = Some(NodeServer::new(h, built.hosts[h.0 as usize].upload_bps, built.resume));
+            let upload = built.hosts[h.0 as usize].upload_bps;
+            nodes[h.0 as usize] = Some(NodeServer::new(h, upload, built.resume, built.control));
             roles[h.0 as usize] = Role::Node;
         }
-        let declared: Rc<[f64]> = built.hosts.iter().map(|h| h.upload_bps).collect();
+        let declared: Rc<[Declared]> =
+            built.hosts.iter().map(|h| Declared { upload: h.upload_bps, download: h.download_bps }).collect();
         let base_server = built.base_server.map(|h| {
             roles[h.0 as usize] = Role::Base;
             let streams = RngStreams::new(built.seed);
             let (shuffles, repairs) = (streams.stream(StreamId::Strategy), streams.stream(StreamId::Entity(2, 0)));
-            BaseServer::new(h, declared.clone(), built.max_open_jobs, built.duty, shuffles, repairs)
+            BaseServer::new(h, declared.clone(), built.max_open_jobs, built.duty, built.control, shuffles, repairs)
         });
         let mut queue = EventQueue::new();
         let mut clients = Vec::new();
         for (ci, c) in built.clients.iter().enumerate() {
             roles[c.host.0 as usize] = Role::Client(ci as u32);
             let bs = built.base_server.expect("validated: jobs need a base server");
-            clients.push(Client::new(c.name.clone(), bs, c.jobs.iter().map(|j| j.request.clone()).collect()));
+            let requests = c.jobs.iter().map(|j| j.request.clone()).collect();
+            clients.push(Client::new(c.name.clone(), bs, requests, built.control));
             for (ticket, job) in c.jobs.iter().enumerate() {
                 for (step, (at, _)) in job.script.iter().enumerate() {
                     queue.push(*at, Event::Script { client: ci as u32, ticket: ticket as u32, step: step as u32 });
@@ -303,6 +322,11 @@ impl Engine {
             loss: (0.0, None),
             loss_rng: RngStreams::new(built.seed).stream(StreamId::Entity(3, 0)),
             messages_lost: 0,
+            transport: Transport::new(built.control),
+            timers: HashMap::new(),
+            timer_serial: 0,
+            last_event: SimTime::ZERO,
+            flow_time: SimTime::ZERO,
             transfers,
             stream_records: Vec::new(),
             messages: None,
@@ -345,20 +369,38 @@ impl Engine {
             }
             if flow_first {
                 self.queue.advance_to(now);
+                self.flow_time = now;
                 while let Some(flow) = self.flows.pop_completed(now) {
                     self.on_flow_completed(now, flow);
                 }
             } else {
                 let (now, event) = self.queue.pop().expect("peeked");
+                if let Event::Timer { host, timer, incarnation, serial } = event {
+                    let h = host.0 as usize;
+                    if self.timers.get(&(host, timer)) != Some(&serial) {
+                        continue; // set again or cancelled since
+                    }
+                    self.timers.remove(&(host, timer));
+                    if !self.host_up[h] || self.incarnation[h] != incarnation {
+                        continue; // set before a crash
+                    }
+                }
                 self.trace.record(&event.trace_words(now));
+                self.last_event = now;
                 self.handle(now, event);
             }
         }
     }
 
-    /// The virtual time of the last processed event.
+    /// The virtual time of the last processed event (timers that were cancelled, set again or
+    /// set before a crash do not count: they do nothing).
     pub fn now(&self) -> SimTime {
-        self.queue.now()
+        self.last_event.max(self.flow_time)
+    }
+
+    /// Control messages retransmitted after a lost attempt, and dropped after the give-up time.
+    pub fn transport_counts(&self) -> (u64, u64) {
+        (self.transport.lost_attempts, self.transport.undeliverable)
     }
 
     /// The trace fingerprint so far.
@@ -396,19 +438,22 @@ impl Engine {
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
             Event::Script { client, ticket, step } => self.script(now, client, ticket, step),
-            Event::Deliver { from, to, msg } => self.deliver(now, from, to, msg),
+            Event::Deliver { id, .. } => self.on_deliver(now, id),
+            Event::Retransmit { id, token, .. } => {
+                if self.transport.current(id, token) {
+                    self.on_retransmit(now, id)
+                }
+            }
             Event::ItemArrives { stream, index, bytes } => self.on_item_arrives(now, stream, index, bytes),
             Event::PieceArrives { piece } => self.on_piece_arrives(now, piece),
-            Event::Timer { host, timer, incarnation } => {
-                if !self.host_up[host.0 as usize] || self.incarnation[host.0 as usize] != incarnation {
-                    return; // set before a crash
-                }
+            Event::Timer { host, timer, .. } => {
                 match self.roles[host.0 as usize] {
-                    Role::Base => self.base_server.as_mut().expect("bs").on_timer(timer, &mut self.outbox),
+                    Role::Base => self.base_server.as_mut().expect("bs").on_timer(now, timer, &mut self.outbox),
                     Role::Node => {
                         self.nodes[host.0 as usize].as_mut().expect("node").on_timer(now, timer, &mut self.outbox)
                     }
-                    _ => unreachable!("clients set no timers"),
+                    Role::Client(ci) => self.clients[ci as usize].on_timer(timer, &mut self.outbox),
+                    Role::None => unreachable!("hosts without a role set no timers"),
                 }
                 self.flush(now, host);
             }
@@ -467,11 +512,146 @@ impl Engine {
                 }
             }
             Role::Node => {
-                self.nodes[to.0 as usize].as_mut().expect("node").handle_message(now, from, msg, &mut self.outbox)
+                if let Message::StatusQuery { job, origin, .. } = msg {
+                    let partial = self.incoming_partial_bytes(now, to, job);
+                    let node = self.nodes[to.0 as usize].as_mut().expect("node");
+                    node.answer_status(from, job, origin, partial, &mut self.outbox);
+                } else {
+                    self.nodes[to.0 as usize].as_mut().expect("node").handle_message(now, from, msg, &mut self.outbox)
+                }
             }
             Role::None => panic!("message to {to}, which has no role"),
         }
         self.flush(now, to);
+    }
+
+    /// Bytes of the next item of `job` that `host` has received so far over its incoming
+    /// stream (what a server sees on its disk while an item is in progress).
+    fn incoming_partial_bytes(&mut self, now: SimTime, host: HostId, job: JobId) -> u64 {
+        let Some(state) = self.nodes[host.0 as usize].as_ref().and_then(|n| n.job(job)) else { return 0 };
+        let Some(src) = state.source.map(|(h, _)| h) else { return 0 };
+        let Some(id) = self.find_stream(src, host, job) else { return 0 };
+        let (next, skip, flow) = {
+            let s = &self.streams[id as usize];
+            (s.next, s.skip, s.flow)
+        };
+        match flow {
+            Some(flow) => {
+                let total = (self.item_bytes(job, next) - skip) as f64;
+                let sent = (total - self.flows.remaining(flow, now)).round().clamp(0.0, total) as u64;
+                skip + sent
+            }
+            None => skip,
+        }
+    }
+
+    // Control-plane transport -----------------------------------------------------------------
+
+    /// Sends `msg` from `from` to `to` over the reliable control channel (see [`transport`]).
+    fn send_message(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message) {
+        if self.transport.duplicate_pending(from, to, &msg) {
+            return;
+        }
+        let incarnation = self.incarnation[from.0 as usize];
+        let id = self.transport.add(now, from, to, msg, incarnation);
+        if self.transport.blocked(from, to) {
+            self.transport.wait_behind(id);
+        } else {
+            self.attempt(now, id);
+        }
+    }
+
+    /// One attempt to deliver pending message `id`: lost (partition, cut link, loss process) —
+    /// then it blocks its channel until a retransmission — or on the wire for the route's latency.
+    /// Returns false when the attempt was lost.
+    fn attempt(&mut self, now: SimTime, id: u32) -> bool {
+        let (from, to, kind) = {
+            let p = self.transport.get(id);
+            (p.from, p.to, p.msg.kind_code())
+        };
+        let route = self.topology.route(from, to);
+        if self.message_lost(from, to, &route) {
+            self.messages_lost += 1;
+            let (rto, token) = self.transport.lost(id);
+            self.queue.push(now + rto, Event::Retransmit { id, kind, token });
+            return false;
+        }
+        if let Some(log) = &mut self.messages {
+            log.push(MessageRecord {
+                sent_at: now,
+                arrives_at: now + route.latency,
+                from,
+                to,
+                kind: self.transport.get(id).msg.kind_name(),
+            });
+        }
+        self.queue.push(now + route.latency, Event::Deliver { id, kind });
+        true
+    }
+
+    /// Attempts messages released from behind a channel's head, in order, until one blocks.
+    fn release(&mut self, now: SimTime, released: Vec<u32>) {
+        for (k, &id) in released.iter().enumerate() {
+            if !self.attempt(now, id) {
+                self.transport.requeue(&released[k + 1..]);
+                return;
+            }
+        }
+    }
+
+    fn on_deliver(&mut self, now: SimTime, id: u32) {
+        if self.transport.blocked_by_other(id) {
+            self.transport.wait_behind(id); // an earlier message of the channel is being retried
+            return;
+        }
+        let to = self.transport.get(id).to;
+        if !self.host_up[to.0 as usize] {
+            // The receiver is down: the sender hears nothing back and retransmits.
+            self.messages_lost += 1;
+            let kind = self.transport.get(id).msg.kind_code();
+            let (rto, token) = self.transport.lost(id);
+            self.queue.push(now + rto, Event::Retransmit { id, kind, token });
+            return;
+        }
+        let (p, released) = self.transport.finish(id);
+        self.deliver(now, p.from, p.to, p.msg);
+        self.release(now, released);
+    }
+
+    fn on_retransmit(&mut self, now: SimTime, id: u32) {
+        let (from, to, incarnation) = {
+            let p = self.transport.get(id);
+            (p.from, p.to, p.incarnation)
+        };
+        if !self.host_up[from.0 as usize] || self.incarnation[from.0 as usize] != incarnation {
+            // The sender crashed: what it had not delivered is gone, the channel's queue too.
+            let (_, released) = self.transport.drop_message(id);
+            for q in released {
+                self.transport.drop_message(q);
+            }
+            return;
+        }
+        if self.transport.expired(id, now) {
+            self.transport.undeliverable += 1;
+            let (p, released) = self.transport.drop_message(id);
+            self.on_undeliverable(now, from, to, p.msg);
+            self.release(now, released);
+            return;
+        }
+        self.attempt(now, id);
+    }
+
+    /// The transport gave up on `msg` from `from` to `to`: its sender's role is told.
+    fn on_undeliverable(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message) {
+        match self.roles[from.0 as usize] {
+            Role::Node => {
+                self.nodes[from.0 as usize].as_mut().expect("node").on_undeliverable(now, to, msg, &mut self.outbox)
+            }
+            Role::Base => self.base_server.as_mut().expect("bs").on_undeliverable(to, msg, &mut self.outbox),
+            Role::Client(ci) => self.clients[ci as usize].on_undeliverable(&msg),
+            Role::None => {}
+        }
+        self.flush(now, from);
     }
 
     /// Carries out the outputs `host`'s role just produced.
@@ -479,24 +659,7 @@ impl Engine {
         let mut outbox = std::mem::take(&mut self.outbox);
         for output in outbox.drain(..) {
             match output {
-                Output::Send { to, msg } => {
-                    let route = self.topology.route(host, to);
-                    let latency = route.latency;
-                    if self.message_lost(host, to, &route) {
-                        self.messages_lost += 1;
-                        continue;
-                    }
-                    if let Some(log) = &mut self.messages {
-                        log.push(MessageRecord {
-                            sent_at: now,
-                            arrives_at: now + latency,
-                            from: host,
-                            to,
-                            kind: msg.kind_name(),
-                        });
-                    }
-                    self.queue.push(now + latency, Event::Deliver { from: host, to, msg });
-                }
+                Output::Send { to, msg } => self.send_message(now, host, to, msg),
                 Output::OpenStream { to, job, from_item, from_byte } => {
                     if self.roles[host.0 as usize] == Role::Base && self.is_swarm(job) {
                         self.join_swarm(now, job, to);
@@ -508,7 +671,13 @@ impl Engine {
                 Output::Repair { job, host: target, worked } => self.repair(now, job, target, worked),
                 Output::SetTimer { after, timer } => {
                     let incarnation = self.incarnation[host.0 as usize];
-                    self.queue.push(now + after, Event::Timer { host, timer, incarnation })
+                    self.timer_serial += 1;
+                    let serial = self.timer_serial;
+                    self.timers.insert((host, timer), serial);
+                    self.queue.push(now + after, Event::Timer { host, timer, incarnation, serial })
+                }
+                Output::CancelTimer { timer } => {
+                    self.timers.remove(&(host, timer));
                 }
             }
         }
@@ -571,6 +740,10 @@ impl Engine {
     }
 
     fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_item: u32, from_byte: u64) {
+        if let Some(old) = self.find_stream(src, dst, job) {
+            // A receiver asking again (after a reactivation) replaces its stream from here.
+            self.abort_stream(now, old);
+        }
         let route = self.topology.route(src, dst);
         let record = self.stream_records.len() as u32;
         self.stream_records.push(StreamRecord {
@@ -598,7 +771,18 @@ impl Engine {
         };
         let id = slab_insert(&mut self.streams, &mut self.free_streams, stream);
         self.out_streams[src.0 as usize].push(id);
+        if !self.host_up[dst.0 as usize] || !self.host_up[src.0 as usize] || self.partitioned(src, dst) {
+            // The connection cannot be made: both ends learn it at once.
+            self.cut_stream(now, id);
+            return;
+        }
         self.advance(now, id);
+    }
+
+    /// True when `a` and `b` are on different sides of a partition.
+    fn partitioned(&self, a: HostId, b: HostId) -> bool {
+        let (x, y) = (self.side[a.0 as usize], self.side[b.0 as usize]);
+        x != 0 && y != 0 && x != y
     }
 
     /// Decides what a stream without a flow does next: send the next item, stay stalled, or
@@ -711,8 +895,7 @@ impl Engine {
     /// Whether a message from `from` to `to` over `route` is lost: a partition between them, a
     /// cut link on the way, or the message-loss process.
     fn message_lost(&mut self, from: HostId, to: HostId, route: &Route) -> bool {
-        let (a, b) = (self.side[from.0 as usize], self.side[to.0 as usize]);
-        if a != 0 && b != 0 && a != b {
+        if self.partitioned(from, to) {
             return true;
         }
         if route.resources.iter().any(|&r| self.flows.capacity(r) == 0.0) {
@@ -772,13 +955,22 @@ impl Engine {
             (s.job, s.src, s.dst)
         };
         let (at, partial) = self.abort_stream(now, id);
-        if let Some(node) = self.nodes[dst.0 as usize].as_mut() {
-            if self.host_up[dst.0 as usize] {
-                node.on_source_lost(job, src, at, partial, &mut self.outbox);
-                self.flush(now, dst);
-            } else {
-                node.note_interrupted(job, at, partial);
+        match self.roles[dst.0 as usize] {
+            Role::Node => {
+                let node = self.nodes[dst.0 as usize].as_mut().expect("node");
+                if self.host_up[dst.0 as usize] {
+                    node.on_source_lost(now, job, src, at, partial, &mut self.outbox);
+                    self.flush(now, dst);
+                } else {
+                    node.note_interrupted(job, at, partial);
+                }
             }
+            Role::Base => {
+                // The client's upload broke: the base server asks it to resume from here.
+                self.base_server.as_mut().expect("bs").on_upload_lost(job, at, &mut self.outbox);
+                self.flush(now, dst);
+            }
+            _ => {}
         }
         if self.host_up[src.0 as usize] {
             match self.roles[src.0 as usize] {
@@ -786,7 +978,8 @@ impl Engine {
                     self.nodes[src.0 as usize].as_mut().expect("node").on_receiver_lost(job, dst, &mut self.outbox)
                 }
                 Role::Base => self.base_server.as_mut().expect("bs").on_receiver_lost(job, dst, &mut self.outbox),
-                _ => {}
+                Role::Client(ci) => self.clients[ci as usize].on_upload_cut(job),
+                Role::None => {}
             }
             self.flush(now, src);
         }
@@ -825,18 +1018,27 @@ impl Engine {
         self.host_up[h] = true;
         self.nodes[h].as_mut().expect("node").on_recover(now, &mut self.outbox);
         self.flush(now, host);
+        // Senders that were retrying towards it connect again at once.
+        for id in self.transport.retry_towards(host) {
+            self.on_retransmit(now, id);
+        }
     }
 
-    /// The base server's repair attempt on `host` ended; it works if the attempt succeeded and
-    /// the host can be brought back at all.
+    /// The base server's repair attempt on `host` ended ([0076]). A host found running needed no
+    /// repair (it came back by itself, or only its answers were lost on the way); a crashed host
+    /// comes back if the attempt worked and it can be repaired at all.
     fn repair(&mut self, now: SimTime, job: JobId, host: HostId, worked: bool) {
         let h = host.0 as usize;
-        let ok = worked && (self.host_up[h] || self.repairable[h]);
-        if ok && !self.host_up[h] {
+        let outcome = if self.host_up[h] {
+            RepairOutcome::NotNeeded
+        } else if worked && self.repairable[h] {
             self.recover(now, host);
-        }
+            RepairOutcome::Fixed
+        } else {
+            RepairOutcome::Failed
+        };
         let bs = self.base_server.as_mut().expect("repairs come from the base server");
-        bs.on_repair_result(now, job, host, ok, &mut self.outbox);
+        bs.on_repair_result(now, job, host, outcome, &mut self.outbox);
     }
 
     fn on_flow_completed(&mut self, now: SimTime, flow: FlowId) {

@@ -6,6 +6,7 @@
 //! [0033]): messages that take a route's latency, and streams whose rate depends on everything
 //! else crossing the same uploads, downloads and links.
 
+pub mod bounds;
 pub mod flows;
 pub mod topology;
 

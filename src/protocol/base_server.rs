@@ -1,19 +1,45 @@
 //! The base server ([0037], [0043], [0050], [0053]–[0055], [0063]–[0077], claims 1–4, 7–12):
 //! accepts or denies job requests, creates job objects, receives each job's log (content and
-//! commands) from its client and streams it to the first node servers, collects receipt and
-//! command-completion notifications, keeps the client informed, relays status queries, serves
-//! servers that lost their source, and after end-job chases every server that has not reported:
-//! wait periods, status queries, repair and reactivation, notices to the client, and finally the
-//! closing notification — sent even if the client's session has ended.
+//! commands) from its client and streams it to the first node servers, collects receipt,
+//! progress and command-completion notifications, keeps the client informed, relays status
+//! queries, serves servers that lost their source, and after end-job chases every server that
+//! has not reported: wait periods, status queries, repair and reactivation, notices to the
+//! client, and finally the closing notification — sent even if the client's session has ended.
 //!
 //! Sans-IO like every role: the engine calls [`BaseServer::handle_message`],
-//! [`BaseServer::on_item`], [`BaseServer::on_timer`], [`BaseServer::on_repair_result`] and
-//! [`BaseServer::on_stream_drained`] and drains the [`Outbox`] after each call.
+//! [`BaseServer::on_item`], [`BaseServer::on_timer`], [`BaseServer::on_repair_result`],
+//! [`BaseServer::on_stream_drained`], [`BaseServer::on_upload_lost`] and
+//! [`BaseServer::on_undeliverable`] and drains the [`Outbox`] after each call.
+//!
+//! # The duty ([0074]–[0077])
+//!
+//! The wait starts at `T0`, the later of the end-job command's arrival and the job's *expected
+//! completion* (its creation plus the Kumar–Ross lower bound computed from the declared
+//! capacities). At the end of each wait period `T1, T2, …` the base server queries the servers
+//! that have not completed and showed no progress during the period. Progress is measured in
+//! items and bytes held — from `Holding`/`Received` notifications and from status answers — not
+//! in completions, so a server that is receiving is never a laggard. A server that answers
+//! without progress is left waiting while its source progresses (it is waiting for its turn in
+//! the cascade); it is *reactivated* — offered the job by the base server, resuming from what it
+//! holds ([0076]) — when it has no source, when its source made no progress for a period, or
+//! when the whole job made no progress for a period (which also reaches servers never
+//! approached because their source died). A server that does not answer is *repaired*: each
+//! attempt takes `repair_time` and works with `repair_success`; a repaired server is
+//! reactivated. At most `max_repairs` attempts are made; then the server is given up on and the
+//! client told ([0077]). The job closes when every server completed end-job or was given up on.
+//!
+//! Every server's verdict is final and one of: completed; completed after a fault (it lost its
+//! source, crashed or was reactivated, but needed no repair); repaired then completed; failed
+//! (with the reason). The client's notices are sent in that order of knowledge and never
+//! contradict each other: delays only for servers still pending, at most one failure per
+//! server, the closing last.
 
 use super::job::{IndexList, Item, JobId, JobObject, JobRequest};
-use super::message::{Message, NodeStatus, Outbox, Output, QueryOrigin, Timer};
+use super::message::{ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, RepairOutcome, Timer};
+use super::node_server::ResumePoint;
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::{SimDuration, SimTime};
+use crate::net::bounds::{kumar_ross_seconds, BoundInputs};
 use crate::net::HostId;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -24,22 +50,27 @@ use std::rc::Rc;
 /// The base server's accountability duty after end-job ([0074]–[0077]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DutyConfig {
-    /// A wait period T0..T1, and each extension.
-    pub wait_period: SimDuration,
+    /// Off: the base server never queries, repairs or reactivates (for comparisons).
+    pub enabled: bool,
+    /// A wait period T0..T1 and each extension; `None` derives it from the job (a quarter of
+    /// its expected completion time, between 1 s and 60 s).
+    pub wait_period: Option<SimDuration>,
     /// A status query unanswered this long counts as no answer.
     pub query_timeout: SimDuration,
     /// One repair attempt takes this long.
     pub repair_time: SimDuration,
     /// Probability that a repair attempt works.
     pub repair_success: f64,
-    /// Failed attempts before a server is given up on.
+    /// Repair attempts (successful or not) made on one server at most; 0 gives up on a server
+    /// as soon as it fails to answer.
     pub max_repairs: u32,
 }
 
 impl Default for DutyConfig {
     fn default() -> Self {
         DutyConfig {
-            wait_period: SimDuration::from_secs(10),
+            enabled: true,
+            wait_period: None,
             query_timeout: SimDuration::from_secs(2),
             repair_time: SimDuration::from_secs(15),
             repair_success: 1.0,
@@ -48,27 +79,121 @@ impl Default for DutyConfig {
     }
 }
 
+/// The automatic wait period for a job expected to take `expected`: a quarter of it, at least
+/// 1 s and at most 60 s.
+pub fn auto_wait_period(expected: SimDuration) -> SimDuration {
+    SimDuration::from_nanos((expected.as_nanos() / 4).clamp(1_000_000_000, 60_000_000_000))
+}
+
+/// The base server's final word on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Still pending (the run ended first).
+    Pending,
+    /// Completed end-job.
+    Done,
+    /// Given up on, with the reason.
+    Failed(String),
+}
+
 /// What the base server knows of one server's part in a job.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerReport {
+    /// When it learned that the server holds the job object.
+    pub reached_at: Option<SimTime>,
     /// When the server's receipt notification (or a status answer showing it) arrived.
     pub received_at: Option<SimTime>,
+    /// Progress last known: (items held, bytes of the next item).
+    pub progress: (u32, u64),
+    /// When progress was last seen.
+    pub progress_at: Option<SimTime>,
+    /// The server's source, as last reported.
+    pub source: Option<HostId>,
     /// Command completions reported.
     pub commands_completed: u32,
     /// When the base server learned that the server completed end-job.
     pub done_at: Option<SimTime>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// When the verdict `Failed` was given.
+    pub failed_at: Option<SimTime>,
+    /// A server given up on that completed all the same, after the verdict.
+    pub late_done_at: Option<SimTime>,
     /// Status queries the base server sent it.
     pub queries: u32,
+    /// Status queries it answered.
+    pub answers: u32,
     /// Repair attempts made on it.
     pub repairs: u32,
-    /// A repair worked (the server was then reactivated).
+    /// A repair fixed it.
     pub repaired: bool,
-    /// Why the base server gave up on it.
-    pub failed: Option<String>,
+    /// It went through a fault the base server saw: it asked for a source, did not answer, or
+    /// was reactivated.
+    pub faulted: bool,
+    /// Reactivations (activation offers) the base server sent it.
+    pub activations: u32,
+    /// When the last activation offer went out (requests within a retry period are answered
+    /// by that one).
+    last_activation: Option<SimTime>,
     /// The query awaiting an answer, if any.
     awaiting: Option<u32>,
     /// A repair is under way.
     repairing: bool,
+    /// Tenths of the content it reported holding.
+    decile: u32,
+    /// Wait periods between checks while it keeps progressing (doubles up to 8 each time a
+    /// check finds progress, back to 1 when one does not).
+    check_every: u32,
+    /// No periodic check before this.
+    next_check: SimTime,
+}
+
+impl Default for ServerReport {
+    fn default() -> Self {
+        ServerReport {
+            reached_at: None,
+            received_at: None,
+            progress: (0, 0),
+            progress_at: None,
+            source: None,
+            commands_completed: 0,
+            done_at: None,
+            verdict: Verdict::Pending,
+            failed_at: None,
+            late_done_at: None,
+            queries: 0,
+            answers: 0,
+            repairs: 0,
+            repaired: false,
+            faulted: false,
+            activations: 0,
+            last_activation: None,
+            awaiting: None,
+            repairing: false,
+            decile: 0,
+            check_every: 1,
+            next_check: SimTime::ZERO,
+        }
+    }
+}
+
+impl ServerReport {
+    fn pending(&self) -> bool {
+        self.verdict == Verdict::Pending
+    }
+}
+
+/// The duty's timing for one job, for reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DutyTiming {
+    /// The job's expected completion time (its lower bound from declared capacities).
+    pub expected: SimDuration,
+    /// T0: when the waiting started.
+    pub t0: SimTime,
+    /// The wait period.
+    pub wait_period: SimDuration,
+    /// Wait periods that ended before the job closed.
+    pub periods: u32,
 }
 
 /// The base server's record of one job.
@@ -78,11 +203,13 @@ pub struct BaseJob {
     pub object: Rc<JobObject>,
     /// The client that requested it.
     pub client: HostId,
+    /// The client's index of the job.
+    pub ticket: u32,
     /// The client's name for the job.
     pub name: String,
     /// When the job object was created.
     pub created_at: SimTime,
-    /// When the end-job command arrived from the client (the wait periods start).
+    /// When the end-job command arrived from the client (the wait starts).
     pub end_job_at: Option<SimTime>,
     /// When every listed server had completed the end-job command or was given up on.
     pub closed_at: Option<SimTime>,
@@ -90,6 +217,8 @@ pub struct BaseJob {
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
     pub reports: BTreeMap<HostId, ServerReport>,
+    /// Servers known to hold the job object.
+    pub reached: u32,
     /// Servers holding the whole content.
     pub holders: u32,
     /// Servers that completed the job.
@@ -104,10 +233,58 @@ pub struct BaseJob {
     pub chunks_held: u32,
     /// The end-job command has arrived from the client.
     pub log_complete: bool,
-    /// The last receipt or command completion reported by any server.
+    /// The last progress any server reported.
     pub last_progress: SimTime,
+    /// The duty's timing (set when end-job arrives).
+    pub duty: Option<DutyTiming>,
+    /// Times the client's upload broke and the client was asked to resume.
+    pub upload_resumes: u32,
+    /// Where the client's upload broke, until it flows again.
+    upload_cut: Option<ResumePoint>,
+    /// Content percentage last reported to the client.
+    reported_percent: u32,
+    deciles: u64,
     next_query: u32,
     forwarder: Forwarder,
+}
+
+impl BaseJob {
+    /// No server showed any progress for two wait periods: whatever waits is stuck.
+    fn quiet(&self, now: SimTime, wait: SimDuration) -> bool {
+        now.since(self.last_progress.min(now)) >= wait + wait
+    }
+
+    /// True when `server` is being fed: it is done, progressed during the last wait period, or
+    /// waits behind a source that is itself being fed (a chain of servers waiting for their
+    /// turn is healthy as long as its head progresses). The base server itself always counts
+    /// as fed.
+    fn fed(&self, server: HostId, base_server: HostId, now: SimTime, wait: SimDuration) -> bool {
+        let mut current = server;
+        // A chain longer than the server list has a cycle: not fed.
+        for _ in 0..=self.reports.len() {
+            if current == base_server {
+                return true;
+            }
+            let Some(r) = self.reports.get(&current) else { return false };
+            if r.done_at.is_some() || r.progress_at.is_some_and(|t| now.since(t.min(now)) < wait) {
+                return true;
+            }
+            match r.source {
+                Some(next) if r.reached_at.is_some() && r.pending() => current = next,
+                _ => return false,
+            }
+        }
+        false
+    }
+}
+
+/// Declared capacities of every host, bytes per second: what the base server plans with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Declared {
+    /// Upload.
+    pub upload: f64,
+    /// Download.
+    pub download: f64,
 }
 
 /// The base server.
@@ -115,43 +292,54 @@ pub struct BaseJob {
 pub struct BaseServer {
     host: HostId,
     upload_bps: f64,
-    /// Declared upload rate of every host, for the rate sort ([0071]).
-    declared_upload: Rc<[f64]>,
+    /// Declared capacities of every host, for the rate sort ([0071]) and the expected time.
+    declared: Rc<[Declared]>,
     max_open_jobs: Option<u32>,
     duty: DutyConfig,
+    control: ControlConfig,
     rng: ChaCha12Rng,
     repair_rng: ChaCha12Rng,
     jobs: Vec<BaseJob>,
+    /// Jobs by (client, ticket): a repeated request gets the same job.
+    by_request: BTreeMap<(HostId, u32), JobId>,
 }
 
 impl BaseServer {
-    /// A base server on `host`. `declared_upload[h]` is host `h`'s declared upload rate;
+    /// A base server on `host`. `declared[h]` is host `h`'s declared capacities;
     /// `max_open_jobs` limits jobs open at once (requests beyond it are denied); `duty` sets the
-    /// wait periods and repairs; `rng` and `repair_rng` are the seeded streams for random trees
-    /// and for repair outcomes.
+    /// wait periods and repairs, `control` the retry period; `rng` and `repair_rng` are the
+    /// seeded streams for random trees and for repair outcomes.
     pub fn new(
         host: HostId,
-        declared_upload: Rc<[f64]>,
+        declared: Rc<[Declared]>,
         max_open_jobs: Option<u32>,
         duty: DutyConfig,
+        control: ControlConfig,
         rng: ChaCha12Rng,
         repair_rng: ChaCha12Rng,
     ) -> Self {
         BaseServer {
             host,
-            upload_bps: declared_upload[host.0 as usize],
-            declared_upload,
+            upload_bps: declared[host.0 as usize].upload,
+            declared,
             max_open_jobs,
             duty,
+            control,
             rng,
             repair_rng,
             jobs: Vec::new(),
+            by_request: BTreeMap::new(),
         }
     }
 
     /// The base server's host.
     pub fn host(&self) -> HostId {
         self.host
+    }
+
+    /// The duty settings.
+    pub fn duty(&self) -> DutyConfig {
+        self.duty
     }
 
     /// Every job created so far, indexed by `JobId`.
@@ -180,39 +368,71 @@ impl BaseServer {
         self.jobs[job.0 as usize].log_complete
     }
 
-    fn ctx(object: &Rc<JobObject>, upload_bps: f64, held: u32) -> SourceContext<'_> {
-        SourceContext { job: object, upload_bps, held }
+    fn ctx(&self, job: JobId) -> (Rc<JobObject>, f64, u32, SimDuration) {
+        let state = &self.jobs[job.0 as usize];
+        (state.object.clone(), self.upload_bps, state.held, self.control.offer_timeout())
+    }
+
+    /// Runs `f` on `job`'s forwarder with the base server's source context.
+    fn with_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
+        let (object, upload_bps, held, offer_timeout) = self.ctx(job);
+        let ctx = SourceContext { job: &object, upload_bps, held, offer_timeout };
+        f(&mut self.jobs[job.0 as usize].forwarder, ctx, out);
     }
 
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
-        let upload = self.upload_bps;
         match msg {
             Message::RequestJob { ticket, request, content_started_at } => {
                 self.on_request(now, from, ticket, &request, content_started_at, out)
             }
             Message::Accept { job, from_item, from_byte, takes_list } => {
                 self.jobs[job.0 as usize].forwarder.on_accepted(from, takes_list);
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
                 out.push(Output::OpenStream { to: from, job, from_item, from_byte });
             }
             Message::Decline { job } => {
-                let state = &mut self.jobs[job.0 as usize];
-                let object = state.object.clone();
-                state.forwarder.on_declined(from, Self::ctx(&object, upload, state.held), out);
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
+                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
             }
-            Message::Release { job } => {
+            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
+            Message::JobReceived { job, source } => {
                 let state = &mut self.jobs[job.0 as usize];
-                let object = state.object.clone();
-                state.forwarder.on_released(from, Self::ctx(&object, upload, state.held), out);
+                let Some(report) = state.reports.get_mut(&from) else { return };
+                report.source = Some(source);
+                if report.reached_at.is_none() {
+                    report.reached_at = Some(now);
+                    state.reached += 1;
+                    Self::saw_progress(state, from, now);
+                    Self::progress(state, job, from, out);
+                }
+            }
+            Message::Holding { job, items_held } => {
+                let state = &mut self.jobs[job.0 as usize];
+                let Some(report) = state.reports.get_mut(&from) else { return };
+                if (items_held, 0) > report.progress {
+                    report.progress = (items_held, 0);
+                    Self::saw_progress(state, from, now);
+                }
+                if Self::note_decile(state, from, items_held) && state.closed_at.is_none() {
+                    Self::progress(state, job, from, out);
+                }
             }
             Message::Received { job } => self.on_received(now, job, from, out),
             Message::CommandCompleted { job, end_job, .. } => {
                 let state = &mut self.jobs[job.0 as usize];
-                let report = state.reports.entry(from).or_default();
+                let Some(report) = state.reports.get_mut(&from) else { return };
                 report.commands_completed += 1;
                 state.commands_completed += 1;
-                state.last_progress = now;
-                Self::progress(state, job, from, out);
+                Self::saw_progress(state, from, now);
+                if state.closed_at.is_none() {
+                    Self::progress(state, job, from, out);
+                }
                 if end_job {
                     self.on_done(now, job, from, out);
                 }
@@ -234,9 +454,47 @@ impl BaseServer {
             Message::StatusReport { job, server: None, origin: QueryOrigin::BaseServer, status } => {
                 self.on_status(now, job, from, &status, out)
             }
-            Message::NeedSource { job } => self.serve(job, from, out),
+            Message::NeedSource { job } => {
+                let mut lost_source = None;
+                if let Some(report) = self.jobs[job.0 as usize].reports.get_mut(&from) {
+                    report.faulted = true;
+                    lost_source = report.source;
+                }
+                self.serve(now, job, from, out);
+                // The source it lost may be down: check on it now rather than at the end of the
+                // job ([0062]: a server is recovered "before or after termination").
+                if let Some(source) = lost_source {
+                    self.query(job, source, out);
+                }
+            }
             other => panic!("base server got unexpected {other:?}"),
         }
+    }
+
+    /// `server` showed progress now.
+    fn saw_progress(state: &mut BaseJob, server: HostId, now: SimTime) {
+        state.last_progress = now;
+        if let Some(report) = state.reports.get_mut(&server) {
+            report.progress_at = Some(now);
+        }
+    }
+
+    /// Records the tenth of the content `server` holds; true when the job's overall percentage
+    /// moved (the client should hear of it).
+    fn note_decile(state: &mut BaseJob, server: HostId, items_held: u32) -> bool {
+        let chunks = state.object.content.chunks.max(1);
+        let decile = (items_held.min(chunks) as u64 * 10 / chunks as u64) as u32;
+        let Some(report) = state.reports.get_mut(&server) else { return false };
+        if decile > report.decile {
+            state.deciles += (decile - report.decile) as u64;
+            report.decile = decile;
+            let percent = (state.deciles * 10 / state.object.servers.len() as u64) as u32;
+            if percent > state.reported_percent {
+                state.reported_percent = percent;
+                return true;
+            }
+        }
+        false
     }
 
     fn progress(state: &BaseJob, job: JobId, server: HostId, out: &mut Outbox) {
@@ -245,7 +503,9 @@ impl BaseServer {
             msg: Message::Progress {
                 job,
                 server,
+                reached: state.reached,
                 holders: state.holders,
+                content_percent: state.reported_percent,
                 commands_completed: state.commands_completed,
             },
         });
@@ -253,25 +513,39 @@ impl BaseServer {
 
     fn on_received(&mut self, now: SimTime, job: JobId, from: HostId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
-        let report = state.reports.entry(from).or_default();
+        let chunks = state.object.content.chunks;
+        let Some(report) = state.reports.get_mut(&from) else { return };
         if report.received_at.is_none() {
-            state.last_progress = now;
             report.received_at = Some(now);
+            if report.reached_at.is_none() {
+                report.reached_at = Some(now);
+                state.reached += 1;
+            }
             state.holders += 1;
-            Self::progress(state, job, from, out);
+            Self::saw_progress(state, from, now);
+            Self::note_decile(state, from, chunks);
+            if state.closed_at.is_none() {
+                Self::progress(state, job, from, out);
+            }
         }
     }
 
     /// `server` completed the job (a notification, or a status answer showing it).
     fn on_done(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
-        let report = state.reports.entry(server).or_default();
-        if report.done_at.is_some() || report.failed.is_some() {
-            return;
+        let Some(report) = state.reports.get_mut(&server) else { return };
+        match report.verdict {
+            Verdict::Pending => {
+                report.verdict = Verdict::Done;
+                report.done_at = Some(now);
+                state.done += 1;
+                self.maybe_close(now, job, out);
+            }
+            // Given up on, yet it completed: the verdict stands (the client was told), the truth
+            // is kept beside it.
+            Verdict::Failed(_) if report.late_done_at.is_none() => report.late_done_at = Some(now),
+            _ => {}
         }
-        report.done_at = Some(now);
-        state.done += 1;
-        self.maybe_close(now, job, out);
     }
 
     fn maybe_close(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
@@ -279,18 +553,23 @@ impl BaseServer {
         if state.closed_at.is_none() && (state.done + state.failed) as usize == state.object.servers.len() {
             // Closing: the client is called back even after it left ([0074]).
             state.closed_at = Some(now);
+            out.push(Output::CancelTimer { timer: Timer::WaitPeriod { job } });
             out.push(Output::Send { to: state.client, msg: Message::JobClosed { job, failed: state.failed } });
         }
     }
 
     /// Offers `server` the job from here, so it resumes from what it holds: a server that lost
-    /// its source, or one just repaired ([0076]: "activate").
-    fn serve(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
-        let state = &self.jobs[job.0 as usize];
-        if state.closed_at.is_some() {
+    /// its source, one found stalled, or one just repaired ([0076]: "activate").
+    fn serve(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
+        let (upload, retry) = (self.upload_bps, self.control.retry);
+        let state = &mut self.jobs[job.0 as usize];
+        let Some(report) = state.reports.get_mut(&server) else { return };
+        if report.done_at.is_some() || report.last_activation.is_some_and(|t| now.since(t.min(now)) < retry) {
             return;
         }
-        let rate_bps = state.forwarder.offer_rate(self.upload_bps);
+        report.last_activation = Some(now);
+        report.activations += 1;
+        let rate_bps = state.forwarder.offer_rate(upload);
         out.push(Output::Send {
             to: server,
             msg: Message::Offer {
@@ -303,9 +582,29 @@ impl BaseServer {
         });
     }
 
+    /// The job's expected completion from declared capacities: the Kumar–Ross bound, the
+    /// client's upload of the content, and for a live stream its duration.
+    fn expected_completion(&self, request: &JobRequest, client: HostId) -> SimDuration {
+        let d = |h: HostId| self.declared[h.0 as usize];
+        let servers = &request.servers;
+        let bytes = request.content.total_bytes as f64;
+        let inputs = BoundInputs {
+            content_bytes: bytes,
+            source_upload: self.upload_bps,
+            min_download: servers.iter().map(|&h| d(h).download).fold(f64::INFINITY, f64::min),
+            sum_peer_upload: servers.iter().map(|&h| d(h).upload).sum(),
+            receivers: servers.len(),
+        };
+        let mut secs = kumar_ross_seconds(&inputs).max(bytes / d(client).upload);
+        if let Some(interval) = request.content.live_chunk_interval {
+            secs = secs.max(interval.as_secs_f64() * request.content.chunks as f64);
+        }
+        SimDuration::from_secs_f64(secs)
+    }
+
     /// Accepts or denies a request; on acceptance creates the job object ([0050]), answers the
     /// client with its id and server list, and approaches the first node servers ([0053],
-    /// claims 3–4).
+    /// claims 3–4). A repeated request (its answer was slow or lost) gets the same answer.
     fn on_request(
         &mut self,
         now: SimTime,
@@ -315,6 +614,15 @@ impl BaseServer {
         content_started_at: SimTime,
         out: &mut Outbox,
     ) {
+        if let Some(&id) = self.by_request.get(&(client, ticket)) {
+            let state = &self.jobs[id.0 as usize];
+            let servers = state.object.servers.clone();
+            out.push(Output::Send { to: client, msg: Message::JobAccepted { ticket, job: id, servers } });
+            if state.closed_at.is_some() {
+                out.push(Output::Send { to: client, msg: Message::JobClosed { job: id, failed: state.failed } });
+            }
+            return;
+        }
         let open = self.jobs.iter().filter(|j| j.closed_at.is_none()).count() as u32;
         if let Some(limit) = self.max_open_jobs.filter(|&limit| open >= limit) {
             let reason = format!("the base server already runs {open} open job(s) (limit {limit})");
@@ -322,6 +630,7 @@ impl BaseServer {
             return;
         }
         let id = JobId(self.jobs.len() as u32);
+        self.by_request.insert((client, ticket), id);
         let s = request.strategy;
         let mut servers = request.servers.clone();
         if s.shuffle {
@@ -329,7 +638,7 @@ impl BaseServer {
         }
         if s.rate_sort {
             // Descending declared upload; the sort is stable, so ties keep list order.
-            let rate = |h: &HostId| self.declared_upload[h.0 as usize];
+            let rate = |h: &HostId| self.declared[h.0 as usize].upload;
             servers.sort_by(|a, b| rate(b).total_cmp(&rate(a)));
         }
         let servers: Rc<[HostId]> = servers.into();
@@ -341,23 +650,27 @@ impl BaseServer {
             strategy: s,
             content_started_at,
         });
+        let expected = self.expected_completion(request, client);
         out.push(Output::Send { to: client, msg: Message::JobAccepted { ticket, job: id, servers } });
         let mut forwarder = if s.index_lists || !s.relay {
             Forwarder::new(IndexList::all(object.servers.len()), s.first_nodes, s.first_nodes, s.relay)
         } else {
             Forwarder::full_list(object.servers.len(), None, s.first_nodes, s.first_nodes)
         };
-        forwarder.fill(Self::ctx(&object, self.upload_bps, 0), out);
+        let offer_timeout = self.control.offer_timeout();
+        forwarder.fill(SourceContext { job: &object, upload_bps: self.upload_bps, held: 0, offer_timeout }, out);
         let reports = object.servers.iter().map(|&h| (h, ServerReport::default())).collect();
         self.jobs.push(BaseJob {
             object,
             client,
+            ticket,
             name: request.name.clone(),
             created_at: now,
             end_job_at: None,
             closed_at: None,
             session_ended_at: None,
             reports,
+            reached: 0,
             holders: 0,
             done: 0,
             failed: 0,
@@ -366,23 +679,46 @@ impl BaseServer {
             chunks_held: 0,
             log_complete: false,
             last_progress: now,
+            duty: Some(DutyTiming {
+                expected,
+                t0: SimTime::MAX,
+                wait_period: self.duty.wait_period.unwrap_or_else(|| auto_wait_period(expected)),
+                periods: 0,
+            }),
+            upload_resumes: 0,
+            upload_cut: None,
+            reported_percent: 0,
+            deciles: 0,
             next_query: 0,
             forwarder,
         });
     }
 
     /// Item `index` of `job`'s log arrived from the client ([0048], claim 13(c)). When it is
-    /// the end-job command, the first wait period starts ([0074]).
+    /// the end-job command, the wait starts ([0074]): T0 is the later of now and the job's
+    /// expected completion, and the first check comes one wait period later.
     pub fn on_item(&mut self, now: SimTime, job: JobId, index: u32, item: &Item, out: &mut Outbox) {
+        let enabled = self.duty.enabled;
         let state = &mut self.jobs[job.0 as usize];
+        if index < state.held {
+            return; // already here (a resumed upload repeats nothing, but be safe)
+        }
         assert_eq!(index, state.held, "the client streams its log in order");
         state.held += 1;
+        if state.upload_cut.take().is_some() {
+            out.push(Output::CancelTimer { timer: Timer::UploadCheck { job } });
+        }
         match item {
             Item::Chunk(_) => state.chunks_held += 1,
             Item::Command(c) if c.end_job => {
                 state.log_complete = true;
                 state.end_job_at = Some(now);
-                out.push(Output::SetTimer { after: self.duty.wait_period, timer: Timer::WaitPeriod { job } });
+                let timing = state.duty.as_mut().expect("set at creation");
+                timing.t0 = now.max(state.created_at + timing.expected);
+                if enabled {
+                    let first = timing.t0.since(now) + timing.wait_period;
+                    out.push(Output::SetTimer { after: first, timer: Timer::WaitPeriod { job } });
+                }
             }
             Item::Command(_) => {}
         }
@@ -390,126 +726,288 @@ impl BaseServer {
         state.forwarder.on_new_items(job, held, out);
     }
 
+    /// The client's upload of `job` broke (a partition) at `at`: ask the client to stream again
+    /// from there ([0005]), and check again after a retry period.
+    pub fn on_upload_lost(&mut self, job: JobId, at: ResumePoint, out: &mut Outbox) {
+        let retry = self.control.retry;
+        let state = &mut self.jobs[job.0 as usize];
+        state.upload_cut = Some(at);
+        state.upload_resumes += 1;
+        out.push(Output::Send {
+            to: state.client,
+            msg: Message::ResumeUpload { job, from_item: at.item, from_byte: at.byte },
+        });
+        out.push(Output::SetTimer { after: retry, timer: Timer::UploadCheck { job } });
+    }
+
+    /// The transport gave up on `msg` to `to` (the receiver was down or unreachable all along).
+    pub fn on_undeliverable(&mut self, to: HostId, msg: Message, out: &mut Outbox) {
+        let retry = self.control.retry;
+        match msg {
+            Message::Offer { job, activation: false, .. } => {
+                let id = job.id;
+                self.with_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
+            }
+            Message::JobClosed { job, .. } => {
+                out.push(Output::SetTimer { after: retry, timer: Timer::ResendClosed { job } })
+            }
+            // Activation offers, queries and notices: the duty's next period or the requester's
+            // own retry takes care of them.
+            _ => {}
+        }
+    }
+
     /// A timer set by the base server fired.
-    pub fn on_timer(&mut self, timer: Timer, out: &mut Outbox) {
+    pub fn on_timer(&mut self, now: SimTime, timer: Timer, out: &mut Outbox) {
         match timer {
-            Timer::WaitPeriod { job } => self.on_wait_period(job, out),
+            Timer::WaitPeriod { job } => self.on_wait_period(now, job, out),
             Timer::QueryTimeout { job, server, query } => {
                 let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
                 if report.awaiting == Some(query) {
                     // No answer: the server may be down; try to repair it ([0075]).
                     report.awaiting = None;
-                    self.start_repair(job, server, out);
+                    report.faulted = true;
+                    self.start_repair(now, job, server, out);
                 }
             }
             Timer::RepairDone { job, server } => {
                 let worked = self.repair_rng.gen_bool(self.duty.repair_success);
                 out.push(Output::Repair { job, host: server, worked });
             }
-            Timer::CommandDone { .. } => unreachable!("node server timer"),
+            Timer::UploadCheck { job } => {
+                let retry = self.control.retry;
+                let state = &self.jobs[job.0 as usize];
+                if let Some(at) = state.upload_cut {
+                    out.push(Output::Send {
+                        to: state.client,
+                        msg: Message::ResumeUpload { job, from_item: at.item, from_byte: at.byte },
+                    });
+                    out.push(Output::SetTimer { after: retry, timer: Timer::UploadCheck { job } });
+                }
+            }
+            Timer::ResendClosed { job } => {
+                let state = &self.jobs[job.0 as usize];
+                out.push(Output::Send { to: state.client, msg: Message::JobClosed { job, failed: state.failed } });
+            }
+            Timer::OfferTimeout { job, to } => {
+                self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
+            }
+            other => unreachable!("not a base server timer: {other:?}"),
         }
     }
 
-    /// End of a wait period: query every server that has not reported completion and is not
-    /// being repaired, and wait another period ([0074]–[0075]).
-    fn on_wait_period(&mut self, job: JobId, out: &mut Outbox) {
-        let duty = self.duty;
+    /// End of a wait period ([0074]–[0075]): query every pending server that showed no progress
+    /// during the period — except servers never reached while the job as a whole progresses
+    /// (they wait for their turn) — and wait another period.
+    fn on_wait_period(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
         if state.closed_at.is_some() {
             return;
         }
-        for (&server, report) in state.reports.iter_mut() {
-            if report.done_at.is_some() || report.failed.is_some() || report.repairing || report.awaiting.is_some() {
+        let timing = state.duty.as_mut().expect("set at creation");
+        timing.periods += 1;
+        let wait = timing.wait_period;
+        let quiet = state.quiet(now, wait);
+        let mut due = Vec::new();
+        for (&server, report) in state.reports.iter() {
+            if !report.pending() || report.repairing || report.awaiting.is_some() || now < report.next_check {
                 continue;
             }
-            let query = state.next_query;
-            state.next_query += 1;
-            report.queries += 1;
-            report.awaiting = Some(query);
-            out.push(Output::Send {
-                to: server,
-                msg: Message::StatusQuery { job, server: None, origin: QueryOrigin::BaseServer },
-            });
-            out.push(Output::SetTimer { after: duty.query_timeout, timer: Timer::QueryTimeout { job, server, query } });
+            let progressed = report.progress_at.is_some_and(|t| now.since(t.min(now)) < wait);
+            if progressed || (report.reached_at.is_none() && !quiet) {
+                continue;
+            }
+            due.push(server);
         }
-        out.push(Output::SetTimer { after: duty.wait_period, timer: Timer::WaitPeriod { job } });
+        for server in due {
+            self.query(job, server, out);
+        }
+        out.push(Output::SetTimer { after: wait, timer: Timer::WaitPeriod { job } });
     }
 
-    /// A server answered the base server's query: done, still in progress (wait on), or
-    /// stalled (an error: repair, then activate, [0076]).
+    /// Sends `server` a status query about `job` (unless one is awaiting an answer or the server
+    /// is settled or under repair), with its timeout ([0075]).
+    fn query(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
+        let query_timeout = self.duty.query_timeout;
+        if !self.duty.enabled {
+            return;
+        }
+        let state = &mut self.jobs[job.0 as usize];
+        let Some(report) = state.reports.get_mut(&server) else { return };
+        if !report.pending() || report.repairing || report.awaiting.is_some() {
+            return;
+        }
+        let query = state.next_query;
+        state.next_query += 1;
+        report.queries += 1;
+        report.awaiting = Some(query);
+        out.push(Output::Send {
+            to: server,
+            msg: Message::StatusQuery { job, server: None, origin: QueryOrigin::BaseServer },
+        });
+        out.push(Output::SetTimer { after: query_timeout, timer: Timer::QueryTimeout { job, server, query } });
+    }
+
+    /// A server answered the base server's query ([0075]): done; progressing (wait on); waiting
+    /// behind a source that progresses (wait on); or stalled — no source, a source that made no
+    /// progress for a period, or the whole job quiet — and then reactivated ([0076]).
     fn on_status(&mut self, now: SimTime, job: JobId, server: HostId, status: &NodeStatus, out: &mut Outbox) {
-        let held = self.jobs[job.0 as usize].held;
-        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
-        report.awaiting = None;
+        let host = self.host;
+        let state = &mut self.jobs[job.0 as usize];
+        let wait = state.duty.map_or(SimDuration::from_secs(10), |d| d.wait_period);
+        let quiet = state.quiet(now, wait);
+        let Some(report) = state.reports.get_mut(&server) else { return };
+        if let Some(query) = report.awaiting.take() {
+            out.push(Output::CancelTimer { timer: Timer::QueryTimeout { job, server, query } });
+        }
+        report.answers += 1;
+        if status.has_job && report.reached_at.is_none() {
+            report.reached_at = Some(now);
+            state.reached += 1;
+        }
+        if status.source.is_some() {
+            report.source = status.source;
+        }
+        let progressed = status.progress() > report.progress;
+        if progressed {
+            report.progress = status.progress();
+            Self::saw_progress(state, server, now);
+        }
         if status.content_complete {
             self.on_received(now, job, server, out);
         }
-        // Not reached yet, behind and not receiving, or waiting a whole wait period for a
-        // source that declared it had more: the server may be stalled. It may as well be
-        // waiting for its turn further down the cascade, so the base server only treats this as
-        // an error status (repair, then activate) once the whole job made no progress for a
-        // wait period; until then it extends the wait ([0075]).
-        let behind = status.items_held < held;
-        let stuck = status.source_ahead && now.since(status.idle_since.min(now)) >= self.duty.wait_period;
-        let quiet = now.since(self.jobs[job.0 as usize].last_progress) >= self.duty.wait_period;
         if status.done {
             self.on_done(now, job, server, out);
-        } else if quiet && (!status.has_job || (behind && (!status.receiving || stuck))) {
-            self.start_repair(job, server, out);
-        }
-    }
-
-    fn start_repair(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
-        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed server");
-        if report.repairing || report.failed.is_some() || report.done_at.is_some() {
             return;
         }
-        report.repairing = true;
-        out.push(Output::SetTimer { after: self.duty.repair_time, timer: Timer::RepairDone { job, server } });
+        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed");
+        if report.repairing && report.pending() {
+            // A late answer: the server is up after all, so the repair is called off (and not
+            // counted as an attempt).
+            report.repairing = false;
+            report.repairs -= 1;
+            out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
+        }
+        let state = &self.jobs[job.0 as usize];
+        let report = &state.reports[&server];
+        if !report.pending() {
+            return;
+        }
+        // A server holding the whole log only runs its commands: it is not stalled.
+        let stalled = if !status.has_job {
+            quiet
+        } else if status.log_complete {
+            false
+        } else {
+            status.orphaned || status.source.is_none_or(|s| !state.fed(s, host, now, wait)) || quiet
+        };
+        let stalled = stalled && !progressed;
+        let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed");
+        if stalled {
+            report.faulted = true;
+            report.check_every = 1;
+            self.serve(now, job, server, out);
+        } else {
+            // Progressing, or waiting for its turn behind a source that progresses: check it
+            // less often while that lasts (a slow but steady server, or the tail of a long
+            // chain, is not queried every period).
+            let span = wait.as_nanos().saturating_mul(report.check_every as u64) - wait.as_nanos() / 2;
+            report.next_check = now + SimDuration::from_nanos(span);
+            report.check_every = (report.check_every * 2).min(16);
+        }
     }
 
-    /// The outcome of a repair attempt on `server` (after [`Output::Repair`]): reactivate it, try
-    /// again while attempts are left (telling the client the expected wait), or give up on it.
-    pub fn on_repair_result(&mut self, now: SimTime, job: JobId, server: HostId, ok: bool, out: &mut Outbox) {
+    fn start_repair(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
+        let duty = self.duty;
+        let state = &mut self.jobs[job.0 as usize];
+        let report = state.reports.get_mut(&server).expect("listed server");
+        if report.repairing || !report.pending() {
+            return;
+        }
+        if report.repairs >= duty.max_repairs {
+            let reason = if duty.max_repairs == 0 {
+                "no answer to a status query (repairs are off)".to_string()
+            } else {
+                format!("no answer after {} repair attempt(s)", report.repairs)
+            };
+            self.give_up(now, job, server, reason, out);
+            return;
+        }
+        report.repairs += 1;
+        report.repairing = true;
+        out.push(Output::SetTimer { after: duty.repair_time, timer: Timer::RepairDone { job, server } });
+    }
+
+    fn give_up(&mut self, now: SimTime, job: JobId, server: HostId, reason: String, out: &mut Outbox) {
+        let state = &mut self.jobs[job.0 as usize];
+        let report = state.reports.get_mut(&server).expect("listed server");
+        if !report.pending() {
+            return;
+        }
+        report.verdict = Verdict::Failed(reason.clone());
+        report.failed_at = Some(now);
+        report.repairing = false;
+        state.failed += 1;
+        if state.closed_at.is_none() {
+            out.push(Output::Send { to: state.client, msg: Message::ServerFailed { job, server, reason } });
+        }
+        self.maybe_close(now, job, out);
+    }
+
+    /// The outcome of a repair attempt on `server` (after [`Output::Repair`]): reactivate it,
+    /// try again while attempts are left (telling the client the expected wait), or give up on
+    /// it.
+    pub fn on_repair_result(
+        &mut self,
+        now: SimTime,
+        job: JobId,
+        server: HostId,
+        outcome: RepairOutcome,
+        out: &mut Outbox,
+    ) {
         let duty = self.duty;
         let state = &mut self.jobs[job.0 as usize];
         let client = state.client;
+        let open = state.closed_at.is_none();
         let report = state.reports.get_mut(&server).expect("listed server");
-        report.repairs += 1;
         report.repairing = false;
-        if ok {
-            report.repaired = true;
-            self.serve(job, server, out);
-        } else if report.repairs < duty.max_repairs {
-            report.repairing = true;
-            out.push(Output::Send {
-                to: client,
-                msg: Message::DelayNotice { job, server, expected_wait: duty.repair_time },
-            });
-            out.push(Output::SetTimer { after: duty.repair_time, timer: Timer::RepairDone { job, server } });
-        } else {
-            let reason = format!("not repaired after {} attempts", report.repairs);
-            report.failed = Some(reason.clone());
-            state.failed += 1;
-            out.push(Output::Send { to: client, msg: Message::ServerFailed { job, server, reason } });
-            self.maybe_close(now, job, out);
+        if !report.pending() {
+            return;
+        }
+        match outcome {
+            RepairOutcome::Fixed => {
+                report.repaired = true;
+                self.serve(now, job, server, out);
+            }
+            // Running all along (its answers were lost, or it came back by itself): ask again;
+            // the answer tells whether it needs a source.
+            RepairOutcome::NotNeeded => self.query(job, server, out),
+            RepairOutcome::Failed if report.repairs < duty.max_repairs => {
+                report.repairs += 1;
+                report.repairing = true;
+                if open {
+                    out.push(Output::Send {
+                        to: client,
+                        msg: Message::DelayNotice { job, server, expected_wait: duty.repair_time },
+                    });
+                }
+                out.push(Output::SetTimer { after: duty.repair_time, timer: Timer::RepairDone { job, server } });
+            }
+            RepairOutcome::Failed => {
+                let reason = format!("not repaired after {} attempt(s)", report.repairs);
+                self.give_up(now, job, server, reason, out);
+            }
         }
     }
 
     /// The stream of `job` to `to` is gone (the receiver crashed or was cut off): move on.
     pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
-        let upload = self.upload_bps;
-        let state = &mut self.jobs[job.0 as usize];
-        let object = state.object.clone();
-        state.forwarder.on_released(to, Self::ctx(&object, upload, state.held), out);
+        self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
     }
 
     /// The stream of `job` to `to` has sent everything held here (paused at `next_item`), or
     /// everything there will ever be (`done`).
     pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
-        let upload = self.upload_bps;
-        let state = &mut self.jobs[job.0 as usize];
-        let object = state.object.clone();
-        state.forwarder.on_stream_drained(to, next_item, done, Self::ctx(&object, upload, state.held), out);
+        self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
     }
 }

@@ -36,23 +36,47 @@ impl CommandState {
 /// A node server's answer to a status query ([0055], [0075]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeStatus {
-    /// The server has the job object at all.
+    /// The server has the job object at all (false: not reached yet).
     pub has_job: bool,
     /// Items of the job's log held (a prefix).
     pub items_held: u32,
+    /// Bytes of the next item already on disk (an item in progress): with `items_held` this
+    /// measures progress in bytes, so a server receiving one large item is seen to progress.
+    pub partial_bytes: u64,
     /// All content chunks held.
     pub content_complete: bool,
-    /// A source is streaming to it.
-    pub receiving: bool,
-    /// Its source declared more items than the server holds, yet nothing has arrived since
-    /// `idle_since`: the source may be gone without the server knowing.
-    pub source_ahead: bool,
-    /// When the last item arrived, or the current source was taken, whichever is later.
-    pub idle_since: SimTime,
+    /// The source it takes the job from (`None`: it has none, e.g. its source was lost).
+    pub source: Option<HostId>,
+    /// It lost its source (or crashed) and waits for a new one.
+    pub orphaned: bool,
+    /// The end-job command has arrived: the whole log is held, only commands may be running.
+    pub log_complete: bool,
     /// The end-job command has completed: the server's part is done.
     pub done: bool,
     /// Every command received so far, with its state.
     pub commands: Vec<(CommandId, CommandState)>,
+}
+
+impl NodeStatus {
+    /// The answer of a server that does not have the job.
+    pub fn without_job() -> NodeStatus {
+        NodeStatus {
+            has_job: false,
+            items_held: 0,
+            partial_bytes: 0,
+            content_complete: false,
+            source: None,
+            orphaned: false,
+            log_complete: false,
+            done: false,
+            commands: Vec::new(),
+        }
+    }
+
+    /// Progress as a comparable (items, bytes of the next item) pair.
+    pub fn progress(&self) -> (u32, u64) {
+        (self.items_held, self.partial_bytes)
+    }
 }
 
 /// Who asked a status query.
@@ -103,8 +127,12 @@ pub enum Message {
         job: JobId,
         /// The server that reported.
         server: HostId,
+        /// Servers known to hold the job object.
+        reached: u32,
         /// Servers holding the whole content so far.
         holders: u32,
+        /// Content held over all servers, percent (from tenths reported by each server).
+        content_percent: u32,
         /// Command completions reported so far, over all servers.
         commands_completed: u32,
     },
@@ -202,6 +230,33 @@ pub enum Message {
         /// The job.
         job: JobId,
     },
+    /// Server → base server: the job object arrived from `source` ([0054], [0057]–[0059]: a
+    /// server notifies on receipt of the job information).
+    JobReceived {
+        /// The job.
+        job: JobId,
+        /// Where it came from.
+        source: HostId,
+    },
+    /// Server → base server: progress while receiving — the server now holds `items_held` items
+    /// (sent at every tenth of the content, so the base server and the client see a job advance
+    /// while it streams).
+    Holding {
+        /// The job.
+        job: JobId,
+        /// Items of the log held.
+        items_held: u32,
+    },
+    /// Base server → client: the upload of the job's log to the base server broke; stream it
+    /// again from this item and byte ([0005]: resume, not restart).
+    ResumeUpload {
+        /// The job.
+        job: JobId,
+        /// First item the base server lacks.
+        from_item: u32,
+        /// Bytes of it the base server already has.
+        from_byte: u64,
+    },
     /// Server → base server: the whole content has been received ([0045], [0054]).
     Received {
         /// The job.
@@ -239,6 +294,9 @@ impl Message {
             Message::Release { .. } => "Release",
             Message::Received { .. } => "Received",
             Message::CommandCompleted { .. } => "CommandCompleted",
+            Message::JobReceived { .. } => "JobReceived",
+            Message::Holding { .. } => "Holding",
+            Message::ResumeUpload { .. } => "ResumeUpload",
         }
     }
 
@@ -262,12 +320,16 @@ impl Message {
             Message::DelayNotice { .. } => 15,
             Message::ServerFailed { .. } => 16,
             Message::NeedSource { .. } => 17,
+            Message::JobReceived { .. } => 18,
+            Message::Holding { .. } => 19,
+            Message::ResumeUpload { .. } => 20,
         }
     }
 }
 
-/// A role's timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A role's timer. A role has at most one pending timer of each value: setting it again
+/// replaces the pending one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
     /// A command finished executing at a node server.
     CommandDone {
@@ -297,6 +359,35 @@ pub enum Timer {
         /// The server.
         server: HostId,
     },
+    /// A client asked for a job session and may not have been heard: ask again unless the
+    /// base server answered meanwhile.
+    RequestRetry {
+        /// The client's index of the job.
+        ticket: u32,
+    },
+    /// The base server checks that the client's upload of a job's log is flowing again after it
+    /// broke, and asks again if not.
+    UploadCheck {
+        /// The job.
+        job: JobId,
+    },
+    /// The base server sends the closing notification again (the client was unreachable).
+    ResendClosed {
+        /// The job.
+        job: JobId,
+    },
+    /// A node server without a source asks the base server again.
+    SourceRetry {
+        /// The job.
+        job: JobId,
+    },
+    /// A source's offer to `to` got no answer in time: it moves on.
+    OfferTimeout {
+        /// The job.
+        job: JobId,
+        /// The server offered to.
+        to: HostId,
+    },
 }
 
 impl Timer {
@@ -307,6 +398,11 @@ impl Timer {
             Timer::WaitPeriod { job } => [2, job.0 as u64, 0],
             Timer::QueryTimeout { job, server, query } => [3 | (query as u64) << 8, job.0 as u64, server.0 as u64],
             Timer::RepairDone { job, server } => [4, job.0 as u64, server.0 as u64],
+            Timer::RequestRetry { ticket } => [5, ticket as u64, 0],
+            Timer::UploadCheck { job } => [6, job.0 as u64, 0],
+            Timer::ResendClosed { job } => [7, job.0 as u64, 0],
+            Timer::SourceRetry { job } => [8, job.0 as u64, 0],
+            Timer::OfferTimeout { job, to } => [9, job.0 as u64, to.0 as u64],
         }
     }
 }
@@ -342,9 +438,10 @@ pub enum Output {
         /// The current source.
         from: HostId,
     },
-    /// A repair attempt on `host` is over and, as far as the base server can tell, `worked`
-    /// ([0076]); the engine brings a crashed host back if it can be repaired, and answers with
-    /// the base server's `on_repair_result`.
+    /// A repair attempt on `host` is over ([0076]); `worked` says whether the technician's
+    /// attempt succeeded (drawn with the configured probability). The engine carries it out —
+    /// it brings a crashed host back if the host can be repaired and reached — and answers with
+    /// the base server's `on_repair_result` and a [`RepairOutcome`].
     Repair {
         /// The job the repair is for.
         job: JobId,
@@ -353,13 +450,67 @@ pub enum Output {
         /// The attempt itself succeeded (drawn with the configured probability).
         worked: bool,
     },
-    /// Call the role's `on_timer` after `after`.
+    /// Call the role's `on_timer` after `after` (replacing a pending timer of the same value).
     SetTimer {
         /// Delay.
         after: SimDuration,
         /// Which timer.
         timer: Timer,
     },
+    /// Forget a pending timer: it will not fire.
+    CancelTimer {
+        /// Which timer.
+        timer: Timer,
+    },
+}
+
+/// How the control plane copes with lost messages: settings shared by the engine's transport
+/// (retransmission with exponential back-off, as TCP does) and by the roles (how often they ask
+/// again when a request of theirs went unanswered).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlConfig {
+    /// First retransmission timeout of a lost control message.
+    pub retransmit: SimDuration,
+    /// Largest retransmission timeout (the timeout doubles after each loss up to this).
+    pub max_backoff: SimDuration,
+    /// A message not delivered this long after it was first sent is dropped and its sender
+    /// told (the connection failed).
+    pub give_up: SimDuration,
+    /// How often a role asks again when a request went unanswered: a client's job request, a
+    /// node server's request for a source, the base server's request that the client resume
+    /// its upload or its closing notification to an unreachable client.
+    pub retry: SimDuration,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            retransmit: SimDuration::from_millis(200),
+            max_backoff: SimDuration::from_secs(5),
+            give_up: SimDuration::from_secs(30),
+            retry: SimDuration::from_secs(5),
+        }
+    }
+}
+
+impl ControlConfig {
+    /// How long a source waits for the answer to an offer before it moves on (the answer may be
+    /// lost with a crash of the server it approached).
+    pub fn offer_timeout(&self) -> SimDuration {
+        self.give_up + self.give_up
+    }
+}
+
+/// What a repair attempt found and did ([0076]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairOutcome {
+    /// The host was down and is running again: the repair fixed it.
+    Fixed,
+    /// The host was running when the technician got to it (it came back by itself, or only its
+    /// answer was lost): nothing to repair, it can be reactivated.
+    NotNeeded,
+    /// The host could not be brought back (still down, or unreachable from the base server).
+    Failed,
 }
 
 /// Collects a role's outputs; the engine drains it after each call.

@@ -9,11 +9,20 @@
 //! of a job's log arrives, [`NodeServer::on_timer`] when a timer it set fires,
 //! [`NodeServer::on_stream_drained`] when one of its outgoing streams has sent everything,
 //! [`NodeServer::on_incoming_closed`] after it asked to break an incoming stream,
-//! [`NodeServer::on_source_lost`] when its source disappeared, and [`NodeServer::on_crash`] /
-//! [`NodeServer::on_recover`] around a crash; after each call it drains the [`Outbox`].
+//! [`NodeServer::on_source_lost`] when its source disappeared, [`NodeServer::answer_status`]
+//! when a status query arrives, [`NodeServer::on_undeliverable`] when the transport gave up on a
+//! message, and [`NodeServer::on_crash`] / [`NodeServer::on_recover`] around a crash; after
+//! each call it drains the [`Outbox`].
+//!
+//! Notifications ([0054]–[0059]): on receipt of the job object (`JobReceived`), at every tenth
+//! of the content (`Holding`), on receipt of the whole content (`Received`) and on every command
+//! completion (`CommandCompleted`). A server without a source asks the base server for one
+//! (`NeedSource`) and asks again every retry period until it is served; it takes an activation
+//! ([0076]) from any source, including the one it already has (which then streams again from
+//! where this server stands).
 
 use super::job::{IndexList, Item, JobId, JobObject, StrategyKind};
-use super::message::{CommandState, Message, NodeStatus, Outbox, Output, Timer};
+use super::message::{CommandState, ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, Timer};
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::SimTime;
 use crate::net::HostId;
@@ -76,14 +85,25 @@ pub struct NodeJob {
     pub source: Option<(HostId, f64)>,
     /// The host whose stream delivered last (kept while the stream is paused).
     parent: Option<HostId>,
-    /// A faster source waiting for the current stream to be broken.
-    switching_to: Option<(HostId, f64)>,
+    /// A source waiting for the current stream to be broken: (host, declared rate, true for a
+    /// reactivation by the base server rather than a dynamic switch).
+    switching_to: Option<(HostId, f64, bool)>,
     /// The source is gone (or this server crashed): the next offer is accepted and resumes here.
     orphaned: Option<ResumePoint>,
+    /// Where the last acceptance asked its source to start, until an item arrives: if that
+    /// source is replaced before it sent anything, the next one starts there too.
+    asked_from: Option<ResumePoint>,
     /// Every source that streamed to this server, in order.
     pub sources: Vec<HostId>,
-    /// Dynamic switches made.
+    /// Dynamic switches made ([0073]).
     pub switches: u32,
+    /// Times this server lost its source (a crash, a partition, an unreachable source) or was
+    /// reactivated: the faults it went through.
+    pub faults: u32,
+    /// Times it took a reactivation offer ([0076]).
+    pub reactivations: u32,
+    /// Deciles of the content reported to the base server so far.
+    reported_decile: u32,
     /// Content and command bytes received.
     pub bytes_received: u64,
     /// Bytes received again for items this server had held before (restart from zero).
@@ -113,14 +133,15 @@ impl NodeJob {
         self.commands.last().is_some_and(|c| c.command.end_job)
     }
 
-    fn status(&self) -> NodeStatus {
+    fn status(&self, partial_bytes: u64) -> NodeStatus {
         NodeStatus {
             has_job: true,
             items_held: self.held,
+            partial_bytes,
             content_complete: self.received_at.is_some(),
-            receiving: self.source.is_some(),
-            source_ahead: self.source.is_some() && self.source_held > self.held,
-            idle_since: self.last_progress,
+            source: self.source.map(|(h, _)| h).or(self.parent),
+            orphaned: self.orphaned.is_some(),
+            log_complete: self.log_complete(),
             done: self.done_at.is_some(),
             commands: self.commands.iter().map(|c| (c.command.id, c.state)).collect(),
         }
@@ -138,14 +159,16 @@ pub struct NodeServer {
     upload_bps: f64,
     /// Resume interrupted transfers from what is held ([0005]); false restarts from zero.
     resume: bool,
+    control: ControlConfig,
     jobs: Vec<NodeJob>,
 }
 
 impl NodeServer {
     /// A node server on `host` whose declared upload rate is `upload_bps`; `resume` chooses
-    /// between resuming interrupted transfers and starting over (the prior art, [0005]).
-    pub fn new(host: HostId, upload_bps: f64, resume: bool) -> Self {
-        NodeServer { host, upload_bps, resume, jobs: Vec::new() }
+    /// between resuming interrupted transfers and starting over (the prior art, [0005]);
+    /// `control` sets how often it asks again for a source and how long it waits for answers.
+    pub fn new(host: HostId, upload_bps: f64, resume: bool, control: ControlConfig) -> Self {
+        NodeServer { host, upload_bps, resume, control, jobs: Vec::new() }
     }
 
     /// This server's host.
@@ -189,10 +212,10 @@ impl NodeServer {
         out: &mut Outbox,
         f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
     ) {
-        let upload = self.upload_bps;
+        let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
         if let Some(state) = self.job_mut(job) {
             let object = state.job.clone();
-            let ctx = SourceContext { job: &object, upload_bps: upload, held: state.held };
+            let ctx = SourceContext { job: &object, upload_bps: upload, held: state.held, offer_timeout };
             f(&mut state.forwarder, ctx, out);
         }
     }
@@ -205,27 +228,54 @@ impl NodeServer {
                 if let Some(state) = self.job_mut(job) {
                     state.forwarder.on_accepted(from, takes_list);
                 }
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
                 out.push(Output::OpenStream { to: from, job, from_item, from_byte });
             }
-            Message::Decline { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out)),
-            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
-            Message::StatusQuery { job, origin, .. } => {
-                let status = self.job(job).map_or(
-                    NodeStatus {
-                        has_job: false,
-                        items_held: 0,
-                        content_complete: false,
-                        receiving: false,
-                        source_ahead: false,
-                        idle_since: now,
-                        done: false,
-                        commands: Vec::new(),
-                    },
-                    NodeJob::status,
-                );
-                out.push(Output::Send { to: from, msg: Message::StatusReport { job, server: None, origin, status } });
+            Message::Decline { job } => {
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
+                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
             }
+            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
+            Message::StatusQuery { job, origin, .. } => self.answer_status(from, job, origin, 0, out),
             other => panic!("node server {} got unexpected {other:?}", self.host),
+        }
+    }
+
+    /// Answers a status query about `job` from `from`; `partial_bytes` is how much of the next
+    /// item is already on disk (the engine knows it from the incoming stream).
+    pub fn answer_status(
+        &mut self,
+        from: HostId,
+        job: JobId,
+        origin: QueryOrigin,
+        partial_bytes: u64,
+        out: &mut Outbox,
+    ) {
+        let status = self.job(job).map_or_else(NodeStatus::without_job, |j| j.status(partial_bytes));
+        out.push(Output::Send { to: from, msg: Message::StatusReport { job, server: None, origin, status } });
+    }
+
+    /// The transport gave up on `msg` to `to`: an offer counts as declined; an acceptance sent
+    /// to the current source means that source is unreachable, so this server looks for
+    /// another. Notifications to the base server are left to its status queries, and requests
+    /// for a source are asked again on their own timer.
+    pub fn on_undeliverable(&mut self, now: SimTime, to: HostId, msg: Message, out: &mut Outbox) {
+        match msg {
+            Message::Offer { job, .. } => {
+                let id = job.id;
+                self.with_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
+            }
+            Message::Accept { job, .. } => {
+                let current = self.job(job).is_some_and(|s| {
+                    s.source.is_some_and(|(h, _)| h == to) || s.switching_to.is_some_and(|(h, _, _)| h == to)
+                });
+                if current {
+                    let state = self.job(job).expect("current source");
+                    let at = state.asked_from.unwrap_or(ResumePoint { item: state.held, byte: 0 });
+                    self.on_source_lost(now, job, to, at, 0, out);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -233,11 +283,11 @@ impl NodeServer {
         let Message::Offer { job, index_list, rate_bps, items_held, activation } = offer else {
             unreachable!("called with an offer")
         };
-        let (id, host, upload) = (job.id, self.host, self.upload_bps);
+        let (id, host, upload, offer_timeout) = (job.id, self.host, self.upload_bps, self.control.offer_timeout());
         let Some(state) = self.job_mut(id) else {
             // First contact: accept, take the list, and become a source at once ([0057]): the
             // node approaches its targets before it holds any content and streams items as they
-            // arrive.
+            // arrive. It notifies the base server of the receipt ([0054], FIG. 4).
             let s = job.strategy;
             let slots = if s.adaptive_fanout { 1 } else { s.fanout };
             let forwarder = if !s.relay {
@@ -252,6 +302,7 @@ impl NodeServer {
                 to: from,
                 msg: Message::Accept { job: id, from_item: 0, from_byte: 0, takes_list: true },
             });
+            out.push(Output::Send { to: job.base_server, msg: Message::JobReceived { job: id, source: from } });
             let mut state = NodeJob {
                 id,
                 job,
@@ -262,8 +313,12 @@ impl NodeServer {
                 parent: Some(from),
                 switching_to: None,
                 orphaned: None,
+                asked_from: None,
                 sources: vec![from],
                 switches: 0,
+                faults: 0,
+                reactivations: 0,
+                reported_decile: 0,
                 bytes_received: 0,
                 bytes_resent: 0,
                 high_water: 0,
@@ -277,16 +332,18 @@ impl NodeServer {
                 forwarder,
             };
             let object = state.job.clone();
-            state.forwarder.fill(SourceContext { job: &object, upload_bps: upload, held: 0 }, out);
+            state.forwarder.fill(SourceContext { job: &object, upload_bps: upload, held: 0, offer_timeout }, out);
             self.jobs.push(state);
             return;
         };
         let s = state.job.strategy;
-        if activation && state.done_at.is_none() && state.switching_to.is_none() {
-            if let Some((old, _)) = state.source.filter(|&(old, _)| old != from) {
-                // Reactivation by the base server ([0076]): the current source is presumed
-                // dead; break it (if it still streams) and take the base server.
-                state.switching_to = Some((from, rate_bps));
+        let needs_log = !state.log_complete();
+        if activation && needs_log && state.switching_to.is_none() {
+            if let Some((old, _)) = state.source {
+                // Reactivation ([0076]) from any source, the current one included: the current
+                // stream (if any) is broken and the new source continues from where this server
+                // stands.
+                state.switching_to = Some((from, rate_bps, true));
                 state.source_held = items_held;
                 out.push(Output::CloseIncoming { job: id, from: old });
                 return;
@@ -296,11 +353,17 @@ impl NodeServer {
         // the base server reactivates it ([0076]); it resumes from what it holds ([0005]).
         let needs_source = state.source.is_none()
             && state.switching_to.is_none()
-            && state.done_at.is_none()
-            && (state.orphaned.is_some() || from == state.job.base_server);
+            && needs_log
+            && (state.orphaned.is_some() || activation || state.received_at.is_none());
         if needs_source {
             let at = state.resume_point();
-            state.orphaned = None;
+            state.asked_from = Some(at);
+            if activation {
+                state.reactivations += 1;
+            }
+            if state.orphaned.take().is_some() {
+                out.push(Output::CancelTimer { timer: Timer::SourceRetry { job: id } });
+            }
             state.source = Some((from, rate_bps));
             state.source_held = items_held;
             state.last_progress = now;
@@ -322,7 +385,7 @@ impl NodeServer {
         // server can take over (so sources never form a cycle).
         let current = state.source.map_or(0.0, |(_, r)| r);
         let receiving = state.received_at.is_none()
-            && state.source.is_some()
+            && state.source.is_some_and(|(h, _)| h != from)
             && state.switching_to.is_none()
             && items_held > state.held;
         if s.dynamic_switching
@@ -331,7 +394,7 @@ impl NodeServer {
             && s.kind != StrategyKind::Star
         {
             let (old, _) = state.source.expect("receiving");
-            state.switching_to = Some((from, rate_bps));
+            state.switching_to = Some((from, rate_bps, false));
             state.source_held = items_held;
             out.push(Output::CloseIncoming { job: id, from: old });
         } else {
@@ -351,11 +414,37 @@ impl NodeServer {
         out: &mut Outbox,
     ) {
         let state = self.job_mut(job).expect("switch of an unknown job");
-        let (new, rate) = state.switching_to.take().expect("a switch was asked for");
+        // The old source may not have started yet: then resume where it was asked to start.
+        let at = match state.asked_from {
+            Some(asked) if asked.item == at.item && asked.byte > at.byte => asked,
+            _ => at,
+        };
+        state.asked_from = Some(at);
+        let Some((new, rate, activation)) = state.switching_to.take() else {
+            // The switch was overtaken (a crash or a lost source): look for a source again.
+            state.bytes_received += partial_bytes;
+            state.source = None;
+            state.orphaned = Some(at);
+            let bs = state.job.base_server;
+            let control = self.control;
+            Self::ask_for_source(bs, job, control, out);
+            return;
+        };
         state.bytes_received += partial_bytes;
         state.source = Some((new, rate));
         state.parent = Some(new);
-        state.switches += 1;
+        if state.orphaned.take().is_some() {
+            out.push(Output::CancelTimer { timer: Timer::SourceRetry { job } });
+        }
+        if activation {
+            state.reactivations += 1;
+            state.faults += 1;
+        } else {
+            state.switches += 1;
+        }
+        if !state.sources.contains(&new) {
+            state.sources.push(new);
+        }
         out.push(Output::Send { to: old, msg: Message::Release { job } });
         out.push(Output::Send {
             to: new,
@@ -366,19 +455,40 @@ impl NodeServer {
     /// The stream of `job` from `src` is gone (the source crashed or was cut off) after
     /// delivering `partial_bytes` of item `at.item`: ask the base server for a source
     /// ([0075]–[0077]) and resume from `at` — or from zero without resume ([0005]).
-    pub fn on_source_lost(&mut self, job: JobId, src: HostId, at: ResumePoint, partial_bytes: u64, out: &mut Outbox) {
+    pub fn on_source_lost(
+        &mut self,
+        now: SimTime,
+        job: JobId,
+        src: HostId,
+        at: ResumePoint,
+        partial_bytes: u64,
+        out: &mut Outbox,
+    ) {
         let resume = self.resume;
         let Some(state) = self.job_mut(job) else {
             return;
         };
-        if state.source.is_some_and(|(s, _)| s != src) {
-            return; // not our current source
-        }
         state.bytes_received += partial_bytes;
+        let current = state.source.map(|(h, _)| h).or(state.parent);
+        if state.done_at.is_some() || state.log_complete() || current.is_some_and(|s| s != src) {
+            return; // nothing more to receive, or not our current source
+        }
+        if state.switching_to.is_some_and(|(h, _, _)| h == src) {
+            state.switching_to = None; // the newcomer vanished before the switch: keep the old one
+            return;
+        }
         state.source = None;
         state.switching_to = None;
+        state.faults += 1;
+        state.last_progress = now;
         state.orphaned = Some(if resume { at } else { Self::restart(state) });
-        out.push(Output::Send { to: state.job.base_server, msg: Message::NeedSource { job } });
+        let bs = state.job.base_server;
+        Self::ask_for_source(bs, job, self.control, out);
+    }
+
+    fn ask_for_source(base_server: HostId, job: JobId, control: ControlConfig, out: &mut Outbox) {
+        out.push(Output::Send { to: base_server, msg: Message::NeedSource { job } });
+        out.push(Output::SetTimer { after: control.retry, timer: Timer::SourceRetry { job } });
     }
 
     /// The incoming stream of `job` stopped at `at` because this server crashed. The bytes of
@@ -424,14 +534,17 @@ impl NodeServer {
     /// The host is back (by itself or repaired): every unfinished job asks the base server for a
     /// source and resumes ([0005], [0077]); pending servers are approached again.
     pub fn on_recover(&mut self, now: SimTime, out: &mut Outbox) {
-        let resume = self.resume;
+        let (resume, control) = (self.resume, self.control);
         let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();
         for job in ids {
             let state = self.job_mut(job).expect("known job");
-            if state.done_at.is_none() {
+            if state.done_at.is_none() && !state.log_complete() {
                 let at = if resume { state.resume_point() } else { Self::restart(state) };
                 state.orphaned = Some(at);
-                out.push(Output::Send { to: state.job.base_server, msg: Message::NeedSource { job } });
+                state.faults += 1;
+                state.last_progress = now;
+                let bs = state.job.base_server;
+                Self::ask_for_source(bs, job, control, out);
             }
             self.with_forwarder(job, out, |f, ctx, out| f.fill(ctx, out));
             self.run_next_command(now, job, out);
@@ -450,6 +563,7 @@ impl NodeServer {
             state.sources.push(from);
         }
         state.last_progress = now;
+        state.asked_from = None;
         if index < state.held {
             return; // a duplicate: already held
         }
@@ -485,7 +599,17 @@ impl NodeServer {
                 if state.chunks_held == content.chunks {
                     state.received_at = Some(now);
                     state.source = None;
+                    state.reported_decile = 10;
                     out.push(Output::Send { to: state.job.base_server, msg: Message::Received { job: state.id } });
+                } else {
+                    let decile = (state.chunks_held as u64 * 10 / content.chunks as u64) as u32;
+                    if decile > state.reported_decile {
+                        state.reported_decile = decile;
+                        out.push(Output::Send {
+                            to: state.job.base_server,
+                            msg: Message::Holding { job: state.id, items_held: state.held },
+                        });
+                    }
                 }
             }
             // A command held before a restart from zero is not run twice.
@@ -518,7 +642,23 @@ impl NodeServer {
 
     /// A timer set by this server fired.
     pub fn on_timer(&mut self, now: SimTime, timer: Timer, out: &mut Outbox) {
-        let Timer::CommandDone { job, command } = timer else { unreachable!("node servers only set command timers") };
+        let (job, command) = match timer {
+            Timer::CommandDone { job, command } => (job, command),
+            Timer::SourceRetry { job } => {
+                let control = self.control;
+                if let Some(state) = self.job(job) {
+                    if state.orphaned.is_some() && state.source.is_none() && state.done_at.is_none() {
+                        Self::ask_for_source(state.job.base_server, job, control, out);
+                    }
+                }
+                return;
+            }
+            Timer::OfferTimeout { job, to } => {
+                self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
+                return;
+            }
+            other => unreachable!("not a node server timer: {other:?}"),
+        };
         let state = self.job_mut(job).expect("known job");
         let c = state.commands.iter_mut().find(|c| c.command.id == command).expect("known command");
         if c.state != CommandState::InProgress {
@@ -559,6 +699,6 @@ impl NodeServer {
     /// Answers a status query addressed to this server; used by the engine for ground truth in
     /// tests as well.
     pub fn status(&self, job: JobId) -> Option<NodeStatus> {
-        self.job(job).map(NodeJob::status)
+        self.job(job).map(|j| j.status(0))
     }
 }

@@ -19,7 +19,8 @@
 //! end-job command) are streamed to it again as they arrive ([0055], [0064]).
 
 use super::job::{IndexList, JobId, JobObject};
-use super::message::{Message, Outbox, Output};
+use super::message::{Message, Outbox, Output, Timer};
+use crate::kernel::SimDuration;
 use crate::net::HostId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -34,6 +35,16 @@ pub struct SourceContext<'a> {
     pub upload_bps: f64,
     /// Items of the job's log the source holds.
     pub held: u32,
+    /// How long to wait for the answer to an offer before moving on.
+    pub offer_timeout: SimDuration,
+}
+
+/// A server this source approached: the share of the list it was handed, and whether it has
+/// accepted (until then the offer may time out).
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    list: IndexList,
+    accepted: bool,
 }
 
 /// A source's distribution state for one job.
@@ -50,7 +61,7 @@ pub struct Forwarder {
     /// Targets decided but not yet offered (split), or shares given back: (server index, list).
     queued: VecDeque<(u32, IndexList)>,
     /// Servers offered to, or receiving content from us, with the list each was handed.
-    outstanding: BTreeMap<HostId, IndexList>,
+    outstanding: BTreeMap<HostId, Outstanding>,
     /// Children whose stream is paused: the next item each needs.
     paused: BTreeMap<HostId, u32>,
     /// Children with a reopened (command) stream.
@@ -122,7 +133,7 @@ impl Forwarder {
     /// Opens as many connections as free slots allow: one [`Message::Offer`] per target,
     /// declaring the rate a new connection would get and the `held` items.
     pub fn fill(&mut self, ctx: SourceContext, out: &mut Outbox) {
-        let SourceContext { job, upload_bps, held } = ctx;
+        let SourceContext { job, upload_bps, held, offer_timeout } = ctx;
         if self.split && !self.split_done {
             self.split_done = true;
             // Targets: the first `max_slots` servers; the rest is shared among them in
@@ -143,7 +154,8 @@ impl Forwarder {
             };
             let to = job.servers[index as usize];
             let rate_bps = self.offer_rate(upload_bps);
-            self.outstanding.insert(to, list);
+            self.outstanding.insert(to, Outstanding { list, accepted: false });
+            out.push(Output::SetTimer { after: offer_timeout, timer: Timer::OfferTimeout { job: job.id, to } });
             out.push(Output::Send {
                 to,
                 msg: Message::Offer {
@@ -164,22 +176,33 @@ impl Forwarder {
         }
     }
 
-    /// `to` accepted the offer. If it did not take the offered list (it switched to us and
-    /// has its own), the list goes to another server.
+    /// `to` accepted the offer (or asked this source to stream again). If it did not take the
+    /// offered list (it switched to us and has its own), the list goes to another server. An
+    /// answer after the offer timed out is honoured all the same: the server is served.
     pub fn on_accepted(&mut self, to: HostId, takes_list: bool) {
+        let entry = self.outstanding.entry(to).or_insert(Outstanding { list: IndexList::default(), accepted: true });
+        entry.accepted = true;
         if !takes_list {
-            if let Some(share) = self.outstanding.insert(to, IndexList::default()) {
-                self.give_back(share);
-            }
-        }
-    }
-
-    /// `to` declined: its share of the list goes to another server and the slot is reused.
-    pub fn on_declined(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
-        if let Some(share) = self.outstanding.remove(&to) {
+            let share = std::mem::take(&mut entry.list);
             self.give_back(share);
         }
+        self.paused.remove(&to);
+    }
+
+    /// `to` declined, or the offer could not be delivered: its share of the list goes to another
+    /// server and the slot is reused.
+    pub fn on_declined(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
+        if let Some(o) = self.outstanding.remove(&to) {
+            self.give_back(o.list);
+        }
         self.fill(ctx, out);
+    }
+
+    /// The offer to `to` got no answer in time: if it is still unanswered, treat it as declined.
+    pub fn on_offer_timeout(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
+        if self.outstanding.get(&to).is_some_and(|o| !o.accepted) {
+            self.on_declined(to, ctx, out);
+        }
     }
 
     /// `to` switched to a faster source ([0061]): forget it and move on to the next server.
@@ -240,15 +263,16 @@ mod tests {
 
     fn offers(out: &Outbox) -> Vec<(u32, IndexList)> {
         out.iter()
-            .map(|o| match o {
-                Output::Send { to, msg: Message::Offer { index_list, .. } } => (to.0, *index_list),
+            .filter_map(|o| match o {
+                Output::Send { to, msg: Message::Offer { index_list, .. } } => Some((to.0, *index_list)),
+                Output::SetTimer { timer: Timer::OfferTimeout { .. }, .. } => None,
                 other => panic!("unexpected {other:?}"),
             })
             .collect()
     }
 
     fn ctx(job: &Rc<JobObject>) -> SourceContext<'_> {
-        SourceContext { job, upload_bps: 1.0, held: 0 }
+        SourceContext { job, upload_bps: 1.0, held: 0, offer_timeout: SimDuration::from_secs(60) }
     }
 
     fn l(start: u32, step: u32, len: u32) -> IndexList {

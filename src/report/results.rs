@@ -9,6 +9,7 @@ use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
+use crate::protocol::base_server::Verdict;
 use crate::protocol::client::ClientNotice;
 use crate::protocol::job::{Item, StrategyConfig, StrategyKind};
 use crate::protocol::node_server::NodeJob;
@@ -72,8 +73,12 @@ pub struct CommandResult {
 pub struct ProgressPoint {
     /// When it reached the client.
     pub t_s: f64,
+    /// Servers known to hold the job object.
+    pub reached: u32,
     /// Servers holding the whole content.
     pub holders: u32,
+    /// Content held over all servers, percent (from tenths each server reported).
+    pub content_percent: u32,
     /// Command completions over all servers.
     pub commands_completed: u32,
 }
@@ -126,11 +131,18 @@ pub struct LiveResult {
 pub struct ServerAccount {
     /// The server.
     pub server: String,
-    /// The base server's verdict: `completed`, `repaired_then_completed`, `failed` or
-    /// `unfinished` (the run ended first).
+    /// The base server's verdict: `completed`; `completed_after_fault` (it lost its source,
+    /// crashed or was reactivated, and needed no repair); `repaired_then_completed`; `failed`
+    /// (given up on, see `reason`); or `unfinished` (the run ended first).
     pub state: String,
     /// Why it failed.
     pub reason: Option<String>,
+    /// When it was given up on.
+    pub failed_s: Option<f64>,
+    /// A server given up on that completed all the same, afterwards.
+    pub late_done_s: Option<f64>,
+    /// Reactivations (activation offers) the base server sent it.
+    pub activations: u32,
     /// When the base server learned it held the content.
     pub received_s: Option<f64>,
     /// When the base server learned it completed the job.
@@ -164,8 +176,28 @@ pub struct Accountability {
     pub reported_done: usize,
     /// Servers that really are complete.
     pub truly_done: usize,
-    /// Every server reported complete really is complete.
+    /// Every server reported complete really is complete, and none given up on had completed
+    /// when it was given up on.
     pub consistent: bool,
+}
+
+/// The base server's waiting after end-job ([0074]), for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DutyResult {
+    /// The job's expected completion time (its lower bound from declared capacities), seconds.
+    pub expected_s: f64,
+    /// T0: when the waiting started (`null` if end-job never reached the base server).
+    pub t0_s: Option<f64>,
+    /// The wait period, seconds.
+    pub wait_period_s: f64,
+    /// Wait periods that ended while the job was open.
+    pub wait_periods: u32,
+    /// Status queries, reactivations and repair attempts over all servers.
+    pub queries: u32,
+    /// Reactivations over all servers.
+    pub activations: u32,
+    /// Repair attempts over all servers.
+    pub repairs: u32,
 }
 
 /// A fault that happened during the run.
@@ -192,6 +224,11 @@ pub struct JobResult {
     pub strategy_params: serde_json::Value,
     /// Why the base server denied the job (`null` if it did not).
     pub denied: Option<String>,
+    /// How the job ended: `closed`, `open_at_horizon`, `denied`, `unanswered` (the request
+    /// never got an answer before the horizon) or `not_requested` (due after the horizon).
+    pub outcome: String,
+    /// Why a job is not closed (`null` when it is).
+    pub outcome_reason: Option<String>,
     /// Number of destination servers.
     pub servers: usize,
     /// Servers that received the whole content.
@@ -222,6 +259,14 @@ pub struct JobResult {
     pub completion_s: Percentiles,
     /// Dynamic switches over all servers.
     pub switches: u32,
+    /// Times the client's upload to the base server broke and was resumed.
+    pub upload_resumes: u32,
+    /// Job requests the client sent (more than one when an answer was slow or lost).
+    pub requests_sent: u32,
+    /// Actions the client did not take because its session had ended.
+    pub refused: Vec<Notice>,
+    /// The base server's duty timing (`null` for a job never created).
+    pub duty: Option<DutyResult>,
     /// The command queue, end-job last.
     pub commands: Vec<CommandResult>,
     /// The client's view: progress reports in arrival order.
@@ -280,6 +325,10 @@ pub struct NodeResult {
     pub bytes_resent: u64,
     /// Dynamic switches this server made.
     pub switches: u32,
+    /// Faults it went through: lost sources, crashes, reactivations.
+    pub faults: u32,
+    /// Reactivation offers it took.
+    pub reactivations: u32,
     /// Commands it completed (the end-job command included).
     pub commands_completed: usize,
     /// Live jobs: delivery lag of its chunks.
@@ -325,8 +374,11 @@ pub struct Results {
     pub denied_jobs: usize,
     /// Faults that happened, in time order.
     pub faults: Vec<FaultResult>,
-    /// Control messages lost to faults.
+    /// Control-message attempts lost to faults (each was retransmitted, or dropped once the
+    /// give-up time passed).
     pub messages_lost: u64,
+    /// Control messages dropped after the give-up time (their senders were told).
+    pub messages_undeliverable: u64,
     /// Events processed.
     pub events: u64,
     /// FNV-1a hash of the processed event sequence, hexadecimal.
@@ -378,6 +430,46 @@ fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<LagResult> {
         max,
         sustained: complete && max <= first + buffer_s + 1e-9,
     })
+}
+
+/// How a job ended, and why it is not closed.
+fn job_outcome(
+    cj: &crate::protocol::client::ClientJob,
+    base_job: Option<&crate::protocol::base_server::BaseJob>,
+) -> (String, Option<String>) {
+    if let Some((_, reason)) = &cj.denied {
+        return ("denied".into(), Some(reason.clone()));
+    }
+    let Some(b) = base_job else {
+        return match cj.requested_at {
+            None => ("not_requested".into(), Some("the request was due after the horizon".into())),
+            Some(_) => (
+                "unanswered".into(),
+                Some(format!("{} request(s) sent, none answered before the horizon", cj.requests_sent)),
+            ),
+        };
+    };
+    if b.closed_at.is_some() {
+        return ("closed".into(), None);
+    }
+    let pending: Vec<_> = b.reports.iter().filter(|(_, r)| r.verdict == Verdict::Pending).collect();
+    let unreached = pending.iter().filter(|(_, r)| r.reached_at.is_none()).count();
+    let repairing = pending.iter().filter(|(_, r)| r.repairs > 0).count();
+    let mut reason = format!("{} of {} server(s) pending at the horizon", pending.len(), b.reports.len());
+    let mut parts = Vec::new();
+    if !b.log_complete {
+        parts.push("end-job not yet at the base server".to_string());
+    }
+    if unreached > 0 {
+        parts.push(format!("{unreached} not reached"));
+    }
+    if repairing > 0 {
+        parts.push(format!("{repairing} under repair"));
+    }
+    if !parts.is_empty() {
+        reason = format!("{reason}: {}", parts.join(", "));
+    }
+    ("open_at_horizon".into(), Some(reason))
 }
 
 /// Mbit/s from bytes per second.
@@ -471,6 +563,8 @@ impl Results {
                         bytes_received: state.map_or(0, |s| s.bytes_received),
                         bytes_resent: state.map_or(0, |s| s.bytes_resent),
                         switches: state.map_or(0, |s| s.switches),
+                        faults: state.map_or(0, |s| s.faults),
+                        reactivations: state.map_or(0, |s| s.reactivations),
                         commands_completed: state
                             .map_or(0, |s| s.commands.iter().filter(|c| c.completed_at.is_some()).count()),
                         lag_s: lag,
@@ -520,27 +614,35 @@ impl Results {
                     let (mut reported_done, mut truly_done_count, mut consistent) = (0, 0, true);
                     for &h in servers.iter() {
                         let report = b.reports.get(&h).cloned().unwrap_or_default();
-                        let truth =
-                            engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(b.object.id)).is_some_and(|s| {
-                                s.chunks_held == s.job.content.chunks
-                                    && s.commands.len() == total_commands
-                                    && s.commands.iter().all(|c| c.completed_at.is_some())
-                            });
-                        let state = match (&report.failed, report.done_at, report.repaired) {
-                            (Some(_), _, _) => "failed",
-                            (None, Some(_), true) => "repaired_then_completed",
-                            (None, Some(_), false) => "completed",
-                            (None, None, _) => "unfinished",
+                        let node_state = engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(b.object.id));
+                        let truth = node_state.is_some_and(|s| {
+                            s.chunks_held == s.job.content.chunks
+                                && s.commands.len() == total_commands
+                                && s.commands.iter().all(|c| c.completed_at.is_some())
+                        });
+                        let (state, reason) = match &report.verdict {
+                            Verdict::Failed(reason) => ("failed", Some(reason.clone())),
+                            Verdict::Done if report.repaired => ("repaired_then_completed", None),
+                            Verdict::Done if report.faulted => ("completed_after_fault", None),
+                            Verdict::Done => ("completed", None),
+                            Verdict::Pending => ("unfinished", None),
                         };
                         if report.done_at.is_some() {
                             reported_done += 1;
                             consistent &= truth;
                         }
+                        if let Some(failed_at) = report.failed_at {
+                            // Given up on: it must not have been done already.
+                            consistent &= node_state.and_then(|s| s.done_at).is_none_or(|d| d > failed_at);
+                        }
                         truly_done_count += usize::from(truth);
                         servers_out.push(ServerAccount {
                             server: name(h),
                             state: state.to_string(),
-                            reason: report.failed.clone(),
+                            reason,
+                            failed_s: report.failed_at.map(secs),
+                            late_done_s: report.late_done_at.map(secs),
+                            activations: report.activations,
                             received_s: report.received_at.map(secs),
                             done_s: report.done_at.map(secs),
                             queries: report.queries,
@@ -575,6 +677,25 @@ impl Results {
                         consistent,
                     }
                 });
+                let (outcome, outcome_reason) = job_outcome(cj, base_job);
+                let duty = base_job.and_then(|b| b.duty).map(|d| {
+                    let reports = base_job.expect("has duty").reports.values();
+                    let (mut queries, mut activations, mut repairs) = (0, 0, 0);
+                    for r in reports {
+                        queries += r.queries;
+                        activations += r.activations;
+                        repairs += r.repairs;
+                    }
+                    DutyResult {
+                        expected_s: d.expected.as_secs_f64(),
+                        t0_s: (d.t0 != SimTime::MAX).then(|| secs(d.t0)),
+                        wait_period_s: d.wait_period.as_secs_f64(),
+                        wait_periods: d.periods,
+                        queries,
+                        activations,
+                        repairs,
+                    }
+                });
                 let live_stream = request.content.live_chunk_interval.map(|interval| LiveResult {
                     rate_mbps: mbps(
                         request.content.total_bytes as f64 / (interval.as_secs_f64() * request.content.chunks as f64),
@@ -591,6 +712,8 @@ impl Results {
                     strategy: request.strategy.name().to_string(),
                     strategy_params: strategy_params(&request.strategy),
                     denied: cj.denied.as_ref().map(|(_, reason)| reason.clone()),
+                    outcome,
+                    outcome_reason,
                     servers: servers.len(),
                     completed: completions.len(),
                     content_bytes: request.content.total_bytes,
@@ -606,13 +729,23 @@ impl Results {
                     ratio_to_bound: makespan.map(|m| m / bound),
                     completion_s: Percentiles::of(&completions),
                     switches,
+                    upload_resumes: cj.upload_resumes,
+                    requests_sent: cj.requests_sent,
+                    refused: cj
+                        .refused
+                        .iter()
+                        .map(|(t, what)| Notice { t_s: secs(*t), notice: what.clone() })
+                        .collect(),
+                    duty,
                     commands,
                     progress: cj
                         .progress
                         .iter()
                         .map(|p| ProgressPoint {
                             t_s: secs(p.at),
+                            reached: p.reached,
                             holders: p.holders,
+                            content_percent: p.content_percent,
                             commands_completed: p.commands_completed,
                         })
                         .collect(),
@@ -683,6 +816,7 @@ impl Results {
                 .map(|f| FaultResult { t_s: secs(f.at), fault: f.label.clone() })
                 .collect(),
             messages_lost: engine.messages_lost,
+            messages_undeliverable: engine.transport_counts().1,
             events: trace.events(),
             trace_hash: format!("{:016x}", trace.value()),
             end_s: secs(engine.now()),

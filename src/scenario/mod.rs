@@ -230,6 +230,8 @@ pub struct Built {
     pub resume: bool,
     /// The base server's duty after end-job.
     pub duty: crate::protocol::base_server::DutyConfig,
+    /// Retransmission and retry settings of the control plane.
+    pub control: crate::protocol::message::ControlConfig,
 }
 
 fn check_positive(path: &str, v: f64) -> Result<(), ScenarioError> {
@@ -458,7 +460,9 @@ impl Scenario {
             Some(b) => build_duty("network.base_server.duty", &b.duty)?,
             None => build_duty("network.base_server.duty", &Duty::default())?,
         };
+        let control = build_control("control_plane", &self.control_plane.clone().unwrap_or_default())?;
         Ok(Built {
+            control,
             faults,
             resume: self.faults.as_ref().is_none_or(|f| f.resume),
             duty,
@@ -712,15 +716,49 @@ impl Scenario {
     }
 }
 
+fn build_control(path: &str, c: &ControlPlane) -> Result<crate::protocol::message::ControlConfig, ScenarioError> {
+    let secs = |field: &str, v: f64| -> Result<SimDuration, ScenarioError> {
+        let path = format!("{path}.{field}");
+        check_positive(&path, v)?;
+        if v < 1e-6 {
+            return Err(ScenarioError::invalid(path, format!("must be at least 1 µs, got {v}")));
+        }
+        Ok(SimDuration::from_secs_f64(v))
+    };
+    let config = crate::protocol::message::ControlConfig {
+        retransmit: secs("retransmit_s", c.retransmit_s)?,
+        max_backoff: secs("max_backoff_s", c.max_backoff_s)?,
+        give_up: secs("give_up_s", c.give_up_s)?,
+        retry: secs("retry_s", c.retry_s)?,
+    };
+    if config.max_backoff < config.retransmit {
+        return Err(ScenarioError::invalid(format!("{path}.max_backoff_s"), "must be at least retransmit_s"));
+    }
+    Ok(config)
+}
+
 fn build_duty(path: &str, d: &Duty) -> Result<crate::protocol::base_server::DutyConfig, ScenarioError> {
-    check_positive(&format!("{path}.wait_period_s"), d.wait_period_s)?;
+    let wait_period = match d.wait_period_s {
+        Some(w) => {
+            check_positive(&format!("{path}.wait_period_s"), w)?;
+            if w < 1e-3 {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.wait_period_s"),
+                    format!("must be at least 1 ms, got {w}"),
+                ));
+            }
+            Some(SimDuration::from_secs_f64(w))
+        }
+        None => None,
+    };
     check_positive(&format!("{path}.query_timeout_s"), d.query_timeout_s)?;
     check_non_negative(&format!("{path}.repair_s"), d.repair_s)?;
     if !(0.0..=1.0).contains(&d.repair_success) {
         return Err(ScenarioError::invalid(format!("{path}.repair_success"), "must be a probability between 0 and 1"));
     }
     Ok(crate::protocol::base_server::DutyConfig {
-        wait_period: SimDuration::from_secs_f64(d.wait_period_s),
+        enabled: d.enabled,
+        wait_period,
         query_timeout: SimDuration::from_secs_f64(d.query_timeout_s),
         repair_time: SimDuration::from_secs_f64(d.repair_s),
         repair_success: d.repair_success,

@@ -35,6 +35,58 @@ pub struct Scenario {
     /// Scripted and random faults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<Faults>,
+    /// How control messages survive losses (retransmission) and how often roles ask again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane: Option<ControlPlane>,
+}
+
+/// The control plane: every control message is retransmitted when lost, with exponential
+/// back-off, until it is delivered or `give_up_s` has passed (then its sender is told); roles
+/// whose requests go unanswered ask again every `retry_s`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlPlane {
+    /// First retransmission timeout, seconds (default 0.2).
+    #[serde(default = "default_retransmit")]
+    pub retransmit_s: f64,
+    /// Largest retransmission timeout, seconds (default 5).
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff_s: f64,
+    /// A message undelivered this long after it was first sent is dropped, seconds
+    /// (default 30).
+    #[serde(default = "default_give_up")]
+    pub give_up_s: f64,
+    /// How often a client, node server or base server asks again when a request of theirs went
+    /// unanswered, seconds (default 5).
+    #[serde(default = "default_retry")]
+    pub retry_s: f64,
+}
+
+impl Default for ControlPlane {
+    fn default() -> Self {
+        ControlPlane {
+            retransmit_s: default_retransmit(),
+            max_backoff_s: default_max_backoff(),
+            give_up_s: default_give_up(),
+            retry_s: default_retry(),
+        }
+    }
+}
+
+fn default_retransmit() -> f64 {
+    0.2
+}
+
+fn default_max_backoff() -> f64 {
+    5.0
+}
+
+fn default_give_up() -> f64 {
+    30.0
+}
+
+fn default_retry() -> f64 {
+    5.0
 }
 
 /// Faults: scripted events, a random crash process, and whether interrupted transfers resume.
@@ -215,9 +267,13 @@ pub struct BaseServer {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Duty {
-    /// Length of a wait period T0..T1 (and of each extension), seconds.
-    #[serde(default = "default_wait")]
-    pub wait_period_s: f64,
+    /// False turns the duty off: no queries, repairs or reactivations (for comparisons).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Length of a wait period T0..T1 (and of each extension), seconds. Default: a quarter of
+    /// the job's expected completion time (its lower bound), between 1 s and 60 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_period_s: Option<f64>,
     /// A status query not answered within this time counts as no answer, seconds.
     #[serde(default = "default_query_timeout")]
     pub query_timeout_s: f64,
@@ -227,7 +283,8 @@ pub struct Duty {
     /// Probability that a repair attempt succeeds (on a server that can be repaired at all).
     #[serde(default = "default_success")]
     pub repair_success: f64,
-    /// Repair attempts before the server is declared failed.
+    /// Repair attempts (successful or not) on one server at most; 0 gives up on a server as
+    /// soon as it does not answer a query.
     #[serde(default = "default_max_repairs")]
     pub max_repairs: u32,
 }
@@ -235,17 +292,14 @@ pub struct Duty {
 impl Default for Duty {
     fn default() -> Self {
         Duty {
-            wait_period_s: default_wait(),
+            enabled: true,
+            wait_period_s: None,
             query_timeout_s: default_query_timeout(),
             repair_s: default_repair(),
             repair_success: default_success(),
             max_repairs: default_max_repairs(),
         }
     }
-}
-
-fn default_wait() -> f64 {
-    10.0
 }
 
 fn default_query_timeout() -> f64 {

@@ -80,7 +80,7 @@ const COMMANDS: &str = r#"{ "name": "commands", "network": {
     "jobs": [ { "name": "j", "content": { "kind": "file", "size_mb": 1, "chunks": 1 },
                 "strategy": { "kind": "cascade", "fanout": 1, "first_nodes": 1 },
                 "commands": [ { "name": "index", "at_s": 0.5, "data_mb": 0.5, "exec_s": 2 } ],
-                "leave_at_s": 1.0,
+                "leave_at_s": 4.5,
                 "queries": [ { "at_s": 3.2, "server": "n2" }, { "at_s": 4.0, "server": "n2" } ] } ] } ] }"#;
 
 #[test]
@@ -99,11 +99,49 @@ fn commands_cascade_behind_the_content_execute_and_close_the_job() {
     let names: Vec<_> = job.commands.iter().map(|c| (c.name.as_str(), c.end_job, c.all_completed_s)).collect();
     assert_eq!(names, vec![("index", false, Some(5.5)), ("end-job", true, Some(5.5))]);
     // The base server closes when n2 completes end-job, and calls the client back although
-    // it left at 1 s.
-    assert_eq!((job.closed_s, job.session_ended_s, job.client_notified_s), (Some(5.5), Some(1.0), Some(5.5)));
-    // The client's view, in order: receipts at 2 and 3 s, then command completions.
-    let progress: Vec<_> = job.progress.iter().map(|p| (p.t_s, p.holders, p.commands_completed)).collect();
-    assert_eq!(progress, vec![(2.0, 1, 0), (3.0, 2, 0), (4.5, 2, 1), (4.5, 2, 2), (5.5, 2, 3), (5.5, 2, 4)]);
+    // it left at 4.5 s.
+    assert_eq!((job.closed_s, job.session_ended_s, job.client_notified_s), (Some(5.5), Some(4.5), Some(5.5)));
+    // The client's view, in order: both servers reached at once (the cascade approaches n2
+    // before n1 holds anything), the content at 2 and 3 s (each server's one chunk is all its
+    // content: 50 % then 100 % over both), then command completions.
+    let progress: Vec<_> =
+        job.progress.iter().map(|p| (p.t_s, p.reached, p.holders, p.content_percent, p.commands_completed)).collect();
+    assert_eq!(
+        progress,
+        vec![
+            (0.0, 1, 0, 0, 0),
+            (0.0, 2, 0, 0, 0),
+            (2.0, 2, 1, 50, 0),
+            (3.0, 2, 2, 100, 0),
+            (4.5, 2, 2, 100, 1),
+            (4.5, 2, 2, 100, 2),
+            (5.5, 2, 2, 100, 3),
+            (5.5, 2, 2, 100, 4)
+        ]
+    );
+}
+
+#[test]
+fn a_client_that_left_adds_no_commands_and_asks_no_queries() {
+    // [0048]: commands are added by virtue of an open session. The client leaves at 0.3 s:
+    // the "index" command (0.5 s) and both queries are refused; the end-job command, which
+    // completes the log, still goes out (at 0.5 s, as scripted), so the job closes.
+    let r = run_json(&COMMANDS.replace(r#""leave_at_s": 4.5"#, r#""leave_at_s": 0.3"#));
+    let job = &r.jobs[0];
+    let refused: Vec<_> = job.refused.iter().map(|n| (n.t_s, n.notice.as_str())).collect();
+    assert_eq!(
+        refused,
+        vec![
+            (0.5, "command `index`: the session had ended"),
+            (3.2, "status query: the session had ended"),
+            (4.0, "status query: the session had ended")
+        ]
+    );
+    assert!(job.queries.is_empty());
+    let names: Vec<_> = job.commands.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec!["end-job"]);
+    assert_eq!(job.outcome, "closed");
+    assert_eq!(node(&r, "n2").bytes_received, 1_000_000);
 }
 
 #[test]
