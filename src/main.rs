@@ -296,24 +296,30 @@ fn print_summary(r: &Results) {
     );
     for j in &r.jobs {
         println!(
-            "  job {} [{}]: {}/{} servers, makespan {}, bound {:.3} s, closed at {}",
+            "  job {} [{}]: {}/{} servers, makespan {}, bound {:.3} s, {}",
             j.name,
             j.strategy,
             j.completed,
             j.servers,
             fmt_s(j.makespan_s),
             j.lower_bound_s,
-            fmt_s(j.closed_s)
+            match (&j.closed_s, &j.outcome_reason) {
+                (Some(t), _) => format!("closed at {t:.3} s"),
+                (None, Some(reason)) => format!("{}: {reason}", j.outcome),
+                (None, None) => j.outcome.clone(),
+            }
         );
     }
     for j in &r.jobs {
         if let Some(a) = &j.accountability {
             let count = |state: &str| a.servers.iter().filter(|s| s.state == state).count();
-            if count("repaired_then_completed") + count("failed") + count("unfinished") > 0 || !a.consistent {
+            if count("completed") < a.servers.len() || !a.consistent {
                 println!(
-                    "  account of {}: {} completed, {} repaired then completed, {} failed, {} unfinished; {}",
+                    "  account of {}: {} completed, {} completed after a fault, {} repaired then completed, {} failed, \
+                     {} unfinished; {}",
                     j.name,
                     count("completed"),
+                    count("completed_after_fault"),
                     count("repaired_then_completed"),
                     count("failed"),
                     count("unfinished"),
@@ -327,7 +333,12 @@ fn print_summary(r: &Results) {
         }
     }
     if !r.faults.is_empty() {
-        println!("faults {}   control messages lost {}", r.faults.len(), r.messages_lost);
+        println!(
+            "faults {}   control messages lost {} (retransmitted; {} given up on)",
+            r.faults.len(),
+            r.messages_lost,
+            r.messages_undeliverable
+        );
     }
     println!("events {}   trace_hash {}   end {:.3} s", r.events, r.trace_hash, r.end_s);
 }

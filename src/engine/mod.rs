@@ -43,8 +43,9 @@ use transport::Transport;
 enum Event {
     /// Step `step` of a client's script for job `ticket`.
     Script { client: u32, ticket: u32, step: u32 },
-    /// An attempt to deliver pending control message `id` (of kind `kind`) arrives.
-    Deliver { id: u32, kind: u64 },
+    /// An attempt to deliver pending control message `id` (of kind `kind`) arrives (unless the
+    /// attempt `token` was superseded).
+    Deliver { id: u32, kind: u64, token: u32 },
     /// The sender of pending control message `id` retransmits it (or gives up), unless the
     /// retransmission `token` was superseded.
     Retransmit { id: u32, kind: u64, token: u32 },
@@ -68,7 +69,7 @@ impl Event {
         let t = time.as_nanos();
         match self {
             Event::Script { client, ticket, step } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
-            Event::Deliver { id, kind } => [t, 2 | kind << 8, *id as u64, 0],
+            Event::Deliver { id, kind, token } => [t, 2 | kind << 8, *id as u64, *token as u64],
             Event::Retransmit { id, kind, token } => [t, 12 | kind << 8, *id as u64, *token as u64],
             Event::ItemArrives { stream, index, bytes } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
             Event::Timer { host, timer, .. } => {
@@ -438,7 +439,11 @@ impl Engine {
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
             Event::Script { client, ticket, step } => self.script(now, client, ticket, step),
-            Event::Deliver { id, .. } => self.on_deliver(now, id),
+            Event::Deliver { id, token, .. } => {
+                if self.transport.current(id, token) {
+                    self.on_deliver(now, id)
+                }
+            }
             Event::Retransmit { id, token, .. } => {
                 if self.transport.current(id, token) {
                     self.on_retransmit(now, id)
@@ -585,7 +590,8 @@ impl Engine {
                 kind: self.transport.get(id).msg.kind_name(),
             });
         }
-        self.queue.push(now + route.latency, Event::Deliver { id, kind });
+        let token = self.transport.sent(id);
+        self.queue.push(now + route.latency, Event::Deliver { id, kind, token });
         true
     }
 

@@ -35,8 +35,10 @@ pub struct Pending {
     pub losses: u32,
     /// The sender's incarnation when it sent it (a crash loses unsent messages).
     pub incarnation: u32,
-    /// Identifies the currently scheduled retransmission; an earlier one is stale.
+    /// Identifies the currently scheduled attempt or retransmission; earlier ones are stale.
     pub token: u32,
+    /// An attempt is on the wire (its arrival is scheduled).
+    pub on_wire: bool,
     seq: u64,
 }
 
@@ -91,7 +93,7 @@ impl Transport {
     pub fn add(&mut self, now: SimTime, from: HostId, to: HostId, msg: Message, incarnation: u32) -> u32 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let p = Pending { from, to, msg, first_sent: now, losses: 0, incarnation, token: 0, seq };
+        let p = Pending { from, to, msg, first_sent: now, losses: 0, incarnation, token: 0, on_wire: false, seq };
         match self.free.pop() {
             Some(id) => {
                 self.pending[id as usize] = Some(p);
@@ -109,10 +111,12 @@ impl Transport {
         self.pending[id as usize].as_ref().expect("pending message")
     }
 
-    /// True when the channel of `id` is blocked by another message: `id` must wait behind it.
+    /// True when the channel of `id` is blocked by a message sent before it: `id` must wait
+    /// behind it. (A head sent after `id` — lost while `id` was already on the wire — does not
+    /// hold `id` back: order is by sending.)
     pub fn blocked_by_other(&self, id: u32) -> bool {
         let p = self.get(id);
-        self.channels.get(&(p.from, p.to)).and_then(|c| c.head).is_some_and(|h| h != id)
+        self.channels.get(&(p.from, p.to)).and_then(|c| c.head).is_some_and(|h| h != id && self.get(h).seq < p.seq)
     }
 
     /// True when the channel `from → to` is blocked.
@@ -143,6 +147,7 @@ impl Transport {
         let shift = p.losses.min(30);
         p.losses += 1;
         p.token += 1;
+        p.on_wire = false;
         let (key, token) = ((p.from, p.to), p.token);
         self.channels.entry(key).or_default().head = Some(id);
         self.blocked_to.entry(key.1).or_default().insert(id);
@@ -150,7 +155,15 @@ impl Transport {
         (SimDuration::from_nanos(rto.min(self.config.max_backoff.as_nanos()).max(1)), token)
     }
 
-    /// True when `token` is the retransmission currently scheduled for `id`.
+    /// An attempt of `id` is on the wire; returns the token its arrival carries.
+    pub fn sent(&mut self, id: u32) -> u32 {
+        let p = self.pending[id as usize].as_mut().expect("pending message");
+        p.token += 1;
+        p.on_wire = true;
+        p.token
+    }
+
+    /// True when `token` is the attempt or retransmission currently scheduled for `id`.
     pub fn current(&self, id: u32, token: u32) -> bool {
         self.pending.get(id as usize).and_then(Option::as_ref).is_some_and(|p| p.token == token)
     }
@@ -159,7 +172,11 @@ impl Transport {
     /// to a rebooted host does not wait for the old back-off). Returns their ids, invalidating
     /// their scheduled retransmissions.
     pub fn retry_towards(&mut self, host: HostId) -> Vec<u32> {
-        let ids: Vec<u32> = self.blocked_to.get(&host).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        let ids: Vec<u32> = self
+            .blocked_to
+            .get(&host)
+            .map(|s| s.iter().copied().filter(|&id| !self.get(id).on_wire).collect())
+            .unwrap_or_default();
         for &id in &ids {
             if let Some(p) = self.pending[id as usize].as_mut() {
                 p.token += 1;
@@ -244,6 +261,14 @@ mod tests {
     fn later_messages_wait_behind_a_blocked_head_in_send_order() {
         let mut t = Transport::new(ControlConfig::default());
         let (a, b) = (HostId(1), HostId(2));
+        // A later message lost while an earlier one is on the wire does not hold it back.
+        let early = t.add(SimTime::ZERO, a, b, msg(), 0);
+        let late = t.add(SimTime::ZERO, a, b, msg(), 0);
+        t.lost(late);
+        assert!(!t.blocked_by_other(early), "order is by sending");
+        t.finish(early);
+        t.finish(late);
+        // An earlier head holds back what was sent after it, released in send order.
         let first = t.add(SimTime::ZERO, a, b, msg(), 0);
         let second = t.add(SimTime::ZERO, a, b, msg(), 0);
         t.lost(first);

@@ -137,8 +137,10 @@ pub struct ServerReport {
     last_activation: Option<SimTime>,
     /// The query awaiting an answer, if any.
     awaiting: Option<u32>,
-    /// A repair is under way.
+    /// A repair (or, once the attempts are used up, an inspection) is under way.
     repairing: bool,
+    /// The visit under way only inspects: no repair attempts are left.
+    inspecting: bool,
     /// Tenths of the content it reported holding.
     decile: u32,
     /// Wait periods between checks while it keeps progressing (doubles up to 8 each time a
@@ -170,6 +172,7 @@ impl Default for ServerReport {
             last_activation: None,
             awaiting: None,
             repairing: false,
+            inspecting: false,
             decile: 0,
             check_every: 1,
             next_check: SimTime::ZERO,
@@ -767,11 +770,12 @@ impl BaseServer {
                     // No answer: the server may be down; try to repair it ([0075]).
                     report.awaiting = None;
                     report.faulted = true;
-                    self.start_repair(now, job, server, out);
+                    self.start_repair(job, server, out);
                 }
             }
             Timer::RepairDone { job, server } => {
-                let worked = self.repair_rng.gen_bool(self.duty.repair_success);
+                let inspecting = self.jobs[job.0 as usize].reports.get(&server).is_some_and(|r| r.inspecting);
+                let worked = !inspecting && self.repair_rng.gen_bool(self.duty.repair_success);
                 out.push(Output::Repair { job, host: server, worked });
             }
             Timer::UploadCheck { job } => {
@@ -885,7 +889,9 @@ impl BaseServer {
             // A late answer: the server is up after all, so the repair is called off (and not
             // counted as an attempt).
             report.repairing = false;
-            report.repairs -= 1;
+            if !std::mem::take(&mut report.inspecting) {
+                report.repairs -= 1;
+            }
             out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
         }
         let state = &self.jobs[job.0 as usize];
@@ -917,23 +923,19 @@ impl BaseServer {
         }
     }
 
-    fn start_repair(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
+    fn start_repair(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
         let duty = self.duty;
         let state = &mut self.jobs[job.0 as usize];
         let report = state.reports.get_mut(&server).expect("listed server");
         if report.repairing || !report.pending() {
             return;
         }
-        if report.repairs >= duty.max_repairs {
-            let reason = if duty.max_repairs == 0 {
-                "no answer to a status query (repairs are off)".to_string()
-            } else {
-                format!("no answer after {} repair attempt(s)", report.repairs)
-            };
-            self.give_up(now, job, server, reason, out);
-            return;
+        // With attempts left, a repair; without, an inspection that can only find the server
+        // running (then it is merely cut off and is not given up on) or down (then it is).
+        report.inspecting = report.repairs >= duty.max_repairs;
+        if !report.inspecting {
+            report.repairs += 1;
         }
-        report.repairs += 1;
         report.repairing = true;
         out.push(Output::SetTimer { after: duty.repair_time, timer: Timer::RepairDone { job, server } });
     }
@@ -974,14 +976,32 @@ impl BaseServer {
         if !report.pending() {
             return;
         }
+        if std::mem::take(&mut report.inspecting) {
+            if outcome == RepairOutcome::NotNeeded {
+                self.query(job, server, out);
+            } else {
+                let reason = if duty.max_repairs == 0 {
+                    "down, and repairs are off".to_string()
+                } else {
+                    format!("down after {} repair attempt(s)", report.repairs)
+                };
+                self.give_up(now, job, server, reason, out);
+            }
+            return;
+        }
         match outcome {
             RepairOutcome::Fixed => {
                 report.repaired = true;
                 self.serve(now, job, server, out);
             }
-            // Running all along (its answers were lost, or it came back by itself): ask again;
-            // the answer tells whether it needs a source.
-            RepairOutcome::NotNeeded => self.query(job, server, out),
+            // Running all along (its answers were lost, it is cut off, or it came back by
+            // itself): nothing was repaired, so the visit does not count as an attempt; ask
+            // again, the answer tells whether it needs a source. A server that stays cut off is
+            // never given up on: the base server cannot tell it from a slow one.
+            RepairOutcome::NotNeeded => {
+                report.repairs -= 1;
+                self.query(job, server, out)
+            }
             RepairOutcome::Failed if report.repairs < duty.max_repairs => {
                 report.repairs += 1;
                 report.repairing = true;

@@ -45,22 +45,23 @@ pub fn index_html(results: &Results, charts: &[(&str, &str)]) -> String {
     h.push_str(
         "<th>servers</th><th>content received</th><th>created (s)</th><th>closed (s)</th><th>client told (s)</th>",
     );
-    h.push_str("<th>makespan (s)</th><th>bound (s)</th><th>ratio</th><th>completed</th><th>repaired</th><th>failed</th><th>account</th></tr>\n");
+    h.push_str("<th>makespan (s)</th><th>bound (s)</th><th>ratio</th><th>completed</th><th>after a fault</th><th>repaired</th><th>failed</th><th>account</th></tr>\n");
     for j in &results.jobs {
-        let (mut done, mut repaired, mut failed, mut consistent) = (0, 0, 0, true);
+        let (mut done, mut after_fault, mut repaired, mut failed, mut consistent) = (0, 0, 0, 0, true);
         if let Some(a) = &j.accountability {
             done = a.servers.iter().filter(|s| s.state == "completed").count();
+            after_fault = a.servers.iter().filter(|s| s.state == "completed_after_fault").count();
             repaired = a.servers.iter().filter(|s| s.state == "repaired_then_completed").count();
             failed = a.servers.iter().filter(|s| s.state == "failed").count();
             consistent = a.consistent;
         }
-        let account = match (&j.denied, consistent) {
-            (Some(reason), _) => format!("denied: {}", esc(reason)),
+        let account = match (&j.outcome_reason, consistent) {
+            (Some(reason), _) => format!("{}: {}", esc(&j.outcome), esc(reason)),
             (None, true) => "true".into(),
             (None, false) => "<span class=bad>NOT consistent</span>".into(),
         };
         h.push_str(&format!(
-            "<tr><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{done}</td><td>{repaired}</td><td>{failed}</td><td class=l>{account}</td></tr>\n",
+            "<tr><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{done}</td><td>{after_fault}</td><td>{repaired}</td><td>{failed}</td><td class=l>{account}</td></tr>\n",
             esc(&j.name),
             esc(&j.client),
             esc(&j.strategy),

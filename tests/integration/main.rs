@@ -2,6 +2,7 @@
 
 mod analysis;
 mod cascade;
+mod chaos;
 mod cli;
 mod determinism;
 mod faults;
