@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// What `--out DIR` means, shown in `--help` of every command that writes.
-const OUT_HELP: &str = "Output directory. A new directory is written as a whole (a temporary directory beside it, \
+const OUT_RULES: &str = "A new directory is written as a whole (a temporary directory beside it, \
 renamed); into an existing one the files are renamed in one by one, and cascade-sim's manifest \
 (.cascade-sim-outputs.json) records what it wrote, so the stale files of an earlier output of the same \
 kind (e.g. trace.json) are removed and nothing else is touched. An existing directory without a \
@@ -43,7 +43,7 @@ enum Command {
         scenario: PathBuf,
         /// Output directory (default: reports/<the scenario's name, made one safe path
         /// component>).
-        #[arg(long, long_help = format!("Output directory (default: reports/<the scenario's name as one safe path component: letters, digits, -, _, . kept, anything else _, no leading dot>). {OUT_HELP}"))]
+        #[arg(long, long_help = format!("Output directory (default: reports/<the scenario's name as one safe path component: letters, digits, -, _, . kept, anything else _, no leading dot>). {OUT_RULES}"))]
         out: Option<PathBuf>,
         /// Seed for every random stream, overriding the scenario's `seed`.
         #[arg(long)]
@@ -68,7 +68,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "star,chain,tree,cascade,swarm")]
         strategies: Vec<String>,
         /// Output directory.
-        #[arg(long, long_help = OUT_HELP)]
+        #[arg(long, long_help = format!("Output directory. {OUT_RULES}"))]
         out: PathBuf,
         /// Seed, overriding the scenario's.
         #[arg(long)]
@@ -81,7 +81,7 @@ enum Command {
         /// Sweep file (JSON).
         sweep: PathBuf,
         /// Output directory.
-        #[arg(long, long_help = OUT_HELP)]
+        #[arg(long, long_help = format!("Output directory. {OUT_RULES}"))]
         out: PathBuf,
         /// Run one slice of the grid, e.g. 0/4 (for Slurm arrays, GNU parallel, ...).
         #[arg(long)]
@@ -93,7 +93,7 @@ enum Command {
         #[arg(required = true)]
         shards: Vec<PathBuf>,
         /// Output directory.
-        #[arg(long, long_help = OUT_HELP)]
+        #[arg(long, long_help = format!("Output directory. {OUT_RULES}"))]
         out: PathBuf,
     },
     /// Run every scenario of DIR and compare with DIR/expected/; exit 1 on any drift.
@@ -171,7 +171,27 @@ macro_rules! say {
     };
 }
 
+/// Output printed with `println!` outside this file (e.g. `bench`) panics on a closed stdout;
+/// this hook turns exactly that panic into the quiet exit 141 of [`say!`]. Any other panic is
+/// reported as usual.
+fn exit_quietly_on_broken_pipe() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run { scenario, out, seed, trace } => run(&scenario, out, seed, trace),

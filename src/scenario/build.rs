@@ -190,6 +190,9 @@ impl Scenario {
             )?),
             None => None,
         };
+        if base_server.is_none() && !self.clients.is_empty() {
+            return Err(ScenarioError::invalid("network.base_server", "clients need a base server"));
+        }
         let mut client_hosts = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
             let path = format!("clients[{i}]");

@@ -294,6 +294,17 @@ fn validate_rejects_a_disconnected_topology_as_run_does() {
     rejected("disconnected", &doc.to_string(), "network.links: no route from host `bs` to host `c`");
 }
 
+// Found by fuzzing -----------------------------------------------------------------------------
+
+#[test]
+fn a_client_without_a_base_server_is_rejected_even_without_jobs() {
+    // Accepted by validation, then a panic building the engine ("jobs need a base server").
+    let mut doc = small();
+    doc["network"]["base_server"] = serde_json::Value::Null;
+    doc["clients"][0]["jobs"] = serde_json::json!([]);
+    rejected("no-base", &doc.to_string(), "network.base_server: clients need a base server");
+}
+
 // Messages --------------------------------------------------------------------------------------
 
 #[test]
