@@ -5,7 +5,7 @@
 //! the buffer, out of reach of `serde_path_to_error`: an error in `fanout` was reported at
 //! `...strategy`. Here the object is read as a JSON value, `kind` is taken out, and the rest is
 //! read into the variant's struct with its own path tracking. The inner path travels to
-//! [`super::parse`] inside the error message, before [`INNER_PATH`]; `parse` joins it to the
+//! [`super::parse()`] inside the error message, before [`INNER_PATH`]; `parse` joins it to the
 //! outer path.
 
 use super::limits::shown;
