@@ -120,7 +120,9 @@ pub enum Outcome {
     Blessed,
 }
 
-/// Checks (or, with `bless`, rewrites) the expectation of one scenario.
+/// Checks (or, with `bless`, rewrites) the expectation of one scenario. An invalid scenario
+/// is an error holding its [`crate::scenario::ScenarioError`] (callers tell it from I/O
+/// failures with `downcast_ref`).
 pub fn check_one(scenario: &Path, bless: bool) -> anyhow::Result<Outcome> {
     let parsed = crate::scenario::load(scenario)?;
     let results = crate::run(&parsed, None)?;
@@ -130,7 +132,7 @@ pub fn check_one(scenario: &Path, bless: bool) -> anyhow::Result<Outcome> {
         std::fs::create_dir_all(path.parent().expect("expected/"))?;
         let mut text = serde_json::to_string_pretty(&actual)?;
         text.push('\n');
-        std::fs::write(&path, text)?;
+        crate::report::output::write_file_atomically(&path, text.as_bytes())?;
         return Ok(Outcome::Blessed);
     }
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Outcome::Missing) };

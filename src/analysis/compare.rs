@@ -4,6 +4,7 @@
 use super::{scenario_from_value, with_strategy};
 use crate::report::overlay::completion_overlay_svg;
 use crate::report::Results;
+use crate::scenario::limits::shown;
 use crate::scenario::ScenarioError;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -19,17 +20,31 @@ pub struct Row {
     pub results: Results,
 }
 
-/// Runs `doc` under each strategy. An unknown strategy name is an input error naming it.
-pub fn run_all(doc: &Value, strategies: &[String], seed: Option<u64>) -> Result<Vec<Row>, ScenarioError> {
-    let mut rows = Vec::new();
+/// Checks the strategy names of `--strategies`.
+pub fn check_strategies(strategies: &[String]) -> Result<(), ScenarioError> {
     for kind in strategies {
         if !ALL_STRATEGIES.contains(&kind.as_str()) {
             return Err(ScenarioError::Invalid {
                 path: "--strategies".into(),
-                message: format!("unknown strategy `{kind}`; expected one of {}", ALL_STRATEGIES.join(", ")),
+                message: format!("unknown strategy {}; expected one of {}", shown(kind), ALL_STRATEGIES.join(", ")),
             });
         }
+    }
+    Ok(())
+}
+
+/// Runs `doc` under each strategy. Every variant is validated before the first runs; an
+/// unknown strategy name is an input error naming it.
+pub fn run_all(doc: &Value, strategies: &[String], seed: Option<u64>) -> Result<Vec<Row>, ScenarioError> {
+    check_strategies(strategies)?;
+    let mut variants = Vec::new();
+    for kind in strategies {
         let scenario = scenario_from_value(&with_strategy(doc, kind))?;
+        scenario.build(seed)?;
+        variants.push((kind, scenario));
+    }
+    let mut rows = Vec::new();
+    for (kind, scenario) in variants {
         rows.push(Row { strategy: kind.clone(), results: crate::run(&scenario, seed)? });
     }
     Ok(rows)
@@ -107,7 +122,11 @@ pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
     crate::report::chart::render_svg((800, 480), |root| {
         root.fill(&WHITE)?;
         let bound = rows.iter().filter_map(|r| r.results.lower_bound_s).fold(0.0, f64::max);
-        let top = rows.iter().filter_map(|r| r.results.makespan_s).fold(bound, f64::max).max(1e-3) * 1.1;
+        let top = crate::report::chart::axis_top(
+            rows.iter().filter_map(|r| r.results.makespan_s).fold(bound, f64::max),
+            1.1,
+            1e-3,
+        );
         let n = rows.len().max(1);
         let mut chart = ChartBuilder::on(root)
             .caption(
@@ -128,14 +147,20 @@ pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
             .y_desc("makespan (s)")
             .draw()?;
         for (i, r) in rows.iter().enumerate() {
-            let m = r.results.makespan_s.unwrap_or(0.0);
+            let m = crate::report::chart::within(r.results.makespan_s.unwrap_or(0.0), top);
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, m)],
                 Palette99::pick(i).mix(0.8).filled(),
             )))?;
         }
         chart
-            .draw_series(LineSeries::new(vec![(0.0, bound), (n as f64, bound)], BLACK.stroke_width(2)))?
+            .draw_series(LineSeries::new(
+                vec![
+                    (0.0, crate::report::chart::within(bound, top)),
+                    (n as f64, crate::report::chart::within(bound, top)),
+                ],
+                BLACK.stroke_width(2),
+            ))?
             .label(format!("lower bound {bound:.2} s"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
         chart

@@ -17,6 +17,7 @@
 //! parameter varies slowest; seeds vary fastest.
 
 use super::{scenario_from_value, set_path};
+use crate::scenario::limits::{shown, MAX_SWEEP_RUNS};
 use crate::scenario::ScenarioError;
 use plotters::prelude::*;
 use rayon::prelude::*;
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A swept parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Parameter {
     /// JSON path of the scenario field, e.g. `network.groups[0].count`.
@@ -36,7 +37,7 @@ pub struct Parameter {
 }
 
 /// A sweep file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     /// The base scenario, relative to the sweep file.
@@ -103,42 +104,56 @@ pub struct Row {
     pub cells: Vec<String>,
 }
 
-/// Reads and checks a sweep file; returns it with the base scenario as JSON.
-pub fn load(path: &Path) -> Result<(SweepSpec, Value), ScenarioError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let spec: SweepSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| ScenarioError::Parse {
-        file: file.clone(),
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+/// Parses sweep JSON text strictly (one document, no positional arrays, paths in errors).
+fn parse_spec(text: &str, file: &str) -> Result<SweepSpec, ScenarioError> {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema =
+        SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(SweepSpec)).expect("schema serialises"));
+    crate::scenario::parse::parse_as(text, schema).map_err(|e| e.in_file(file))
+}
+
+/// Checks a sweep's own fields: known metrics, at least one seed and one value per
+/// parameter, and a grid of at most [`MAX_SWEEP_RUNS`] runs.
+fn check_spec(spec: &SweepSpec, file: &str) -> Result<(), ScenarioError> {
     let invalid = |p: String, m: String| ScenarioError::Invalid { path: format!("{file}: {p}"), message: m };
     for (i, m) in spec.metrics.iter().enumerate() {
         if !METRICS.contains(&m.as_str()) {
             return Err(invalid(
                 format!("metrics[{i}]"),
-                format!("unknown metric `{m}`; expected one of {}", METRICS.join(", ")),
+                format!("unknown metric {}; expected one of {}", shown(m), METRICS.join(", ")),
             ));
         }
     }
     if spec.seeds.is_empty() {
         return Err(invalid("seeds".into(), "list at least one seed".into()));
     }
+    let mut runs = spec.seeds.len() as u64;
     for (i, p) in spec.parameters.iter().enumerate() {
         if p.values.is_empty() {
             return Err(invalid(format!("parameters[{i}].values"), "list at least one value".into()));
         }
+        runs = runs.saturating_mul(p.values.len() as u64);
+        if runs > MAX_SWEEP_RUNS {
+            return Err(invalid(
+                format!("parameters[{i}].values"),
+                format!("the grid times the seeds would be more than the limit of {MAX_SWEEP_RUNS} runs"),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Reads and checks a sweep file; returns it with the base scenario as JSON.
+pub fn load(path: &Path) -> Result<(SweepSpec, Value), ScenarioError> {
+    let file = path.display().to_string();
+    let spec = parse_spec(&crate::scenario::parse::read_text(path)?, &file)?;
+    check_spec(&spec, &file)?;
+    let invalid = |p: String, m: String| ScenarioError::Invalid { path: format!("{file}: {p}"), message: m };
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&spec.scenario);
     let base_file = base_path.display().to_string();
-    let base_text =
-        std::fs::read_to_string(&base_path).map_err(|source| ScenarioError::Io { file: base_file.clone(), source })?;
-    let base: Value = serde_json::from_str(&base_text).map_err(|e| ScenarioError::Parse {
-        file: base_file,
-        path: "invalid JSON".into(),
-        message: e.to_string(),
-    })?;
+    let base_text = crate::scenario::parse::read_text(&base_path)?;
+    crate::scenario::parse(&base_text).map_err(|e| e.in_file(&base_file))?;
+    let base: Value = serde_json::from_str(&base_text).expect("parsed above");
     // Every grid point must be a valid scenario before anything runs.
     for (k, combo) in combos(&spec).iter().enumerate() {
         let doc = apply(&spec, &base, combo).map_err(|(i, m)| invalid(format!("parameters[{i}].path"), m))?;
@@ -220,21 +235,33 @@ pub fn runs_csv(spec: &SweepSpec, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-/// Reads the rows of a shard's runs.csv back.
-pub fn read_rows(spec: &SweepSpec, csv_bytes: &[u8]) -> anyhow::Result<Vec<Row>> {
+/// Reads the rows of a shard's runs.csv (file `file`) back: the sweep's columns, run numbers
+/// of its grid (`total` runs).
+pub fn read_rows(spec: &SweepSpec, csv_bytes: &[u8], file: &str, total: usize) -> Result<Vec<Row>, ScenarioError> {
+    let invalid = |p: String, m: String| ScenarioError::Invalid { path: format!("{file}: {p}"), message: m };
     let mut r = csv::Reader::from_reader(csv_bytes);
-    let found: Vec<String> = r.headers()?.iter().map(str::to_string).collect();
-    anyhow::ensure!(found == header(spec), "runs.csv columns {found:?} do not match the sweep");
+    let found: Vec<String> =
+        r.headers().map_err(|e| invalid("header".into(), e.to_string()))?.iter().map(str::to_string).collect();
+    if found != header(spec) {
+        return Err(invalid("header".into(), "the columns do not match the sweep's sweep.json".into()));
+    }
     let mut rows = Vec::new();
-    for record in r.records() {
-        let cells: Vec<String> = record?.iter().map(str::to_string).collect();
-        rows.push(Row { run: cells[0].parse()?, cells });
+    for (i, record) in r.records().enumerate() {
+        let line = format!("row {}", i + 1);
+        let cells: Vec<String> =
+            record.map_err(|e| invalid(line.clone(), e.to_string()))?.iter().map(str::to_string).collect();
+        let run = cells[0].parse::<usize>().ok().filter(|&k| k < total).ok_or_else(|| {
+            invalid(line.clone(), format!("run number {} is not one of the grid's 0..{total}", shown(&cells[0])))
+        })?;
+        rows.push(Row { run, cells });
     }
     Ok(rows)
 }
 
+/// A file-name part: ASCII letters and digits, `_` for anything else, at most 60 characters.
 fn file_stem(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect::<String>().trim_matches('_').to_string()
+    let stem: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    stem.trim_matches('_').chars().take(60).collect()
 }
 
 /// One chart per (metric, parameter): the metric against the parameter's values, one series
@@ -255,7 +282,13 @@ pub fn charts(spec: &SweepSpec, rows: &[Row]) -> Result<Vec<(String, String)>, S
                 let x = p.values.iter().position(|val| *val.to_string() == r.cells[1 + pi]).unwrap_or(0);
                 series.entry(key).or_default().entry(x).or_default().push(v);
             }
-            let name = format!("{}_vs_{}.svg", file_stem(m), file_stem(&p.path));
+            let mut name = format!("{}_vs_{}.svg", file_stem(m), file_stem(&p.path));
+            // Two parameters whose paths differ only in punctuation get distinct files.
+            let mut n = 2;
+            while out.iter().any(|(o, _)| *o == name) {
+                name = format!("{}_vs_{}_{n}.svg", file_stem(m), file_stem(&p.path));
+                n += 1;
+            }
             out.push((name, chart(m, p, &series)?));
         }
     }
@@ -273,7 +306,11 @@ fn chart(
 ) -> Result<String, String> {
     crate::report::chart::render_svg((900, 520), |root| {
         root.fill(&WHITE)?;
-        let top = series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
+        let top = crate::report::chart::axis_top(
+            series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max),
+            1.1,
+            1e-9,
+        );
         let n = p.values.len();
         let labels: Vec<String> = p.values.iter().map(Value::to_string).collect();
         let mut chart = ChartBuilder::on(root)
@@ -298,8 +335,9 @@ fn chart(
             .draw()?;
         for (k, (key, points)) in series.iter().enumerate() {
             let color = Palette99::pick(k).to_rgba();
+            let within = |v: f64| crate::report::chart::within(v, top);
             let mean: Vec<(f64, f64)> =
-                points.iter().map(|(&x, v)| (x as f64, v.iter().sum::<f64>() / v.len() as f64)).collect();
+                points.iter().map(|(&x, v)| (x as f64, within(v.iter().sum::<f64>() / v.len() as f64))).collect();
             let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
             chart
                 .draw_series(LineSeries::new(mean.clone(), color.stroke_width(2)).point_size(3))?
@@ -309,9 +347,9 @@ fn chart(
                 let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
                 chart.draw_series(std::iter::once(ErrorBar::new_vertical(
                     x as f64,
-                    lo,
-                    (lo + hi) / 2.0,
-                    hi,
+                    within(lo),
+                    within((lo + hi) / 2.0),
+                    within(hi),
                     color.stroke_width(1),
                     6,
                 )))?;
@@ -341,24 +379,50 @@ pub fn outputs(spec: &SweepSpec, rows: &[Row], with_charts: bool) -> anyhow::Res
     Ok(files)
 }
 
-/// Merges shard directories: the union of their rows, which must cover the grid once.
-pub fn merge(dirs: &[std::path::PathBuf]) -> anyhow::Result<(SweepSpec, Vec<Row>)> {
+/// Merges shard directories: the union of their rows, which must cover the grid once. Every
+/// problem with a shard is an input error naming its file.
+pub fn merge(dirs: &[std::path::PathBuf]) -> Result<(SweepSpec, Vec<Row>), ScenarioError> {
     let mut spec: Option<SweepSpec> = None;
     let mut rows: BTreeMap<usize, Row> = BTreeMap::new();
     for dir in dirs {
-        let s: SweepSpec = serde_json::from_slice(&std::fs::read(dir.join("sweep.json"))?)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("sweep.json").display()))?;
-        if let Some(first) = &spec {
-            anyhow::ensure!(first == &s, "{} belongs to another sweep", dir.display());
+        let spec_path = dir.join("sweep.json");
+        let spec_file = spec_path.display().to_string();
+        let s = parse_spec(&crate::scenario::parse::read_text(&spec_path)?, &spec_file)?;
+        check_spec(&s, &spec_file)?;
+        if spec.as_ref().is_some_and(|first| first != &s) {
+            return Err(ScenarioError::Invalid {
+                path: spec_file,
+                message: "belongs to another sweep than the first shard".into(),
+            });
         }
-        for r in read_rows(&s, &std::fs::read(dir.join("runs.csv"))?)? {
-            anyhow::ensure!(rows.insert(r.run, r.clone()).is_none(), "run {} appears in two shards", r.run);
+        let total = combos(&s).len() * s.seeds.len();
+        let runs_path = dir.join("runs.csv");
+        let runs_file = runs_path.display().to_string();
+        let text = crate::scenario::parse::read_text(&runs_path)?;
+        for r in read_rows(&s, text.as_bytes(), &runs_file, total)? {
+            let run = r.run;
+            if rows.insert(run, r).is_some() {
+                return Err(ScenarioError::Invalid {
+                    path: runs_file,
+                    message: format!("run {run} appears in two shards"),
+                });
+            }
         }
         spec = Some(s);
     }
-    let spec = spec.ok_or_else(|| anyhow::anyhow!("no shard directories given"))?;
+    let spec = spec.ok_or_else(|| ScenarioError::Invalid {
+        path: "SHARDS".into(),
+        message: "no shard directories given".into(),
+    })?;
     let total = combos(&spec).len() * spec.seeds.len();
     let missing: Vec<usize> = (0..total).filter(|k| !rows.contains_key(k)).collect();
-    anyhow::ensure!(missing.is_empty(), "runs {missing:?} are missing: merge every shard");
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
+        let more = if missing.len() > 20 { format!(" and {} more", missing.len() - 20) } else { String::new() };
+        return Err(ScenarioError::Invalid {
+            path: "SHARDS".into(),
+            message: format!("runs {}{more} are missing: merge every shard", shown.join(", ")),
+        });
+    }
     Ok((spec, rows.into_values().collect()))
 }

@@ -20,6 +20,7 @@
 //! completion; at equal times flow completions go first, then queued events in insertion order.
 //! Every processed event is folded into the run's [`TraceHash`].
 
+pub mod faults;
 pub mod swarm;
 pub mod transport;
 
@@ -31,6 +32,7 @@ use crate::protocol::job::{Item, JobId, StrategyKind};
 use crate::protocol::message::{Message, Outbox, Output, RepairOutcome, Timer};
 use crate::protocol::node_server::{Arrival, NodeServer, ResumePoint};
 use crate::scenario::{Built, FaultAction, ScriptAction};
+use faults::{FaultLog, RandomFaults};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use std::collections::{BTreeMap, HashMap};
@@ -56,8 +58,10 @@ enum Event {
     /// A role's timer fires (unless the host crashed since it was set, or the role set it again
     /// or cancelled it: only the latest `serial` of a (host, timer) pair fires).
     Timer { host: HostId, timer: Timer, incarnation: u32, serial: u64 },
-    /// Scripted or random fault number `index` of the built scenario.
+    /// Scripted fault number `index` of the built scenario.
     Fault { index: u32 },
+    /// The pending crash or recovery of subject `subject` of the random fault process.
+    RandomFault { subject: u32 },
     /// A raw transfer starts.
     TransferStarts { transfer: u32 },
     /// The last byte of a raw transfer arrives.
@@ -77,6 +81,7 @@ impl Event {
                 [t, 4 | code << 8, host.0 as u64, a << 32 | b]
             }
             Event::Fault { index } => [t, 11, *index as u64, 0],
+            Event::RandomFault { subject } => [t, 12, *subject as u64, 0],
             Event::PieceArrives { piece } => [t, 9, *piece as u64, 0],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
@@ -230,6 +235,8 @@ pub struct Engine {
     side: Vec<u32>,
     loss: (f64, Option<HostId>),
     loss_rng: ChaCha12Rng,
+    random_faults: RandomFaults,
+    fault_log: FaultLog,
     /// Control message attempts lost to faults (crashed receivers, partitions, cuts, losses);
     /// each was retransmitted or, after the give-up time, dropped.
     pub messages_lost: u64,
@@ -288,6 +295,10 @@ impl Engine {
         for (i, fault) in built.faults.iter().enumerate() {
             queue.push(fault.at, Event::Fault { index: i as u32 });
         }
+        let mut random_faults = RandomFaults::new(built.random_faults.as_ref(), built.seed, built.horizon);
+        for (at, subject) in random_faults.first_events() {
+            queue.push(at, Event::RandomFault { subject });
+        }
         let mut transfers = Vec::new();
         for (i, t) in built.transfers.iter().enumerate() {
             queue.push(t.at, Event::TransferStarts { transfer: i as u32 });
@@ -322,6 +333,8 @@ impl Engine {
             side: vec![0; host_count],
             loss: (0.0, None),
             loss_rng: RngStreams::new(built.seed).stream(StreamId::Entity(3, 0)),
+            random_faults,
+            fault_log: FaultLog::default(),
             messages_lost: 0,
             transport: Transport::new(built.control),
             timers: HashMap::new(),
@@ -434,6 +447,11 @@ impl Engine {
         &self.transfers
     }
 
+    /// The faults that happened (scripted and random).
+    pub fn fault_log(&self) -> &FaultLog {
+        &self.fault_log
+    }
+
     // Event handling ---------------------------------------------------------------------------
 
     fn handle(&mut self, now: SimTime, event: Event) {
@@ -462,7 +480,26 @@ impl Engine {
                 }
                 self.flush(now, host);
             }
-            Event::Fault { index } => self.apply_fault(now, index),
+            Event::Fault { index } => {
+                let fault = &self.built.faults[index as usize];
+                let action = fault.action.clone();
+                self.fault_log.record(now, || fault.label.clone());
+                self.apply_fault(now, action);
+            }
+            Event::RandomFault { subject } => {
+                let (action, next) = self.random_faults.fire(subject, now);
+                if let Some(at) = next {
+                    self.queue.push(at, Event::RandomFault { subject });
+                }
+                let (what, host) = match action {
+                    FaultAction::Crash { host, .. } => ("crash", host),
+                    FaultAction::Recover { host } => ("recover", host),
+                    _ => unreachable!("the random process crashes and recovers hosts"),
+                };
+                let name = &self.built.hosts[host.0 as usize].name;
+                self.fault_log.record(now, || format!("{what} {name}"));
+                self.apply_fault(now, action);
+            }
             Event::TransferStarts { transfer } => {
                 let t = &self.transfers[transfer as usize];
                 let route = self.topology.route(t.from, t.to);
@@ -911,8 +948,7 @@ impl Engine {
         p > 0.0 && only.is_none_or(|h| h == from || h == to) && self.loss_rng.gen_bool(p)
     }
 
-    fn apply_fault(&mut self, now: SimTime, index: u32) {
-        let action = self.built.faults[index as usize].action.clone();
+    fn apply_fault(&mut self, now: SimTime, action: FaultAction) {
         match action {
             FaultAction::Crash { host, repairable } => {
                 self.repairable[host.0 as usize] = repairable;

@@ -95,6 +95,20 @@ pub enum TopologyError {
     },
 }
 
+/// Every host must reach every other over `links`: one connected component holding all
+/// hosts (graph nodes are the hosts, then `routers` routers). Scenario validation calls it too,
+/// so that `validate` rejects what `run` would.
+pub fn check_connected(hosts: &[HostSpec], routers: usize, links: &[LinkSpec]) -> Result<(), TopologyError> {
+    let mut components = petgraph::unionfind::UnionFind::new(hosts.len() + routers);
+    for l in links {
+        components.union(l.a, l.b);
+    }
+    match (1..hosts.len()).find(|&h| !components.equiv(0, h)) {
+        Some(h) => Err(TopologyError::Unreachable { from: hosts[0].name.clone(), to: hosts[h].name.clone() }),
+        None => Ok(()),
+    }
+}
+
 impl Topology {
     /// Builds the topology and registers every capacity as a resource in `flows`.
     /// `routers` is the number of router nodes; link ends index hosts first, then routers.
@@ -104,6 +118,9 @@ impl Topology {
         routers: usize,
         links: &[LinkSpec],
     ) -> Result<Topology, TopologyError> {
+        if !links.is_empty() {
+            check_connected(&hosts, routers, links)?;
+        }
         let hosts: Vec<Host> = hosts
             .into_iter()
             .map(|spec| Host {
@@ -126,20 +143,6 @@ impl Topology {
                     a: NodeIndex::new(l.a),
                     latency: l.latency,
                 });
-            }
-            // Every host must reach every other: one connected component holding all hosts.
-            let mut components = petgraph::unionfind::UnionFind::new(graph.node_count());
-            for e in graph.edge_indices() {
-                let (a, b) = graph.edge_endpoints(e).expect("edge");
-                components.union(a.index(), b.index());
-            }
-            for h in 1..topo.hosts.len() {
-                if !components.equiv(0, h) {
-                    return Err(TopologyError::Unreachable {
-                        from: topo.hosts[0].spec.name.clone(),
-                        to: topo.hosts[h].spec.name.clone(),
-                    });
-                }
             }
             topo.graph = Some(graph);
         }

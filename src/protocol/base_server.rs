@@ -53,8 +53,11 @@ pub struct DutyConfig {
     /// Off: the base server never queries, repairs or reactivates (for comparisons).
     pub enabled: bool,
     /// A wait period T0..T1 and each extension; `None` derives it from the job (a quarter of
-    /// its expected completion time, between 1 s and 60 s).
+    /// its expected completion time, between `min_auto_wait` and 60 s).
     pub wait_period: Option<SimDuration>,
+    /// Shortest automatic wait period (1 s, or more when the horizon would otherwise hold too
+    /// many periods).
+    pub min_auto_wait: SimDuration,
     /// A status query unanswered this long counts as no answer.
     pub query_timeout: SimDuration,
     /// One repair attempt takes this long.
@@ -71,6 +74,7 @@ impl Default for DutyConfig {
         DutyConfig {
             enabled: true,
             wait_period: None,
+            min_auto_wait: SimDuration::from_secs(1),
             query_timeout: SimDuration::from_secs(2),
             repair_time: SimDuration::from_secs(15),
             repair_success: 1.0,
@@ -80,9 +84,10 @@ impl Default for DutyConfig {
 }
 
 /// The automatic wait period for a job expected to take `expected`: a quarter of it, at least
-/// 1 s and at most 60 s.
-pub fn auto_wait_period(expected: SimDuration) -> SimDuration {
-    SimDuration::from_nanos((expected.as_nanos() / 4).clamp(1_000_000_000, 60_000_000_000))
+/// `min` (1 s by default) and at most 60 s (or `min`, if larger).
+pub fn auto_wait_period(expected: SimDuration, min: SimDuration) -> SimDuration {
+    let max = min.as_nanos().max(60_000_000_000);
+    SimDuration::from_nanos((expected.as_nanos() / 4).clamp(min.as_nanos(), max))
 }
 
 /// The base server's final word on one server.
@@ -685,7 +690,10 @@ impl BaseServer {
             duty: Some(DutyTiming {
                 expected,
                 t0: SimTime::MAX,
-                wait_period: self.duty.wait_period.unwrap_or_else(|| auto_wait_period(expected)),
+                wait_period: self
+                    .duty
+                    .wait_period
+                    .unwrap_or_else(|| auto_wait_period(expected, self.duty.min_auto_wait)),
                 periods: 0,
             }),
             upload_resumes: 0,

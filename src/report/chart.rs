@@ -15,6 +15,33 @@ pub const MAX_POINTS: usize = 2000;
 /// Fault moments labelled on a chart; later ones are drawn as lines only.
 pub const MAX_FAULT_LABELS: usize = 24;
 
+/// Largest value an axis shows. Charts must render in bounded time whatever the data: plotters
+/// computes its key points by stepping through the range, which never ends for an infinite or
+/// astronomically wide range, so every axis goes through [`axis_top`].
+pub const MAX_AXIS: f64 = 1e15;
+
+/// The top of an axis that starts at zero and must show `max` (with `margin`, e.g. 1.05):
+/// finite, at least `floor`, at most [`MAX_AXIS`]. NaN gives `floor`.
+pub fn axis_top(max: f64, margin: f64, floor: f64) -> f64 {
+    let top = max * margin;
+    if top.is_nan() {
+        floor
+    } else {
+        top.clamp(floor, MAX_AXIS)
+    }
+}
+
+/// `v` kept within `±top` (NaN as 0): plotters turns coordinates into pixels with integer
+/// arithmetic that overflows for values millions of times beyond the axis, so data that the
+/// axis was clamped below is drawn at its edge.
+pub fn within(v: f64, top: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-top, top)
+    }
+}
+
 /// One CDF series: label, sorted times (s), optional bound (s).
 struct Series {
     label: String,
@@ -86,31 +113,27 @@ pub fn render_svg(
     Ok(svg)
 }
 
-/// Renders the completion CDF of `results` as a PNG image (via a temporary file, which
-/// plotters' bitmap backend needs; it is removed at once).
+/// Renders the completion CDF of `results` as a PNG image, entirely in memory (no temporary
+/// file).
 pub fn completion_png(results: &Results) -> Result<Vec<u8>, String> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("cascade-sim-{}-{n}.png", std::process::id()));
-    let rendered = (|| {
-        let root = BitMapBackend::new(&path, (900, 560)).into_drawing_area();
+    use image::ImageEncoder;
+    const SIZE: (u32, u32) = (900, 560);
+    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
         draw_completion(&root, results).map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())
-    })();
-    let bytes = rendered.and_then(|()| std::fs::read(&path).map_err(|e| e.to_string()));
-    let _ = std::fs::remove_file(&path);
-    bytes
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, SIZE.0, SIZE.1, image::ColorType::Rgb8)
+        .map_err(|e| e.to_string())?;
+    Ok(png)
 }
 
 /// Renders the completion CDF of `results` as an SVG document.
 pub fn completion_svg(results: &Results) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-        draw_completion(&root, results).map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+    render_svg((900, 560), |root| draw_completion(root, results))
 }
 
 fn draw_completion<DB: DrawingBackend>(
@@ -119,9 +142,11 @@ fn draw_completion<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let all = series(results);
-    let x_max =
-        all.iter().flat_map(|s| s.times.last().copied().into_iter().chain(s.bound)).fold(0.0_f64, f64::max).max(1e-3)
-            * 1.05;
+    let x_max = axis_top(
+        all.iter().flat_map(|s| s.times.last().copied().into_iter().chain(s.bound)).fold(0.0, f64::max),
+        1.05,
+        1e-3,
+    );
     let title = format!("{}: completion of servers over time", results.scenario);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
@@ -137,12 +162,13 @@ fn draw_completion<DB: DrawingBackend>(
         .draw()?;
     for (i, s) in all.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let pts = cdf_steps(&s.times, s.total);
+        let pts = cdf_steps(&s.times, s.total).into_iter().map(|(t, f)| (within(t, x_max), f));
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
         if let Some(b) = s.bound {
+            let b = within(b, x_max);
             let dashes = (0..40).map(|k| k as f64 / 40.0).collect::<Vec<_>>();
             chart
                 .draw_series(

@@ -37,7 +37,7 @@ pub fn index_html(results: &Results, charts: &[(&str, &str)]) -> String {
         secs(results.completion_s.p50),
         secs(results.completion_s.p99),
         results.unfinished,
-        results.faults.len(),
+        results.faults_total,
         results.events,
         esc(&results.trace_hash)
     ));

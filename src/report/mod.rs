@@ -1,11 +1,12 @@
 //! Results of a run: the `results.json` document ([`results`]), closed-form lower bounds
 //! ([`bounds`]), charts ([`chart`]), and writing them all into an output directory without ever
-//! leaving a partial set of files behind.
+//! leaving a partial set of files behind ([`output`]).
 
 pub mod bounds;
 pub mod chart;
 pub mod csv;
 pub mod html;
+pub mod output;
 pub mod overlay;
 pub mod results;
 pub mod timeline;
@@ -57,22 +58,9 @@ impl RunOutputs {
         Ok(RunOutputs { files })
     }
 
-    /// Writes every file into `dir` (see [`write_files`]).
-    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+    /// Writes every file into `dir` as one set (see [`output`]).
+    pub fn write(&self, dir: &Path) -> Result<(), output::OutputError> {
         let files: Vec<(String, Vec<u8>)> = self.files.iter().map(|(n, b)| (n.to_string(), b.clone())).collect();
-        write_files(dir, &files)
+        output::write_outputs(dir, output::OutputKind::Run, &files)
     }
-}
-
-/// Writes `(name, contents)` files into `dir` (created if needed). Each file is written to a
-/// temporary name and renamed into place, so an interrupted write never leaves a truncated file.
-pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    for (name, contents) in files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, contents).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join(name))
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dir.join(name).display()))?;
-    }
-    Ok(())
 }

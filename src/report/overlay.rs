@@ -33,7 +33,8 @@ fn draw_overlay<DB: DrawingBackend>(
         })
         .collect();
     let bound = runs.iter().filter_map(|(_, r)| r.lower_bound_s).fold(0.0_f64, f64::max);
-    let x_max = series.iter().filter_map(|s| s.1.last().copied()).fold(bound, f64::max).max(1e-3) * 1.05;
+    let x_max =
+        super::chart::axis_top(series.iter().filter_map(|s| s.1.last().copied()).fold(bound, f64::max), 1.05, 1e-3);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -48,7 +49,7 @@ fn draw_overlay<DB: DrawingBackend>(
         .draw()?;
     for (i, (label, times, total)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let pts = super::chart::cdf_steps(times, *total);
+        let pts = super::chart::cdf_steps(times, *total).into_iter().map(|(t, f)| (super::chart::within(t, x_max), f));
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(label.clone())
@@ -56,7 +57,10 @@ fn draw_overlay<DB: DrawingBackend>(
     }
     if bound > 0.0 {
         chart
-            .draw_series(std::iter::once(PathElement::new(vec![(bound, 0.0), (bound, 1.0)], BLACK.mix(0.5))))?
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(super::chart::within(bound, x_max), 0.0), (super::chart::within(bound, x_max), 1.0)],
+                BLACK.mix(0.5),
+            )))?
             .label(format!("lower bound {bound:.2} s"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5)));
     }

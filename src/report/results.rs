@@ -373,8 +373,12 @@ pub struct Results {
     pub unfinished: usize,
     /// Jobs the base server denied.
     pub denied_jobs: usize,
-    /// Faults that happened, in time order.
+    /// Faults that happened, in time order: the first
+    /// [`MAX_LISTED_FAULTS`](crate::engine::faults::MAX_LISTED_FAULTS) of them.
     pub faults: Vec<FaultResult>,
+    /// How many faults happened (scripted and random), listed or not.
+    #[serde(default)]
+    pub faults_total: u64,
     /// Control-message attempts lost to faults (each was retransmitted, or dropped once the
     /// give-up time passed).
     pub messages_lost: u64,
@@ -806,12 +810,12 @@ impl Results {
             unfinished,
             denied_jobs,
             faults: engine
-                .built
-                .faults
+                .fault_log()
+                .listed()
                 .iter()
-                .filter(|f| f.at <= engine.now())
-                .map(|f| FaultResult { t_s: secs(f.at), fault: f.label.clone() })
+                .map(|(at, label)| FaultResult { t_s: secs(*at), fault: label.clone() })
                 .collect(),
+            faults_total: engine.fault_log().total(),
             messages_lost: engine.messages_lost,
             messages_undeliverable: engine.transport_counts().1,
             events: trace.events(),

@@ -2,6 +2,7 @@
 //! whom, switches and faults) and `throughput.svg` (aggregate delivered bandwidth against the
 //! sum of upload capacities).
 
+use super::chart::{axis_top, within};
 use super::results::Results;
 use crate::engine::Engine;
 use plotters::prelude::*;
@@ -25,7 +26,7 @@ pub fn timeline_svg(engine: &Engine, results: &Results) -> Result<String, String
         rows = (0..MAX_ROWS).map(|i| rows[i * total / MAX_ROWS]).collect();
     }
     let row_of: BTreeMap<crate::net::HostId, usize> = rows.iter().enumerate().map(|(i, &h)| (h, i)).collect();
-    let end = results.end_s.max(1e-3);
+    let end = axis_top(results.end_s, 1.0, 1e-3);
     let height = (120 + 6 * rows.len()).clamp(360, 1100) as u32;
     super::chart::render_svg((1000, height), |root| {
         root.fill(&WHITE)?;
@@ -39,7 +40,7 @@ pub fn timeline_svg(engine: &Engine, results: &Results) -> Result<String, String
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(90)
-            .build_cartesian_2d(0.0..end * 1.02, 0.0..rows.len().max(1) as f64)?;
+            .build_cartesian_2d(0.0..axis_top(end, 1.02, 1e-3), 0.0..rows.len().max(1) as f64)?;
         let names: Vec<String> = rows.iter().map(|&h| topo.host(h).name.clone()).collect();
         chart
             .configure_mesh()
@@ -52,22 +53,23 @@ pub fn timeline_svg(engine: &Engine, results: &Results) -> Result<String, String
         let mut sources: BTreeMap<crate::net::HostId, usize> = BTreeMap::new();
         for s in engine.stream_records() {
             let Some(&row) = row_of.get(&s.dst) else { continue };
-            let start = s.first_arrival.unwrap_or(s.opened_at).as_secs_f64();
+            let start = within(s.first_arrival.unwrap_or(s.opened_at).as_secs_f64(), end);
             let Some(stop) = s.last_arrival.or(s.broken_at) else { continue };
+            let stop = within(stop.as_secs_f64(), end);
             let next = sources.len();
             let color = Palette99::pick(*sources.entry(s.src).or_insert(next)).mix(0.8);
             let y = row as f64;
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(start, y + 0.15), (stop.as_secs_f64().max(start), y + 0.85)],
+                [(start, y + 0.15), (stop.max(start), y + 0.85)],
                 color.filled(),
             )))?;
             if let Some(b) = s.broken_at {
-                chart.draw_series(std::iter::once(Cross::new((b.as_secs_f64(), y + 0.5), 4, BLACK)))?;
+                chart.draw_series(std::iter::once(Cross::new((within(b.as_secs_f64(), end), y + 0.5), 4, BLACK)))?;
             }
         }
         for f in &results.faults {
             chart.draw_series(std::iter::once(PathElement::new(
-                vec![(f.t_s, 0.0), (f.t_s, rows.len() as f64)],
+                vec![(within(f.t_s, end), 0.0), (within(f.t_s, end), rows.len() as f64)],
                 RED.mix(0.4),
             )))?;
         }
@@ -99,7 +101,7 @@ const BINS: usize = 200;
 /// Renders `throughput.svg`: delivered content per second over time (each stream's bytes
 /// spread evenly over its active span), against the sum of all upload capacities.
 pub fn throughput_svg(engine: &Engine, results: &Results) -> Result<String, String> {
-    let end = results.end_s.max(1e-3);
+    let end = axis_top(results.end_s, 1.0, 1e-3);
     let width = end / BINS as f64;
     let mut bins = vec![0.0f64; BINS];
     for s in engine.stream_records() {
@@ -117,6 +119,7 @@ pub fn throughput_svg(engine: &Engine, results: &Results) -> Result<String, Stri
     let capacity: f64 = (0..topo.host_count()).map(|h| topo.host(crate::net::HostId(h as u32)).upload_bps).sum();
     let mbps = |bytes_per_s: f64| bytes_per_s * 8.0 / 1e6;
     let y_max = bins.iter().copied().fold(capacity, f64::max);
+    let top = axis_top(mbps(y_max), 1.08, 1e-6);
     super::chart::render_svg((900, 480), |root| {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(root)
@@ -124,17 +127,20 @@ pub fn throughput_svg(engine: &Engine, results: &Results) -> Result<String, Stri
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..end, 0.0..mbps(y_max) * 1.08)?;
+            .build_cartesian_2d(0.0..end, 0.0..top)?;
         chart.configure_mesh().x_desc("time (s)").y_desc("throughput (Mbit/s)").draw()?;
         chart
             .draw_series(LineSeries::new(
-                bins.iter().enumerate().map(|(i, &v)| ((i as f64 + 0.5) * width, mbps(v))),
+                bins.iter().enumerate().map(|(i, &v)| ((i as f64 + 0.5) * width, within(mbps(v), top))),
                 BLUE.stroke_width(2),
             ))?
             .label("content delivered (all streams)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         chart
-            .draw_series(LineSeries::new(vec![(0.0, mbps(capacity)), (end, mbps(capacity))], BLACK.mix(0.6)))?
+            .draw_series(LineSeries::new(
+                vec![(0.0, within(mbps(capacity), top)), (end, within(mbps(capacity), top))],
+                BLACK.mix(0.6),
+            ))?
             .label("sum of upload capacities")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
         chart

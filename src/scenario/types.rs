@@ -1,10 +1,15 @@
 //! Serde types of the scenario JSON format. Units are in field names (`_mbps` is megabits per
 //! second, `_mb` megabytes of 10^6 bytes, `_ms` milliseconds, `_s` seconds). Unknown fields are
 //! rejected everywhere.
+//!
+//! The tagged enums (`strategy`, `content`, fault `events[i]`) hold one struct per kind and are
+//! read by [`tagged::deserialize`], so that an error inside one names the field
+//! (`...strategy.fanout`), which serde's own internally tagged enums cannot do.
 
 use super::dist::Dist;
+use super::tagged;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -119,87 +124,134 @@ pub struct RandomFaults {
     pub servers: Option<Vec<String>>,
 }
 
-/// One scripted fault.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// One scripted fault, `{"kind": ..., fields}`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultEvent {
     /// A host crashes: its transfers stop at once. It comes back by itself at `recover_at_s`;
     /// without it, only a successful repair by the base server brings it back, and with
     /// `permanent` nothing does.
-    Crash {
-        /// When, seconds.
-        at_s: f64,
-        /// The host.
-        host: String,
-        /// When it comes back by itself, seconds.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        recover_at_s: Option<f64>,
-        /// The host never comes back, whatever the base server does.
-        #[serde(default)]
-        permanent: bool,
-    },
+    Crash(CrashFault),
     /// A host's upload and download capacities are multiplied by `factor` until `until_s`.
-    Slowdown {
-        /// When, seconds.
-        at_s: f64,
-        /// The host.
-        host: String,
-        /// Capacity multiplier (0 < factor).
-        factor: f64,
-        /// When the capacities come back, seconds (default: never).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_s: Option<f64>,
-    },
+    Slowdown(SlowdownFault),
     /// The link between `a` and `b` carries `factor` of its capacity until `until_s`.
-    LinkDegrade {
-        /// When, seconds.
-        at_s: f64,
-        /// One end.
-        a: String,
-        /// Other end.
-        b: String,
-        /// Capacity multiplier (0 < factor).
-        factor: f64,
-        /// When the capacity comes back, seconds (default: never).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_s: Option<f64>,
-    },
+    LinkDegrade(LinkDegradeFault),
     /// The link between `a` and `b` is cut (no data, no messages) until `until_s`.
-    LinkCut {
-        /// When, seconds.
-        at_s: f64,
-        /// One end.
-        a: String,
-        /// Other end.
-        b: String,
-        /// When it is restored, seconds (default: never).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_s: Option<f64>,
-    },
+    LinkCut(LinkCutFault),
     /// The named groups (host or group names) cannot reach each other until `until_s`.
-    Partition {
-        /// When, seconds.
-        at_s: f64,
-        /// Two or more sides; hosts not named stay reachable from every side.
-        sides: Vec<Vec<String>>,
-        /// When it heals, seconds (default: never).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_s: Option<f64>,
-    },
+    Partition(PartitionFault),
     /// Control messages are lost with `probability` until `until_s` (only those to or from
     /// `host` when given).
-    MessageLoss {
-        /// When, seconds.
-        at_s: f64,
-        /// Probability that a message is lost.
-        probability: f64,
-        /// When losses stop, seconds (default: never).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_s: Option<f64>,
-        /// Only messages to or from this host.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        host: Option<String>,
-    },
+    MessageLoss(MessageLossFault),
+}
+
+impl<'de> Deserialize<'de> for FaultEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const KINDS: &[&str] = &["crash", "slowdown", "link_degrade", "link_cut", "partition", "message_loss"];
+        tagged::deserialize(d, KINDS, |kind, v| {
+            Some(match kind {
+                "crash" => tagged::payload(v).map(FaultEvent::Crash),
+                "slowdown" => tagged::payload(v).map(FaultEvent::Slowdown),
+                "link_degrade" => tagged::payload(v).map(FaultEvent::LinkDegrade),
+                "link_cut" => tagged::payload(v).map(FaultEvent::LinkCut),
+                "partition" => tagged::payload(v).map(FaultEvent::Partition),
+                "message_loss" => tagged::payload(v).map(FaultEvent::MessageLoss),
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// A host crashes (`"kind": "crash"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrashFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// The host.
+    pub host: String,
+    /// When it comes back by itself, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover_at_s: Option<f64>,
+    /// The host never comes back, whatever the base server does.
+    #[serde(default)]
+    pub permanent: bool,
+}
+
+/// A host slows down (`"kind": "slowdown"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlowdownFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// The host.
+    pub host: String,
+    /// Capacity multiplier (0 < factor).
+    pub factor: f64,
+    /// When the capacities come back, seconds (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+}
+
+/// A link degrades (`"kind": "link_degrade"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDegradeFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// One end.
+    pub a: String,
+    /// Other end.
+    pub b: String,
+    /// Capacity multiplier (0 < factor).
+    pub factor: f64,
+    /// When the capacity comes back, seconds (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+}
+
+/// A link is cut (`"kind": "link_cut"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCutFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// One end.
+    pub a: String,
+    /// Other end.
+    pub b: String,
+    /// When it is restored, seconds (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+}
+
+/// A network partition (`"kind": "partition"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// Two or more sides, none empty, no host on two; hosts not named reach every side.
+    pub sides: Vec<Vec<String>>,
+    /// When it heals, seconds (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+}
+
+/// Control messages are lost (`"kind": "message_loss"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageLossFault {
+    /// When, seconds.
+    pub at_s: f64,
+    /// Probability that a message is lost.
+    pub probability: f64,
+    /// When losses stop, seconds (default: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_s: Option<f64>,
+    /// Only messages to or from this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 fn default_horizon_s() -> f64 {
@@ -429,94 +481,156 @@ pub struct QuerySpec {
     pub server: String,
 }
 
-/// The job's content, a sequence of chunks.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// The job's content, a sequence of chunks: `{"kind": "file" | "live", fields}`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Content {
     /// A file, all available when the job is created.
-    File {
-        /// Size, megabytes.
-        size_mb: f64,
-        /// Number of equal chunks (the last takes the remainder).
-        chunks: u32,
-    },
+    File(FileContent),
     /// A live stream produced at a constant rate for a duration; each chunk becomes available
     /// when it has been fully produced.
-    Live {
-        /// Production rate, megabits per second.
-        rate_mbps: f64,
-        /// Duration of the stream, seconds.
-        duration_s: f64,
-        /// Length of one chunk, seconds of stream.
-        #[serde(default = "default_chunk_s")]
-        chunk_s: f64,
-        /// A server sustains the stream when no chunk arrives later than the first chunk's
-        /// delay plus this buffer, seconds (default: two chunks).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        playout_buffer_s: Option<f64>,
-    },
+    Live(LiveContent),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        tagged::deserialize(d, &["file", "live"], |kind, v| {
+            Some(match kind {
+                "file" => tagged::payload(v).map(Content::File),
+                "live" => tagged::payload(v).map(Content::Live),
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// A file (`"kind": "file"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileContent {
+    /// Size, megabytes.
+    pub size_mb: f64,
+    /// Number of equal chunks (the last takes the remainder).
+    pub chunks: u32,
+}
+
+/// A live stream (`"kind": "live"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveContent {
+    /// Production rate, megabits per second.
+    pub rate_mbps: f64,
+    /// Duration of the stream, seconds.
+    pub duration_s: f64,
+    /// Length of one chunk, seconds of stream.
+    #[serde(default = "default_chunk_s")]
+    pub chunk_s: f64,
+    /// A server sustains the stream when no chunk arrives later than the first chunk's
+    /// delay plus this buffer, seconds (default: two chunks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playout_buffer_s: Option<f64>,
 }
 
 fn default_chunk_s() -> f64 {
     1.0
 }
 
-/// The distribution strategy of a job.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// The distribution strategy of a job: `{"kind": ..., fields}`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Strategy {
     /// The patent's cascade ([0044], [0060], [0066]–[0073]): the base server streams to
     /// `first_nodes` servers; every server that holds the job forwards it to up to `fanout`
     /// servers at once. Each optimization is a switch.
-    Cascade {
-        /// Concurrent down-line connections per node server (default 4).
-        #[serde(default = "default_fanout")]
-        fanout: u32,
-        /// Number of servers the base server streams to directly (default 1).
-        #[serde(default = "one")]
-        first_nodes: u32,
-        /// Forward index lists of servers not yet approached ([0067], default on); off: every
-        /// source tries every server of the full list.
-        #[serde(default = "yes")]
-        index_lists: bool,
-        /// Open another down-line connection only while the upload is not saturated, up to
-        /// `fanout` (default off: always `fanout`).
-        #[serde(default)]
-        adaptive_fanout: bool,
-        /// Approach servers in descending order of declared upload ([0071], default on).
-        #[serde(default = "yes")]
-        rate_sort: bool,
-        /// Receivers switch to a faster offering source ([0073], default on).
-        #[serde(default = "yes")]
-        dynamic_switching: bool,
-        /// A newcomer must declare this much more rate (fraction) to win a switch
-        /// (default 0.2).
-        #[serde(default = "default_margin")]
-        switch_margin: f64,
-    },
+    Cascade(CascadeStrategy),
     /// The prior art: the base server unicasts to every server itself.
-    Star {
-        /// At most this many concurrent streams from the base server (default: all at once).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_concurrent: Option<u32>,
-    },
+    Star(StarStrategy),
     /// A pipeline: the base server streams to the first server, each server to the next.
-    Chain {},
+    Chain(ChainStrategy),
     /// A random fixed k-ary tree rooted at the base server (list shuffled with the seed).
-    Tree {
-        /// Children per node (default 2).
-        #[serde(default = "two")]
-        arity: u32,
-    },
+    Tree(TreeStrategy),
     /// BitTorrent-like reference: peers exchange chunks, rarest first; the base server seeds.
-    Swarm {
-        /// Neighbours each peer links to (default 8).
-        #[serde(default = "eight")]
-        peers: u32,
-        /// Concurrent piece uploads per peer (default 4).
-        #[serde(default = "default_fanout")]
-        upload_slots: u32,
-    },
+    Swarm(SwarmStrategy),
+}
+
+impl<'de> Deserialize<'de> for Strategy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        tagged::deserialize(d, &["cascade", "star", "chain", "tree", "swarm"], |kind, v| {
+            Some(match kind {
+                "cascade" => tagged::payload(v).map(Strategy::Cascade),
+                "star" => tagged::payload(v).map(Strategy::Star),
+                "chain" => tagged::payload(v).map(Strategy::Chain),
+                "tree" => tagged::payload(v).map(Strategy::Tree),
+                "swarm" => tagged::payload(v).map(Strategy::Swarm),
+                _ => return None,
+            })
+        })
+    }
+}
+
+/// The patent's cascade (`"kind": "cascade"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CascadeStrategy {
+    /// Concurrent down-line connections per node server (default 4).
+    #[serde(default = "default_fanout")]
+    pub fanout: u32,
+    /// Number of servers the base server streams to directly (default 1).
+    #[serde(default = "one")]
+    pub first_nodes: u32,
+    /// Forward index lists of servers not yet approached ([0067], default on); off: every
+    /// source tries every server of the full list.
+    #[serde(default = "yes")]
+    pub index_lists: bool,
+    /// Open another down-line connection only while the upload is not saturated, up to
+    /// `fanout` (default off: always `fanout`).
+    #[serde(default)]
+    pub adaptive_fanout: bool,
+    /// Approach servers in descending order of declared upload ([0071], default on).
+    #[serde(default = "yes")]
+    pub rate_sort: bool,
+    /// Receivers switch to a faster offering source ([0073], default on).
+    #[serde(default = "yes")]
+    pub dynamic_switching: bool,
+    /// A newcomer must declare this much more rate (fraction) to win a switch
+    /// (default 0.2).
+    #[serde(default = "default_margin")]
+    pub switch_margin: f64,
+}
+
+/// The prior art (`"kind": "star"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StarStrategy {
+    /// At most this many concurrent streams from the base server (default: all at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+}
+
+/// A pipeline (`"kind": "chain"`, no fields).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainStrategy {}
+
+/// A random fixed k-ary tree (`"kind": "tree"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TreeStrategy {
+    /// Children per node (default 2).
+    #[serde(default = "two")]
+    pub arity: u32,
+}
+
+/// BitTorrent-like chunk exchange (`"kind": "swarm"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmStrategy {
+    /// Neighbours each peer links to (default 8).
+    #[serde(default = "eight")]
+    pub peers: u32,
+    /// Concurrent piece uploads per peer (default 4).
+    #[serde(default = "default_fanout")]
+    pub upload_slots: u32,
 }
 
 fn eight() -> u32 {
