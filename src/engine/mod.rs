@@ -216,6 +216,10 @@ pub struct Engine {
     free_streams: Vec<u32>,
     /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
     out_streams: Vec<Vec<u32>>,
+    /// The latest stream opened to each (receiver, job): looked up, never iterated.
+    last_incoming: HashMap<(HostId, JobId), u32>,
+    /// (source, receiver, job) whose stream the receiver released before it opened.
+    refused: std::collections::HashSet<(HostId, HostId, JobId)>,
     roles: Vec<Role>,
     base_server: Option<BaseServer>,
     nodes: Vec<Option<NodeServer>>,
@@ -268,11 +272,18 @@ impl Engine {
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
             let upload = built.hosts[h.0 as usize].upload_bps;
-            nodes[h.0 as usize] = Some(NodeServer::new(h, upload, built.resume, built.control));
+            let spec = &built.hosts[h.0 as usize];
+            let max_uploads = built.max_uploads.get(&h).copied();
+            nodes[h.0 as usize] = Some(
+                NodeServer::new(h, upload, built.resume, built.control).with_limits(spec.download_bps, max_uploads),
+            );
             roles[h.0 as usize] = Role::Node;
         }
-        let declared: Rc<[Declared]> =
-            built.hosts.iter().map(|h| Declared { upload: h.upload_bps, download: h.download_bps }).collect();
+        let declared: Rc<[Declared]> = built
+            .hosts
+            .iter()
+            .map(|h| Declared { upload: h.upload_bps, download: h.download_bps, latency_s: h.latency.as_secs_f64() })
+            .collect();
         let base_server = built.base_server.map(|h| {
             roles[h.0 as usize] = Role::Base;
             let streams = RngStreams::new(built.seed);
@@ -318,6 +329,8 @@ impl Engine {
             streams: Vec::new(),
             free_streams: Vec::new(),
             out_streams: vec![Vec::new(); host_count],
+            last_incoming: HashMap::new(),
+            refused: std::collections::HashSet::new(),
             roles,
             base_server,
             nodes,
@@ -711,6 +724,12 @@ impl Engine {
                     }
                 }
                 Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
+                Output::CloseOutgoing { to, job } => {
+                    self.refused.remove(&(host, to, job));
+                    if let Some(id) = self.find_stream(host, to, job) {
+                        self.abort_stream(now, id);
+                    }
+                }
                 Output::Repair { job, host: target, worked } => self.repair(now, job, target, worked),
                 Output::SetTimer { after, timer } => {
                     let incarnation = self.incarnation[host.0 as usize];
@@ -783,6 +802,9 @@ impl Engine {
     }
 
     fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_item: u32, from_byte: u64) {
+        if self.refused.contains(&(src, dst, job)) {
+            return; // the receiver released this source before its stream opened
+        }
         if let Some(old) = self.find_stream(src, dst, job) {
             // A receiver asking again (after a reactivation) replaces its stream from here.
             self.abort_stream(now, old);
@@ -814,6 +836,7 @@ impl Engine {
         };
         let id = slab_insert(&mut self.streams, &mut self.free_streams, stream);
         self.out_streams[src.0 as usize].push(id);
+        self.last_incoming.insert((dst, job), id);
         if !self.host_up[dst.0 as usize] || !self.host_up[src.0 as usize] || self.partitioned(src, dst) {
             // The connection cannot be made: both ends learn it at once.
             self.cut_stream(now, id);
@@ -923,14 +946,24 @@ impl Engine {
     fn break_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId) {
         let (at, partial) = match self.find_stream(src, dst, job) {
             Some(id) => self.abort_stream(now, id),
-            // The stream already drained or was never opened: resume after what it held.
+            // The stream already sent everything it will send (items may still be on the wire:
+            // resume after them), or was never opened (resume after what the receiver holds).
             None => {
+                // A stream from `src` not yet opened (its acceptance is on its way) will be
+                // refused when it comes, until `src` has heard of the release.
+                self.refused.insert((src, dst, job));
                 let held = self.nodes[dst.0 as usize].as_ref().map_or(0, |n| n.held(job));
-                (ResumePoint { item: held, byte: 0 }, 0)
+                let on_wire = self
+                    .last_incoming
+                    .get(&(dst, job))
+                    .map(|&id| &self.streams[id as usize])
+                    .filter(|s| s.src == src && s.dst == dst && s.job == job && s.in_flight > 0)
+                    .map_or(0, |s| s.next);
+                (ResumePoint { item: held.max(on_wire), byte: 0 }, 0)
             }
         };
         let node = self.nodes[dst.0 as usize].as_mut().expect("switches happen at node servers");
-        node.on_incoming_closed(job, src, at, partial, &mut self.outbox);
+        node.on_incoming_closed(now, job, src, at, partial, &mut self.outbox);
     }
 
     // Faults -----------------------------------------------------------------------------------
@@ -1036,6 +1069,9 @@ impl Engine {
         }
         self.host_up[h] = false;
         self.incarnation[h] += 1;
+        // Its pending releases will never be heard: forget them (the result does not depend on
+        // the order of removal).
+        self.refused.retain(|&(src, _, _)| src != host);
         let affected: Vec<u32> = (0..self.streams.len() as u32)
             .filter(|&id| {
                 let s = &self.streams[id as usize];

@@ -131,6 +131,16 @@ pub struct StrategyConfig {
     pub relay: bool,
     /// Swarm: neighbours each peer is linked to.
     pub peers: u32,
+    /// The base server chooses `first_nodes` from the declared capacities (`"auto"`).
+    pub auto_first_nodes: bool,
+    /// Every server opens as many connections as its declared upload feeds at the job's
+    /// stream rate (`"auto"`), up to `fanout`.
+    pub auto_fanout: bool,
+    /// Dynamic switches one server makes at most.
+    pub max_switches: u32,
+    /// Sources keep half of their list at every hand-off and move on once a server they serve
+    /// holds the whole content (FIGs. 5–7).
+    pub move_on: bool,
 }
 
 impl StrategyConfig {
@@ -148,6 +158,10 @@ impl StrategyConfig {
             shuffle: false,
             relay: true,
             peers: 0,
+            auto_first_nodes: false,
+            auto_fanout: false,
+            max_switches: 3,
+            move_on: false,
         }
     }
 
@@ -221,6 +235,9 @@ pub struct JobObject {
     /// When the client started producing the content (live chunk `k` exists from
     /// `content.produced_at(content_started_at, k)`).
     pub content_started_at: SimTime,
+    /// The rate each stream of the cascade is meant to carry, bytes per second; servers with an
+    /// automatic fanout open `upload / stream_rate_bps` connections ([`super::plan`]).
+    pub stream_rate_bps: f64,
 }
 
 /// An index list ([0067]): positions in the job's server list of servers not yet approached,

@@ -405,8 +405,10 @@ fn secs(t: SimTime) -> f64 {
 fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
     match s.kind {
         StrategyKind::Cascade => serde_json::json!({
-            "fanout": s.fanout,
-            "first_nodes": s.first_nodes,
+            "fanout": if s.auto_fanout { serde_json::json!("auto") } else { serde_json::json!(s.fanout) },
+            "first_nodes": if s.auto_first_nodes { serde_json::json!("auto") } else { serde_json::json!(s.first_nodes) },
+            "max_switches": s.max_switches,
+            "move_on": s.move_on,
             "index_lists": s.index_lists,
             "adaptive_fanout": s.adaptive_fanout,
             "rate_sort": s.rate_sort,
@@ -711,7 +713,18 @@ impl Results {
                     client: client.name().to_string(),
                     id: id.map(|j| j.0),
                     strategy: request.strategy.name().to_string(),
-                    strategy_params: strategy_params(&request.strategy),
+                    strategy_params: {
+                        let mut params = strategy_params(&request.strategy);
+                        if let Some(p) = base_job.and_then(|b| b.plan) {
+                            params["plan"] = serde_json::json!({
+                                "first_nodes": p.first_nodes,
+                                "fanout": p.fanout,
+                                "stream_rate_mbps": mbps(p.stream_rate_bps),
+                                "estimate_s": p.estimate_s,
+                            });
+                        }
+                        params
+                    },
                     denied: cj.denied.as_ref().map(|(_, reason)| reason.clone()),
                     outcome,
                     outcome_reason,

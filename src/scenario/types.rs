@@ -6,6 +6,7 @@
 //! read by [`tagged::deserialize`], so that an error inside one names the field
 //! (`...strategy.fanout`), which serde's own internally tagged enums cannot do.
 
+use super::count::Count;
 use super::dist::Dist;
 use super::tagged;
 use schemars::JsonSchema;
@@ -292,6 +293,10 @@ pub struct Host {
     /// Access latency added to everything the host sends or receives, milliseconds.
     #[serde(default)]
     pub latency_ms: f64,
+    /// Most down-line connections the server keeps at once over all its jobs ([0069]); no limit
+    /// when omitted. A server at its limit takes a new job without its index list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
 }
 
 /// The base server's host and policy.
@@ -385,6 +390,10 @@ pub struct Group {
     /// Access latency per host, milliseconds.
     #[serde(default = "zero_dist")]
     pub latency_ms: Dist,
+    /// Most down-line connections each member keeps at once over all its jobs ([0069]); no
+    /// limit when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
 }
 
 fn zero_dist() -> Dist {
@@ -572,12 +581,15 @@ impl<'de> Deserialize<'de> for Strategy {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CascadeStrategy {
-    /// Concurrent down-line connections per node server (default 4).
-    #[serde(default = "default_fanout")]
-    pub fanout: u32,
-    /// Number of servers the base server streams to directly (default 1).
-    #[serde(default = "one")]
-    pub first_nodes: u32,
+    /// Concurrent down-line connections per node server ([0069]): a number, or `"auto"`
+    /// (default): each server opens as many as its declared upload can feed at the job's
+    /// stream rate, which the base server chooses from the declared capacities.
+    #[serde(default)]
+    pub fanout: Count,
+    /// Number of servers the base server streams to directly: a number, or `"auto"` (default):
+    /// as many as its upload can feed at the job's stream rate.
+    #[serde(default)]
+    pub first_nodes: Count,
     /// Forward index lists of servers not yet approached ([0067], default on); off: every
     /// source tries every server of the full list.
     #[serde(default = "yes")]
@@ -589,13 +601,26 @@ pub struct CascadeStrategy {
     /// Approach servers in descending order of declared upload ([0071], default on).
     #[serde(default = "yes")]
     pub rate_sort: bool,
-    /// Receivers switch to a faster offering source ([0073], default on).
+    /// Receivers switch to a faster offering source ([0073], default on); sources with nothing
+    /// left to do offer themselves to the servers of their list still receiving.
     #[serde(default = "yes")]
     pub dynamic_switching: bool,
-    /// A newcomer must declare this much more rate (fraction) to win a switch
-    /// (default 0.2).
+    /// A newcomer must offer this much more than the receiver's measured rate (fraction) to win
+    /// a switch (default 0.2).
     #[serde(default = "default_margin")]
     pub switch_margin: f64,
+    /// Dynamic switches one server makes at most (default 3), so switching cannot thrash.
+    #[serde(default = "default_max_switches")]
+    pub max_switches: u32,
+    /// Sources move on as in FIGs. 5–7 (default off): a source keeps half of its index list at
+    /// every hand-off and, once a server it serves holds the whole content, approaches the next
+    /// one of its own list.
+    #[serde(default)]
+    pub move_on: bool,
+}
+
+fn default_max_switches() -> u32 {
+    3
 }
 
 /// The prior art (`"kind": "star"`).
@@ -647,10 +672,6 @@ fn two() -> u32 {
 
 fn default_margin() -> f64 {
     0.2
-}
-
-fn one() -> u32 {
-    1
 }
 
 fn default_fanout() -> u32 {
