@@ -113,6 +113,8 @@ pub struct ServerReport {
     pub progress: (u32, u64),
     /// When progress was last seen.
     pub progress_at: Option<SimTime>,
+    /// The time between the last two progress observations.
+    progress_gap: Option<SimDuration>,
     /// The server's source, as last reported.
     pub source: Option<HostId>,
     /// Command completions reported.
@@ -163,6 +165,7 @@ impl Default for ServerReport {
             received_at: None,
             progress: (0, 0),
             progress_at: None,
+            progress_gap: None,
             source: None,
             commands_completed: 0,
             done_at: None,
@@ -496,6 +499,9 @@ impl BaseServer {
     fn saw_progress(state: &mut BaseJob, server: HostId, now: SimTime) {
         state.last_progress = now;
         if let Some(report) = state.reports.get_mut(&server) {
+            if let Some(before) = report.progress_at.filter(|&t| t < now) {
+                report.progress_gap = Some(now.since(before));
+            }
             report.progress_at = Some(now);
         }
     }
@@ -880,7 +886,11 @@ impl BaseServer {
             if !report.pending() || report.repairing || report.awaiting.is_some() || now < report.next_check {
                 continue;
             }
-            let progressed = report.progress_at.is_some_and(|t| now.since(t.min(now)) < wait);
+            // Progressing: some progress within the period, and not silent for more than two of
+            // its own usual gaps between progress notices (a server that notices every second
+            // and went silent five seconds ago is checked now, not a period later).
+            let silent_ok = report.progress_gap.map_or(wait, |gap| (gap + gap).max(SimDuration::from_secs(1)));
+            let progressed = report.progress_at.is_some_and(|t| now.since(t.min(now)) < wait.min(silent_ok));
             if progressed || (report.reached_at.is_none() && !quiet) {
                 continue;
             }

@@ -30,6 +30,10 @@ use crate::net::HostId;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+/// A dynamic switch needs the newcomer to hold at least this many items more than the
+/// receiver: a switch for the last few items costs more than it saves.
+pub const MIN_ITEMS_TO_SWITCH: u32 = 4;
+
 /// A command's life at one node server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRecord {
@@ -516,10 +520,15 @@ impl NodeServer {
         // take over (so sources never form a cycle), and at most `max_switches` times.
         let measured = state.current_rate(now);
         let offered = rate_bps.min(download);
+        // A switch costs a round trip of control messages: it is only worth it with enough
+        // content left to move at the better rate (a tenth of it, and at least
+        // `MIN_ITEMS_TO_SWITCH` items the newcomer already holds).
+        let missing = state.job.content.chunks - state.chunks_held;
         let receiving = state.received_at.is_none()
             && state.source.is_some_and(|(h, _)| h != from)
             && state.switching_to.is_none()
-            && items_held > state.held;
+            && items_held >= state.held + MIN_ITEMS_TO_SWITCH
+            && missing * 10 >= state.job.content.chunks;
         if s.dynamic_switching
             && receiving
             && state.switches < s.max_switches
