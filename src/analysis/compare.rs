@@ -8,8 +8,22 @@ use crate::scenario::ScenarioError;
 use plotters::prelude::*;
 use serde_json::Value;
 
-/// Every strategy the engine knows, in the order compare shows them by default.
-pub const ALL_STRATEGIES: [&str; 5] = ["star", "chain", "tree", "cascade", "swarm"];
+/// The strategies `compare` runs by default (every registered one is available, and `all`
+/// stands for all of them: [`crate::strategy::REGISTRY`]).
+pub const DEFAULT_STRATEGIES: [&str; 5] = ["star", "chain", "tree", "cascade", "swarm"];
+
+/// `strategies` with `all` expanded to every registered strategy, in registry order.
+pub fn expand(strategies: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in strategies {
+        if s == "all" {
+            out.extend(crate::strategy::names().into_iter().map(String::from));
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out
+}
 
 /// One strategy's run.
 pub struct Row {
@@ -22,11 +36,14 @@ pub struct Row {
 /// Runs `doc` under each strategy. An unknown strategy name is an input error naming it.
 pub fn run_all(doc: &Value, strategies: &[String], seed: Option<u64>) -> Result<Vec<Row>, ScenarioError> {
     let mut rows = Vec::new();
-    for kind in strategies {
-        if !ALL_STRATEGIES.contains(&kind.as_str()) {
+    for kind in &expand(strategies) {
+        if crate::strategy::by_name(kind).is_none() {
             return Err(ScenarioError::Invalid {
                 path: "--strategies".into(),
-                message: format!("unknown strategy `{kind}`; expected one of {}", ALL_STRATEGIES.join(", ")),
+                message: format!(
+                    "unknown strategy `{kind}`; expected `all` or some of {}",
+                    crate::strategy::names().join(", ")
+                ),
             });
         }
         let scenario = scenario_from_value(&with_strategy(doc, kind))?;

@@ -100,8 +100,10 @@ pub enum StrategyKind {
     Chain,
     /// A random fixed k-ary tree.
     Tree,
-    /// Chunk exchange among peers, rarest first (a BitTorrent-like reference).
+    /// BitTorrent at the piece level (a reference, scheduled by the engine).
     Swarm,
+    /// The optimal schedule (a reference, scheduled by the engine).
+    Optimal,
 }
 
 /// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
@@ -129,8 +131,13 @@ pub struct StrategyConfig {
     /// Forward to other servers at all (false for the star and the swarm, whose exchange is
     /// scheduled by the engine).
     pub relay: bool,
-    /// Swarm: neighbours each peer is linked to.
+    /// Swarm: neighbours a peer asks the tracker for.
     pub peers: u32,
+    /// Swarm: upload slots per peer, 0 to derive them from the peer's upload; optimal: stripes,
+    /// 0 to choose.
+    pub slots: u32,
+    /// Swarm: cap on derived upload slots.
+    pub max_slots: u32,
 }
 
 impl StrategyConfig {
@@ -148,6 +155,8 @@ impl StrategyConfig {
             shuffle: false,
             relay: true,
             peers: 0,
+            slots: 0,
+            max_slots: 0,
         }
     }
 
@@ -166,21 +175,27 @@ impl StrategyConfig {
         StrategyConfig { kind: StrategyKind::Tree, shuffle: true, ..Self::cascade(arity, arity) }
     }
 
-    /// A swarm: every server joins at once; each peer links to `peers` others and keeps
-    /// `upload_slots` piece uploads going.
-    pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, ..Self::cascade(upload_slots, servers) }
+    /// A swarm: every server joins at once; each peer asks the tracker for `peers` neighbours
+    /// and keeps `slots` uploads going (0: derived from its upload, at most `max_slots`).
+    pub fn swarm(peers: u32, slots: u32, max_slots: u32, servers: u32) -> Self {
+        StrategyConfig {
+            kind: StrategyKind::Swarm,
+            relay: false,
+            peers,
+            slots,
+            max_slots,
+            ..Self::cascade(1, servers)
+        }
+    }
+
+    /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).
+    pub fn optimal(stripes: u32, servers: u32) -> Self {
+        StrategyConfig { kind: StrategyKind::Optimal, relay: false, slots: stripes, ..Self::cascade(1, servers) }
     }
 
     /// Short name used in results.
     pub fn name(&self) -> &'static str {
-        match self.kind {
-            StrategyKind::Cascade => "cascade",
-            StrategyKind::Star => "star",
-            StrategyKind::Chain => "chain",
-            StrategyKind::Tree => "tree",
-            StrategyKind::Swarm => "swarm",
-        }
+        crate::strategy::by_kind(self.kind).name()
     }
 }
 

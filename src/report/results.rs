@@ -10,7 +10,7 @@ use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use crate::protocol::client::ClientNotice;
-use crate::protocol::job::{Item, StrategyConfig, StrategyKind};
+use crate::protocol::job::{Item, StrategyConfig};
 use crate::protocol::node_server::NodeJob;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -346,21 +346,7 @@ fn secs(t: SimTime) -> f64 {
 }
 
 fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
-    match s.kind {
-        StrategyKind::Cascade => serde_json::json!({
-            "fanout": s.fanout,
-            "first_nodes": s.first_nodes,
-            "index_lists": s.index_lists,
-            "adaptive_fanout": s.adaptive_fanout,
-            "rate_sort": s.rate_sort,
-            "dynamic_switching": s.dynamic_switching,
-            "switch_margin": s.switch_margin,
-        }),
-        StrategyKind::Star => serde_json::json!({ "max_concurrent": s.first_nodes }),
-        StrategyKind::Chain => serde_json::json!({}),
-        StrategyKind::Tree => serde_json::json!({ "arity": s.fanout }),
-        StrategyKind::Swarm => serde_json::json!({ "peers": s.peers, "upload_slots": s.fanout }),
-    }
+    crate::strategy::by_kind(s.kind).params(s)
 }
 
 fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<LagResult> {

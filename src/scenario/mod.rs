@@ -50,7 +50,7 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ScenarioError::Invalid { path: path.into(), message: message.into() }
     }
 
@@ -240,7 +240,7 @@ fn check_positive(path: &str, v: f64) -> Result<(), ScenarioError> {
     }
 }
 
-fn check_non_negative(path: &str, v: f64) -> Result<(), ScenarioError> {
+pub(crate) fn check_non_negative(path: &str, v: f64) -> Result<(), ScenarioError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
@@ -866,42 +866,5 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
 }
 
 fn build_strategy(path: &str, s: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
-    let at_least_one = |field: &str, v: u32| {
-        if v == 0 {
-            Err(ScenarioError::invalid(format!("{path}.{field}"), "must be at least 1"))
-        } else {
-            Ok(v)
-        }
-    };
-    Ok(match *s {
-        Strategy::Cascade {
-            fanout,
-            first_nodes,
-            index_lists,
-            adaptive_fanout,
-            rate_sort,
-            dynamic_switching,
-            switch_margin,
-        } => {
-            check_non_negative(&format!("{path}.switch_margin"), switch_margin)?;
-            StrategyConfig {
-                index_lists,
-                adaptive_fanout,
-                rate_sort,
-                dynamic_switching,
-                switch_margin,
-                ..StrategyConfig::cascade(at_least_one("fanout", fanout)?, at_least_one("first_nodes", first_nodes)?)
-            }
-        }
-        Strategy::Star { max_concurrent } => {
-            StrategyConfig::star(at_least_one("max_concurrent", max_concurrent.unwrap_or(servers as u32))?)
-        }
-        Strategy::Chain {} => StrategyConfig::chain(),
-        Strategy::Tree { arity } => StrategyConfig::tree(at_least_one("arity", arity)?),
-        Strategy::Swarm { peers, upload_slots } => StrategyConfig::swarm(
-            at_least_one("peers", peers)?,
-            at_least_one("upload_slots", upload_slots)?,
-            servers as u32,
-        ),
-    })
+    crate::strategy::config(path, s, servers)
 }

@@ -454,19 +454,48 @@ pub enum Strategy {
         #[serde(default = "two")]
         arity: u32,
     },
-    /// BitTorrent-like reference: peers exchange chunks, rarest first; the base server seeds.
+    /// BitTorrent reference at the piece level (see `src/strategy/swarm.rs`): local
+    /// rarest-first from neighbours' HAVE state, a bounded neighbour set from a tracker,
+    /// tit-for-tat choking every 10 s with an optimistic unchoke every 30 s, pipelined
+    /// connections, endgame; the base server and finished peers seed.
     Swarm {
-        /// Neighbours each peer links to (default 8).
-        #[serde(default = "eight")]
+        /// Neighbours a peer asks the tracker for (default 40; it accepts up to twice as many).
+        #[serde(default = "forty")]
         peers: u32,
-        /// Concurrent piece uploads per peer (default 4).
+        /// Upload slots (unchoked connections) per peer; default derived from the peer's upload
+        /// as the mainline client does, capped at `max_upload_slots`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upload_slots: Option<u32>,
+        /// Cap on the derived number of upload slots (default 4).
         #[serde(default = "default_fanout")]
-        upload_slots: u32,
+        max_upload_slots: u32,
+    },
+    /// Optimal reference (see `src/strategy/optimal.rs`): the binomial pipeline of
+    /// Mundinger, Weber & Weiss for homogeneous peers, a striped multi-tree sized by upload
+    /// otherwise.
+    Optimal {
+        /// Stripes of the multi-tree (heterogeneous uploads); default chosen from the sizes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stripes: Option<u32>,
     },
 }
 
-fn eight() -> u32 {
-    8
+impl Strategy {
+    /// The `kind` name of this strategy, as in the scenario file.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Strategy::Cascade { .. } => "cascade",
+            Strategy::Star { .. } => "star",
+            Strategy::Chain {} => "chain",
+            Strategy::Tree { .. } => "tree",
+            Strategy::Swarm { .. } => "swarm",
+            Strategy::Optimal { .. } => "optimal",
+        }
+    }
+}
+
+fn forty() -> u32 {
+    40
 }
 
 fn yes() -> bool {
