@@ -178,14 +178,7 @@ impl StrategyConfig {
     /// A swarm: every server joins at once; each peer asks the tracker for `peers` neighbours
     /// and keeps `slots` uploads going (0: derived from its upload, at most `max_slots`).
     pub fn swarm(peers: u32, slots: u32, max_slots: u32, servers: u32) -> Self {
-        StrategyConfig {
-            kind: StrategyKind::Swarm,
-            relay: false,
-            peers,
-            slots,
-            max_slots,
-            ..Self::cascade(1, servers)
-        }
+        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, slots, max_slots, ..Self::cascade(1, servers) }
     }
 
     /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).

@@ -10,6 +10,7 @@ pub mod overlay;
 pub mod results;
 pub mod timeline;
 pub mod trace;
+pub mod utilisation;
 
 pub use results::{Percentiles, Results};
 

@@ -6,6 +6,7 @@
 //! client's view (what the base server told it, [0054]).
 
 use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
+use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
@@ -232,6 +233,9 @@ pub struct JobResult {
     pub live_stream: Option<LiveResult>,
     /// The base server's account of every server (`null` for a job never created).
     pub accountability: Option<Accountability>,
+    /// Engine-driven strategies (swarm, optimal): upload utilisation while servers still need
+    /// pieces (see `report::utilisation`); `null` for the cascade family.
+    pub utilisation: Option<Utilisation>,
 }
 
 /// Bytes a server received from one source.
@@ -561,6 +565,28 @@ impl Results {
                         consistent,
                     }
                 });
+                let engine_driven = crate::strategy::by_kind(request.strategy.kind).engine_driven();
+                let utilisation = match (id, bs, cj.requested_at) {
+                    (Some(id), Some(b), Some(start)) if engine_driven => {
+                        let capacity = |h: HostId, completed| HostCapacity {
+                            host: h,
+                            upload: topo.host(h).upload_bps,
+                            download: topo.host(h).download_bps,
+                            completed,
+                        };
+                        let peers: Vec<HostCapacity> = servers
+                            .iter()
+                            .map(|&h| {
+                                let state = engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id));
+                                capacity(h, state.and_then(|s| s.received_at))
+                            })
+                            .collect();
+                        let pieces: Vec<_> = engine.piece_records().iter().filter(|p| p.job == id).copied().collect();
+                        let end = if complete { last.unwrap_or(start) } else { engine.now() };
+                        Some(utilisation(&pieces, &capacity(b.host(), None), &peers, start, end))
+                    }
+                    _ => None,
+                };
                 let live_stream = request.content.live_chunk_interval.map(|interval| LiveResult {
                     rate_mbps: mbps(
                         request.content.total_bytes as f64 / (interval.as_secs_f64() * request.content.chunks as f64),
@@ -621,6 +647,7 @@ impl Results {
                         .collect(),
                     live_stream,
                     accountability,
+                    utilisation,
                 });
             }
         }

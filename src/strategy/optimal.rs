@@ -25,8 +25,8 @@
 //! the lightest group); piece `k` belongs to a stripe chosen by smooth weighted round robin on
 //! the groups' uploads, so each stripe carries a share of the file proportional to its upload.
 //! In its stripe's tree a server is interior (it forwards the stripe) and in every other stripe
-//! a leaf; its children count is proportional to its upload (largest remainders, a server whose
-//! share rounds to none is a leaf everywhere). The base server sends each piece once, in order,
+//! a leaf; its children count is proportional to its upload (highest averages, so that no
+//! child is fed slower than need be; a server with no child is a leaf everywhere). The base server sends each piece once, in order,
 //! to its stripe's root, one piece at a time; interior servers keep one connection per child,
 //! each carrying the stripe's pieces in order back to back.
 //!
@@ -250,8 +250,7 @@ impl OptimalSchedule {
             Mode::Stripes { .. } => return,
         };
         let n = self.nodes.len() as u32;
-        let zero_bytes: Vec<u32> =
-            self.nodes[0].have.iter().filter(|&k| ctx.world.piece_bytes(k) == 0).collect();
+        let zero_bytes: Vec<u32> = self.nodes[0].have.iter().filter(|&k| ctx.world.piece_bytes(k) == 0).collect();
         let idle_sender = |s: &Self, p: u32| s.nodes[p as usize].active && s.nodes[p as usize].sending.is_empty();
         let idle_receiver = |s: &Self, q: u32| s.nodes[q as usize].active && s.nodes[q as usize].receiving == 0;
         // Items without bytes (commands without data) go from the base server directly.
@@ -282,7 +281,8 @@ impl OptimalSchedule {
         }
         let mut receivers: Vec<u32> = (1..n).filter(|&q| idle_receiver(self, q)).collect();
         receivers.sort_by_key(|&q| (self.nodes[q as usize].held, q));
-        let mut senders: Vec<u32> = (0..n).filter(|&p| idle_sender(self, p) && self.nodes[p as usize].held > 0).collect();
+        let mut senders: Vec<u32> =
+            (0..n).filter(|&p| idle_sender(self, p) && self.nodes[p as usize].held > 0).collect();
         senders.shuffle(&mut self.rng);
         for q in receivers {
             let Some(i) = senders.iter().position(|&p| self.lacks(p, q) && reachable(self, ctx, p, q)) else {
@@ -419,6 +419,16 @@ impl OptimalSchedule {
     }
 }
 
+/// An `f64` with a total order, for the apportionment heap.
+#[derive(PartialEq, PartialOrd)]
+struct Share(f64);
+impl Eq for Share {}
+impl Ord for Share {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
 /// Splits the servers into `count` stripes of equal total upload and builds each stripe's tree.
 fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
     let n = nodes.len();
@@ -437,19 +447,16 @@ fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
         .enumerate()
         .map(|(g, members)| {
             let total: f64 = members.iter().map(|&j| nodes[j as usize].up).sum();
-            // Children ∝ upload, largest remainders; every server but the root is someone's child.
-            let wanted = receivers.saturating_sub(1) as f64;
-            let exact: Vec<f64> = members.iter().map(|&j| wanted * nodes[j as usize].up / total.max(1e-300)).collect();
-            let mut children: Vec<u32> = exact.iter().map(|x| x.floor() as u32).collect();
-            let mut left = receivers.saturating_sub(1).saturating_sub(children.iter().sum());
-            let mut by_rest: Vec<usize> = (0..members.len()).collect();
-            by_rest.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
-            for &i in by_rest.iter().cycle().take(members.len() * 2) {
-                if left == 0 {
-                    break;
-                }
+            // Children ∝ upload by highest averages (D'Hondt): each receiver in turn goes to the
+            // member whose upload per child stays highest, so no child is fed slower than need be.
+            let seats = receivers.saturating_sub(1);
+            let mut children = vec![0u32; members.len()];
+            let mut heap: std::collections::BinaryHeap<(Share, std::cmp::Reverse<usize>)> =
+                members.iter().enumerate().map(|(i, &j)| (Share(nodes[j as usize].up), std::cmp::Reverse(i))).collect();
+            for _ in 0..seats {
+                let (_, std::cmp::Reverse(i)) = heap.pop().expect("members");
                 children[i] += 1;
-                left -= 1;
+                heap.push((Share(nodes[members[i] as usize].up / (children[i] + 1) as f64), std::cmp::Reverse(i)));
             }
             // Interior: members with children (the root always), in upload order; then leaves.
             let interior: Vec<(u32, u32)> = members
@@ -460,7 +467,8 @@ fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
                 .map(|(_, (&j, &c))| (j, c.max(1)))
                 .collect();
             let mut receiver_order: Vec<u32> = interior.iter().skip(1).map(|&(j, _)| j).collect();
-            let mut leaves: Vec<u32> = order.iter().copied().filter(|j| !interior.iter().any(|&(x, _)| x == *j)).collect();
+            let mut leaves: Vec<u32> =
+                order.iter().copied().filter(|j| !interior.iter().any(|&(x, _)| x == *j)).collect();
             // Spread leaves differently in each stripe so no server sits deepest everywhere.
             let len = leaves.len().max(1);
             leaves.rotate_left(g * len / count as usize % len);
@@ -548,7 +556,8 @@ impl PieceScheduler for OptimalSchedule {
         if p != 0 {
             // Same connection first: its flow continues with the next piece of the stripe.
             let s = self.stripe_of(piece);
-            let still_child = matches!(&self.mode, Mode::Stripes { eff_children, .. } if eff_children[s][p as usize].contains(&q));
+            let still_child =
+                matches!(&self.mode, Mode::Stripes { eff_children, .. } if eff_children[s][p as usize].contains(&q));
             if still_child {
                 if let Some(k) = self.next_in_stripe(s, p, q) {
                     self.send(ctx, p, q, k);

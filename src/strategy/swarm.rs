@@ -26,7 +26,9 @@
 //! - **Pipelining.** An unchoked connection carries piece after piece back to back: the
 //!   engine keeps its flow and extends it with the next piece's bytes.
 //! - **Endgame.** When every piece a peer lacks is already on its way, an idle unchoked
-//!   connection sends it a copy of one of them; the first copy to arrive cancels the others.
+//!   connection sends it a second copy of one of them; the first copy to arrive cancels the
+//!   other. (Real clients request every missing block from everyone; with whole pieces as
+//!   fluid flows, many parallel copies would only share the receiver's download.)
 //! - **Seeds keep uploading**: the base server, and every peer once it holds everything.
 //! - **Faults**: nothing flows to or from a crashed host or across a partition; pieces on
 //!   their way to a crashed host are lost; a peer that comes back re-announces and continues
@@ -43,6 +45,7 @@ use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
 use crate::protocol::job::{StrategyConfig, StrategyKind};
 use crate::scenario::{ScenarioError, Strategy};
+use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use std::collections::BTreeMap;
@@ -61,7 +64,9 @@ impl StrategyModule for Swarm {
         "BitTorrent at the piece level: tracker, local rarest first, tit-for-tat choking, endgame"
     }
     fn config(&self, path: &str, spec: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
-        let Strategy::Swarm { peers, upload_slots, max_upload_slots } = *spec else { unreachable!("dispatched by kind") };
+        let Strategy::Swarm { peers, upload_slots, max_upload_slots } = *spec else {
+            unreachable!("dispatched by kind")
+        };
         let slots = match upload_slots {
             Some(s) => at_least_one(path, "upload_slots", s)?,
             None => 0,
@@ -95,6 +100,9 @@ const OPTIMISTIC_EVERY: u32 = 3;
 /// Time between two announces of a peer short of neighbours.
 const ANNOUNCE: SimDuration = SimDuration::from_secs(30);
 
+/// Copies of one piece on their way to a peer at once in endgame.
+const ENDGAME_COPIES: usize = 2;
+
 const TIMER_RECHOKE: u64 = 0;
 const TIMER_ANNOUNCE: u64 = 1;
 
@@ -114,14 +122,7 @@ struct Neighbour {
 
 impl Neighbour {
     fn new(peer: u32) -> Neighbour {
-        Neighbour {
-            peer,
-            down_seen: 0,
-            up_seen: 0,
-            down_rates: [0.0; 2],
-            up_rates: [0.0; 2],
-            unchoked_at: None,
-        }
+        Neighbour { peer, down_seen: 0, up_seen: 0, down_rates: [0.0; 2], up_rates: [0.0; 2], unchoked_at: None }
     }
     fn down_rate(&self) -> f64 {
         (self.down_rates[0] + self.down_rates[1]) / 2.0
@@ -268,10 +269,8 @@ impl BitTorrent {
     /// `piece` is no longer on its way to `q` over some connection: unless another copy is
     /// (endgame), `q` may ask for it again.
     fn release_incoming(&mut self, q: u32, piece: u32) {
-        let elsewhere = self.peers[q as usize]
-            .neighbours
-            .iter()
-            .any(|n| self.peers[n.peer as usize].sending.contains(&(q, piece)));
+        let elsewhere =
+            self.peers[q as usize].neighbours.iter().any(|n| self.peers[n.peer as usize].sending.contains(&(q, piece)));
         if !elsewhere {
             self.peers[q as usize].incoming.clear(piece);
         }
@@ -348,10 +347,13 @@ impl BitTorrent {
                 while bits != 0 {
                     let k = w as u32 * 64 + bits.trailing_zeros();
                     bits &= bits - 1;
-                    if a.sending.contains(&(q, k)) {
+                    // One extra copy at most: parallel copies share the receiver's download.
+                    let copies =
+                        b.neighbours.iter().filter(|x| self.peers[x.peer as usize].sending.contains(&(q, k))).count();
+                    if copies >= ENDGAME_COPIES {
                         continue;
                     }
-                    let key = (0, (k + n - start) % n, k);
+                    let key = (copies as u16, (k + n - start) % n, k);
                     if best.is_none_or(|x| key < x) {
                         best = Some(key);
                     }
@@ -387,7 +389,7 @@ impl BitTorrent {
     /// Interested neighbours of `p` it does not upload to, best first: a leecher ranks by the
     /// rate it downloads from them, a seed by the rate it uploads to them and then by how long
     /// they have waited.
-    fn ranked_candidates(&self, p: u32, ctx: &Ctx, exclude: &[u32]) -> Vec<u32> {
+    fn ranked_candidates(&mut self, p: u32, ctx: &Ctx, exclude: &[u32]) -> Vec<u32> {
         let seed = self.is_seed(p, ctx);
         let peer = &self.peers[p as usize];
         let mut c: Vec<(f64, Option<SimTime>, usize)> = peer
@@ -399,8 +401,10 @@ impl BitTorrent {
             })
             .map(|(i, n)| (if seed { n.up_rate() } else { n.down_rate() }, n.unchoked_at, i))
             .collect();
-        c.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
-        c.into_iter().map(|(_, _, i)| peer.neighbours[i].peer).collect()
+        // Equal rates (every rate is zero before the first rechoke) are broken at random.
+        c.shuffle(&mut self.rng);
+        c.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        c.into_iter().map(|(_, _, i)| self.peers[p as usize].neighbours[i].peer).collect()
     }
 
     /// Fills `p`'s free upload slots with its best interested neighbours.
@@ -440,7 +444,8 @@ impl BitTorrent {
         let rotate_optimistic = peer.rechokes % OPTIMISTIC_EVERY == 1;
         let ranked = self.ranked_candidates(p, ctx, &[]);
         let mut chosen: Vec<u32> = ranked.iter().copied().take(regular_slots).collect();
-        let current_optimistic = self.peers[p as usize].optimistic.filter(|o| ranked.contains(o) && !chosen.contains(o));
+        let current_optimistic =
+            self.peers[p as usize].optimistic.filter(|o| ranked.contains(o) && !chosen.contains(o));
         let optimistic = if slots >= 2 {
             if rotate_optimistic || current_optimistic.is_none() {
                 let rest: Vec<u32> = ranked.iter().copied().filter(|q| !chosen.contains(q)).collect();
@@ -474,12 +479,8 @@ impl BitTorrent {
 
     /// `p` became a seed: connections to other seeds are useless.
     fn drop_seed_links(&mut self, ctx: &mut Ctx, p: u32) {
-        let seeds: Vec<u32> = self.peers[p as usize]
-            .neighbours
-            .iter()
-            .map(|n| n.peer)
-            .filter(|&q| self.is_seed(q, ctx))
-            .collect();
+        let seeds: Vec<u32> =
+            self.peers[p as usize].neighbours.iter().map(|n| n.peer).filter(|&q| self.is_seed(q, ctx)).collect();
         for q in seeds {
             self.disconnect(ctx, p, q);
             if (self.peers[q as usize].neighbours.len() as u32) < self.want / 2 {
