@@ -164,3 +164,14 @@ pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_expands_to_every_registered_strategy() {
+        let got = super::expand(&["all".to_string()]);
+        assert_eq!(got, crate::strategy::names());
+        assert!(got.contains(&"optimal".to_string()) && got.contains(&"swarm".to_string()));
+        assert_eq!(super::expand(&["star".to_string()]), ["star"]);
+    }
+}

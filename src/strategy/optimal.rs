@@ -27,7 +27,9 @@
 //! In its stripe's tree a server is interior (it forwards the stripe) and in every other stripe
 //! a leaf; its children count is proportional to its upload (highest averages, so that no
 //! child is fed slower than need be; a server with no child is a leaf everywhere). The base server sends each piece once, in order,
-//! to its stripe's root, one piece at a time; interior servers keep one connection per child,
+//! to its stripe's root, one piece at a time; interior servers send each piece to their
+//! forwarding children before their leaves (the relays are on the critical path), and keep one
+//! connection per child,
 //! each carrying the stripe's pieces in order back to back.
 //!
 //! Faults: a server whose parent is down or cut off is fed by its nearest live ancestor (the
@@ -95,6 +97,8 @@ struct Node {
 /// The tree of one stripe.
 #[derive(Debug, Clone, Default)]
 struct Stripe {
+    /// Whether each node forwards this stripe.
+    interior: Vec<bool>,
     /// Static parent of every node (index 0, the origin, has none).
     parent: Vec<u32>,
     /// Pieces of this stripe.
@@ -105,7 +109,7 @@ struct Stripe {
 
 enum Mode {
     /// Matching passes (homogeneous).
-    Rounds { passes: u64, dims: Option<u32>, pass_pending: bool, copies: Vec<u32>, sent_ever: Bits },
+    Rounds { passes: u64, dims: Option<u32>, pass_pending: bool, outstanding: u32, copies: Vec<u32>, sent_ever: Bits },
     /// Striped multi-tree (heterogeneous).
     Stripes { stripes: Vec<Stripe>, stripe_of: Vec<u32>, eff_children: Vec<Vec<Vec<u32>>>, eff_parent: Vec<Vec<u32>> },
 }
@@ -150,6 +154,7 @@ impl OptimalSchedule {
                 passes: 0,
                 dims: n.is_power_of_two().then(|| n.trailing_zeros()),
                 pass_pending: false,
+                outstanding: 0,
                 copies: Vec::new(),
                 sent_ever: Bits::default(),
             }
@@ -189,9 +194,23 @@ impl OptimalSchedule {
 
     // Homogeneous: matching passes ------------------------------------------------------------
 
+    /// Asks for a matching pass at the end of this instant, once the round's uploads are all
+    /// in (`force`: whatever is outstanding, after a join or a fault).
     fn request_pass(&mut self, ctx: &mut Ctx) {
-        if let Mode::Rounds { pass_pending, .. } = &mut self.mode {
-            if !*pass_pending {
+        self.request_pass_if(ctx, true);
+    }
+
+    /// One upload of the round is over: when it was the last, the next round starts.
+    fn round_upload_over(&mut self, ctx: &mut Ctx) {
+        if let Mode::Rounds { outstanding, .. } = &mut self.mode {
+            *outstanding = outstanding.saturating_sub(1);
+        }
+        self.request_pass_if(ctx, false);
+    }
+
+    fn request_pass_if(&mut self, ctx: &mut Ctx, force: bool) {
+        if let Mode::Rounds { pass_pending, outstanding, .. } = &mut self.mode {
+            if !*pass_pending && (force || *outstanding == 0) {
                 *pass_pending = true;
                 ctx.timer(SimDuration::ZERO, 0);
             }
@@ -230,7 +249,8 @@ impl OptimalSchedule {
     }
 
     fn record_send(&mut self, ctx: &mut Ctx, p: u32, q: u32, piece: u32) {
-        if let Mode::Rounds { copies, sent_ever, .. } = &mut self.mode {
+        if let Mode::Rounds { copies, sent_ever, outstanding, .. } = &mut self.mode {
+            *outstanding += 1;
             if copies.len() <= piece as usize {
                 copies.resize(piece as usize + 1, 0);
             }
@@ -253,17 +273,6 @@ impl OptimalSchedule {
         let zero_bytes: Vec<u32> = self.nodes[0].have.iter().filter(|&k| ctx.world.piece_bytes(k) == 0).collect();
         let idle_sender = |s: &Self, p: u32| s.nodes[p as usize].active && s.nodes[p as usize].sending.is_empty();
         let idle_receiver = |s: &Self, q: u32| s.nodes[q as usize].active && s.nodes[q as usize].receiving == 0;
-        // Items without bytes (commands without data) go from the base server directly.
-        for q in 1..n {
-            if !idle_receiver(self, q) || !ctx.world.reachable(self.nodes[0].host, self.nodes[q as usize].host) {
-                continue;
-            }
-            if let Some(&k) = zero_bytes.iter().find(|&&k| !self.nodes[q as usize].have.get(k)) {
-                if !self.nodes[q as usize].incoming.get(k) && !self.nodes[0].sending.iter().any(|s| s.0 == q) {
-                    self.record_send(ctx, 0, q, k);
-                }
-            }
-        }
         let reachable = |s: &Self, ctx: &Ctx, p: u32, q: u32| {
             ctx.world.reachable(s.nodes[p as usize].host, s.nodes[q as usize].host)
         };
@@ -293,6 +302,18 @@ impl OptimalSchedule {
                 self.record_send(ctx, p, q, k);
             }
         }
+        // Items without bytes (commands without data) go from the base server directly to whoever
+        // receives nothing this round.
+        for q in 1..n {
+            if !idle_receiver(self, q) || !ctx.world.reachable(self.nodes[0].host, self.nodes[q as usize].host) {
+                continue;
+            }
+            if let Some(&k) = zero_bytes.iter().find(|&&k| !self.nodes[q as usize].have.get(k)) {
+                if !self.nodes[q as usize].incoming.get(k) && !self.nodes[0].sending.iter().any(|s| s.0 == q) {
+                    self.record_send(ctx, 0, q, k);
+                }
+            }
+        }
     }
 
     // Heterogeneous: striped multi-tree ---------------------------------------------------------
@@ -305,6 +326,7 @@ impl OptimalSchedule {
             for list in eff_children[s].iter_mut() {
                 list.clear();
             }
+            #[allow(clippy::needless_range_loop)] // j indexes nodes, parents and the result alike
             for j in 1..n {
                 if !self.nodes[j].active {
                     eff_parent[s][j] = NONE;
@@ -329,10 +351,21 @@ impl OptimalSchedule {
 
     /// The next piece of stripe `s` that `p` holds and `q` lacks and is not receiving.
     fn next_in_stripe(&self, s: usize, p: u32, q: u32) -> Option<u32> {
-        let Mode::Stripes { stripes, .. } = &self.mode else { unreachable!() };
-        let (a, b, mask) = (&self.nodes[p as usize], &self.nodes[q as usize], &stripes[s].mask);
+        let Mode::Stripes { stripes, eff_children, .. } = &self.mode else { unreachable!() };
+        let (a, b, stripe) = (&self.nodes[p as usize], &self.nodes[q as usize], &stripes[s]);
+        // A leaf gets a piece once every forwarding child of the same parent has it (or is
+        // receiving it): the relays' copies are on the critical path, the leaves' are not.
+        let relays: Vec<u32> = if stripe.interior[q as usize] || p == 0 {
+            Vec::new()
+        } else {
+            eff_children[s][p as usize].iter().copied().filter(|&c| stripe.interior[c as usize]).collect()
+        };
         (0..a.have.0.len()).find_map(|w| {
-            let bits = a.have.word(w) & mask.word(w) & !b.have.word(w) & !b.incoming.word(w);
+            let mut bits = a.have.word(w) & stripe.mask.word(w) & !b.have.word(w) & !b.incoming.word(w);
+            for &c in &relays {
+                let r = &self.nodes[c as usize];
+                bits &= r.have.word(w) | r.incoming.word(w);
+            }
             (bits != 0).then(|| w as u32 * 64 + bits.trailing_zeros())
         })
     }
@@ -365,8 +398,8 @@ impl OptimalSchedule {
             return;
         }
         let mut starts = Vec::new();
-        for s in 0..stripes.len() {
-            for &q in &eff_children[s][p as usize] {
+        for (s, children) in eff_children.iter().enumerate().take(stripes.len()) {
+            for &q in &children[p as usize] {
                 if self.nodes[p as usize].sending.iter().any(|x| x.0 == q) {
                     continue;
                 }
@@ -420,9 +453,14 @@ impl OptimalSchedule {
 }
 
 /// An `f64` with a total order, for the apportionment heap.
-#[derive(PartialEq, PartialOrd)]
+#[derive(PartialEq)]
 struct Share(f64);
 impl Eq for Share {}
+impl PartialOrd for Share {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Share {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
@@ -488,7 +526,11 @@ fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
             for &j in &receiver_order[next..] {
                 parent[j as usize] = interior[0].0;
             }
-            Stripe { parent, mask: Bits::default(), upload: total, credit: 0.0 }
+            let mut is_interior = vec![false; n];
+            for &(j, _) in &interior {
+                is_interior[j as usize] = true;
+            }
+            Stripe { interior: is_interior, parent, mask: Bits::default(), upload: total, credit: 0.0 }
         })
         .collect()
 }
@@ -532,14 +574,20 @@ impl PieceScheduler for OptimalSchedule {
     fn gained(&mut self, ctx: &mut Ctx, peer: HostId, piece: u32) {
         let Some(&p) = self.index.get(&peer) else { return };
         let node = &mut self.nodes[p as usize];
-        if node.have.get(piece) {
+        let expected = node.incoming.get(piece);
+        node.incoming.clear(piece);
+        if !node.have.get(piece) {
+            node.have.set(piece);
+            node.held += 1;
+        } else if !self.is_rounds() {
             return;
         }
-        node.have.set(piece);
-        node.held += 1;
-        node.incoming.clear(piece);
         if self.is_rounds() {
-            self.request_pass(ctx);
+            if expected {
+                self.round_upload_over(ctx);
+            } else {
+                self.request_pass_if(ctx, false);
+            }
             return;
         }
         self.assign_stripe(piece);
@@ -550,8 +598,7 @@ impl PieceScheduler for OptimalSchedule {
         let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
         self.finish_upload(p, q, piece);
         if self.is_rounds() {
-            self.request_pass(ctx);
-            return;
+            return; // the round ends when the piece is in
         }
         if p != 0 {
             // Same connection first: its flow continues with the next piece of the stripe.
@@ -577,7 +624,7 @@ impl PieceScheduler for OptimalSchedule {
             }
         }
         if self.is_rounds() {
-            self.request_pass(ctx);
+            self.round_upload_over(ctx);
         }
     }
 
@@ -591,7 +638,7 @@ impl PieceScheduler for OptimalSchedule {
             }
         }
         if self.is_rounds() {
-            self.request_pass(ctx);
+            self.round_upload_over(ctx);
         }
     }
 

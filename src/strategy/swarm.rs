@@ -350,7 +350,8 @@ impl BitTorrent {
                     // One extra copy at most: parallel copies share the receiver's download.
                     let copies =
                         b.neighbours.iter().filter(|x| self.peers[x.peer as usize].sending.contains(&(q, k))).count();
-                    if copies >= ENDGAME_COPIES {
+                    // None in progress: it has been sent and is on its way; no copy needed.
+                    if copies == 0 || copies >= ENDGAME_COPIES {
                         continue;
                     }
                     let key = (copies as u16, (k + n - start) % n, k);

@@ -7,5 +7,6 @@ mod determinism;
 mod faults;
 mod network_model;
 mod protocol;
+mod references;
 mod solver_props;
 mod util;
