@@ -100,8 +100,10 @@ pub enum StrategyKind {
     Chain,
     /// A random fixed k-ary tree.
     Tree,
-    /// Chunk exchange among peers, rarest first (a BitTorrent-like reference).
+    /// BitTorrent at the piece level (a reference, scheduled by the engine).
     Swarm,
+    /// The optimal schedule (a reference, scheduled by the engine).
+    Optimal,
 }
 
 /// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
@@ -129,7 +131,7 @@ pub struct StrategyConfig {
     /// Forward to other servers at all (false for the star and the swarm, whose exchange is
     /// scheduled by the engine).
     pub relay: bool,
-    /// Swarm: neighbours each peer is linked to.
+    /// Swarm: neighbours a peer asks the tracker for.
     pub peers: u32,
     /// The base server chooses `first_nodes` from the declared capacities (`"auto"`).
     pub auto_first_nodes: bool,
@@ -141,6 +143,11 @@ pub struct StrategyConfig {
     /// Sources keep half of their list at every hand-off and move on once a server they serve
     /// holds the whole content (FIGs. 5–7).
     pub move_on: bool,
+    /// Swarm: upload slots per peer, 0 to derive them from the peer's upload; optimal: stripes,
+    /// 0 to choose.
+    pub slots: u32,
+    /// Swarm: cap on derived upload slots.
+    pub max_slots: u32,
 }
 
 impl StrategyConfig {
@@ -162,6 +169,8 @@ impl StrategyConfig {
             auto_fanout: false,
             max_switches: 3,
             move_on: false,
+            slots: 0,
+            max_slots: 0,
         }
     }
 
@@ -180,21 +189,20 @@ impl StrategyConfig {
         StrategyConfig { kind: StrategyKind::Tree, shuffle: true, ..Self::cascade(arity, arity) }
     }
 
-    /// A swarm: every server joins at once; each peer links to `peers` others and keeps
-    /// `upload_slots` piece uploads going.
-    pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, ..Self::cascade(upload_slots, servers) }
+    /// A swarm: every server joins at once; each peer asks the tracker for `peers` neighbours
+    /// and keeps `slots` uploads going (0: derived from its upload, at most `max_slots`).
+    pub fn swarm(peers: u32, slots: u32, max_slots: u32, servers: u32) -> Self {
+        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, slots, max_slots, ..Self::cascade(1, servers) }
+    }
+
+    /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).
+    pub fn optimal(stripes: u32, servers: u32) -> Self {
+        StrategyConfig { kind: StrategyKind::Optimal, relay: false, slots: stripes, ..Self::cascade(1, servers) }
     }
 
     /// Short name used in results.
     pub fn name(&self) -> &'static str {
-        match self.kind {
-            StrategyKind::Cascade => "cascade",
-            StrategyKind::Star => "star",
-            StrategyKind::Chain => "chain",
-            StrategyKind::Tree => "tree",
-            StrategyKind::Swarm => "swarm",
-        }
+        crate::strategy::by_kind(self.kind).name()
     }
 }
 

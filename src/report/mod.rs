@@ -11,6 +11,7 @@ pub mod overlay;
 pub mod results;
 pub mod timeline;
 pub mod trace;
+pub mod utilisation;
 
 pub use results::{Percentiles, Results};
 

@@ -907,39 +907,5 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
 }
 
 fn build_strategy(path: &str, s: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
-    let count = |field: &str, v: u32| check_count(&format!("{path}.{field}"), v as u64, MAX_HOSTS).map(|()| v);
-    Ok(match s {
-        Strategy::Cascade(c) => {
-            check_range(&format!("{path}.switch_margin"), c.switch_margin, 0.0, MAX_FACTOR, "")?;
-            let auto = |field: &str, v: Count, auto: u32| match v {
-                Count::Auto => Ok(auto),
-                Count::Fixed(v) => count(field, v),
-            };
-            StrategyConfig {
-                index_lists: c.index_lists,
-                adaptive_fanout: c.adaptive_fanout,
-                rate_sort: c.rate_sort,
-                dynamic_switching: c.dynamic_switching,
-                switch_margin: c.switch_margin,
-                max_switches: c.max_switches,
-                move_on: c.move_on,
-                auto_fanout: c.fanout == Count::Auto,
-                auto_first_nodes: c.first_nodes == Count::Auto,
-                ..StrategyConfig::cascade(
-                    auto("fanout", c.fanout, crate::protocol::plan::MAX_AUTO_FANOUT)?,
-                    auto("first_nodes", c.first_nodes, 1)?,
-                )
-            }
-        }
-        Strategy::Star(StarStrategy { max_concurrent }) => {
-            StrategyConfig::star(count("max_concurrent", max_concurrent.unwrap_or(servers as u32))?)
-        }
-        Strategy::Chain(ChainStrategy {}) => StrategyConfig::chain(),
-        Strategy::Tree(TreeStrategy { arity }) => StrategyConfig::tree(count("arity", *arity)?),
-        Strategy::Swarm(SwarmStrategy { peers, upload_slots }) => {
-            check_total(path, servers as u64, MAX_SWARM_SERVERS, "the number of servers of a swarm job")?;
-            check_count(&format!("{path}.peers"), *peers as u64, MAX_SWARM_PEERS as u64)?;
-            StrategyConfig::swarm(*peers, count("upload_slots", *upload_slots)?, servers as u32)
-        }
-    })
+    crate::strategy::config(path, s, servers)
 }

@@ -59,7 +59,7 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ScenarioError::Invalid { path: path.into(), message: message.into() }
     }
 

@@ -558,19 +558,41 @@ pub enum Strategy {
     Chain(ChainStrategy),
     /// A random fixed k-ary tree rooted at the base server (list shuffled with the seed).
     Tree(TreeStrategy),
-    /// BitTorrent-like reference: peers exchange chunks, rarest first; the base server seeds.
+    /// BitTorrent reference at the piece level (see `src/strategy/swarm.rs`): local
+    /// rarest-first from neighbours' HAVE state, a bounded neighbour set from a tracker,
+    /// tit-for-tat choking every 10 s with an optimistic unchoke every 30 s, pipelined
+    /// connections, endgame; the base server and finished peers seed.
     Swarm(SwarmStrategy),
+    /// Optimal reference (see `src/strategy/optimal.rs`): the binomial pipeline of
+    /// Mundinger, Weber & Weiss for homogeneous peers, a striped multi-tree sized by upload
+    /// otherwise.
+    Optimal(OptimalStrategy),
+}
+
+impl Strategy {
+    /// The `kind` name of this strategy, as in the scenario file.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Strategy::Cascade(_) => "cascade",
+            Strategy::Star(_) => "star",
+            Strategy::Chain(_) => "chain",
+            Strategy::Tree(_) => "tree",
+            Strategy::Swarm(_) => "swarm",
+            Strategy::Optimal(_) => "optimal",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Strategy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        tagged::deserialize(d, &["cascade", "star", "chain", "tree", "swarm"], |kind, v| {
+        tagged::deserialize(d, &["cascade", "star", "chain", "tree", "swarm", "optimal"], |kind, v| {
             Some(match kind {
                 "cascade" => tagged::payload(v).map(Strategy::Cascade),
                 "star" => tagged::payload(v).map(Strategy::Star),
                 "chain" => tagged::payload(v).map(Strategy::Chain),
                 "tree" => tagged::payload(v).map(Strategy::Tree),
                 "swarm" => tagged::payload(v).map(Strategy::Swarm),
+                "optimal" => tagged::payload(v).map(Strategy::Optimal),
                 _ => return None,
             })
         })
@@ -646,20 +668,33 @@ pub struct TreeStrategy {
     pub arity: u32,
 }
 
-/// BitTorrent-like chunk exchange (`"kind": "swarm"`).
+/// BitTorrent at the piece level (`"kind": "swarm"`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmStrategy {
-    /// Neighbours each peer links to (default 8).
-    #[serde(default = "eight")]
+    /// Neighbours a peer asks the tracker for (default 40; it accepts up to twice as many).
+    #[serde(default = "forty")]
     pub peers: u32,
-    /// Concurrent piece uploads per peer (default 4).
+    /// Upload slots (unchoked connections) per peer; default derived from the peer's upload as
+    /// the mainline client does, capped at `max_upload_slots`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_slots: Option<u32>,
+    /// Cap on the derived number of upload slots (default 4).
     #[serde(default = "default_fanout")]
-    pub upload_slots: u32,
+    pub max_upload_slots: u32,
 }
 
-fn eight() -> u32 {
-    8
+/// The optimal reference schedule (`"kind": "optimal"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptimalStrategy {
+    /// Stripes of the multi-tree (heterogeneous uploads); default chosen from the sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripes: Option<u32>,
+}
+
+fn forty() -> u32 {
+    40
 }
 
 fn yes() -> bool {

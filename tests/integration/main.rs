@@ -11,5 +11,6 @@ mod fuzz_gen;
 mod hostile;
 mod network_model;
 mod protocol;
+mod references;
 mod solver_props;
 mod util;

@@ -368,9 +368,10 @@ fn the_swarm_exchanges_pieces_among_peers_rarest_first() {
     let r = run_json(&json(1));
     assert_eq!((r.unfinished, r.jobs[0].completed), (0, 30));
     assert!(r.jobs[0].closed_s.is_some(), "every peer executes end-job");
-    // Every peer gets every byte exactly once, from several peers.
-    assert!(r.nodes.iter().all(|n| n.bytes_received == 8_000_000));
-    assert!(r.nodes.iter().all(|n| n.bytes_from.iter().map(|b| b.bytes).sum::<u64>() == 8_000_000));
+    // Every peer gets every byte about once (an endgame copy may arrive too), from several peers.
+    let about_once = |b: u64| (8_000_000..=9_000_000).contains(&b);
+    assert!(r.nodes.iter().all(|n| about_once(n.bytes_received)));
+    assert!(r.nodes.iter().all(|n| about_once(n.bytes_from.iter().map(|b| b.bytes).sum::<u64>())));
     let multi = r.nodes.iter().filter(|n| n.bytes_from.len() > 1).count();
     assert!(multi >= 25, "pieces come from several peers: {multi}/30");
     // The seed uploads each piece roughly once, not once per peer as a star would.
