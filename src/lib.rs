@@ -29,7 +29,7 @@
 //! }"#).unwrap();
 //! let results = cascade_sim::run(&scenario, None).unwrap();
 //! // 100 MB at 800 Mbit/s (100 MB/s) takes one second.
-//! assert_eq!(results.transfers[0].finish_s, Some(1.0));
+//! assert_eq!(results.transfers[0].finish_at_s, Some(1.0));
 //! ```
 
 pub mod analysis;

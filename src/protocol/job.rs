@@ -133,11 +133,31 @@ pub struct StrategyConfig {
     pub peers: u32,
 }
 
+/// The defaults of the cascade's parameters and switches: the one source of truth for the JSON
+/// format (`{"kind": "cascade"}` takes them) and for [`StrategyConfig::cascade`].
+pub mod cascade_defaults {
+    /// Concurrent down-line connections per node server.
+    pub const FANOUT: u32 = 4;
+    /// Servers the base server streams to directly.
+    pub const FIRST_NODES: u32 = 1;
+    /// Index lists ([0067]).
+    pub const INDEX_LISTS: bool = true;
+    /// Adaptive fanout.
+    pub const ADAPTIVE_FANOUT: bool = false;
+    /// Data-rate sort order ([0071]).
+    pub const RATE_SORT: bool = true;
+    /// Dynamic switching ([0073]).
+    pub const DYNAMIC_SWITCHING: bool = true;
+    /// How much faster a newcomer must be to win a switch.
+    pub const SWITCH_MARGIN: f64 = 0.2;
+}
+
 impl StrategyConfig {
-    /// The patent's cascade with index lists and no optional optimization.
-    pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
+    /// A source-driven distribution with every optional optimization off: the base of the
+    /// star, chain and tree.
+    fn plain(kind: StrategyKind, fanout: u32, first_nodes: u32) -> Self {
         StrategyConfig {
-            kind: StrategyKind::Cascade,
+            kind,
             fanout,
             first_nodes,
             index_lists: true,
@@ -151,25 +171,40 @@ impl StrategyConfig {
         }
     }
 
+    /// The patent's cascade with `fanout` and `first_nodes`, and every switch at the default
+    /// of the scenario format ([`cascade_defaults`]): what `{"kind": "cascade", "fanout": F,
+    /// "first_nodes": N}` gives. Set the public fields to change a switch.
+    pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
+        use cascade_defaults as d;
+        StrategyConfig {
+            index_lists: d::INDEX_LISTS,
+            adaptive_fanout: d::ADAPTIVE_FANOUT,
+            rate_sort: d::RATE_SORT,
+            dynamic_switching: d::DYNAMIC_SWITCHING,
+            switch_margin: d::SWITCH_MARGIN,
+            ..Self::plain(StrategyKind::Cascade, fanout, first_nodes)
+        }
+    }
+
     /// The star baseline, `max_concurrent` streams from the base server at once.
     pub fn star(max_concurrent: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Star, relay: false, ..Self::cascade(1, max_concurrent) }
+        StrategyConfig { relay: false, ..Self::plain(StrategyKind::Star, 1, max_concurrent) }
     }
 
     /// A chain (pipeline) in list order.
     pub fn chain() -> Self {
-        StrategyConfig { kind: StrategyKind::Chain, ..Self::cascade(1, 1) }
+        Self::plain(StrategyKind::Chain, 1, 1)
     }
 
     /// A random fixed tree of the given arity, rooted at the base server.
     pub fn tree(arity: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Tree, shuffle: true, ..Self::cascade(arity, arity) }
+        StrategyConfig { shuffle: true, ..Self::plain(StrategyKind::Tree, arity, arity) }
     }
 
     /// A swarm: every server joins at once; each peer links to `peers` others and keeps
     /// `upload_slots` piece uploads going.
     pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, ..Self::cascade(upload_slots, servers) }
+        StrategyConfig { relay: false, peers, ..Self::plain(StrategyKind::Swarm, upload_slots, servers) }
     }
 
     /// Short name used in results.

@@ -576,21 +576,21 @@ pub struct CascadeStrategy {
     #[serde(default = "default_fanout")]
     pub fanout: u32,
     /// Number of servers the base server streams to directly (default 1).
-    #[serde(default = "one")]
+    #[serde(default = "default_first_nodes")]
     pub first_nodes: u32,
     /// Forward index lists of servers not yet approached ([0067], default on); off: every
     /// source tries every server of the full list.
-    #[serde(default = "yes")]
+    #[serde(default = "default_index_lists")]
     pub index_lists: bool,
     /// Open another down-line connection only while the upload is not saturated, up to
     /// `fanout` (default off: always `fanout`).
-    #[serde(default)]
+    #[serde(default = "default_adaptive_fanout")]
     pub adaptive_fanout: bool,
     /// Approach servers in descending order of declared upload ([0071], default on).
-    #[serde(default = "yes")]
+    #[serde(default = "default_rate_sort")]
     pub rate_sort: bool,
     /// Receivers switch to a faster offering source ([0073], default on).
-    #[serde(default = "yes")]
+    #[serde(default = "default_dynamic_switching")]
     pub dynamic_switching: bool,
     /// A newcomer must declare this much more rate (fraction) to win a switch
     /// (default 0.2).
@@ -641,20 +641,38 @@ fn yes() -> bool {
     true
 }
 
+use crate::protocol::job::cascade_defaults;
+
+fn default_index_lists() -> bool {
+    cascade_defaults::INDEX_LISTS
+}
+
+fn default_adaptive_fanout() -> bool {
+    cascade_defaults::ADAPTIVE_FANOUT
+}
+
+fn default_rate_sort() -> bool {
+    cascade_defaults::RATE_SORT
+}
+
+fn default_dynamic_switching() -> bool {
+    cascade_defaults::DYNAMIC_SWITCHING
+}
+
+fn default_first_nodes() -> u32 {
+    cascade_defaults::FIRST_NODES
+}
+
 fn two() -> u32 {
     2
 }
 
 fn default_margin() -> f64 {
-    0.2
-}
-
-fn one() -> u32 {
-    1
+    cascade_defaults::SWITCH_MARGIN
 }
 
 fn default_fanout() -> u32 {
-    4
+    cascade_defaults::FANOUT
 }
 
 /// A raw transfer, no protocol: `size_mb` from one host to another starting at `at_s`.

@@ -10,6 +10,7 @@ mod fuzz;
 mod fuzz_gen;
 mod hostile;
 mod network_model;
+mod outputs;
 mod protocol;
 mod solver_props;
 mod util;
