@@ -191,8 +191,8 @@ enum Command {
         write: Option<PathBuf>,
     },
     /// Put the outputs of several runs (or a compare or sweep output) side by side in one
-    /// self-contained HTML page, report.html in --out, and print a Markdown table of chosen
-    /// results.json fields of the runs.
+    /// self-contained HTML page, report.html in --out (with report_cdf.svg, the runs'
+    /// completion overlay), and print a Markdown table of chosen results.json fields of the runs.
     #[command(after_help = "Examples:
   cascade-sim report reports/switching-on reports/switching-off --out reports/switching
   cascade-sim report reports/a reports/b --labels resume,restart --metrics jobs[0].closed_s,bytes.resent --out r")]
@@ -494,8 +494,11 @@ fn report(dirs: &[PathBuf], out: &Path, labels: &[String], metrics: &[String], l
         .enumerate()
         .map(|(i, d)| report::read(d, labels.get(i).cloned().unwrap_or_else(|| report::default_label(d))))
         .collect::<Result<Vec<_>, _>>()?;
-    let page = report::html(&inputs, &metrics, log_x).map_err(anyhow::Error::msg)?;
-    output::write_outputs(out, OutputKind::Report, &[("report.html".to_string(), page.into_bytes())])?;
+    let overlay = report::overlay(&inputs, log_x).transpose().map_err(anyhow::Error::msg)?;
+    let page = report::html(&inputs, &metrics, overlay.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut files = vec![("report.html".to_string(), page.into_bytes())];
+    files.extend(overlay.map(|svg| ("report_cdf.svg".to_string(), svg.into_bytes())));
+    output::write_outputs(out, OutputKind::Report, &files)?;
     if inputs.iter().any(|i| matches!(i, report::Input::Run { .. })) {
         write!(std::io::stdout().lock(), "{}", report::markdown(&inputs, &metrics))?;
     }

@@ -167,8 +167,22 @@ fn svgs(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Renders `report.html`.
-pub fn html(inputs: &[Input], metrics: &[String], force_log: bool) -> Result<String, String> {
+/// The completion overlay of the runs among `inputs` (`report_cdf.svg`), `None` without runs.
+pub fn overlay(inputs: &[Input], force_log: bool) -> Option<Result<String, String>> {
+    let pairs: Vec<(String, &Results)> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Run { label, results, .. } => Some((label.clone(), results.as_ref())),
+            Input::Table { .. } => None,
+        })
+        .collect();
+    let scenarios: std::collections::BTreeSet<&str> = pairs.iter().map(|p| p.1.scenario.as_str()).collect();
+    let title = format!("{}: completion, run by run", scenarios.into_iter().collect::<Vec<_>>().join(", "));
+    (!pairs.is_empty()).then(|| crate::report::overlay::completion_overlay_svg(&title, &pairs, force_log))
+}
+
+/// Renders `report.html`; `overlay` is the runs' completion overlay, if any.
+pub fn html(inputs: &[Input], metrics: &[String], overlay: Option<&str>) -> Result<String, String> {
     let mut h = head("cascade-sim report");
     h.push_str("<h1>cascade-sim report</h1>\n");
     let runs: Vec<(&String, &Results, &Value, &PathBuf)> = inputs
@@ -205,10 +219,9 @@ pub fn html(inputs: &[Input], metrics: &[String], force_log: bool) -> Result<Str
             h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
-        let pairs: Vec<(String, &Results)> = runs.iter().map(|r| (r.0.clone(), r.1)).collect();
-        let overlay =
-            crate::report::overlay::completion_overlay_svg("Completion of servers, run by run", &pairs, force_log)?;
-        h.push_str(&format!("<figure>{}</figure>\n", inline_svg(&overlay)));
+        if let Some(svg) = overlay {
+            h.push_str(&format!("<figure>{}</figure>\n", inline_svg(svg)));
+        }
         for r in &runs {
             if let Some(live) = live_table(r.1) {
                 h.push_str(&format!("<h3>Live streams of {}</h3>\n{live}", esc(r.0)));

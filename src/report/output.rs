@@ -44,7 +44,7 @@ pub enum OutputKind {
     /// `sweep` and `merge`: sweep.json, runs.csv, summary.csv and `<metric>_vs_<parameter>.svg`
     /// charts.
     Sweep,
-    /// `report`: report.html.
+    /// `report`: report.html and report_cdf.svg.
     Report,
 }
 
@@ -72,8 +72,8 @@ pub const RUN_FILES: [&str; 14] = [
 /// The files of `compare`.
 pub const COMPARE_FILES: [&str; 4] = ["compare.csv", "compare_runs.csv", "compare_cdf.svg", "compare_makespan.svg"];
 
-/// The file of `report`.
-pub const REPORT_FILES: [&str; 1] = ["report.html"];
+/// The files of `report`: the page, and the completion overlay of its runs (when it has runs).
+pub const REPORT_FILES: [&str; 2] = ["report.html", "report_cdf.svg"];
 
 /// The files a run may write, with or without `--trace`.
 pub fn run_files(trace: bool) -> &'static [&'static str] {

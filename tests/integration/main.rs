@@ -1,6 +1,7 @@
 //! Integration tests, gathered in one binary so the build stays fast.
 
 mod analysis;
+mod behaviours;
 mod cascade;
 mod chaos;
 mod cli;
