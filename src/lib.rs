@@ -16,6 +16,10 @@
 //!   and the job object. They own no clock and do no I/O.
 //! - [`scenario`]: the JSON scenario format, its validation (errors name the JSON path), and the
 //!   step that makes a scenario concrete for a seed.
+//! - [`strategy`]: one module per distribution strategy behind one trait; the cascade family
+//!   maps scenario parameters to the protocol's configuration, the engine-driven references
+//!   (swarm, optimal) are piece schedulers the engine calls. (The scenario's validation asks
+//!   it for a strategy's configuration; it uses only the scenario's serde types.)
 //! - [`engine`]: runs the protocol roles on the kernel over the network model.
 //! - [`report`]: results (a versioned, documented schema; one time frame per field), lower
 //!   bounds, the CSV data behind every chart, the charts, the HTML page, safe output writes.
@@ -45,6 +49,7 @@ pub mod net;
 pub mod protocol;
 pub mod report;
 pub mod scenario;
+pub mod strategy;
 
 /// How to run a scenario.
 #[derive(Debug, Clone, Default)]

@@ -112,7 +112,7 @@ enum Command {
     Compare {
         /// Scenario file (JSON).
         scenario: PathBuf,
-        /// Comma-separated strategies.
+        /// Comma-separated strategies, or `all` for every registered one.
         #[arg(long, value_delimiter = ',', default_value = "star,chain,tree,cascade,swarm")]
         strategies: Vec<String>,
         /// Output directory.

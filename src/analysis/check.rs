@@ -1,4 +1,5 @@
-//! `cascade-sim check`: every scenario in a directory has an expectation in `expected/`
+//! `cascade-sim check`: every scenario in a directory (and its subdirectories) has an
+//! expectation in the `expected/` beside it
 //! (makespan, per-job close times, trace hash and key counters). `check` runs them all and
 //! reports every drift field by field; `--bless` rewrites the expectations on purpose.
 
@@ -92,13 +93,22 @@ fn diff_values(path: &str, e: &serde_json::Value, a: &serde_json::Value, out: &m
     }
 }
 
-/// The scenarios checked in `dir`: its `*.json` files except `schema.json`, sorted.
+/// The scenarios checked in `dir`: its `*.json` files except `schema.json`, then those of its
+/// subdirectories (each with its own `expected/`), skipping `expected/` and `sweeps/` (not
+/// scenarios) and `large/` (runs too long for CI; check it by naming it), sorted.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let mut files: Vec<PathBuf> = entries
+        .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "schema.json"))
+        .cloned()
         .collect();
-    files.sort();
+    for sub in entries.iter().filter(|p| p.is_dir()) {
+        if sub.file_name().is_some_and(|n| n != "expected" && n != "sweeps" && n != "large") {
+            files.extend(scenario_files(sub)?);
+        }
+    }
     Ok(files)
 }
 

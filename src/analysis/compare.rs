@@ -15,8 +15,22 @@ use crate::scenario::ScenarioError;
 use plotters::prelude::*;
 use serde_json::Value;
 
-/// Every strategy the engine knows, in the order compare shows them by default.
-pub const ALL_STRATEGIES: [&str; 5] = ["star", "chain", "tree", "cascade", "swarm"];
+/// The strategies `compare` runs by default (every registered one is available, and `all`
+/// stands for all of them: [`crate::strategy::REGISTRY`]).
+pub const DEFAULT_STRATEGIES: [&str; 5] = ["star", "chain", "tree", "cascade", "swarm"];
+
+/// `strategies` with `all` expanded to every registered strategy, in registry order.
+pub fn expand(strategies: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in strategies {
+        if s == "all" {
+            out.extend(crate::strategy::names().into_iter().map(String::from));
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out
+}
 
 /// One strategy's runs, one per seed.
 pub struct Row {
@@ -47,13 +61,17 @@ impl Row {
     }
 }
 
-/// Checks the strategy names of `--strategies`.
+/// Checks the strategy names of `--strategies` (`all` stands for every registered one).
 pub fn check_strategies(strategies: &[String]) -> Result<(), ScenarioError> {
-    for kind in strategies {
-        if !ALL_STRATEGIES.contains(&kind.as_str()) {
+    for kind in expand(strategies) {
+        if crate::strategy::by_name(&kind).is_none() {
             return Err(ScenarioError::Invalid {
                 path: "--strategies".into(),
-                message: format!("unknown strategy {}; expected one of {}", shown(kind), ALL_STRATEGIES.join(", ")),
+                message: format!(
+                    "unknown strategy {}; expected `all` or some of {}",
+                    shown(&kind),
+                    crate::strategy::names().join(", ")
+                ),
             });
         }
     }
@@ -69,8 +87,9 @@ pub fn seeds(first: u64, n: u32) -> Vec<u64> {
 /// runs; an unknown strategy name is an input error naming it.
 pub fn run_all(doc: &Value, strategies: &[String], seeds: &[u64]) -> Result<Vec<Row>, ScenarioError> {
     check_strategies(strategies)?;
+    let expanded = expand(strategies);
     let mut variants = Vec::new();
-    for kind in strategies {
+    for kind in &expanded {
         let scenario = scenario_from_value(&with_strategy(doc, kind))?;
         for &seed in seeds {
             scenario.build(Some(seed))?;
@@ -246,4 +265,15 @@ pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
         }
         draw_panel(&side, &entries)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_expands_to_every_registered_strategy() {
+        let got = super::expand(&["all".to_string()]);
+        assert_eq!(got, crate::strategy::names());
+        assert!(got.contains(&"optimal".to_string()) && got.contains(&"swarm".to_string()));
+        assert_eq!(super::expand(&["star".to_string()]), ["star"]);
+    }
 }

@@ -21,23 +21,22 @@
 //! Every processed event is folded into the run's [`TraceHash`].
 
 pub mod faults;
-pub mod swarm;
 pub mod transport;
 
-use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
+use crate::kernel::{EventQueue, RngStreams, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::{BaseServer, Declared};
 use crate::protocol::client::Client;
-use crate::protocol::job::{Item, JobId, StrategyKind};
+use crate::protocol::job::{Item, JobId};
 use crate::protocol::message::{Message, Outbox, Output, RepairOutcome, Timer};
 use crate::protocol::node_server::{Arrival, NodeServer, ResumePoint};
 use crate::scenario::{Built, FaultAction, ScriptAction};
+use crate::strategy::{Action, Ctx, PieceScheduler, SchedulerSetup, World};
 use faults::{FaultLog, RandomFaults};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
-use swarm::{PieceUpload, Swarm};
 use transport::Transport;
 
 /// Something scheduled on the virtual clock.
@@ -53,8 +52,10 @@ enum Event {
     Retransmit { id: u32, kind: u64, token: u32 },
     /// An item of a stream arrives at the receiver, `bytes` of it over this stream.
     ItemArrives { stream: u32, index: u32, bytes: u64 },
-    /// A swarm piece arrives at its receiver.
-    PieceArrives { piece: u32 },
+    /// A piece of an engine-driven strategy arrives at the receiver of connection `conn`.
+    PieceArrives { conn: u32, piece: u32 },
+    /// A timer an engine-driven strategy's scheduler of `job` asked for.
+    SchedulerTimer { job: u32, token: u64 },
     /// A role's timer fires (unless the host crashed since it was set, or the role set it again
     /// or cancelled it: only the latest `serial` of a (host, timer) pair fires).
     Timer { host: HostId, timer: Timer, incarnation: u32, serial: u64 },
@@ -74,7 +75,7 @@ impl Event {
         match self {
             Event::Script { client, ticket, step } => [t, 1 | (*step as u64) << 8, *client as u64, *ticket as u64],
             Event::Deliver { id, kind, token } => [t, 2 | kind << 8, *id as u64, *token as u64],
-            Event::Retransmit { id, kind, token } => [t, 12 | kind << 8, *id as u64, *token as u64],
+            Event::Retransmit { id, kind, token } => [t, 13 | kind << 8, *id as u64, *token as u64],
             Event::ItemArrives { stream, index, bytes } => [t, 3 | bytes << 8, *stream as u64, *index as u64],
             Event::Timer { host, timer, .. } => {
                 let [code, a, b] = timer.code();
@@ -82,7 +83,8 @@ impl Event {
             }
             Event::Fault { index } => [t, 11, *index as u64, 0],
             Event::RandomFault { subject } => [t, 12, *subject as u64, 0],
-            Event::PieceArrives { piece } => [t, 9, *piece as u64, 0],
+            Event::PieceArrives { conn, piece } => [t, 9, *conn as u64, *piece as u64],
+            Event::SchedulerTimer { job, token } => [t, 14, *job as u64, *token],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
         }
@@ -95,16 +97,45 @@ enum FlowOwner {
     None,
     Stream(u32),
     Transfer(u32),
-    Piece(u32),
+    Conn(u32),
 }
 
-/// A swarm piece in transit.
+/// A connection of an engine-driven strategy: one flow carrying pieces back to back from `from`
+/// to `to` while the scheduler keeps asking for uploads on it.
 #[derive(Debug, Clone)]
-struct Piece {
+struct Conn {
     job: JobId,
-    upload: PieceUpload,
-    latency: SimDuration,
+    from: HostId,
+    to: HostId,
+    /// The flow; `Some` exactly while a piece is in progress (and during the scheduler's answer
+    /// to a finished piece).
+    flow: Option<FlowId>,
+    piece: Option<u32>,
+    piece_bytes: u64,
+    started_at: SimTime,
+    /// Bytes of pieces that left the sender, finished or cut.
+    sent: u64,
+    route: Rc<Route>,
     record: u32,
+}
+
+/// One piece sent by an engine-driven strategy: when its first and last bytes left the sender.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PieceRecord {
+    /// The job.
+    pub job: JobId,
+    /// Sender.
+    pub from: HostId,
+    /// Receiver.
+    pub to: HostId,
+    /// Item of the job's log.
+    pub piece: u32,
+    /// Bytes.
+    pub bytes: u64,
+    /// When the connection started sending it.
+    pub started_at: SimTime,
+    /// When its last byte left the sender.
+    pub sent_at: SimTime,
 }
 
 /// A stream of one job's log from a source to a receiver.
@@ -216,17 +247,22 @@ pub struct Engine {
     free_streams: Vec<u32>,
     /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
     out_streams: Vec<Vec<u32>>,
+    /// The latest stream opened to each (receiver, job): looked up, never iterated.
+    last_incoming: HashMap<(HostId, JobId), u32>,
+    /// (source, receiver, job) whose stream the receiver released before it opened.
+    refused: std::collections::HashSet<(HostId, HostId, JobId)>,
     roles: Vec<Role>,
     base_server: Option<BaseServer>,
     nodes: Vec<Option<NodeServer>>,
     clients: Vec<Client>,
     /// For each job id: the client that owns its log.
     job_client: Vec<(u32, u32)>,
-    swarms: BTreeMap<JobId, Swarm>,
-    pieces: Vec<Piece>,
-    free_pieces: Vec<u32>,
-    /// Stream record of each (job, sender, receiver) swarm link, so piece bytes add up per link.
-    piece_records: BTreeMap<(JobId, HostId, HostId), u32>,
+    /// Piece schedulers of engine-driven jobs, by job id (taken out while being called).
+    schedulers: Vec<Option<Box<dyn PieceScheduler>>>,
+    conns: Vec<Conn>,
+    conn_index: BTreeMap<(JobId, HostId, HostId), u32>,
+    piece_log: Vec<PieceRecord>,
+    actions: Vec<Action>,
     /// Fault state: hosts up, hosts a repair can bring back, crash counters (stale timers are
     /// dropped), partition sides (0: none), and the message-loss process.
     host_up: Vec<bool>,
@@ -268,11 +304,18 @@ impl Engine {
         let mut nodes: Vec<Option<NodeServer>> = vec![None; host_count];
         for &h in &built.node_servers {
             let upload = built.hosts[h.0 as usize].upload_bps;
-            nodes[h.0 as usize] = Some(NodeServer::new(h, upload, built.resume, built.control));
+            let spec = &built.hosts[h.0 as usize];
+            let max_uploads = built.max_uploads.get(&h).copied();
+            nodes[h.0 as usize] = Some(
+                NodeServer::new(h, upload, built.resume, built.control).with_limits(spec.download_bps, max_uploads),
+            );
             roles[h.0 as usize] = Role::Node;
         }
-        let declared: Rc<[Declared]> =
-            built.hosts.iter().map(|h| Declared { upload: h.upload_bps, download: h.download_bps }).collect();
+        let declared: Rc<[Declared]> = built
+            .hosts
+            .iter()
+            .map(|h| Declared { upload: h.upload_bps, download: h.download_bps, latency_s: h.latency.as_secs_f64() })
+            .collect();
         let base_server = built.base_server.map(|h| {
             roles[h.0 as usize] = Role::Base;
             let streams = RngStreams::new(built.seed);
@@ -318,15 +361,18 @@ impl Engine {
             streams: Vec::new(),
             free_streams: Vec::new(),
             out_streams: vec![Vec::new(); host_count],
+            last_incoming: HashMap::new(),
+            refused: std::collections::HashSet::new(),
             roles,
             base_server,
             nodes,
             clients,
             job_client: Vec::new(),
-            swarms: BTreeMap::new(),
-            pieces: Vec::new(),
-            free_pieces: Vec::new(),
-            piece_records: BTreeMap::new(),
+            schedulers: Vec::new(),
+            conns: Vec::new(),
+            conn_index: BTreeMap::new(),
+            piece_log: Vec::new(),
+            actions: Vec::new(),
             host_up: vec![true; host_count],
             repairable: vec![true; host_count],
             incarnation: vec![0; host_count],
@@ -362,9 +408,15 @@ impl Engine {
         self.messages.as_deref()
     }
 
-    /// Every stream opened, in order.
+    /// Every stream opened, in order (an engine-driven strategy's connection counts as one
+    /// stream per sender and receiver).
     pub fn stream_records(&self) -> &[StreamRecord] {
         &self.stream_records
+    }
+
+    /// Every piece sent by engine-driven strategies, in the order their last bytes left.
+    pub fn piece_records(&self) -> &[PieceRecord] {
+        &self.piece_log
     }
 
     /// Runs until nothing is left to do or the horizon is reached.
@@ -468,7 +520,8 @@ impl Engine {
                 }
             }
             Event::ItemArrives { stream, index, bytes } => self.on_item_arrives(now, stream, index, bytes),
-            Event::PieceArrives { piece } => self.on_piece_arrives(now, piece),
+            Event::PieceArrives { conn, piece } => self.on_piece_arrives(now, conn, piece),
+            Event::SchedulerTimer { job, token } => self.drive(now, JobId(job), |s, ctx| s.timer(ctx, token)),
             Event::Timer { host, timer, .. } => {
                 match self.roles[host.0 as usize] {
                     Role::Base => self.base_server.as_mut().expect("bs").on_timer(now, timer, &mut self.outbox),
@@ -704,13 +757,19 @@ impl Engine {
             match output {
                 Output::Send { to, msg } => self.send_message(now, host, to, msg),
                 Output::OpenStream { to, job, from_item, from_byte } => {
-                    if self.roles[host.0 as usize] == Role::Base && self.is_swarm(job) {
-                        self.join_swarm(now, job, to);
+                    if self.roles[host.0 as usize] == Role::Base && self.is_engine_driven(job) {
+                        self.join_scheduled(now, job, to);
                     } else {
                         self.open_stream(now, host, to, job, from_item, from_byte);
                     }
                 }
                 Output::CloseIncoming { job, from } => self.break_stream(now, from, host, job),
+                Output::CloseOutgoing { to, job } => {
+                    self.refused.remove(&(host, to, job));
+                    if let Some(id) = self.find_stream(host, to, job) {
+                        self.abort_stream(now, id);
+                    }
+                }
                 Output::Repair { job, host: target, worked } => self.repair(now, job, target, worked),
                 Output::SetTimer { after, timer } => {
                     let incarnation = self.incarnation[host.0 as usize];
@@ -783,6 +842,9 @@ impl Engine {
     }
 
     fn open_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId, from_item: u32, from_byte: u64) {
+        if self.refused.contains(&(src, dst, job)) {
+            return; // the receiver released this source before its stream opened
+        }
         if let Some(old) = self.find_stream(src, dst, job) {
             // A receiver asking again (after a reactivation) replaces its stream from here.
             self.abort_stream(now, old);
@@ -814,6 +876,7 @@ impl Engine {
         };
         let id = slab_insert(&mut self.streams, &mut self.free_streams, stream);
         self.out_streams[src.0 as usize].push(id);
+        self.last_incoming.insert((dst, job), id);
         if !self.host_up[dst.0 as usize] || !self.host_up[src.0 as usize] || self.partitioned(src, dst) {
             // The connection cannot be made: both ends learn it at once.
             self.cut_stream(now, id);
@@ -923,14 +986,24 @@ impl Engine {
     fn break_stream(&mut self, now: SimTime, src: HostId, dst: HostId, job: JobId) {
         let (at, partial) = match self.find_stream(src, dst, job) {
             Some(id) => self.abort_stream(now, id),
-            // The stream already drained or was never opened: resume after what it held.
+            // The stream already sent everything it will send (items may still be on the wire:
+            // resume after them), or was never opened (resume after what the receiver holds).
             None => {
+                // A stream from `src` not yet opened (its acceptance is on its way) will be
+                // refused when it comes, until `src` has heard of the release.
+                self.refused.insert((src, dst, job));
                 let held = self.nodes[dst.0 as usize].as_ref().map_or(0, |n| n.held(job));
-                (ResumePoint { item: held, byte: 0 }, 0)
+                let on_wire = self
+                    .last_incoming
+                    .get(&(dst, job))
+                    .map(|&id| &self.streams[id as usize])
+                    .filter(|s| s.src == src && s.dst == dst && s.job == job && s.in_flight > 0)
+                    .map_or(0, |s| s.next);
+                (ResumePoint { item: held.max(on_wire), byte: 0 }, 0)
             }
         };
         let node = self.nodes[dst.0 as usize].as_mut().expect("switches happen at node servers");
-        node.on_incoming_closed(job, src, at, partial, &mut self.outbox);
+        node.on_incoming_closed(now, job, src, at, partial, &mut self.outbox);
     }
 
     // Faults -----------------------------------------------------------------------------------
@@ -984,6 +1057,14 @@ impl Engine {
                 for id in crossing {
                     self.cut_stream(now, id);
                 }
+                for job in self.scheduled_jobs() {
+                    let side = self.side.clone();
+                    self.abort_conns(now, job, |c| {
+                        let (a, b) = (side[c.from.0 as usize], side[c.to.0 as usize]);
+                        a != 0 && b != 0 && a != b
+                    });
+                    self.drive(now, job, |s, ctx| s.reachability_changed(ctx));
+                }
             }
             FaultAction::MessageLoss { probability, host } => self.loss = (probability, host),
         }
@@ -1036,6 +1117,9 @@ impl Engine {
         }
         self.host_up[h] = false;
         self.incarnation[h] += 1;
+        // Its pending releases will never be heard: forget them (the result does not depend on
+        // the order of removal).
+        self.refused.retain(|&(src, _, _)| src != host);
         let affected: Vec<u32> = (0..self.streams.len() as u32)
             .filter(|&id| {
                 let s = &self.streams[id as usize];
@@ -1045,8 +1129,9 @@ impl Engine {
         for id in affected {
             self.cut_stream(now, id);
         }
-        for swarm in self.swarms.values_mut() {
-            swarm.leave(host);
+        for job in self.scheduled_jobs() {
+            self.abort_conns(now, job, |c| c.from == host || c.to == host);
+            self.drive(now, job, |s, ctx| s.left(ctx, host));
         }
         self.nodes[h].as_mut().expect("node").on_crash();
     }
@@ -1116,7 +1201,7 @@ impl Engine {
                 }
                 self.maybe_grow_fanout(now, src, job);
             }
-            FlowOwner::Piece(id) => self.on_piece_sent(now, flow, id),
+            FlowOwner::Conn(id) => self.on_piece_sent(now, id),
             FlowOwner::None => unreachable!("completed flow without owner"),
         }
     }
@@ -1143,107 +1228,212 @@ impl Engine {
         }
     }
 
-    // Swarm ----------------------------------------------------------------------------------
+    // Engine-driven strategies ----------------------------------------------------------------
 
-    fn is_swarm(&self, job: JobId) -> bool {
-        self.client_job(job).request.strategy.kind == StrategyKind::Swarm
+    fn is_engine_driven(&self, job: JobId) -> bool {
+        crate::strategy::by_kind(self.client_job(job).request.strategy.kind).engine_driven()
     }
 
-    /// `peer` accepted the base server's offer of a swarm job: it joins the swarm (created with
-    /// the first peer, the base server seeding what it holds).
-    fn join_swarm(&mut self, now: SimTime, job: JobId, peer: HostId) {
-        let bs = self.base_server.as_ref().expect("swarms need a base server");
-        let bs_host = bs.host();
-        if !self.swarms.contains_key(&job) {
-            let object = &bs.job(job).object;
-            let s = object.strategy;
-            let mut rng = RngStreams::new(self.built.seed).stream(StreamId::Entity(1, job.0));
-            let mut swarm = Swarm::new(bs_host, &object.servers, s.peers, s.fanout, &mut rng);
-            for piece in 0..bs.held(job) {
-                swarm.gained(bs_host, piece);
-            }
-            self.swarms.insert(job, swarm);
-        }
-        let mut wake = self.swarms.get_mut(&job).expect("created").join(peer);
-        wake.push(peer);
-        for host in wake {
-            self.swarm_schedule(now, job, host);
-        }
+    /// Jobs with a piece scheduler, in id order.
+    fn scheduled_jobs(&self) -> Vec<JobId> {
+        (0..self.schedulers.len() as u32).filter(|&j| self.schedulers[j as usize].is_some()).map(JobId).collect()
     }
 
-    /// `host` gained `piece` of a swarm job: it may upload it on.
-    fn swarm_gained(&mut self, now: SimTime, job: JobId, host: HostId, piece: u32) {
-        let Some(swarm) = self.swarms.get_mut(&job) else {
+    /// Calls `job`'s scheduler (if it has one) and carries out its answers.
+    fn drive(&mut self, now: SimTime, job: JobId, f: impl FnOnce(&mut dyn PieceScheduler, &mut Ctx)) {
+        let Some(mut scheduler) = self.schedulers.get_mut(job.0 as usize).and_then(Option::take) else {
             return;
         };
-        for h in swarm.gained(host, piece) {
-            self.swarm_schedule(now, job, h);
-        }
-    }
-
-    fn swarm_schedule(&mut self, now: SimTime, job: JobId, host: HostId) {
-        let uploads = self.swarms.get_mut(&job).expect("swarm").schedule(host);
-        for upload in uploads {
-            let route = self.topology.route(upload.from, upload.to);
-            let bytes = self.item_bytes(job, upload.piece);
-            let flow = self.flows.start_flow(now, &route.resources, bytes as f64);
-            let key = (job, upload.from, upload.to);
-            let record = match self.piece_records.get(&key) {
-                Some(&r) => r,
-                None => {
-                    self.stream_records.push(StreamRecord {
-                        job,
-                        src: upload.from,
-                        dst: upload.to,
-                        opened_at: now,
-                        first_arrival: None,
-                        last_arrival: None,
-                        chunks: 0,
-                        bytes: 0,
-                        broken_at: None,
-                    });
-                    let r = self.stream_records.len() as u32 - 1;
-                    self.piece_records.insert(key, r);
-                    r
-                }
+        let mut actions = std::mem::take(&mut self.actions);
+        {
+            let bs = self.base_server.as_ref().expect("engine-driven jobs need a base server");
+            let final_pieces = bs.log_complete(job).then(|| bs.held(job));
+            let (client, ticket) = self.job_client[job.0 as usize];
+            let client_job = &self.clients[client as usize].jobs()[ticket as usize];
+            let mut world = EngineWorld {
+                job,
+                now,
+                flows: &mut self.flows,
+                host_up: &self.host_up,
+                side: &self.side,
+                conns: &self.conns,
+                conn_index: &self.conn_index,
+                log: &client_job.log,
+                content: &client_job.request.content,
+                final_pieces,
             };
-            let piece = Piece { job, upload, latency: route.latency, record };
-            let id = slab_insert(&mut self.pieces, &mut self.free_pieces, piece);
-            self.set_owner(flow, FlowOwner::Piece(id));
+            let mut ctx = Ctx { now, world: &mut world, actions: &mut actions };
+            f(scheduler.as_mut(), &mut ctx);
+        }
+        self.schedulers[job.0 as usize] = Some(scheduler);
+        for action in actions.drain(..) {
+            self.apply_action(now, job, action);
+        }
+        self.actions = actions;
+    }
+
+    fn apply_action(&mut self, now: SimTime, job: JobId, action: Action) {
+        match action {
+            Action::Upload { from, to, piece } => {
+                let id = self.conn(now, job, from, to);
+                let bytes = self.item_bytes(job, piece);
+                let c = &mut self.conns[id as usize];
+                assert!(c.piece.is_none(), "{job}: a second upload on the busy connection {from} -> {to}");
+                c.piece = Some(piece);
+                c.piece_bytes = bytes;
+                c.started_at = now;
+                match c.flow {
+                    Some(flow) => self.flows.extend_flow(now, flow, bytes as f64),
+                    None => {
+                        let flow = self.flows.start_flow(now, &c.route.resources, bytes as f64);
+                        self.conns[id as usize].flow = Some(flow);
+                        self.set_owner(flow, FlowOwner::Conn(id));
+                    }
+                }
+            }
+            Action::Cancel { from, to } => {
+                if let Some(&id) = self.conn_index.get(&(job, from, to)) {
+                    self.cut_conn(now, id);
+                }
+            }
+            Action::Timer { after, token } => {
+                self.queue.push(now + after, Event::SchedulerTimer { job: job.0, token });
+            }
         }
     }
 
-    fn on_piece_sent(&mut self, now: SimTime, flow: FlowId, id: u32) {
-        self.trace.record(&[now.as_nanos(), 10, id as u64, 0]);
-        self.flows.end_flow(now, flow);
-        let p = self.pieces[id as usize].clone();
-        self.queue.push(now + p.latency, Event::PieceArrives { piece: id });
-        self.swarms.get_mut(&p.job).expect("swarm").upload_done(p.upload.from);
-        self.swarm_schedule(now, p.job, p.upload.from);
+    /// The connection of `job` from `from` to `to`, opened (with its stream record) on first use.
+    fn conn(&mut self, now: SimTime, job: JobId, from: HostId, to: HostId) -> u32 {
+        if let Some(&id) = self.conn_index.get(&(job, from, to)) {
+            return id;
+        }
+        self.stream_records.push(StreamRecord {
+            job,
+            src: from,
+            dst: to,
+            opened_at: now,
+            first_arrival: None,
+            last_arrival: None,
+            chunks: 0,
+            bytes: 0,
+            broken_at: None,
+        });
+        let route = self.topology.route(from, to);
+        let record = self.stream_records.len() as u32 - 1;
+        self.conns.push(Conn {
+            job,
+            from,
+            to,
+            flow: None,
+            piece: None,
+            piece_bytes: 0,
+            started_at: now,
+            sent: 0,
+            route,
+            record,
+        });
+        let id = self.conns.len() as u32 - 1;
+        self.conn_index.insert((job, from, to), id);
+        id
     }
 
-    fn on_piece_arrives(&mut self, now: SimTime, id: u32) {
-        let Piece { job, upload, record, .. } = self.pieces[id as usize].clone();
-        self.free_pieces.push(id);
-        if !self.host_up[upload.to.0 as usize] {
-            self.swarms.get_mut(&job).expect("swarm").lost(upload.to, upload.piece);
+    /// Stops the piece in progress on connection `id` (its bytes are lost); returns the piece.
+    fn cut_conn(&mut self, now: SimTime, id: u32) -> Option<u32> {
+        let c = &mut self.conns[id as usize];
+        let piece = c.piece.take()?;
+        let flow = c.flow.take().expect("a piece in progress has a flow");
+        let unsent = self.flows.end_flow(now, flow);
+        let c = &mut self.conns[id as usize];
+        c.sent += (c.piece_bytes as f64 - unsent).round().clamp(0.0, c.piece_bytes as f64) as u64;
+        Some(piece)
+    }
+
+    /// Cuts every connection of `job` that `cut` selects and tells the scheduler.
+    fn abort_conns(&mut self, now: SimTime, job: JobId, cut: impl Fn(&Conn) -> bool) {
+        let ids: Vec<u32> = self
+            .conn_index
+            .range((job, HostId(0), HostId(0))..=(job, HostId(u32::MAX), HostId(u32::MAX)))
+            .map(|(_, &id)| id)
+            .filter(|&id| cut(&self.conns[id as usize]))
+            .collect();
+        for id in ids {
+            if let Some(piece) = self.cut_conn(now, id) {
+                let (from, to) = (self.conns[id as usize].from, self.conns[id as usize].to);
+                self.drive(now, job, |s, ctx| s.upload_aborted(ctx, from, to, piece));
+            }
+        }
+    }
+
+    /// `peer` accepted the base server's offer of an engine-driven job (or came back): it
+    /// joins the job's scheduler, created with the first peer, the base server holding what it
+    /// holds.
+    fn join_scheduled(&mut self, now: SimTime, job: JobId, peer: HostId) {
+        let bs = self.base_server.as_ref().expect("engine-driven jobs need a base server");
+        let origin = bs.host();
+        if self.schedulers.get(job.0 as usize).is_none_or(Option::is_none) {
+            let object = &bs.job(job).object;
+            let module = crate::strategy::by_kind(object.strategy.kind);
+            let setup = SchedulerSetup {
+                origin,
+                servers: &object.servers,
+                hosts: &self.built.hosts,
+                config: object.strategy,
+                rng: RngStreams::new(self.built.seed).stream(StreamId::Entity(1, job.0)),
+            };
+            let scheduler = module.scheduler(setup).expect("engine-driven strategies have a scheduler");
+            if self.schedulers.len() <= job.0 as usize {
+                self.schedulers.resize_with(job.0 as usize + 1, || None);
+            }
+            self.schedulers[job.0 as usize] = Some(scheduler);
+            for piece in 0..bs.held(job) {
+                self.drive(now, job, |s, ctx| s.gained(ctx, origin, piece));
+            }
+        }
+        self.drive(now, job, |s, ctx| s.joined(ctx, peer));
+    }
+
+    fn on_piece_sent(&mut self, now: SimTime, id: u32) {
+        self.trace.record(&[now.as_nanos(), 10, id as u64, 0]);
+        let c = &mut self.conns[id as usize];
+        let piece = c.piece.take().expect("a finished flow carried a piece");
+        c.sent += c.piece_bytes;
+        let (job, from, to) = (c.job, c.from, c.to);
+        self.piece_log.push(PieceRecord {
+            job,
+            from,
+            to,
+            piece,
+            bytes: c.piece_bytes,
+            started_at: c.started_at,
+            sent_at: now,
+        });
+        self.queue.push(now + c.route.latency, Event::PieceArrives { conn: id, piece });
+        self.drive(now, job, |s, ctx| s.upload_finished(ctx, from, to, piece));
+        let c = &mut self.conns[id as usize];
+        if c.piece.is_none() {
+            if let Some(flow) = c.flow.take() {
+                self.flows.end_flow(now, flow);
+            }
+        }
+    }
+
+    fn on_piece_arrives(&mut self, now: SimTime, id: u32, piece: u32) {
+        let Conn { job, from, to, record, .. } = self.conns[id as usize].clone();
+        if !self.host_up[to.0 as usize] {
+            self.drive(now, job, |s, ctx| s.lost(ctx, to, piece));
             return;
         }
-        let bytes = self.item_bytes(job, upload.piece);
+        let bytes = self.item_bytes(job, piece);
         let r = &mut self.stream_records[record as usize];
         r.first_arrival.get_or_insert(now);
         r.last_arrival = Some(now);
         r.chunks += 1;
         r.bytes += bytes;
-        let item = self.item(job, upload.piece).clone();
-        let arrival = Arrival { job, index: upload.piece, item, from: upload.from, bytes };
-        self.nodes[upload.to.0 as usize].as_mut().expect("peers are node servers").on_item(
-            now,
-            arrival,
-            &mut self.outbox,
-        );
-        self.flush(now, upload.to);
-        self.swarm_gained(now, job, upload.to, upload.piece);
+        let item = self.item(job, piece).clone();
+        let arrival = Arrival { job, index: piece, item, from, bytes };
+        self.nodes[to.0 as usize].as_mut().expect("peers are node servers").on_item(now, arrival, &mut self.outbox);
+        self.flush(now, to);
+        self.drive(now, job, |s, ctx| s.gained(ctx, to, piece));
     }
 
     fn on_item_arrives(&mut self, now: SimTime, id: u32, index: u32, bytes: u64) {
@@ -1276,7 +1466,52 @@ impl Engine {
         self.flush(now, dst);
         self.wake_streams(now, dst, job);
         if self.roles[dst.0 as usize] == Role::Base {
-            self.swarm_gained(now, job, dst, index);
+            self.drive(now, job, |s, ctx| s.gained(ctx, dst, index));
         }
+    }
+}
+
+/// What a piece scheduler sees of the engine during one call.
+struct EngineWorld<'a> {
+    job: JobId,
+    now: SimTime,
+    flows: &'a mut FlowModel,
+    host_up: &'a [bool],
+    side: &'a [u32],
+    conns: &'a [Conn],
+    conn_index: &'a BTreeMap<(JobId, HostId, HostId), u32>,
+    log: &'a [Item],
+    content: &'a crate::protocol::job::ContentSpec,
+    final_pieces: Option<u32>,
+}
+
+impl World for EngineWorld<'_> {
+    fn reachable(&self, a: HostId, b: HostId) -> bool {
+        let (sa, sb) = (self.side[a.0 as usize], self.side[b.0 as usize]);
+        self.host_up[a.0 as usize] && self.host_up[b.0 as usize] && (sa == 0 || sb == 0 || sa == sb)
+    }
+
+    fn bytes_sent(&mut self, from: HostId, to: HostId) -> u64 {
+        let Some(&id) = self.conn_index.get(&(self.job, from, to)) else { return 0 };
+        let c = &self.conns[id as usize];
+        let in_progress = match c.flow {
+            Some(flow) if c.piece.is_some() => {
+                let left = self.flows.remaining(flow, self.now);
+                (c.piece_bytes as f64 - left).round().clamp(0.0, c.piece_bytes as f64) as u64
+            }
+            _ => 0,
+        };
+        c.sent + in_progress
+    }
+
+    fn piece_bytes(&self, piece: u32) -> u64 {
+        match &self.log[piece as usize] {
+            Item::Chunk(k) => self.content.chunk_bytes(*k),
+            Item::Command(c) => c.data_bytes,
+        }
+    }
+
+    fn final_pieces(&self) -> Option<u32> {
+        self.final_pieces
     }
 }

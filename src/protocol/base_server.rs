@@ -34,9 +34,10 @@
 //! contradict each other: delays only for servers still pending, at most one failure per
 //! server, the closing last.
 
-use super::job::{IndexList, Item, JobId, JobObject, JobRequest};
+use super::job::{IndexList, Item, JobId, JobObject, JobRequest, StrategyKind};
 use super::message::{ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, RepairOutcome, Timer};
 use super::node_server::ResumePoint;
+use super::plan::{plan_cascade, CascadePlan, PlanInputs};
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::{SimDuration, SimTime};
 use crate::net::bounds::{kumar_ross_seconds, BoundInputs};
@@ -112,6 +113,8 @@ pub struct ServerReport {
     pub progress: (u32, u64),
     /// When progress was last seen.
     pub progress_at: Option<SimTime>,
+    /// The time between the last two progress observations.
+    progress_gap: Option<SimDuration>,
     /// The server's source, as last reported.
     pub source: Option<HostId>,
     /// Command completions reported.
@@ -162,6 +165,7 @@ impl Default for ServerReport {
             received_at: None,
             progress: (0, 0),
             progress_at: None,
+            progress_gap: None,
             source: None,
             commands_completed: 0,
             done_at: None,
@@ -225,6 +229,8 @@ pub struct BaseJob {
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
     pub reports: BTreeMap<HostId, ServerReport>,
+    /// What the base server chose for an automatic cascade.
+    pub plan: Option<CascadePlan>,
     /// Servers known to hold the job object.
     pub reached: u32,
     /// Servers holding the whole content.
@@ -286,13 +292,16 @@ impl BaseJob {
     }
 }
 
-/// Declared capacities of every host, bytes per second: what the base server plans with.
+/// Declared capacities of every host, bytes per second, and its access latency: what the base
+/// server plans with.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Declared {
     /// Upload.
     pub upload: f64,
     /// Download.
     pub download: f64,
+    /// Access latency, seconds.
+    pub latency_s: f64,
 }
 
 /// The base server.
@@ -376,11 +385,6 @@ impl BaseServer {
         self.jobs[job.0 as usize].log_complete
     }
 
-    fn ctx(&self, job: JobId) -> (Rc<JobObject>, f64, u32, SimDuration) {
-        let state = &self.jobs[job.0 as usize];
-        (state.object.clone(), self.upload_bps, state.held, self.control.offer_timeout())
-    }
-
     /// Runs `f` on `job`'s forwarder with the base server's source context.
     fn with_forwarder(
         &mut self,
@@ -388,9 +392,17 @@ impl BaseServer {
         out: &mut Outbox,
         f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
     ) {
-        let (object, upload_bps, held, offer_timeout) = self.ctx(job);
-        let ctx = SourceContext { job: &object, upload_bps, held, offer_timeout };
-        f(&mut self.jobs[job.0 as usize].forwarder, ctx, out);
+        let state = &mut self.jobs[job.0 as usize];
+        let object = state.object.clone();
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: self.upload_bps,
+            held: state.held,
+            content_complete: state.chunks_held == object.content.chunks,
+            offer_timeout: self.control.offer_timeout(),
+            budget: u32::MAX,
+        };
+        f(&mut state.forwarder, ctx, out);
     }
 
     /// Reacts to a control message from `from`.
@@ -408,7 +420,11 @@ impl BaseServer {
                 out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
                 self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
             }
-            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
+            Message::Release { job } => {
+                // The receiver switched away: stop streaming to it, move on.
+                out.push(Output::CloseOutgoing { to: from, job });
+                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
+            }
             Message::JobReceived { job, source } => {
                 let state = &mut self.jobs[job.0 as usize];
                 let Some(report) = state.reports.get_mut(&from) else { return };
@@ -483,6 +499,9 @@ impl BaseServer {
     fn saw_progress(state: &mut BaseJob, server: HostId, now: SimTime) {
         state.last_progress = now;
         if let Some(report) = state.reports.get_mut(&server) {
+            if let Some(before) = report.progress_at.filter(|&t| t < now) {
+                report.progress_gap = Some(now.since(before));
+            }
             report.progress_at = Some(now);
         }
     }
@@ -544,6 +563,14 @@ impl BaseServer {
         let Some(report) = state.reports.get_mut(&server) else { return };
         match report.verdict {
             Verdict::Pending => {
+                if std::mem::take(&mut report.repairing) {
+                    // It completed while a repair was on its way: it was up all along, so the
+                    // repair is called off and not counted.
+                    if !std::mem::take(&mut report.inspecting) {
+                        report.repairs -= 1;
+                    }
+                    out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
+                }
                 report.verdict = Verdict::Done;
                 report.done_at = Some(now);
                 state.done += 1;
@@ -588,6 +615,24 @@ impl BaseServer {
                 activation: true,
             },
         });
+    }
+
+    /// Sizes an automatic cascade from the declared capacities of the job's servers
+    /// ([`super::plan`]).
+    fn plan(&self, request: &JobRequest) -> CascadePlan {
+        let median = |f: &dyn Fn(&Declared) -> f64| {
+            let mut v: Vec<f64> = request.servers.iter().map(|h| f(&self.declared[h.0 as usize])).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let inputs = PlanInputs {
+            source_upload: self.upload_bps,
+            median_upload: median(&|d| d.upload),
+            median_download: median(&|d| d.download),
+            hop_latency_s: 2.0 * median(&|d| d.latency_s),
+            servers: request.servers.len() as u32,
+        };
+        plan_cascade(&request.content, &inputs)
     }
 
     /// The job's expected completion from declared capacities: the Kumar–Ross bound, the
@@ -639,7 +684,12 @@ impl BaseServer {
         }
         let id = JobId(self.jobs.len() as u32);
         self.by_request.insert((client, ticket), id);
-        let s = request.strategy;
+        let mut s = request.strategy;
+        let plan =
+            (s.kind == StrategyKind::Cascade && (s.auto_first_nodes || s.auto_fanout)).then(|| self.plan(request));
+        if let Some(p) = plan.filter(|_| s.auto_first_nodes) {
+            s.first_nodes = p.first_nodes;
+        }
         let mut servers = request.servers.clone();
         if s.shuffle {
             servers.shuffle(&mut self.rng);
@@ -657,16 +707,26 @@ impl BaseServer {
             content: request.content.clone(),
             strategy: s,
             content_started_at,
+            stream_rate_bps: plan.map_or(0.0, |p| p.stream_rate_bps),
         });
         let expected = self.expected_completion(request, client);
         out.push(Output::Send { to: client, msg: Message::JobAccepted { ticket, job: id, servers } });
         let mut forwarder = if s.index_lists || !s.relay {
             Forwarder::new(IndexList::all(object.servers.len()), s.first_nodes, s.first_nodes, s.relay)
+                .with_move_on(s.move_on)
+                .with_help(s.relay && s.index_lists && s.dynamic_switching)
         } else {
             Forwarder::full_list(object.servers.len(), None, s.first_nodes, s.first_nodes)
         };
-        let offer_timeout = self.control.offer_timeout();
-        forwarder.fill(SourceContext { job: &object, upload_bps: self.upload_bps, held: 0, offer_timeout }, out);
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: self.upload_bps,
+            held: 0,
+            content_complete: false,
+            offer_timeout: self.control.offer_timeout(),
+            budget: u32::MAX,
+        };
+        forwarder.fill(ctx, out);
         let reports = object.servers.iter().map(|&h| (h, ServerReport::default())).collect();
         self.jobs.push(BaseJob {
             object,
@@ -678,6 +738,7 @@ impl BaseServer {
             closed_at: None,
             session_ended_at: None,
             reports,
+            plan,
             reached: 0,
             holders: 0,
             done: 0,
@@ -825,7 +886,11 @@ impl BaseServer {
             if !report.pending() || report.repairing || report.awaiting.is_some() || now < report.next_check {
                 continue;
             }
-            let progressed = report.progress_at.is_some_and(|t| now.since(t.min(now)) < wait);
+            // Progressing: some progress within the period, and not silent for more than two of
+            // its own usual gaps between progress notices (a server that notices every second
+            // and went silent five seconds ago is checked now, not a period later).
+            let silent_ok = report.progress_gap.map_or(wait, |gap| (gap + gap).max(SimDuration::from_secs(1)));
+            let progressed = report.progress_at.is_some_and(|t| now.since(t.min(now)) < wait.min(silent_ok));
             if progressed || (report.reached_at.is_none() && !quiet) {
                 continue;
             }

@@ -100,8 +100,10 @@ pub enum StrategyKind {
     Chain,
     /// A random fixed k-ary tree.
     Tree,
-    /// Chunk exchange among peers, rarest first (a BitTorrent-like reference).
+    /// BitTorrent at the piece level (a reference, scheduled by the engine).
     Swarm,
+    /// The optimal schedule (a reference, scheduled by the engine).
+    Optimal,
 }
 
 /// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
@@ -129,17 +131,29 @@ pub struct StrategyConfig {
     /// Forward to other servers at all (false for the star and the swarm, whose exchange is
     /// scheduled by the engine).
     pub relay: bool,
-    /// Swarm: neighbours each peer is linked to.
+    /// Swarm: neighbours a peer asks the tracker for.
     pub peers: u32,
+    /// The base server chooses `first_nodes` from the declared capacities (`"auto"`).
+    pub auto_first_nodes: bool,
+    /// Every server opens as many connections as its declared upload feeds at the job's
+    /// stream rate (`"auto"`), up to `fanout`.
+    pub auto_fanout: bool,
+    /// Dynamic switches one server makes at most.
+    pub max_switches: u32,
+    /// Sources keep half of their list at every hand-off and move on once a server they serve
+    /// holds the whole content (FIGs. 5–7).
+    pub move_on: bool,
+    /// Swarm: upload slots per peer, 0 to derive them from the peer's upload; optimal: stripes,
+    /// 0 to choose.
+    pub slots: u32,
+    /// Swarm: cap on derived upload slots.
+    pub max_slots: u32,
 }
 
-/// The defaults of the cascade's parameters and switches: the one source of truth for the JSON
-/// format (`{"kind": "cascade"}` takes them) and for [`StrategyConfig::cascade`].
+/// The defaults of the cascade's switches: the one source of truth for the JSON format
+/// (`{"kind": "cascade"}` takes them) and for [`StrategyConfig::cascade`] and
+/// [`StrategyConfig::cascade_auto`]. (`fanout` and `first_nodes` default to `"auto"`.)
 pub mod cascade_defaults {
-    /// Concurrent down-line connections per node server.
-    pub const FANOUT: u32 = 4;
-    /// Servers the base server streams to directly.
-    pub const FIRST_NODES: u32 = 1;
     /// Index lists ([0067]).
     pub const INDEX_LISTS: bool = true;
     /// Adaptive fanout.
@@ -148,13 +162,44 @@ pub mod cascade_defaults {
     pub const RATE_SORT: bool = true;
     /// Dynamic switching ([0073]).
     pub const DYNAMIC_SWITCHING: bool = true;
-    /// How much faster a newcomer must be to win a switch.
+    /// How much more rate a newcomer must offer to win a switch.
     pub const SWITCH_MARGIN: f64 = 0.2;
+    /// Dynamic switches one server makes at most.
+    pub const MAX_SWITCHES: u32 = 3;
+    /// Sources move on as in FIGs. 5–7.
+    pub const MOVE_ON: bool = false;
 }
 
 impl StrategyConfig {
+    /// The patent's cascade with `fanout` and `first_nodes`, and every switch at the default
+    /// of the scenario format ([`cascade_defaults`]): what `{"kind": "cascade", "fanout": F,
+    /// "first_nodes": N}` gives. Set the public fields to change a switch.
+    pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
+        use cascade_defaults as d;
+        StrategyConfig {
+            index_lists: d::INDEX_LISTS,
+            adaptive_fanout: d::ADAPTIVE_FANOUT,
+            rate_sort: d::RATE_SORT,
+            dynamic_switching: d::DYNAMIC_SWITCHING,
+            switch_margin: d::SWITCH_MARGIN,
+            max_switches: d::MAX_SWITCHES,
+            move_on: d::MOVE_ON,
+            ..Self::plain(StrategyKind::Cascade, fanout, first_nodes)
+        }
+    }
+
+    /// What `{"kind": "cascade"}` gives: the cascade with `fanout` and `first_nodes` chosen by
+    /// the base server from the declared capacities (`"auto"`) and every switch at its default.
+    pub fn cascade_auto() -> Self {
+        StrategyConfig {
+            auto_fanout: true,
+            auto_first_nodes: true,
+            ..Self::cascade(crate::protocol::plan::MAX_AUTO_FANOUT, 1)
+        }
+    }
+
     /// A source-driven distribution with every optional optimization off: the base of the
-    /// star, chain and tree.
+    /// star, chain, tree and the engine-driven references.
     fn plain(kind: StrategyKind, fanout: u32, first_nodes: u32) -> Self {
         StrategyConfig {
             kind,
@@ -168,21 +213,12 @@ impl StrategyConfig {
             shuffle: false,
             relay: true,
             peers: 0,
-        }
-    }
-
-    /// The patent's cascade with `fanout` and `first_nodes`, and every switch at the default
-    /// of the scenario format ([`cascade_defaults`]): what `{"kind": "cascade", "fanout": F,
-    /// "first_nodes": N}` gives. Set the public fields to change a switch.
-    pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
-        use cascade_defaults as d;
-        StrategyConfig {
-            index_lists: d::INDEX_LISTS,
-            adaptive_fanout: d::ADAPTIVE_FANOUT,
-            rate_sort: d::RATE_SORT,
-            dynamic_switching: d::DYNAMIC_SWITCHING,
-            switch_margin: d::SWITCH_MARGIN,
-            ..Self::plain(StrategyKind::Cascade, fanout, first_nodes)
+            auto_first_nodes: false,
+            auto_fanout: false,
+            max_switches: 3,
+            move_on: false,
+            slots: 0,
+            max_slots: 0,
         }
     }
 
@@ -201,21 +237,20 @@ impl StrategyConfig {
         StrategyConfig { shuffle: true, ..Self::plain(StrategyKind::Tree, arity, arity) }
     }
 
-    /// A swarm: every server joins at once; each peer links to `peers` others and keeps
-    /// `upload_slots` piece uploads going.
-    pub fn swarm(peers: u32, upload_slots: u32, servers: u32) -> Self {
-        StrategyConfig { relay: false, peers, ..Self::plain(StrategyKind::Swarm, upload_slots, servers) }
+    /// A swarm: every server joins at once; each peer asks the tracker for `peers` neighbours
+    /// and keeps `slots` uploads going (0: derived from its upload, at most `max_slots`).
+    pub fn swarm(peers: u32, slots: u32, max_slots: u32, servers: u32) -> Self {
+        StrategyConfig { relay: false, peers, slots, max_slots, ..Self::plain(StrategyKind::Swarm, 1, servers) }
+    }
+
+    /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).
+    pub fn optimal(stripes: u32, servers: u32) -> Self {
+        StrategyConfig { relay: false, slots: stripes, ..Self::plain(StrategyKind::Optimal, 1, servers) }
     }
 
     /// Short name used in results.
     pub fn name(&self) -> &'static str {
-        match self.kind {
-            StrategyKind::Cascade => "cascade",
-            StrategyKind::Star => "star",
-            StrategyKind::Chain => "chain",
-            StrategyKind::Tree => "tree",
-            StrategyKind::Swarm => "swarm",
-        }
+        crate::strategy::by_kind(self.kind).name()
     }
 }
 
@@ -256,6 +291,9 @@ pub struct JobObject {
     /// When the client started producing the content (live chunk `k` exists from
     /// `content.produced_at(content_started_at, k)`).
     pub content_started_at: SimTime,
+    /// The rate each stream of the cascade is meant to carry, bytes per second; servers with an
+    /// automatic fanout open `upload / stream_rate_bps` connections ([`super::plan`]).
+    pub stream_rate_bps: f64,
 }
 
 /// An index list ([0067]): positions in the job's server list of servers not yet approached,

@@ -430,6 +430,14 @@ pub enum Output {
         /// Bytes of the first item to skip.
         from_byte: u64,
     },
+    /// Stop the stream of `job` to `to` (its receiver released this source); items already on
+    /// the wire still arrive.
+    CloseOutgoing {
+        /// The receiver.
+        to: HostId,
+        /// The job.
+        job: JobId,
+    },
     /// Break the incoming stream of `job` from `from` now (a dynamic switch); the engine
     /// answers with the role's `on_incoming_closed`, giving the offset to resume from.
     CloseIncoming {

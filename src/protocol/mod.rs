@@ -13,4 +13,5 @@ pub mod client;
 pub mod job;
 pub mod message;
 pub mod node_server;
+pub mod plan;
 pub mod source;

@@ -23,11 +23,16 @@
 
 use super::job::{IndexList, Item, JobId, JobObject, StrategyKind};
 use super::message::{CommandState, ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, Timer};
+use super::plan::auto_fanout;
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+
+/// A dynamic switch needs the newcomer to hold at least this many items more than the
+/// receiver: a switch for the last few items costs more than it saves.
+pub const MIN_ITEMS_TO_SWITCH: u32 = 4;
 
 /// A command's life at one node server.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +127,13 @@ pub struct NodeJob {
     pub chunk_lags_us: Vec<u32>,
     /// Items the current source declared it held when it offered the job.
     source_held: u32,
+    /// The rate measured from the current source: a moving average of item sizes over their
+    /// inter-arrival times, bytes per second (0 until two items arrived).
+    rate_ewma: f64,
+    /// When the last item from the current source arrived, and its size.
+    last_arrival: Option<(SimTime, u64)>,
+    /// When the current source was taken.
+    source_since: SimTime,
     /// When the last item arrived or the current source was taken.
     last_progress: SimTime,
     forwarder: Forwarder,
@@ -150,6 +162,44 @@ impl NodeJob {
     fn resume_point(&self) -> ResumePoint {
         self.orphaned.unwrap_or(ResumePoint { item: self.held, byte: 0 })
     }
+
+    /// The rate this server receives at from its current source: the rate measured from item
+    /// arrivals (a moving average), or the rate the source declared until two items arrived;
+    /// either way less when nothing arrived for twice the time an item should take at that
+    /// rate (a source that is itself waiting, or stalled).
+    fn current_rate(&self, now: SimTime) -> f64 {
+        let declared = self.source.map_or(0.0, |(_, r)| r);
+        let (estimate, since, item) = match self.last_arrival {
+            Some((at, bytes)) if self.rate_ewma > 0.0 => (self.rate_ewma, at, bytes),
+            Some((at, bytes)) => (declared, at, bytes),
+            None => (declared, self.source_since, self.job.content.chunk_bytes(0)),
+        };
+        let elapsed = now.since(since.min(now)).as_secs_f64();
+        if estimate > 0.0 && elapsed > 2.0 * item as f64 / estimate {
+            estimate.min(item as f64 / elapsed)
+        } else {
+            estimate
+        }
+    }
+
+    /// An item of `bytes` arrived from the current source at `now`.
+    fn measure(&mut self, now: SimTime, bytes: u64) {
+        if let Some((at, _)) = self.last_arrival {
+            let gap = now.since(at.min(now)).as_secs_f64();
+            if gap > 0.0 {
+                let sample = bytes as f64 / gap;
+                self.rate_ewma = if self.rate_ewma > 0.0 { 0.5 * self.rate_ewma + 0.5 * sample } else { sample };
+            }
+        }
+        self.last_arrival = Some((now, bytes));
+    }
+
+    /// A new source, taken at `now`: what was measured of the old one no longer holds.
+    fn reset_measure(&mut self, now: SimTime) {
+        self.rate_ewma = 0.0;
+        self.last_arrival = None;
+        self.source_since = now;
+    }
 }
 
 /// One node server host.
@@ -157,6 +207,10 @@ impl NodeJob {
 pub struct NodeServer {
     host: HostId,
     upload_bps: f64,
+    /// Declared download, bytes per second (a switch cannot make it receive faster).
+    download_bps: f64,
+    /// Most down-line connections at once over all jobs ([0069]); `None`: no limit.
+    max_uploads: Option<u32>,
     /// Resume interrupted transfers from what is held ([0005]); false restarts from zero.
     resume: bool,
     control: ControlConfig,
@@ -168,7 +222,31 @@ impl NodeServer {
     /// between resuming interrupted transfers and starting over (the prior art, [0005]);
     /// `control` sets how often it asks again for a source and how long it waits for answers.
     pub fn new(host: HostId, upload_bps: f64, resume: bool, control: ControlConfig) -> Self {
-        NodeServer { host, upload_bps, resume, control, jobs: Vec::new() }
+        NodeServer {
+            host,
+            upload_bps,
+            download_bps: f64::INFINITY,
+            max_uploads: None,
+            resume,
+            control,
+            jobs: Vec::new(),
+        }
+    }
+
+    /// Sets the declared download rate (bytes per second) and the most down-line connections
+    /// the server keeps at once over all its jobs ([0069]).
+    pub fn with_limits(mut self, download_bps: f64, max_uploads: Option<u32>) -> Self {
+        self.download_bps = download_bps;
+        self.max_uploads = max_uploads;
+        self
+    }
+
+    /// New down-line connections the server may still open, over all its jobs.
+    fn upload_budget(&self) -> u32 {
+        match self.max_uploads {
+            None => u32::MAX,
+            Some(max) => max.saturating_sub(self.jobs.iter().map(|j| j.forwarder.outstanding() as u32).sum()),
+        }
     }
 
     /// This server's host.
@@ -212,11 +290,44 @@ impl NodeServer {
         out: &mut Outbox,
         f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
     ) {
-        let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
+        let (upload, offer_timeout, budget) = (self.upload_bps, self.control.offer_timeout(), self.upload_budget());
         if let Some(state) = self.job_mut(job) {
             let object = state.job.clone();
-            let ctx = SourceContext { job: &object, upload_bps: upload, held: state.held, offer_timeout };
+            let ctx = SourceContext {
+                job: &object,
+                upload_bps: upload,
+                held: state.held,
+                content_complete: state.received_at.is_some(),
+                offer_timeout,
+                budget,
+            };
             f(&mut state.forwarder, ctx, out);
+        }
+        if self.max_uploads.is_some() {
+            self.refill_all(out);
+        }
+    }
+
+    /// With a connection limit over all jobs, a connection freed in one job may let another
+    /// job open one: every job fills its free slots within what is left.
+    fn refill_all(&mut self, out: &mut Outbox) {
+        for k in 0..self.jobs.len() {
+            let budget = self.upload_budget();
+            if budget == 0 {
+                return;
+            }
+            let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
+            let state = &mut self.jobs[k];
+            let object = state.job.clone();
+            let ctx = SourceContext {
+                job: &object,
+                upload_bps: upload,
+                held: state.held,
+                content_complete: state.received_at.is_some(),
+                offer_timeout,
+                budget,
+            };
+            state.forwarder.fill(ctx, out);
         }
     }
 
@@ -235,7 +346,11 @@ impl NodeServer {
                 out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
                 self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
             }
-            Message::Release { job } => self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out)),
+            Message::Release { job } => {
+                // The receiver switched away: stop streaming to it, move on.
+                out.push(Output::CloseOutgoing { to: from, job });
+                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
+            }
             Message::StatusQuery { job, origin, .. } => self.answer_status(from, job, origin, 0, out),
             other => panic!("node server {} got unexpected {other:?}", self.host),
         }
@@ -284,23 +399,30 @@ impl NodeServer {
             unreachable!("called with an offer")
         };
         let (id, host, upload, offer_timeout) = (job.id, self.host, self.upload_bps, self.control.offer_timeout());
+        let (budget, download) = (self.upload_budget(), self.download_bps);
         let Some(state) = self.job_mut(id) else {
             // First contact: accept, take the list, and become a source at once ([0057]): the
             // node approaches its targets before it holds any content and streams items as they
-            // arrive. It notifies the base server of the receipt ([0054], FIG. 4).
+            // arrive. It notifies the base server of the receipt ([0054], FIG. 4). With an
+            // automatic fanout it opens as many connections as its upload feeds at the job's
+            // stream rate; a server already at its connection limit in other jobs ([0069])
+            // takes the job but not the list, which its source hands to another server.
             let s = job.strategy;
-            let slots = if s.adaptive_fanout { 1 } else { s.fanout };
+            let fanout = if s.auto_fanout { auto_fanout(upload, job.stream_rate_bps).min(s.fanout) } else { s.fanout };
+            let slots = if s.adaptive_fanout { 1 } else { fanout };
+            let takes_list = budget > 0 || !s.relay;
+            let list = if takes_list { index_list } else { IndexList::default() };
             let forwarder = if !s.relay {
                 Forwarder::new(IndexList::default(), 1, 1, false)
             } else if s.index_lists {
-                Forwarder::new(index_list, slots, s.fanout, true)
+                Forwarder::new(list, slots, fanout, true).with_move_on(s.move_on).with_help(s.dynamic_switching)
             } else {
                 let own = job.servers.iter().position(|&h| h == host).map(|p| p as u32);
-                Forwarder::full_list(job.servers.len(), own, slots, s.fanout)
+                Forwarder::full_list(job.servers.len(), own, slots, fanout)
             };
             out.push(Output::Send {
                 to: from,
-                msg: Message::Accept { job: id, from_item: 0, from_byte: 0, takes_list: true },
+                msg: Message::Accept { job: id, from_item: 0, from_byte: 0, takes_list },
             });
             out.push(Output::Send { to: job.base_server, msg: Message::JobReceived { job: id, source: from } });
             let mut state = NodeJob {
@@ -328,11 +450,22 @@ impl NodeServer {
                 commands: Vec::new(),
                 chunk_lags_us: Vec::new(),
                 source_held: items_held,
+                rate_ewma: 0.0,
+                last_arrival: None,
+                source_since: now,
                 last_progress: now,
                 forwarder,
             };
             let object = state.job.clone();
-            state.forwarder.fill(SourceContext { job: &object, upload_bps: upload, held: 0, offer_timeout }, out);
+            let ctx = SourceContext {
+                job: &object,
+                upload_bps: upload,
+                held: 0,
+                content_complete: false,
+                offer_timeout,
+                budget,
+            };
+            state.forwarder.fill(ctx, out);
             self.jobs.push(state);
             return;
         };
@@ -365,6 +498,7 @@ impl NodeServer {
                 out.push(Output::CancelTimer { timer: Timer::SourceRetry { job: id } });
             }
             state.source = Some((from, rate_bps));
+            state.reset_measure(now);
             state.source_held = items_held;
             state.last_progress = now;
             if let Some(old) = state.parent.replace(from).filter(|&p| p != from) {
@@ -380,17 +514,26 @@ impl NodeServer {
             });
             return;
         }
-        // Dynamic switching ([0073]): while still receiving content, take a source whose
-        // declared rate beats the current one's by the margin. Only a source ahead of this
-        // server can take over (so sources never form a cycle).
-        let current = state.source.map_or(0.0, |(_, r)| r);
+        // Dynamic switching ([0073]): while still receiving content, take a source that offers
+        // more than the rate measured from the current one, by the margin — and only if this
+        // server's own download leaves room to go faster. Only a source ahead of this server can
+        // take over (so sources never form a cycle), and at most `max_switches` times.
+        let measured = state.current_rate(now);
+        let offered = rate_bps.min(download);
+        // A switch costs a round trip of control messages: it is only worth it with enough
+        // content left to move at the better rate (a tenth of it, and at least
+        // `MIN_ITEMS_TO_SWITCH` items the newcomer already holds).
+        let missing = state.job.content.chunks - state.chunks_held;
         let receiving = state.received_at.is_none()
             && state.source.is_some_and(|(h, _)| h != from)
             && state.switching_to.is_none()
-            && items_held > state.held;
+            && items_held >= state.held + MIN_ITEMS_TO_SWITCH
+            && missing * 10 >= state.job.content.chunks;
         if s.dynamic_switching
             && receiving
-            && rate_bps > current * (1.0 + s.switch_margin)
+            && state.switches < s.max_switches
+            && offered > measured * (1.0 + s.switch_margin)
+            && measured < download * (1.0 - s.switch_margin).max(0.0)
             && s.kind != StrategyKind::Star
         {
             let (old, _) = state.source.expect("receiving");
@@ -407,6 +550,7 @@ impl NodeServer {
     /// item arrived from `old`.
     pub fn on_incoming_closed(
         &mut self,
+        now: SimTime,
         job: JobId,
         old: HostId,
         at: ResumePoint,
@@ -432,6 +576,7 @@ impl NodeServer {
         };
         state.bytes_received += partial_bytes;
         state.source = Some((new, rate));
+        state.reset_measure(now);
         state.parent = Some(new);
         if state.orphaned.take().is_some() {
             out.push(Output::CancelTimer { timer: Timer::SourceRetry { job } });
@@ -564,6 +709,9 @@ impl NodeServer {
         }
         state.last_progress = now;
         state.asked_from = None;
+        if state.source.is_some_and(|(h, _)| h == from) {
+            state.measure(now, bytes);
+        }
         if index < state.held {
             return; // a duplicate: already held
         }

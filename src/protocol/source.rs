@@ -7,8 +7,12 @@
 //! upload is not saturated, up to the fanout).
 //!
 //! - With index lists and `split` (the cascade, [0067]), the source decides its targets once —
-//!   the first `fanout` servers of its list — and hands each an equal contiguous share of the
-//!   rest of its list, which the target continues below itself.
+//!   the first `fanout` servers of its list — and hands each an interleaved share of the rest of
+//!   its list, which the target continues below itself.
+//! - With `move_on` (FIGs. 5–7, [0060]), the source instead keeps half of what is left at every
+//!   hand-off: it approaches the first server of its list with the other half, and once a server
+//!   it serves holds the whole content (its stream drains) it moves on to the next server of the
+//!   half it kept, so the number of sources doubles with every round.
 //! - Without `split` (the star, or a cascade without index lists), the source keeps its list
 //!   and approaches the next server whenever a connection is free; targets get no list. Without
 //!   index lists that list is the whole server list, rotated to start after the source itself,
@@ -17,6 +21,12 @@
 //! A connection's content stream *pauses* when it has sent all content and every item the
 //! source holds; the target then stays a *child* of the source, and later items (commands, the
 //! end-job command) are streamed to it again as they arrive ([0055], [0064]).
+//!
+//! *Helping* ([0061], [0073]): a source with dynamic switching that holds the whole content and
+//! has nothing left to approach offers itself to the servers of the list it was handed that may
+//! still be receiving, deepest first; a receiver switches when the offer beats the rate it
+//! measures from its current source (see the node server). A source stops helping after two
+//! refusals in a row, so an idle source costs a few messages, not one per server.
 
 use super::job::{IndexList, JobId, JobObject};
 use super::message::{Message, Outbox, Output, Timer};
@@ -35,8 +45,12 @@ pub struct SourceContext<'a> {
     pub upload_bps: f64,
     /// Items of the job's log the source holds.
     pub held: u32,
+    /// The source holds the whole content (it can help servers still receiving).
+    pub content_complete: bool,
     /// How long to wait for the answer to an offer before moving on.
     pub offer_timeout: SimDuration,
+    /// New connections the host may still open over all its jobs (`u32::MAX`: no limit).
+    pub budget: u32,
 }
 
 /// A server this source approached: the share of the list it was handed, and whether it has
@@ -66,6 +80,16 @@ pub struct Forwarder {
     paused: BTreeMap<HostId, u32>,
     /// Children with a reopened (command) stream.
     reopened: BTreeSet<HostId>,
+    /// Keep half of the list at every hand-off and move on (FIGs. 5–7).
+    move_on: bool,
+    /// Servers this source may offer help to: the list it was handed (deepest last).
+    help: IndexList,
+    /// Positions of `help` offered so far, counted from its end.
+    help_offered: u32,
+    /// Help offers out, and refusals in a row.
+    help_out: BTreeSet<HostId>,
+    help_refusals: u32,
+    help_enabled: bool,
 }
 
 impl Forwarder {
@@ -74,6 +98,12 @@ impl Forwarder {
     pub fn new(list: IndexList, slots: u32, max_slots: u32, split: bool) -> Self {
         assert!(slots > 0 && slots <= max_slots, "bad connection slots {slots}/{max_slots}");
         Forwarder {
+            help: list,
+            help_offered: 0,
+            help_out: BTreeSet::new(),
+            help_refusals: 0,
+            help_enabled: false,
+            move_on: false,
             pending: list,
             rotate: 0,
             split,
@@ -96,6 +126,18 @@ impl Forwarder {
             f.pending.len -= 1; // the last rotated position is the source itself
         }
         f
+    }
+
+    /// Keep half of the list at every hand-off and move on once a server is served (FIGs. 5–7).
+    pub fn with_move_on(mut self, move_on: bool) -> Self {
+        self.move_on = move_on;
+        self
+    }
+
+    /// Offer help to the servers of the list once nothing is left to approach.
+    pub fn with_help(mut self, help: bool) -> Self {
+        self.help_enabled = help;
+        self
     }
 
     /// Servers not yet approached.
@@ -130,11 +172,13 @@ impl Forwarder {
         (position + self.rotate) % job.servers.len() as u32
     }
 
-    /// Opens as many connections as free slots allow: one [`Message::Offer`] per target,
-    /// declaring the rate a new connection would get and the `held` items.
+    /// Opens as many connections as free slots (and the host's budget) allow: one
+    /// [`Message::Offer`] per target, declaring the rate a new connection would get and the
+    /// `held` items; with nothing left to approach, offers help (see the module docs).
     pub fn fill(&mut self, ctx: SourceContext, out: &mut Outbox) {
-        let SourceContext { job, upload_bps, held, offer_timeout } = ctx;
-        if self.split && !self.split_done {
+        let SourceContext { job, upload_bps, held, offer_timeout, .. } = ctx;
+        let mut budget = ctx.budget;
+        if self.split && !self.split_done && !self.move_on {
             self.split_done = true;
             // Targets: the first `max_slots` servers; the rest is shared among them in
             // interleaved shares (see `IndexList::every`).
@@ -144,14 +188,25 @@ impl Forwarder {
                 self.queued.push_back((targets.get(i), rest.every(i, targets.len())));
             }
         }
-        while (self.outstanding.len() as u32) < self.slots {
+        while (self.outstanding.len() as u32) < self.slots && budget > 0 {
             let (index, list) = if let Some(next) = self.queued.pop_front() {
                 next
             } else if let Some(position) = self.pending.pop_front() {
-                (self.server(job, position), IndexList::default())
+                if self.split && self.move_on {
+                    // Hand the target half of what is left; keep the other half.
+                    let rest = self.pending;
+                    self.pending = rest.every(0, 2);
+                    (self.server(job, position), rest.every(1, 2))
+                } else {
+                    (self.server(job, position), IndexList::default())
+                }
+            } else if let Some((index, to)) = self.next_to_help(ctx) {
+                self.help_out.insert(to);
+                (index, IndexList::default())
             } else {
                 break;
             };
+            budget -= 1;
             let to = job.servers[index as usize];
             let rate_bps = self.offer_rate(upload_bps);
             self.outstanding.insert(to, Outstanding { list, accepted: false });
@@ -180,6 +235,9 @@ impl Forwarder {
     /// offered list (it switched to us and has its own), the list goes to another server. An
     /// answer after the offer timed out is honoured all the same: the server is served.
     pub fn on_accepted(&mut self, to: HostId, takes_list: bool) {
+        if self.help_out.remove(&to) {
+            self.help_refusals = 0;
+        }
         let entry = self.outstanding.entry(to).or_insert(Outstanding { list: IndexList::default(), accepted: true });
         entry.accepted = true;
         if !takes_list {
@@ -195,7 +253,28 @@ impl Forwarder {
         if let Some(o) = self.outstanding.remove(&to) {
             self.give_back(o.list);
         }
+        if self.help_out.remove(&to) {
+            self.help_refusals += 1;
+        }
         self.fill(ctx, out);
+    }
+
+    /// The next server to offer help to, if this source helps and can: it holds the whole
+    /// content, has nothing else to do, and was not refused twice in a row. Deepest first.
+    fn next_to_help(&mut self, ctx: SourceContext) -> Option<(u32, HostId)> {
+        if !self.help_enabled || !ctx.content_complete || self.help_refusals >= 2 {
+            return None;
+        }
+        while self.help_offered < self.help.len() {
+            let position = self.help.get(self.help.len() - 1 - self.help_offered);
+            self.help_offered += 1;
+            let index = self.server(ctx.job, position);
+            let to = ctx.job.servers[index as usize];
+            if !self.outstanding.contains_key(&to) && !self.paused.contains_key(&to) && !self.reopened.contains(&to) {
+                return Some((index, to));
+            }
+        }
+        None
     }
 
     /// The offer to `to` got no answer in time: if it is still unanswered, treat it as declined.
@@ -258,6 +337,7 @@ mod tests {
             content: ContentSpec { total_bytes: 1, chunks: 1, live_chunk_interval: None },
             strategy: StrategyConfig::cascade(2, 1),
             content_started_at: crate::kernel::SimTime::ZERO,
+            stream_rate_bps: 1.0,
         })
     }
 
@@ -272,7 +352,14 @@ mod tests {
     }
 
     fn ctx(job: &Rc<JobObject>) -> SourceContext<'_> {
-        SourceContext { job, upload_bps: 1.0, held: 0, offer_timeout: SimDuration::from_secs(60) }
+        SourceContext {
+            job,
+            upload_bps: 1.0,
+            held: 0,
+            content_complete: false,
+            offer_timeout: SimDuration::from_secs(60),
+            budget: u32::MAX,
+        }
     }
 
     fn l(start: u32, step: u32, len: u32) -> IndexList {

@@ -13,6 +13,7 @@ pub mod results;
 pub mod schema;
 pub mod timeline;
 pub mod trace;
+pub mod utilisation;
 
 pub use results::{Percentiles, Results};
 

@@ -17,12 +17,13 @@
 //! by [`RESULTS_SCHEMA_VERSION`].
 
 use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
+use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use crate::protocol::base_server::Verdict;
 use crate::protocol::client::ClientNotice;
-use crate::protocol::job::{Item, StrategyConfig, StrategyKind};
+use crate::protocol::job::{Item, StrategyConfig};
 use crate::protocol::node_server::NodeJob;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -363,6 +364,9 @@ pub struct JobResult {
     pub live_stream: Option<LiveResult>,
     /// The base server's account of every server (`null` for a job never created).
     pub accountability: Option<Accountability>,
+    /// Engine-driven strategies (swarm, optimal): upload utilisation while servers still need
+    /// pieces (see `report::utilisation`); `null` for the cascade family.
+    pub utilisation: Option<Utilisation>,
 }
 
 /// Bytes a server received from one source.
@@ -501,21 +505,7 @@ fn secs(t: SimTime) -> f64 {
 }
 
 fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
-    match s.kind {
-        StrategyKind::Cascade => serde_json::json!({
-            "fanout": s.fanout,
-            "first_nodes": s.first_nodes,
-            "index_lists": s.index_lists,
-            "adaptive_fanout": s.adaptive_fanout,
-            "rate_sort": s.rate_sort,
-            "dynamic_switching": s.dynamic_switching,
-            "switch_margin": s.switch_margin,
-        }),
-        StrategyKind::Star => serde_json::json!({ "max_concurrent": s.first_nodes }),
-        StrategyKind::Chain => serde_json::json!({}),
-        StrategyKind::Tree => serde_json::json!({ "arity": s.fanout }),
-        StrategyKind::Swarm => serde_json::json!({ "peers": s.peers, "upload_slots": s.fanout }),
-    }
+    crate::strategy::by_kind(s.kind).params(s)
 }
 
 /// A live job's lag at one server: the percentiles of its chunks' lags and whether it kept up.
@@ -830,6 +820,28 @@ impl Results {
                         repairs,
                     }
                 });
+                let engine_driven = crate::strategy::by_kind(request.strategy.kind).engine_driven();
+                let utilisation = match (id, bs, cj.requested_at) {
+                    (Some(id), Some(b), Some(start)) if engine_driven => {
+                        let capacity = |h: HostId, completed| HostCapacity {
+                            host: h,
+                            upload: topo.host(h).upload_bps,
+                            download: topo.host(h).download_bps,
+                            completed,
+                        };
+                        let peers: Vec<HostCapacity> = servers
+                            .iter()
+                            .map(|&h| {
+                                let state = engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id));
+                                capacity(h, state.and_then(|s| s.received_at))
+                            })
+                            .collect();
+                        let pieces: Vec<_> = engine.piece_records().iter().filter(|p| p.job == id).copied().collect();
+                        let end = if complete { last.unwrap_or(start) } else { engine.now() };
+                        Some(utilisation(&pieces, &capacity(b.host(), None), &peers, start, end))
+                    }
+                    _ => None,
+                };
                 let live_stream = request.content.live_chunk_interval.map(|interval| LiveResult {
                     rate_mbps: mbps(
                         request.content.total_bytes as f64 / (interval.as_secs_f64() * request.content.chunks as f64),
@@ -844,7 +856,18 @@ impl Results {
                     client: client.name().to_string(),
                     id: id.map(|j| j.0),
                     strategy: request.strategy.name().to_string(),
-                    strategy_params: strategy_params(&request.strategy),
+                    strategy_params: {
+                        let mut params = strategy_params(&request.strategy);
+                        if let Some(p) = base_job.and_then(|b| b.plan) {
+                            params["plan"] = serde_json::json!({
+                                "first_nodes": p.first_nodes,
+                                "fanout": p.fanout,
+                                "stream_rate_mbps": mbps(p.stream_rate_bps),
+                                "estimate_s": p.estimate_s,
+                            });
+                        }
+                        params
+                    },
                     outcome,
                     outcome_reason,
                     servers: servers.len(),
@@ -897,6 +920,7 @@ impl Results {
                         .collect(),
                     live_stream,
                     accountability,
+                    utilisation,
                 });
             }
         }

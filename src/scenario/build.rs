@@ -166,6 +166,32 @@ impl Scenario {
         Ok(())
     }
 
+    /// The connection limits of the node servers that have one: named hosts first, then group
+    /// members, in the order `node_servers` lists them.
+    fn max_uploads(&self, node_servers: &[HostId]) -> Result<BTreeMap<HostId, u32>, ScenarioError> {
+        let mut limits = BTreeMap::new();
+        let mut next = node_servers.iter();
+        let mut take = |path: String, limit: Option<u32>, count: u32| -> Result<(), ScenarioError> {
+            if let Some(l) = limit {
+                check_count(&path, l as u64, MAX_HOSTS)?;
+            }
+            for _ in 0..count {
+                let h = *next.next().expect("one node server per host and member");
+                if let Some(l) = limit {
+                    limits.insert(h, l);
+                }
+            }
+            Ok(())
+        };
+        for (i, h) in self.network.hosts.iter().enumerate() {
+            take(format!("network.hosts[{i}].max_uploads"), h.max_uploads, 1)?;
+        }
+        for (i, g) in self.network.groups.iter().enumerate() {
+            take(format!("network.groups[{i}].max_uploads"), g.max_uploads, g.count)?;
+        }
+        Ok(limits)
+    }
+
     /// Validates the scenario and makes it concrete for `seed` (the scenario's own seed when
     /// `None`). Host parameters drawn from distributions use the seed's topology stream.
     pub fn build(&self, seed: Option<u64>) -> Result<Built, ScenarioError> {
@@ -275,6 +301,7 @@ impl Scenario {
             links,
             base_server,
             max_open_jobs: self.network.base_server.as_ref().and_then(|b| b.max_open_jobs),
+            max_uploads: self.max_uploads(&node_servers)?,
             node_servers,
             clients,
             transfers,
@@ -880,28 +907,5 @@ fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> 
 }
 
 fn build_strategy(path: &str, s: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
-    let count = |field: &str, v: u32| check_count(&format!("{path}.{field}"), v as u64, MAX_HOSTS).map(|()| v);
-    Ok(match s {
-        Strategy::Cascade(c) => {
-            check_range(&format!("{path}.switch_margin"), c.switch_margin, 0.0, MAX_FACTOR, "")?;
-            StrategyConfig {
-                index_lists: c.index_lists,
-                adaptive_fanout: c.adaptive_fanout,
-                rate_sort: c.rate_sort,
-                dynamic_switching: c.dynamic_switching,
-                switch_margin: c.switch_margin,
-                ..StrategyConfig::cascade(count("fanout", c.fanout)?, count("first_nodes", c.first_nodes)?)
-            }
-        }
-        Strategy::Star(StarStrategy { max_concurrent }) => {
-            StrategyConfig::star(count("max_concurrent", max_concurrent.unwrap_or(servers as u32))?)
-        }
-        Strategy::Chain(ChainStrategy {}) => StrategyConfig::chain(),
-        Strategy::Tree(TreeStrategy { arity }) => StrategyConfig::tree(count("arity", *arity)?),
-        Strategy::Swarm(SwarmStrategy { peers, upload_slots }) => {
-            check_total(path, servers as u64, MAX_SWARM_SERVERS, "the number of servers of a swarm job")?;
-            check_count(&format!("{path}.peers"), *peers as u64, MAX_SWARM_PEERS as u64)?;
-            StrategyConfig::swarm(*peers, count("upload_slots", *upload_slots)?, servers as u32)
-        }
-    })
+    crate::strategy::config(path, s, servers)
 }

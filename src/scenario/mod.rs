@@ -7,6 +7,7 @@
 //! guessing.
 
 mod build;
+pub mod count;
 pub mod dist;
 pub mod limits;
 pub mod parse;
@@ -15,6 +16,7 @@ pub mod shape;
 pub mod tagged;
 pub mod types;
 
+pub use count::Count;
 pub use dist::Dist;
 pub use parse::{load, parse};
 pub use types::*;
@@ -58,7 +60,7 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         ScenarioError::Invalid { path: path.into(), message: message.into() }
     }
 
@@ -233,6 +235,8 @@ pub struct Built {
     pub base_server: Option<HostId>,
     /// Jobs the base server runs at once before it denies requests.
     pub max_open_jobs: Option<u32>,
+    /// Node servers with a limit on down-line connections over all their jobs ([0069]).
+    pub max_uploads: BTreeMap<HostId, u32>,
     /// Hosts that run node-server software.
     pub node_servers: Vec<HostId>,
     /// Clients and their jobs.

@@ -120,7 +120,7 @@ mod tests {
         let file = r#"{ "kind": "file", "size_mb": 1, "chunks": 1 }"#;
         let (path, message) = err(&job(r#"{ "kind": "cascade", "fanout": -1 }"#, file));
         assert_eq!(path, "clients[0].jobs[0].strategy.fanout");
-        assert!(message.starts_with("invalid value: integer `-1`"), "{message}");
+        assert!(message.starts_with("invalid value: -1, expected \"auto\" or a whole number"), "{message}");
         let (path, _) = err(&job(r#"{ "kind": "cascade", "fan_out": 1 }"#, file));
         assert_eq!(path, "clients[0].jobs[0].strategy.fan_out");
         let (path, message) = err(&job(r#"{ "kind": "spiral" }"#, file));

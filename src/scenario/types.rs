@@ -6,6 +6,7 @@
 //! read by [`tagged::deserialize`], so that an error inside one names the field
 //! (`...strategy.fanout`), which serde's own internally tagged enums cannot do.
 
+use super::count::Count;
 use super::dist::Dist;
 use super::tagged;
 use schemars::JsonSchema;
@@ -292,6 +293,10 @@ pub struct Host {
     /// Access latency added to everything the host sends or receives, milliseconds.
     #[serde(default)]
     pub latency_ms: f64,
+    /// Most down-line connections the server keeps at once over all its jobs ([0069]); no limit
+    /// when omitted. A server at its limit takes a new job without its index list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
 }
 
 /// The base server's host and policy.
@@ -385,6 +390,10 @@ pub struct Group {
     /// Access latency per host, milliseconds.
     #[serde(default = "zero_dist")]
     pub latency_ms: Dist,
+    /// Most down-line connections each member keeps at once over all its jobs ([0069]); no
+    /// limit when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
 }
 
 fn zero_dist() -> Dist {
@@ -549,19 +558,41 @@ pub enum Strategy {
     Chain(ChainStrategy),
     /// A random fixed k-ary tree rooted at the base server (list shuffled with the seed).
     Tree(TreeStrategy),
-    /// BitTorrent-like reference: peers exchange chunks, rarest first; the base server seeds.
+    /// BitTorrent reference at the piece level (see `src/strategy/swarm.rs`): local
+    /// rarest-first from neighbours' HAVE state, a bounded neighbour set from a tracker,
+    /// tit-for-tat choking every 10 s with an optimistic unchoke every 30 s, pipelined
+    /// connections, endgame; the base server and finished peers seed.
     Swarm(SwarmStrategy),
+    /// Optimal reference (see `src/strategy/optimal.rs`): the binomial pipeline of
+    /// Mundinger, Weber & Weiss for homogeneous peers, a striped multi-tree sized by upload
+    /// otherwise.
+    Optimal(OptimalStrategy),
+}
+
+impl Strategy {
+    /// The `kind` name of this strategy, as in the scenario file.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Strategy::Cascade(_) => "cascade",
+            Strategy::Star(_) => "star",
+            Strategy::Chain(_) => "chain",
+            Strategy::Tree(_) => "tree",
+            Strategy::Swarm(_) => "swarm",
+            Strategy::Optimal(_) => "optimal",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Strategy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        tagged::deserialize(d, &["cascade", "star", "chain", "tree", "swarm"], |kind, v| {
+        tagged::deserialize(d, &["cascade", "star", "chain", "tree", "swarm", "optimal"], |kind, v| {
             Some(match kind {
                 "cascade" => tagged::payload(v).map(Strategy::Cascade),
                 "star" => tagged::payload(v).map(Strategy::Star),
                 "chain" => tagged::payload(v).map(Strategy::Chain),
                 "tree" => tagged::payload(v).map(Strategy::Tree),
                 "swarm" => tagged::payload(v).map(Strategy::Swarm),
+                "optimal" => tagged::payload(v).map(Strategy::Optimal),
                 _ => return None,
             })
         })
@@ -572,30 +603,68 @@ impl<'de> Deserialize<'de> for Strategy {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CascadeStrategy {
-    /// Concurrent down-line connections per node server (default 4).
-    #[serde(default = "default_fanout")]
-    pub fanout: u32,
-    /// Number of servers the base server streams to directly (default 1).
-    #[serde(default = "default_first_nodes")]
-    pub first_nodes: u32,
+    /// Concurrent down-line connections per node server ([0069]): a number, or `"auto"`
+    /// (default): each server opens as many as its declared upload can feed at the job's
+    /// stream rate, which the base server chooses from the declared capacities.
+    #[serde(default)]
+    pub fanout: Count,
+    /// Number of servers the base server streams to directly: a number, or `"auto"` (default):
+    /// as many as its upload can feed at the job's stream rate.
+    #[serde(default)]
+    pub first_nodes: Count,
     /// Forward index lists of servers not yet approached ([0067], default on); off: every
     /// source tries every server of the full list.
-    #[serde(default = "default_index_lists")]
+    #[serde(default = "cascade_defaults::index_lists")]
     pub index_lists: bool,
     /// Open another down-line connection only while the upload is not saturated, up to
     /// `fanout` (default off: always `fanout`).
-    #[serde(default = "default_adaptive_fanout")]
+    #[serde(default = "cascade_defaults::adaptive_fanout")]
     pub adaptive_fanout: bool,
     /// Approach servers in descending order of declared upload ([0071], default on).
-    #[serde(default = "default_rate_sort")]
+    #[serde(default = "cascade_defaults::rate_sort")]
     pub rate_sort: bool,
-    /// Receivers switch to a faster offering source ([0073], default on).
-    #[serde(default = "default_dynamic_switching")]
+    /// Receivers switch to a faster offering source ([0073], default on); sources with nothing
+    /// left to do offer themselves to the servers of their list still receiving.
+    #[serde(default = "cascade_defaults::dynamic_switching")]
     pub dynamic_switching: bool,
-    /// A newcomer must declare this much more rate (fraction) to win a switch
-    /// (default 0.2).
-    #[serde(default = "default_margin")]
+    /// A newcomer must offer this much more than the receiver's measured rate (fraction) to win
+    /// a switch (default 0.2).
+    #[serde(default = "cascade_defaults::switch_margin")]
     pub switch_margin: f64,
+    /// Dynamic switches one server makes at most (default 3), so switching cannot thrash.
+    #[serde(default = "cascade_defaults::max_switches")]
+    pub max_switches: u32,
+    /// Sources move on as in FIGs. 5–7 (default off): a source keeps half of its index list at
+    /// every hand-off and, once a server it serves holds the whole content, approaches the next
+    /// one of its own list.
+    #[serde(default = "cascade_defaults::move_on")]
+    pub move_on: bool,
+}
+
+/// The cascade's defaults for serde, from [`crate::protocol::job::cascade_defaults`].
+mod cascade_defaults {
+    use crate::protocol::job::cascade_defaults as d;
+    pub fn index_lists() -> bool {
+        d::INDEX_LISTS
+    }
+    pub fn adaptive_fanout() -> bool {
+        d::ADAPTIVE_FANOUT
+    }
+    pub fn rate_sort() -> bool {
+        d::RATE_SORT
+    }
+    pub fn dynamic_switching() -> bool {
+        d::DYNAMIC_SWITCHING
+    }
+    pub fn switch_margin() -> f64 {
+        d::SWITCH_MARGIN
+    }
+    pub fn max_switches() -> u32 {
+        d::MAX_SWITCHES
+    }
+    pub fn move_on() -> bool {
+        d::MOVE_ON
+    }
 }
 
 /// The prior art (`"kind": "star"`).
@@ -621,58 +690,45 @@ pub struct TreeStrategy {
     pub arity: u32,
 }
 
-/// BitTorrent-like chunk exchange (`"kind": "swarm"`).
+/// BitTorrent at the piece level (`"kind": "swarm"`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmStrategy {
-    /// Neighbours each peer links to (default 8).
-    #[serde(default = "eight")]
+    /// Neighbours a peer asks the tracker for (default 40; it accepts up to twice as many).
+    #[serde(default = "forty")]
     pub peers: u32,
-    /// Concurrent piece uploads per peer (default 4).
+    /// Upload slots (unchoked connections) per peer; default derived from the peer's upload as
+    /// the mainline client does, capped at `max_upload_slots`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_slots: Option<u32>,
+    /// Cap on the derived number of upload slots (default 4).
     #[serde(default = "default_fanout")]
-    pub upload_slots: u32,
+    pub max_upload_slots: u32,
 }
 
-fn eight() -> u32 {
-    8
+/// The optimal reference schedule (`"kind": "optimal"`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptimalStrategy {
+    /// Stripes of the multi-tree (heterogeneous uploads); default chosen from the sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripes: Option<u32>,
+}
+
+fn forty() -> u32 {
+    40
 }
 
 fn yes() -> bool {
     true
 }
 
-use crate::protocol::job::cascade_defaults;
-
-fn default_index_lists() -> bool {
-    cascade_defaults::INDEX_LISTS
-}
-
-fn default_adaptive_fanout() -> bool {
-    cascade_defaults::ADAPTIVE_FANOUT
-}
-
-fn default_rate_sort() -> bool {
-    cascade_defaults::RATE_SORT
-}
-
-fn default_dynamic_switching() -> bool {
-    cascade_defaults::DYNAMIC_SWITCHING
-}
-
-fn default_first_nodes() -> u32 {
-    cascade_defaults::FIRST_NODES
-}
-
 fn two() -> u32 {
     2
 }
 
-fn default_margin() -> f64 {
-    cascade_defaults::SWITCH_MARGIN
-}
-
 fn default_fanout() -> u32 {
-    cascade_defaults::FANOUT
+    4
 }
 
 /// A raw transfer, no protocol: `size_mb` from one host to another starting at `at_s`.

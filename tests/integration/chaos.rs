@@ -4,7 +4,8 @@
 //! A schedule mixes crashes (recovering by themselves, repairable, or permanent), partitions
 //! (including ones that isolate the client or the base server), link cuts on an explicit
 //! topology, and message loss on one host or on every host including the client, over the star,
-//! the chain, the tree and the cascade with every combination of its switches. Every fault
+//! the chain, the tree and the cascade with every combination of its switches (automatic or
+//! fixed fanout and first nodes, move-on, switching and helping). Every fault
 //! starts in the first 12 s and lasts at most 40 s, except permanent crashes and crashes only a
 //! repair ends. Invariants, checked on every run:
 //!
@@ -100,14 +101,18 @@ fn fault() -> impl Strategy<Value = Fault> {
 }
 
 fn job() -> impl Strategy<Value = Job> {
-    let cascade = (1u32..4, 1u32..3, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(fanout, first, index_lists, rate_sort, switching, adaptive)| {
+    // `fanout` and `first_nodes` 0 stand for "auto".
+    let cascade = (0u32..4, 0u32..3, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>())
+        .prop_map(|(fanout, first, index_lists, rate_sort, switching, adaptive, move_on)| {
+            let count = |v: u32| if v == 0 { r#""auto""#.to_string() } else { v.to_string() };
             format!(
-                r#"{{ "kind": "cascade", "fanout": {fanout}, "first_nodes": {first}, "index_lists": {index_lists},
-                     "rate_sort": {rate_sort}, "dynamic_switching": {switching}, "adaptive_fanout": {adaptive} }}"#
+                r#"{{ "kind": "cascade", "fanout": {}, "first_nodes": {}, "index_lists": {index_lists},
+                     "rate_sort": {rate_sort}, "dynamic_switching": {switching}, "adaptive_fanout": {adaptive},
+                     "move_on": {move_on} }}"#,
+                count(fanout),
+                count(first)
             )
-        },
-    );
+        });
     let strategy = prop_oneof![
         4 => cascade,
         1 => Just(r#"{ "kind": "star" }"#.to_string()),

@@ -17,7 +17,7 @@ fn chain(faults: &str, resume: bool) -> String {
                        {{ "name": "n2", "upload_mbps": 8, "download_mbps": 8 }} ] }},
           "clients": [ {{ "name": "c", "upload_mbps": 8, "download_mbps": 8,
             "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 4, "chunks": 4 }},
-                        "strategy": {{ "kind": "cascade", "fanout": 1, "rate_sort": false }} }} ] }} ],
+                        "strategy": {{ "kind": "cascade", "fanout": 1, "rate_sort": false, "dynamic_switching": false }} }} ] }} ],
           "faults": {{ "resume": {resume}, "events": [ {faults} ] }} }}"#
     )
 }
@@ -264,7 +264,9 @@ fn thirty_percent_loss_everywhere_costs_little_and_repairs_nobody() {
     // 50 servers, 30 % of every control message lost for 100 s (far longer than the job): no
     // server is repaired (nothing crashed), none is reported repaired, the job closes.
     let fault = r#"{ "kind": "message_loss", "at_s": 0, "probability": 0.3, "until_s": 100 }"#;
-    let cascade = r#"{ "kind": "cascade" }"#;
+    // (Without dynamic switching: under heavy loss every switch's round trip of control
+    // messages stalls a stream, so switching costs more than it saves; see the README.)
+    let cascade = r#"{ "kind": "cascade", "fanout": 4, "first_nodes": 1, "dynamic_switching": false }"#;
     let r = run_json(&small(50, cascade, "", fault));
     let clean = run_json(&small(50, cascade, "", ""));
     all_done(&r);

@@ -13,5 +13,6 @@ mod hostile;
 mod network_model;
 mod outputs;
 mod protocol;
+mod references;
 mod solver_props;
 mod util;

@@ -182,10 +182,14 @@ fn rate_sort_puts_fast_uploaders_first_in_the_cascade() {
     // Uploads a = 1, b = 2, c = 10 MB/s; one 1 MB chunk; fanout 1 (a chain).
     // In list order: client→bs 0.1 s, bs→a 0.1 s, a→b 1 s, b→c 0.5 s: done at 1.7 s.
     // Sorted: bs→c 0.1 s, c→b 0.1 s, b→a 0.5 s: done at 0.8 s.
-    let unsorted =
-        run_json(&three_servers(r#"{ "kind": "cascade", "fanout": 1, "rate_sort": false }"#, [8.0, 16.0, 80.0]));
-    let sorted =
-        run_json(&three_servers(r#"{ "kind": "cascade", "fanout": 1, "rate_sort": true }"#, [8.0, 16.0, 80.0]));
+    let unsorted = run_json(&three_servers(
+        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1, "rate_sort": false, "dynamic_switching": false }"#,
+        [8.0, 16.0, 80.0],
+    ));
+    let sorted = run_json(&three_servers(
+        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1, "rate_sort": true, "dynamic_switching": false }"#,
+        [8.0, 16.0, 80.0],
+    ));
     assert_eq!(unsorted.makespan_s.map(ns), Some(ns(1.7)));
     assert_eq!(sorted.makespan_s.map(ns), Some(ns(0.8)));
     assert_eq!(node(&sorted, "b").received_from, vec!["c".to_string()]);
@@ -197,7 +201,7 @@ fn without_index_lists_every_source_tries_every_server() {
     // other server: the base server to a, b, c; each server to the two others: 9 offers, and
     // only three accepts. Receipts: a 0.2 s, b 0.3 s, c 0.4 s (a chain).
     let json = three_servers(
-        r#"{ "kind": "cascade", "fanout": 1, "index_lists": false, "dynamic_switching": false }"#,
+        r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1, "index_lists": false, "dynamic_switching": false }"#,
         [80.0, 80.0, 80.0],
     );
     let scenario = cascade_sim::scenario::parse(&json).unwrap();
@@ -219,7 +223,7 @@ fn switching(on: bool) -> String {
                        {{ "name": "r", "upload_mbps": 8, "download_mbps": 80 }} ] }},
           "clients": [ {{ "name": "client", "upload_mbps": 80, "download_mbps": 80,
             "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 4, "chunks": 4 }},
-                        "strategy": {{ "kind": "cascade", "fanout": 1, "index_lists": false,
+                        "strategy": {{ "kind": "cascade", "fanout": 1, "first_nodes": 1, "index_lists": false,
                                       "rate_sort": false, "dynamic_switching": {on} }} }} ] }} ] }}"#
     )
 }
@@ -258,8 +262,8 @@ fn adaptive(adaptive: bool, child_mbps: f64) -> String {
                        {{ "name": "d", "upload_mbps": 80, "download_mbps": {child_mbps} }} ] }},
           "clients": [ {{ "name": "client", "upload_mbps": 800, "download_mbps": 800,
             "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 1, "chunks": 10 }},
-                        "strategy": {{ "kind": "cascade", "fanout": 3, "rate_sort": false,
-                                      "adaptive_fanout": {adaptive} }} }} ] }} ] }}"#
+                        "strategy": {{ "kind": "cascade", "fanout": 3, "first_nodes": 1, "rate_sort": false,
+                                      "dynamic_switching": false, "adaptive_fanout": {adaptive} }} }} ] }} ] }}"#
     )
 }
 
@@ -371,9 +375,10 @@ fn the_swarm_exchanges_pieces_among_peers_rarest_first() {
     let r = run_json(&json(1));
     assert_eq!((r.unfinished, r.jobs[0].completed), (0, 30));
     assert!(r.jobs[0].closed_s.is_some(), "every peer executes end-job");
-    // Every peer gets every byte exactly once, from several peers.
-    assert!(r.nodes.iter().all(|n| n.bytes_received == 8_000_000));
-    assert!(r.nodes.iter().all(|n| n.bytes_from.iter().map(|b| b.bytes).sum::<u64>() == 8_000_000));
+    // Every peer gets every byte about once (an endgame copy may arrive too), from several peers.
+    let about_once = |b: u64| (8_000_000..=9_000_000).contains(&b);
+    assert!(r.nodes.iter().all(|n| about_once(n.bytes_received)));
+    assert!(r.nodes.iter().all(|n| about_once(n.bytes_from.iter().map(|b| b.bytes).sum::<u64>())));
     let multi = r.nodes.iter().filter(|n| n.bytes_from.len() > 1).count();
     assert!(multi >= 25, "pieces come from several peers: {multi}/30");
     // The seed uploads each piece roughly once, not once per peer as a star would.

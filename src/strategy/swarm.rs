@@ -1,0 +1,648 @@
+//! The `swarm` reference strategy: BitTorrent's mechanisms at the piece level. It is not the
+//! patent's method; it is the modern baseline the cascade is compared with, in the same engine.
+//!
+//! Every server of the job is a peer; the base server is the initial seed. What is modelled:
+//!
+//! - **Tracker and neighbour set.** A peer that joins asks the tracker for `peers` random
+//!   peers (default 40, as a tracker's `numwant`) and connects to those that accept (a peer
+//!   accepts up to `2 · peers` connections). Links are symmetric. A peer whose neighbour set
+//!   fell below `peers` re-announces every 30 s (at once when it fell below half); crashed
+//!   neighbours and neighbours across a partition are dropped at once (their TCP connections
+//!   die), and two seeds drop their connection (nothing to exchange), as real clients do.
+//! - **HAVE state and local rarest first.** A peer knows exactly the pieces its neighbours
+//!   announced (the bitfield on connect, a HAVE per new piece). The *downloader* chooses what
+//!   an unchoked connection carries next: among the pieces the uploader announced that it
+//!   lacks and is not already receiving, the one fewest of *its* neighbours hold, ties broken
+//!   by a random rotation.
+//! - **Choking.** A peer uploads on `upload_slots` connections at once. Without an explicit
+//!   value the slots follow the mainline client's rule from the peer's upload
+//!   ([`super::auto_upload_slots`]: 2 below 9 kB/s, 3 below 15, 4 below 42, then
+//!   ⌊√(0.6 · kB/s)⌋), capped at `max_upload_slots`. Every 10 s a peer rechokes: a leecher
+//!   unchokes the `slots − 1` interested neighbours it *measured* the highest download rates
+//!   from (bytes received over the last 20 s, tit-for-tat), a seed those it uploads to fastest,
+//!   longest-waiting first among equals (round robin); every 30 s one more interested
+//!   neighbour is unchoked optimistically, at random. An unchoked neighbour that loses
+//!   interest frees its slot at once and the best interested neighbour takes it.
+//! - **Pipelining.** An unchoked connection carries piece after piece back to back: the
+//!   engine keeps its flow and extends it with the next piece's bytes.
+//! - **Endgame.** When every piece a peer lacks is already on its way, an idle unchoked
+//!   connection sends it a second copy of one of them; the first copy to arrive cancels the
+//!   other. (Real clients request every missing block from everyone; with whole pieces as
+//!   fluid flows, many parallel copies would only share the receiver's download.)
+//! - **Seeds keep uploading**: the base server, and every peer once it holds everything.
+//! - **Faults**: nothing flows to or from a crashed host or across a partition; pieces on
+//!   their way to a crashed host are lost; a peer that comes back re-announces and continues
+//!   from the pieces it holds.
+//!
+//! Simplifications: pieces are not split into 16 KB blocks (a piece is requested from one
+//! uploader at a time, outside endgame); HAVE messages and requests take no time and no
+//! bandwidth; a choke takes effect once the piece in progress has been sent; the tracker only
+//! hands out peers the announcing peer can reach; TCP dynamics are the flow model's max-min
+//! sharing; peers never leave a finished job (no churn yet).
+
+use super::{at_least_one, auto_upload_slots, Bits, Ctx, PieceScheduler, SchedulerSetup, StrategyModule};
+use crate::kernel::{SimDuration, SimTime};
+use crate::net::HostId;
+use crate::protocol::job::{StrategyConfig, StrategyKind};
+use crate::scenario::{ScenarioError, Strategy};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha12Rng;
+use std::collections::BTreeMap;
+
+/// The swarm strategy.
+pub struct Swarm;
+
+impl StrategyModule for Swarm {
+    fn kind(&self) -> StrategyKind {
+        StrategyKind::Swarm
+    }
+    fn name(&self) -> &'static str {
+        "swarm"
+    }
+    fn summary(&self) -> &'static str {
+        "BitTorrent at the piece level: tracker, local rarest first, tit-for-tat choking, endgame"
+    }
+    fn config(&self, path: &str, spec: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
+        let Strategy::Swarm(crate::scenario::SwarmStrategy { peers, upload_slots, max_upload_slots }) = *spec else {
+            unreachable!("dispatched by kind")
+        };
+        use crate::scenario::limits::{check_count, check_total, MAX_SWARM_PEERS, MAX_SWARM_SERVERS};
+        check_total(path, servers as u64, MAX_SWARM_SERVERS, "the number of servers of a swarm job")?;
+        check_count(&format!("{path}.peers"), peers as u64, MAX_SWARM_PEERS as u64)?;
+        let slots = match upload_slots {
+            Some(s) => at_least_one(path, "upload_slots", s)?,
+            None => 0,
+        };
+        Ok(StrategyConfig::swarm(
+            at_least_one(path, "peers", peers)?,
+            slots,
+            at_least_one(path, "max_upload_slots", max_upload_slots)?,
+            servers as u32,
+        ))
+    }
+    fn params(&self, s: &StrategyConfig) -> serde_json::Value {
+        serde_json::json!({
+            "peers": s.peers,
+            "upload_slots": if s.slots == 0 { serde_json::Value::Null } else { s.slots.into() },
+            "max_upload_slots": s.max_slots,
+        })
+    }
+    fn engine_driven(&self) -> bool {
+        true
+    }
+    fn scheduler(&self, setup: SchedulerSetup<'_>) -> Option<Box<dyn PieceScheduler>> {
+        Some(Box::new(BitTorrent::new(setup)))
+    }
+}
+
+/// Time between two rechokes of a peer.
+const RECHOKE: SimDuration = SimDuration::from_secs(10);
+/// Every this many rechokes the optimistic unchoke moves on (30 s).
+const OPTIMISTIC_EVERY: u32 = 3;
+/// Time between two announces of a peer short of neighbours.
+const ANNOUNCE: SimDuration = SimDuration::from_secs(30);
+
+/// Copies of one piece on their way to a peer at once in endgame.
+const ENDGAME_COPIES: usize = 2;
+
+const TIMER_RECHOKE: u64 = 0;
+const TIMER_ANNOUNCE: u64 = 1;
+
+/// One side's view of a connection.
+#[derive(Debug, Clone)]
+struct Neighbour {
+    peer: u32,
+    /// Bytes received from it / sent to it at the last rechoke.
+    down_seen: u64,
+    up_seen: u64,
+    /// Rates of the last two rechoke periods, bytes per second (the 20 s average is their mean).
+    down_rates: [f64; 2],
+    up_rates: [f64; 2],
+    /// When this peer last unchoked it.
+    unchoked_at: Option<SimTime>,
+}
+
+impl Neighbour {
+    fn new(peer: u32) -> Neighbour {
+        Neighbour { peer, down_seen: 0, up_seen: 0, down_rates: [0.0; 2], up_rates: [0.0; 2], unchoked_at: None }
+    }
+    fn down_rate(&self) -> f64 {
+        (self.down_rates[0] + self.down_rates[1]) / 2.0
+    }
+    fn up_rate(&self) -> f64 {
+        (self.up_rates[0] + self.up_rates[1]) / 2.0
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    host: HostId,
+    /// Joined and up.
+    active: bool,
+    /// Bumped on every join and crash; timers of an older epoch are stale.
+    epoch: u32,
+    have: Bits,
+    held: u32,
+    /// Pieces on their way to this peer.
+    incoming: Bits,
+    /// Per piece, how many neighbours announced it.
+    avail: Vec<u16>,
+    neighbours: Vec<Neighbour>,
+    /// Peers this one uploads to (regular unchokes, then the optimistic one).
+    unchoked: Vec<u32>,
+    optimistic: Option<u32>,
+    /// Uploads in progress: (receiver, piece).
+    sending: Vec<(u32, u32)>,
+    slots: u32,
+    rechokes: u32,
+    last_rechoke: SimTime,
+}
+
+/// The BitTorrent piece scheduler of one job.
+pub struct BitTorrent {
+    peers: Vec<Peer>,
+    index: BTreeMap<HostId, u32>,
+    want: u32,
+    max_peers: u32,
+    /// Pieces seen so far (one past the highest index).
+    pieces: u32,
+    origin_timers: bool,
+    /// Joined, up peers that still lack pieces; timers stop when none is left.
+    leechers: u32,
+    rng: ChaCha12Rng,
+}
+
+impl BitTorrent {
+    /// The swarm of a job: the origin (peer 0) and the servers, none joined yet.
+    pub fn new(setup: SchedulerSetup<'_>) -> BitTorrent {
+        let c = setup.config;
+        let mut hosts = vec![setup.origin];
+        hosts.extend_from_slice(setup.servers);
+        let peers: Vec<Peer> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| {
+                let up = setup.hosts[h.0 as usize].upload_bps;
+                Peer {
+                    host: h,
+                    active: i == 0,
+                    epoch: 0,
+                    have: Bits::default(),
+                    held: 0,
+                    incoming: Bits::default(),
+                    avail: Vec::new(),
+                    neighbours: Vec::new(),
+                    unchoked: Vec::new(),
+                    optimistic: None,
+                    sending: Vec::new(),
+                    slots: if c.slots > 0 { c.slots } else { auto_upload_slots(up, c.max_slots) },
+                    rechokes: 0,
+                    last_rechoke: SimTime::ZERO,
+                }
+            })
+            .collect();
+        BitTorrent {
+            index: hosts.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect(),
+            peers,
+            want: c.peers.max(1),
+            max_peers: 2 * c.peers.max(1),
+            pieces: 0,
+            origin_timers: false,
+            leechers: 0,
+            rng: setup.rng,
+        }
+    }
+
+    fn is_seed(&self, p: u32, ctx: &Ctx) -> bool {
+        p == 0 || ctx.world.final_pieces().is_some_and(|n| self.peers[p as usize].held >= n)
+    }
+
+    fn neighbour_pos(&self, p: u32, q: u32) -> Option<usize> {
+        self.peers[p as usize].neighbours.iter().position(|n| n.peer == q)
+    }
+
+    fn grow_avail(&mut self, p: u32) {
+        let n = self.pieces as usize;
+        let a = &mut self.peers[p as usize].avail;
+        if a.len() < n {
+            a.resize(n, 0);
+        }
+    }
+
+    fn connect(&mut self, p: u32, q: u32) {
+        self.peers[p as usize].neighbours.push(Neighbour::new(q));
+        self.peers[q as usize].neighbours.push(Neighbour::new(p));
+        for (a, b) in [(p, q), (q, p)] {
+            self.grow_avail(a);
+            let pieces: Vec<u32> = self.peers[b as usize].have.iter().collect();
+            let avail = &mut self.peers[a as usize].avail;
+            for k in pieces {
+                avail[k as usize] += 1;
+            }
+        }
+    }
+
+    /// Drops the connection between `p` and `q` (uploads still running on it are cancelled).
+    fn disconnect(&mut self, ctx: &mut Ctx, p: u32, q: u32) {
+        for (a, b) in [(p, q), (q, p)] {
+            if let Some(i) = self.neighbour_pos(a, b) {
+                self.peers[a as usize].neighbours.swap_remove(i);
+            }
+            let pieces: Vec<u32> = self.peers[b as usize].have.iter().collect();
+            let peer = &mut self.peers[a as usize];
+            for k in pieces {
+                if let Some(c) = peer.avail.get_mut(k as usize) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            peer.unchoked.retain(|&x| x != b);
+            if peer.optimistic == Some(b) {
+                peer.optimistic = None;
+            }
+            let cancelled: Vec<u32> = peer.sending.iter().filter(|s| s.0 == b).map(|s| s.1).collect();
+            peer.sending.retain(|s| s.0 != b);
+            for piece in cancelled {
+                ctx.cancel(self.peers[a as usize].host, self.peers[b as usize].host);
+                self.release_incoming(b, piece);
+            }
+        }
+    }
+
+    /// `piece` is no longer on its way to `q` over some connection: unless another copy is
+    /// (endgame), `q` may ask for it again.
+    fn release_incoming(&mut self, q: u32, piece: u32) {
+        let elsewhere =
+            self.peers[q as usize].neighbours.iter().any(|n| self.peers[n.peer as usize].sending.contains(&(q, piece)));
+        if !elsewhere {
+            self.peers[q as usize].incoming.clear(piece);
+        }
+    }
+
+    /// Asks the tracker for neighbours until `p` has `want` (or the tracker has no more).
+    fn announce(&mut self, ctx: &mut Ctx, p: u32) {
+        let n = self.peers.len() as u32;
+        let seed = self.is_seed(p, ctx);
+        let mut tries = 4 * self.want;
+        while (self.peers[p as usize].neighbours.len() as u32) < self.want && tries > 0 {
+            tries -= 1;
+            let q = self.rng.gen_range(0..n);
+            let peer = &self.peers[q as usize];
+            if q == p
+                || !peer.active
+                || peer.neighbours.len() as u32 >= self.max_peers
+                || (seed && self.is_seed(q, ctx))
+                || self.neighbour_pos(p, q).is_some()
+                || !ctx.world.reachable(self.peers[p as usize].host, peer.host)
+            {
+                continue;
+            }
+            self.connect(p, q);
+            self.fill(ctx, q);
+        }
+    }
+
+    /// Whether `q` wants something `p` holds (a piece it lacks and is not receiving, or in
+    /// endgame any piece it lacks that `p` is not already sending it).
+    fn interested(&self, q: u32, p: u32, ctx: &Ctx) -> bool {
+        let (a, b) = (&self.peers[p as usize], &self.peers[q as usize]);
+        let words = a.have.0.len();
+        if (0..words).any(|w| a.have.word(w) & !b.have.word(w) & !b.incoming.word(w) != 0) {
+            return true;
+        }
+        self.endgame(q, ctx) && (0..words).any(|w| a.have.word(w) & !b.have.word(w) != 0)
+    }
+
+    /// Every piece `q` lacks is already on its way.
+    fn endgame(&self, q: u32, ctx: &Ctx) -> bool {
+        let Some(n) = ctx.world.final_pieces() else { return false };
+        let b = &self.peers[q as usize];
+        let words = n.div_ceil(64) as usize;
+        (0..words).all(|w| {
+            let mask = if (w as u32 + 1) * 64 <= n { u64::MAX } else { (1u64 << (n % 64)) - 1 };
+            (b.have.word(w) | b.incoming.word(w)) & mask == mask
+        })
+    }
+
+    /// The piece `q` asks `p` for next: local rarest first, ties by a random rotation; in
+    /// endgame a piece already on its way from elsewhere.
+    fn pick(&mut self, q: u32, p: u32, ctx: &Ctx) -> Option<u32> {
+        self.grow_avail(q);
+        let n = self.pieces.max(1);
+        let start = self.rng.gen_range(0..n);
+        let (a, b) = (&self.peers[p as usize], &self.peers[q as usize]);
+        let words = a.have.0.len();
+        let mut best: Option<(u16, u32, u32)> = None;
+        for w in 0..words {
+            let mut bits = a.have.word(w) & !b.have.word(w) & !b.incoming.word(w);
+            while bits != 0 {
+                let k = w as u32 * 64 + bits.trailing_zeros();
+                bits &= bits - 1;
+                let key = (b.avail[k as usize], (k + n - start) % n, k);
+                if best.is_none_or(|x| key < x) {
+                    best = Some(key);
+                }
+            }
+        }
+        if best.is_none() && self.endgame(q, ctx) {
+            for w in 0..words {
+                let mut bits = a.have.word(w) & !b.have.word(w);
+                while bits != 0 {
+                    let k = w as u32 * 64 + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    // One extra copy at most: parallel copies share the receiver's download.
+                    let copies =
+                        b.neighbours.iter().filter(|x| self.peers[x.peer as usize].sending.contains(&(q, k))).count();
+                    // None in progress: it has been sent and is on its way; no copy needed.
+                    if copies == 0 || copies >= ENDGAME_COPIES {
+                        continue;
+                    }
+                    let key = (copies as u16, (k + n - start) % n, k);
+                    if best.is_none_or(|x| key < x) {
+                        best = Some(key);
+                    }
+                }
+            }
+        }
+        best.map(|(_, _, k)| k)
+    }
+
+    /// `p` sends `q` the next piece it asks for; false when it asks for none.
+    fn start(&mut self, ctx: &mut Ctx, p: u32, q: u32) -> bool {
+        if self.peers[p as usize].sending.iter().any(|s| s.0 == q) {
+            return true;
+        }
+        let Some(piece) = self.pick(q, p, ctx) else { return false };
+        self.peers[q as usize].incoming.set(piece);
+        self.peers[p as usize].sending.push((q, piece));
+        ctx.upload(self.peers[p as usize].host, self.peers[q as usize].host, piece);
+        true
+    }
+
+    fn unchoke(&mut self, ctx: &mut Ctx, p: u32, q: u32) {
+        let now = ctx.now;
+        if let Some(i) = self.neighbour_pos(p, q) {
+            self.peers[p as usize].neighbours[i].unchoked_at = Some(now);
+        }
+        self.peers[p as usize].unchoked.push(q);
+        if !self.start(ctx, p, q) {
+            self.peers[p as usize].unchoked.retain(|&x| x != q);
+        }
+    }
+
+    /// Interested neighbours of `p` it does not upload to, best first: a leecher ranks by the
+    /// rate it downloads from them, a seed by the rate it uploads to them and then by how long
+    /// they have waited.
+    fn ranked_candidates(&mut self, p: u32, ctx: &Ctx, exclude: &[u32]) -> Vec<u32> {
+        let seed = self.is_seed(p, ctx);
+        let peer = &self.peers[p as usize];
+        let mut c: Vec<(f64, Option<SimTime>, usize)> = peer
+            .neighbours
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                self.peers[n.peer as usize].active && !exclude.contains(&n.peer) && self.interested(n.peer, p, ctx)
+            })
+            .map(|(i, n)| (if seed { n.up_rate() } else { n.down_rate() }, n.unchoked_at, i))
+            .collect();
+        // Equal rates (every rate is zero before the first rechoke) are broken at random.
+        c.shuffle(&mut self.rng);
+        c.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        c.into_iter().map(|(_, _, i)| self.peers[p as usize].neighbours[i].peer).collect()
+    }
+
+    /// Fills `p`'s free upload slots with its best interested neighbours.
+    fn fill(&mut self, ctx: &mut Ctx, p: u32) {
+        let peer = &self.peers[p as usize];
+        if !peer.active || peer.unchoked.len() as u32 >= peer.slots || peer.held == 0 {
+            return;
+        }
+        let exclude = peer.unchoked.clone();
+        for q in self.ranked_candidates(p, ctx, &exclude) {
+            if self.peers[p as usize].unchoked.len() as u32 >= self.peers[p as usize].slots {
+                break;
+            }
+            self.unchoke(ctx, p, q);
+        }
+    }
+
+    fn rechoke(&mut self, ctx: &mut Ctx, p: u32) {
+        let now = ctx.now;
+        let period = now.since(self.peers[p as usize].last_rechoke).as_secs_f64().max(1e-9);
+        let host = self.peers[p as usize].host;
+        for i in 0..self.peers[p as usize].neighbours.len() {
+            let q = self.peers[p as usize].neighbours[i].peer;
+            let qh = self.peers[q as usize].host;
+            let (down, up) = (ctx.world.bytes_sent(qh, host), ctx.world.bytes_sent(host, qh));
+            let n = &mut self.peers[p as usize].neighbours[i];
+            n.down_rates = [n.down_rates[1], down.saturating_sub(n.down_seen) as f64 / period];
+            n.up_rates = [n.up_rates[1], up.saturating_sub(n.up_seen) as f64 / period];
+            n.down_seen = down;
+            n.up_seen = up;
+        }
+        let peer = &mut self.peers[p as usize];
+        peer.last_rechoke = now;
+        peer.rechokes += 1;
+        let slots = peer.slots as usize;
+        let regular_slots = if slots >= 2 { slots - 1 } else { slots };
+        let rotate_optimistic = peer.rechokes % OPTIMISTIC_EVERY == 1;
+        let ranked = self.ranked_candidates(p, ctx, &[]);
+        let mut chosen: Vec<u32> = ranked.iter().copied().take(regular_slots).collect();
+        let current_optimistic =
+            self.peers[p as usize].optimistic.filter(|o| ranked.contains(o) && !chosen.contains(o));
+        let optimistic = if slots >= 2 {
+            if rotate_optimistic || current_optimistic.is_none() {
+                let rest: Vec<u32> = ranked.iter().copied().filter(|q| !chosen.contains(q)).collect();
+                (!rest.is_empty()).then(|| rest[self.rng.gen_range(0..rest.len())])
+            } else {
+                current_optimistic
+            }
+        } else {
+            None
+        };
+        chosen.extend(optimistic);
+        let old = std::mem::take(&mut self.peers[p as usize].unchoked);
+        self.peers[p as usize].optimistic = optimistic;
+        for q in chosen {
+            if old.contains(&q) {
+                self.peers[p as usize].unchoked.push(q);
+            } else {
+                self.unchoke(ctx, p, q);
+            }
+        }
+        self.fill(ctx, p);
+    }
+
+    fn arm(&mut self, ctx: &mut Ctx, p: u32) {
+        let epoch = self.peers[p as usize].epoch as u64;
+        let phase = SimDuration::from_nanos(self.rng.gen_range(1..=RECHOKE.as_nanos()));
+        self.peers[p as usize].last_rechoke = ctx.now;
+        ctx.timer(phase, token(p, epoch, TIMER_RECHOKE));
+        ctx.timer(ANNOUNCE, token(p, epoch, TIMER_ANNOUNCE));
+    }
+
+    /// `p` became a seed: connections to other seeds are useless.
+    fn drop_seed_links(&mut self, ctx: &mut Ctx, p: u32) {
+        let seeds: Vec<u32> =
+            self.peers[p as usize].neighbours.iter().map(|n| n.peer).filter(|&q| self.is_seed(q, ctx)).collect();
+        for q in seeds {
+            self.disconnect(ctx, p, q);
+            if (self.peers[q as usize].neighbours.len() as u32) < self.want / 2 {
+                self.announce(ctx, q);
+            }
+        }
+    }
+}
+
+fn token(p: u32, epoch: u64, kind: u64) -> u64 {
+    (p as u64) << 32 | (epoch & 0xFF_FFFF) << 8 | kind
+}
+
+impl PieceScheduler for BitTorrent {
+    fn joined(&mut self, ctx: &mut Ctx, peer: HostId) {
+        if !self.origin_timers {
+            self.origin_timers = true;
+            self.arm(ctx, 0);
+        }
+        let Some(&p) = self.index.get(&peer) else { return };
+        if self.peers[p as usize].active && p != 0 {
+            return;
+        }
+        if !self.is_seed(p, ctx) {
+            self.leechers += 1;
+        }
+        let state = &mut self.peers[p as usize];
+        state.active = true;
+        state.epoch += 1;
+        state.incoming = Bits::default();
+        self.arm(ctx, p);
+        self.announce(ctx, p);
+        self.fill(ctx, p);
+    }
+
+    fn left(&mut self, ctx: &mut Ctx, peer: HostId) {
+        let Some(&p) = self.index.get(&peer) else { return };
+        if !self.peers[p as usize].active {
+            return;
+        }
+        if !self.is_seed(p, ctx) {
+            self.leechers -= 1;
+        }
+        self.peers[p as usize].active = false;
+        self.peers[p as usize].epoch += 1;
+        let former: Vec<u32> = self.peers[p as usize].neighbours.iter().map(|n| n.peer).collect();
+        for &q in &former {
+            self.disconnect(ctx, p, q);
+        }
+        let state = &mut self.peers[p as usize];
+        state.incoming = Bits::default();
+        state.sending.clear();
+        state.unchoked.clear();
+        state.optimistic = None;
+        for q in former {
+            if (self.peers[q as usize].neighbours.len() as u32) < self.want / 2 {
+                self.announce(ctx, q);
+            }
+            self.fill(ctx, q);
+        }
+    }
+
+    fn reachability_changed(&mut self, ctx: &mut Ctx) {
+        for p in 0..self.peers.len() as u32 {
+            if !self.peers[p as usize].active {
+                continue;
+            }
+            let cut: Vec<u32> = self.peers[p as usize]
+                .neighbours
+                .iter()
+                .map(|n| n.peer)
+                .filter(|&q| !ctx.world.reachable(self.peers[p as usize].host, self.peers[q as usize].host))
+                .collect();
+            for q in cut {
+                self.disconnect(ctx, p, q);
+            }
+        }
+        for p in 0..self.peers.len() as u32 {
+            if self.peers[p as usize].active {
+                self.announce(ctx, p);
+                self.fill(ctx, p);
+            }
+        }
+    }
+
+    fn gained(&mut self, ctx: &mut Ctx, peer: HostId, piece: u32) {
+        let Some(&p) = self.index.get(&peer) else { return };
+        if self.peers[p as usize].have.get(piece) {
+            return;
+        }
+        self.pieces = self.pieces.max(piece + 1);
+        let state = &mut self.peers[p as usize];
+        state.have.set(piece);
+        state.held += 1;
+        state.incoming.clear(piece);
+        // HAVE to every neighbour; endgame copies still on their way are cancelled.
+        for i in 0..self.peers[p as usize].neighbours.len() {
+            let r = self.peers[p as usize].neighbours[i].peer;
+            self.grow_avail(r);
+            self.peers[r as usize].avail[piece as usize] += 1;
+            if let Some(pos) = self.peers[r as usize].sending.iter().position(|&s| s == (p, piece)) {
+                self.peers[r as usize].sending.swap_remove(pos);
+                ctx.cancel(self.peers[r as usize].host, peer);
+                if self.peers[r as usize].unchoked.contains(&p) && !self.start(ctx, r, p) {
+                    self.peers[r as usize].unchoked.retain(|&x| x != p);
+                }
+                self.fill(ctx, r);
+            }
+        }
+        if p != 0 && self.is_seed(p, ctx) {
+            self.leechers -= 1;
+            self.drop_seed_links(ctx, p);
+            self.announce(ctx, p);
+        }
+        self.fill(ctx, p);
+    }
+
+    fn upload_finished(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
+        let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
+        self.peers[p as usize].sending.retain(|&s| s != (q, piece));
+        if self.peers[p as usize].unchoked.contains(&q) && !self.start(ctx, p, q) {
+            // Not interested any more: the slot goes to the best interested neighbour.
+            self.peers[p as usize].unchoked.retain(|&x| x != q);
+        }
+        self.fill(ctx, p);
+    }
+
+    fn upload_aborted(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
+        let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
+        self.peers[p as usize].sending.retain(|&s| s != (q, piece));
+        self.release_incoming(q, piece);
+        let _ = ctx;
+    }
+
+    fn lost(&mut self, _ctx: &mut Ctx, to: HostId, piece: u32) {
+        if let Some(&q) = self.index.get(&to) {
+            self.release_incoming(q, piece);
+        }
+    }
+
+    fn timer(&mut self, ctx: &mut Ctx, token: u64) {
+        let (p, epoch, kind) = ((token >> 32) as u32, (token >> 8) & 0xFF_FFFF, token & 0xFF);
+        let state = &self.peers[p as usize];
+        if !state.active || state.epoch as u64 & 0xFF_FFFF != epoch || self.leechers == 0 {
+            return;
+        }
+        match kind {
+            TIMER_RECHOKE => {
+                self.rechoke(ctx, p);
+                ctx.timer(RECHOKE, token);
+            }
+            _ => {
+                if (self.peers[p as usize].neighbours.len() as u32) < self.want {
+                    self.announce(ctx, p);
+                    self.fill(ctx, p);
+                }
+                ctx.timer(ANNOUNCE, token);
+            }
+        }
+    }
+}
