@@ -130,7 +130,7 @@ pub fn markdown(inputs: &[Input], metrics: &[String]) -> String {
 }
 
 fn csv_table(text: &str) -> String {
-    let mut h = String::from("<table>");
+    let mut h = String::from("<div class=scroll><table>");
     let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
     for (i, record) in reader.records().enumerate() {
         let Ok(record) = record else { break };
@@ -145,7 +145,7 @@ fn csv_table(text: &str) -> String {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
     h
 }
 
@@ -193,7 +193,7 @@ pub fn html(inputs: &[Input], metrics: &[String], overlay: Option<&str>) -> Resu
         })
         .collect();
     if !runs.is_empty() {
-        h.push_str("<h2>Runs</h2>\n<table><tr><th class=l>run</th><th class=l>scenario</th>");
+        h.push_str("<h2>Runs</h2>\n<div class=scroll><table><tr><th class=l>run</th><th class=l>scenario</th>");
         let figures: Vec<Vec<(&str, String)>> = runs.iter().map(|r| headline(r.1)).collect();
         for (name, _) in &figures[0] {
             h.push_str(&format!("<th>{name}</th>"));
@@ -206,7 +206,7 @@ pub fn html(inputs: &[Input], metrics: &[String], overlay: Option<&str>) -> Resu
             }
             h.push_str("</tr>\n");
         }
-        h.push_str("</table>\n<h3>Chosen fields</h3>\n<table><tr><th class=l>run</th>");
+        h.push_str("</table></div>\n<h3>Chosen fields</h3>\n<div class=scroll><table><tr><th class=l>run</th>");
         for m in metrics {
             h.push_str(&format!("<th>{}</th>", esc(m)));
         }
@@ -218,7 +218,7 @@ pub fn html(inputs: &[Input], metrics: &[String], overlay: Option<&str>) -> Resu
             }
             h.push_str("</tr>\n");
         }
-        h.push_str("</table>\n");
+        h.push_str("</table></div>\n");
         if let Some(svg) = overlay {
             h.push_str(&format!("<figure>{}</figure>\n", inline_svg(svg)));
         }

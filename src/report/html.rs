@@ -18,8 +18,9 @@ fn secs(v: Option<f64>) -> String {
 pub fn head(title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
-         <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}\
-         td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}th{{background:#eee}}td.l,th.l{{text-align:left}}\
+         <style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse;margin:1em 0;font-size:14px}}\
+         .scroll{{overflow-x:auto}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}th{{background:#eee}}\
+         td.l,th.l{{text-align:left;min-width:5em}}\
          figure{{margin:2em 0}}svg{{max-width:100%;height:auto}}.bad{{color:#b00;font-weight:bold}}\
          .side{{display:flex;flex-wrap:wrap;gap:1em}}.side figure{{flex:1 1 560px;margin:0}}\
          p.note{{color:#555}}</style></head><body>\n",
@@ -56,8 +57,9 @@ pub fn headline(r: &Results) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A table in a box that scrolls sideways when it is wider than the page.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut h = String::from("<table><tr>");
+    let mut h = String::from("<div class=scroll><table><tr>");
     for c in header {
         h.push_str(&format!("<th>{c}</th>"));
     }
@@ -70,7 +72,7 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
     h
 }
 
