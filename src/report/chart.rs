@@ -225,15 +225,14 @@ pub fn split<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> (DrawingArea<
     root.split_horizontally(width.saturating_sub(SIDE_PANEL))
 }
 
-/// The fault moments of `results` to draw: (run-clock seconds, label), numbered in order.
-pub fn fault_marks(results: &Results) -> Vec<(f64, String)> {
-    results.faults.iter().map(|f| (f.at_s, f.fault.clone())).collect()
-}
+/// Colour of the lines marking the ends of faults.
+pub const RECOVERY_COLOUR: RGBColor = RGBColor(44, 160, 44);
 
-/// Draws fault moments as red lines over the whole height of `chart`, each numbered (up to
-/// [`MAX_FAULT_LABELS`]) in the margin just above the plot; `to_x` maps a fault's run-clock
-/// time to the x coordinate, or `None` when it is off the axis. Returns the side-panel entries
-/// listing the numbered faults.
+/// Draws the faults of `results` as red lines over the whole height of `chart`, each numbered
+/// (up to [`MAX_FAULT_LABELS`]) in the margin just above the plot, and the ends of faults
+/// (recoveries, restorations, heals) as thin green lines; `to_x` maps a run-clock time to the x
+/// coordinate, or `None` when it is off the axis. Returns the side-panel entries listing the
+/// numbered faults.
 pub fn draw_fault_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &mut ChartContext<
@@ -241,18 +240,17 @@ pub fn draw_fault_lines<DB: DrawingBackend>(
         DB,
         Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
     >,
-    marks: &[(f64, String)],
+    results: &Results,
     to_x: impl Fn(f64) -> Option<f64>,
     y_range: (f64, f64),
-    total: u64,
 ) -> Result<Vec<Entry>, DrawingAreaErrorKind<DB::ErrorType>> {
     let mut entries = Vec::new();
     let mut numbered = 0;
     let mut off_axis = 0;
     // Numbers of nearby lines alternate between two rows so that they stay readable.
     let (mut last_px, mut row) = (i32::MIN, 0);
-    for (t, label) in marks {
-        let Some(x) = to_x(*t) else {
+    for f in &results.faults {
+        let Some(x) = to_x(f.at_s) else {
             off_axis += 1;
             continue;
         };
@@ -264,19 +262,33 @@ pub fn draw_fault_lines<DB: DrawingBackend>(
             last_px = px;
             let y = py - 13 - 12 * row;
             root.draw(&Text::new(format!("{numbered}"), (px - 3, y), ("sans-serif", 11).into_font().color(&RED)))?;
-            entries.push(Entry::new(Swatch::Line(RED, 1), format!("{numbered}: {} ({} s)", label, short_number(*t))));
+            entries.push(Entry::new(
+                Swatch::Line(RED, 1),
+                format!("{numbered}: {} ({} s)", f.fault, short_number(f.at_s)),
+            ));
         }
     }
-    let more = marks.len() - off_axis - numbered;
+    let more = results.faults.len() - off_axis - numbered;
     if more > 0 {
         entries.push(Entry::text(format!("+ {more} more on the chart")));
     }
-    let elsewhere = off_axis + (total as usize).saturating_sub(marks.len());
+    let elsewhere = off_axis + (results.faults_total as usize).saturating_sub(results.faults.len());
     if elsewhere > 0 {
         entries.push(Entry::text(format!("({elsewhere} more outside the axis)")));
     }
     if !entries.is_empty() {
         entries.insert(0, Entry::text("faults (red lines, run clock):"));
+    }
+    let mut ends = 0;
+    for f in &results.recoveries {
+        if let Some(x) = to_x(f.at_s) {
+            ends += 1;
+            let line = PathElement::new(vec![(x, y_range.0), (x, y_range.1)], RECOVERY_COLOUR.mix(0.45));
+            chart.draw_series(std::iter::once(line))?;
+        }
+    }
+    if ends > 0 {
+        entries.push(Entry::new(Swatch::Line(RECOVERY_COLOUR, 1), format!("{ends} end(s) of faults")));
     }
     Ok(entries)
 }
@@ -445,13 +457,12 @@ fn draw_completion<DB: DrawingBackend>(
     let faults = draw_fault_lines(
         &plot,
         &mut chart,
-        &fault_marks(results),
+        results,
         |t| {
             let rel = t - origin;
             (rel >= axis.lo && rel <= axis.hi && (!axis.log || rel > 0.0)).then(|| axis.at(rel))
         },
         (0.0, 1.0),
-        results.faults_total,
     )?;
     if !faults.is_empty() && origin > 0.0 {
         entries.push(Entry::text(format!("(faults drawn at run clock − {} s)", short_number(origin))));

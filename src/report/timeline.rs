@@ -3,7 +3,7 @@
 //! second against the sum of the node servers' upload capacities), with the data behind the
 //! throughput chart ([`throughput_bins`], written as `throughput.csv`).
 
-use super::chart::{axis_top, colour, draw_fault_lines, draw_panel, fault_marks, split, within, Entry, Swatch};
+use super::chart::{axis_top, colour, draw_fault_lines, draw_panel, split, within, Entry, Swatch};
 use super::results::Results;
 use crate::engine::Engine;
 use crate::net::HostId;
@@ -139,14 +139,12 @@ pub fn timeline_svg(engine: &Engine, results: &Results) -> Result<String, String
         if broken > 0 {
             entries.push(Entry::new(Swatch::Cross(BLACK), format!("stream broken ({broken}): switch or fault")));
         }
-        let marks = fault_marks(results);
         entries.extend(draw_fault_lines(
             &plot,
             &mut chart,
-            &marks,
+            results,
             |t| (0.0..=end).contains(&t).then_some(t),
             (0.0, rows.len() as f64),
-            results.faults_total,
         )?);
         draw_panel(&side, &entries)
     })
@@ -226,10 +224,9 @@ pub fn throughput_svg(engine: &Engine, results: &Results) -> Result<String, Stri
         entries.extend(draw_fault_lines(
             &plot,
             &mut chart,
-            &fault_marks(results),
+            results,
             |t| (0.0..=end).contains(&t).then_some(t),
             (0.0, top),
-            results.faults_total,
         )?);
         draw_panel(&side, &entries)
     })
