@@ -536,7 +536,7 @@ impl Engine {
             Event::Fault { index } => {
                 let fault = &self.built.faults[index as usize];
                 let action = fault.action.clone();
-                self.fault_log.record(now, || fault.label.clone());
+                self.fault_log.record(now, action.ends_a_fault(), || fault.label.clone());
                 self.apply_fault(now, action);
             }
             Event::RandomFault { subject } => {
@@ -550,7 +550,7 @@ impl Engine {
                     _ => unreachable!("the random process crashes and recovers hosts"),
                 };
                 let name = &self.built.hosts[host.0 as usize].name;
-                self.fault_log.record(now, || format!("{what} {name}"));
+                self.fault_log.record(now, what == "recover", || format!("{what} {name}"));
                 self.apply_fault(now, action);
             }
             Event::TransferStarts { transfer } => {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cascade_sim(args: &[&str]) -> Output {
+pub fn cascade_sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cascade-sim")).args(args).output().expect("binary runs")
 }
 
@@ -45,8 +45,8 @@ fn run_writes_results_and_chart_and_prints_a_summary() {
         assert!(!node[field].is_null(), "node lacks {field}");
     }
     let svg = std::fs::read_to_string(out.join("completion.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("time since the job was requested (s)"));
-    assert!(svg.contains("fraction of servers complete"));
+    assert!(svg.starts_with("<svg") && svg.contains("seconds since the job&apos;s request"), "{svg}");
+    assert!(svg.contains("fraction of servers holding the content"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -60,7 +60,7 @@ fn the_seed_flag_overrides_the_scenario_seed() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-const GOOD: &str = r#"{ "name": "x", "network": {
+pub const GOOD: &str = r#"{ "name": "x", "network": {
     "base_server": { "name": "bs", "upload_mbps": 10, "download_mbps": 10 },
     "groups": [ { "name": "g", "count": 3, "upload_mbps": 10, "download_mbps": 10 } ] },
   "clients": [ { "name": "c", "upload_mbps": 10, "download_mbps": 10,

@@ -1,6 +1,7 @@
 //! Integration tests, gathered in one binary so the build stays fast.
 
 mod analysis;
+mod behaviours;
 mod cascade;
 mod chaos;
 mod cli;
@@ -10,6 +11,7 @@ mod fuzz;
 mod fuzz_gen;
 mod hostile;
 mod network_model;
+mod outputs;
 mod protocol;
 mod references;
 mod solver_props;
