@@ -90,24 +90,41 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
-    /// Measure the simulator itself: kernel events per second and the wall time of a large
-    /// cascade (figures for the notes, not a test).
+    /// Measure the simulator itself: named workloads (kernel hold model, raw transfers sharing an
+    /// upload or crossing a tree, cascades), each run in a child process, printing wall time,
+    /// events/s and peak memory (figures for the notes, not a test).
     Bench {
-        /// Node servers in the cascade run.
-        #[arg(long, default_value_t = 10_000)]
-        nodes: u32,
-        /// Chunks of the file distributed.
+        /// Workload to run (repeatable): kernel, shared-upload-N, tree-N, cascade-N (N like
+        /// 10000 or 10k), or `all`. Default: kernel, shared-upload-10k, tree-10k, cascade-10k.
+        #[arg(long = "workload")]
+        workloads: Vec<String>,
+        /// Also run a cascade over this many node servers (same as `--workload cascade-N`).
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Chunks of the file distributed in cascade workloads.
         #[arg(long, default_value_t = 256)]
         chunks: u32,
-        /// Cascade fanout.
+        /// Fanout of cascade workloads.
         #[arg(long, default_value_t = 4)]
         fanout: u32,
+        /// Print one JSON array of measurements instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
+        /// for the SimGrid comparison in benches/simgrid/.
+        #[arg(long)]
+        emit_scenario: bool,
+        /// Run the named workload in this process and print its measurement as one JSON line
+        /// (what the parent process does for each workload).
+        #[arg(long, hide = true)]
+        child: bool,
     },
 }
 
 /// Bad input (exit 2) or a failure of ours or of the system (exit 1).
 enum Failure {
     Input(ScenarioError),
+    Usage(String),
     Other(anyhow::Error),
 }
 
@@ -136,14 +153,17 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serialises"));
             Ok(())
         }
-        Command::Bench { nodes, chunks, fanout } => {
-            cascade_sim::bench::print_figures(nodes, chunks, fanout);
-            Ok(())
+        Command::Bench { workloads, nodes, chunks, fanout, json, emit_scenario, child } => {
+            bench(&workloads, nodes, chunks, fanout, json, emit_scenario, child)
         }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Usage(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
@@ -257,6 +277,78 @@ fn check(dir: &Path, bless: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `cascade-sim bench`: validates every workload first, then runs each in a child process of
+/// this binary (so that each peak-memory figure is its own) and prints a table or JSON.
+fn bench(
+    names: &[String],
+    nodes: Option<u32>,
+    chunks: u32,
+    fanout: u32,
+    json: bool,
+    emit_scenario: bool,
+    child: bool,
+) -> Result<(), Failure> {
+    use cascade_sim::bench::{check_positive, Measurement, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
+    let usage = |e: cascade_sim::bench::BenchError| Failure::Usage(e.0);
+    let mut list: Vec<String> = Vec::new();
+    for name in names {
+        match name.as_str() {
+            "all" => list.extend(ALL_WORKLOADS.iter().map(|s| s.to_string())),
+            _ => list.push(name.clone()),
+        }
+    }
+    if let Some(n) = nodes {
+        list.push(format!("cascade-{}", check_positive("--nodes", n).map_err(usage)?));
+    }
+    if list.is_empty() {
+        list.extend(DEFAULT_WORKLOADS.iter().map(|s| s.to_string()));
+    }
+    let workloads =
+        list.iter().map(|n| Workload::parse(n, chunks, fanout)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    if emit_scenario {
+        for w in &workloads {
+            if let Some(s) = w.scenario() {
+                println!("{}", serde_json::to_string(&s).context("scenario JSON")?);
+            }
+        }
+        return Ok(());
+    }
+    if child {
+        for w in &workloads {
+            println!("{}", serde_json::to_string(&w.run()).context("measurement JSON")?);
+        }
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let mut all = Vec::new();
+    for w in &workloads {
+        let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
+        let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
+        let out = std::process::Command::new(&exe)
+            .args(args)
+            .output()
+            .with_context(|| format!("running workload {}", w.name()))?;
+        if !out.status.success() {
+            return Err(anyhow::anyhow!(
+                "workload {} failed ({}): {}",
+                w.name(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        let m: Measurement = serde_json::from_slice(&out.stdout).context("measurement from the child process")?;
+        if !json {
+            println!("{}", m.line());
+        }
+        all.push(m);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?);
+    }
+    Ok(())
 }
 
 fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
