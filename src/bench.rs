@@ -163,6 +163,7 @@ impl Workload {
             wall_s,
             events,
             events_per_s: events as f64 / wall_s,
+            cpu_s: cpu_seconds(),
             max_rss_mb: max_rss_mb(),
             detail,
         }
@@ -180,6 +181,9 @@ pub struct Measurement {
     pub events: u64,
     /// Events per wall-clock second.
     pub events_per_s: f64,
+    /// CPU seconds (user + system) of the process that ran it: less sensitive than wall time
+    /// to other processes sharing the machine (`None` where `/proc` is missing).
+    pub cpu_s: Option<f64>,
     /// Peak resident memory of the process that ran it, MB (`None` where `/proc` is missing).
     pub max_rss_mb: Option<f64>,
     /// What the run produced (makespan, trace hash, ...), to tell runs apart.
@@ -190,14 +194,15 @@ impl Measurement {
     /// One line of the human-readable table.
     pub fn line(&self) -> String {
         let rss = self.max_rss_mb.map_or_else(|| "-".to_string(), |m| format!("{m:.0} MB"));
+        let cpu = self.cpu_s.map_or_else(|| "-".to_string(), |c| format!("{c:.2} s"));
         let rate = if self.events_per_s >= 1e6 {
             format!("{:.2} M", self.events_per_s / 1e6)
         } else {
             format!("{:.1} k", self.events_per_s / 1e3)
         };
         format!(
-            "{:<20} {:>9.3} s  {:>9} events/s  {:>9} events  max RSS {:>8}   {}",
-            self.workload, self.wall_s, rate, self.events, rss, self.detail
+            "{:<20} {:>9.3} s wall {:>9} cpu  {:>9} events/s  {:>9} events  max RSS {:>8}   {}",
+            self.workload, self.wall_s, cpu, rate, self.events, rss, self.detail
         )
     }
 }
@@ -208,6 +213,16 @@ pub fn max_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) used by this process so far (Linux `/proc/self/stat`, in clock
+/// ticks of 1/100 s).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
 }
 
 /// The bare event queue under a hold model (pop one, push one), `pending` events queued.
