@@ -20,6 +20,22 @@
 //! resource lists its groups (the classes crossing it); a class lists its footprint (its groups,
 //! one per resource). Every flow is in one group per resource of its route that may bind, and its
 //! class is always one of those resources.
+//!
+//! **Idle resources.** A resource that may bind but is nobody's bottleneck and has headroom
+//! (its flows' rates sum to less than its capacity) is left out of filling for now: the
+//! allocation computed without it is feasible for it, so it is the allocation with it (the same
+//! argument as above), and filling skips it and the groups at it (their classes keep those in a
+//! separate footprint list). A resource turns idle after a re-solve leaves it with headroom `h`
+//! per flow. Every class sums the increases of its level into a *growth*; an idle resource's
+//! flows cannot have filled it while no class crossing it grew by `h` since the check. So each
+//! class keeps its groups at idle resources in a heap keyed by the growth at which their resource
+//! must be checked again; after a re-solve the classes whose level rose pop what is due, those
+//! resources are checked with the actual rates, and one short of headroom takes part in filling
+//! again, its component re-solved at once. A flow moving into a class at an idle resource makes
+//! the resource due at once (its rate rose by more than that class's growth), and a flow starting
+//! across an idle resource, or a capacity change of it, brings it back immediately. In a tree of
+//! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
+//! and a re-solve touches the rack links.
 
 use super::flows::{Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
 use super::heap::ABSENT;
@@ -34,6 +50,9 @@ pub(super) const PROMOTE_MARGIN: u32 = 30;
 const DEMOTE_MARGIN: u32 = 3;
 /// Other-capacity minima at or above this count as unbounded (keeps the sums far from overflow).
 const UNBOUNDED: f64 = 1.8e19;
+/// An idle resource keeps its flows' rates below `capacity * (1 - IDLE_MARGIN)`, far above the
+/// float noise of the solver.
+const IDLE_MARGIN: f64 = 1e-6;
 
 /// A capacity in fixed point, rounded down.
 pub(super) fn fixed_down(capacity: f64) -> u128 {
@@ -44,6 +63,11 @@ impl Resource {
     /// Capacity above bound by more than `bound >> margin_shift` (and one unit): cannot bind.
     pub(super) fn strictly_slack(&self, margin_shift: u32) -> bool {
         self.unbounded == 0 && self.cap_fixed > self.bound + (self.bound >> margin_shift) + 1
+    }
+
+    /// No flow has this resource as its bottleneck.
+    pub(super) fn class_empty(&self) -> bool {
+        self.footprint.is_empty() && self.footprint_idle.is_empty()
     }
 }
 
@@ -89,7 +113,10 @@ impl FlowModel {
             if !r.strictly_slack(PROMOTE_MARGIN) {
                 self.promote(resource, now);
             }
-        } else if r.footprint.is_empty() && r.strictly_slack(DEMOTE_MARGIN) {
+        } else if r.class_empty() && r.strictly_slack(DEMOTE_MARGIN) {
+            if r.idle {
+                self.make_active(resource.0);
+            }
             self.demote(resource);
         }
     }
@@ -137,10 +164,24 @@ impl FlowModel {
             Some(&g) => g,
             None => self.new_group(q, class),
         };
+        if self.resources[q as usize].idle {
+            // A flow moving in: its rate rose by more than this class's growth tells. Check now.
+            let due = Finish(self.resources[class as usize].growth);
+            self.resources[class as usize].watch.set(&mut self.watch_pos, g, due);
+        }
         let members = &mut self.groups[g as usize].flows;
         members.push(flow);
         self.flows[flow.0 as usize].slots[k] = (g, members.len() as u32 - 1);
         self.resources[q as usize].effective += 1;
+    }
+
+    /// The footprint list of `class` that holds its group at `resource`.
+    fn footprint_of(&mut self, class: u32, resource: u32) -> &mut Vec<u32> {
+        if self.resources[resource as usize].idle {
+            &mut self.resources[class as usize].footprint_idle
+        } else {
+            &mut self.resources[class as usize].footprint
+        }
     }
 
     fn new_group(&mut self, resource: u32, class: u32) -> u32 {
@@ -149,7 +190,7 @@ impl FlowModel {
             class,
             flows: Vec::new(),
             at_resource: self.resources[resource as usize].groups.len() as u32,
-            at_class: self.resources[class as usize].footprint.len() as u32,
+            at_class: self.footprint_of(class, resource).len() as u32,
         };
         let g = match self.free_groups.pop() {
             Some(g) => {
@@ -159,11 +200,12 @@ impl FlowModel {
             }
             None => {
                 self.groups.push(group);
+                self.watch_pos.push(ABSENT);
                 self.groups.len() as u32 - 1
             }
         };
         self.resources[resource as usize].groups.push(g);
-        self.resources[class as usize].footprint.push(g);
+        self.footprint_of(class, resource).push(g);
         self.group_index.insert((resource, class), g);
         g
     }
@@ -194,17 +236,124 @@ impl FlowModel {
         if let Some(&moved) = list.get(at_resource as usize) {
             self.groups[moved as usize].at_resource = at_resource;
         }
-        let list = &mut self.resources[class as usize].footprint;
+        let list = self.footprint_of(class, resource);
         list.swap_remove(at_class as usize);
         if let Some(&moved) = list.get(at_class as usize) {
             self.groups[moved as usize].at_class = at_class;
         }
         self.group_index.remove(&(resource, class));
+        self.resources[class as usize].watch.remove(&mut self.watch_pos, g);
         if self.solving {
             self.freed_while_solving.push(g); // ids held by the solver stay valid until it ends
         } else {
             self.free_groups.push(g);
         }
+    }
+
+    /// Takes `resource` out of filling, with `headroom` per flow.
+    fn make_idle(&mut self, resource: u32, headroom: f64) {
+        self.switch_footprints(resource);
+        self.resources[resource as usize].idle = true;
+        self.idled += 1;
+        self.watch_groups(resource, headroom);
+    }
+
+    /// Brings an idle `resource` back into filling.
+    pub(super) fn make_active(&mut self, resource: u32) {
+        self.switch_footprints(resource);
+        self.resources[resource as usize].idle = false;
+        for i in 0..self.resources[resource as usize].groups.len() {
+            let g = self.resources[resource as usize].groups[i];
+            let class = self.groups[g as usize].class;
+            self.resources[class as usize].watch.remove(&mut self.watch_pos, g);
+        }
+    }
+
+    /// Keys every group at idle `resource` in its class's heap: due when the class has grown by
+    /// `headroom` from now.
+    fn watch_groups(&mut self, resource: u32, headroom: f64) {
+        for i in 0..self.resources[resource as usize].groups.len() {
+            let g = self.resources[resource as usize].groups[i];
+            let c = &mut self.resources[self.groups[g as usize].class as usize];
+            c.watch.set(&mut self.watch_pos, g, Finish(c.growth + headroom));
+        }
+    }
+
+    /// Moves every group at `resource` to the other footprint list of its class.
+    fn switch_footprints(&mut self, resource: u32) {
+        let idle = self.resources[resource as usize].idle;
+        for i in 0..self.resources[resource as usize].groups.len() {
+            let g = self.resources[resource as usize].groups[i];
+            let Group { class, at_class, .. } = self.groups[g as usize];
+            let c = &mut self.resources[class as usize];
+            let (from, to) = if idle {
+                (&mut c.footprint_idle, &mut c.footprint)
+            } else {
+                (&mut c.footprint, &mut c.footprint_idle)
+            };
+            from.swap_remove(at_class as usize);
+            if let Some(&moved) = from.get(at_class as usize) {
+                self.groups[moved as usize].at_class = at_class;
+            }
+            to.push(g);
+            self.groups[g as usize].at_class = to.len() as u32 - 1;
+        }
+    }
+
+    /// Capacity `resource` has to spare per flow under the current rates, if clearly some.
+    fn headroom(&self, resource: u32) -> Option<f64> {
+        let r = &self.resources[resource as usize];
+        let load: f64 = r
+            .groups
+            .iter()
+            .map(|&g| {
+                let g = &self.groups[g as usize];
+                g.flows.len() as f64 * self.resources[g.class as usize].level
+            })
+            .sum();
+        let limit = r.capacity * (1.0 - IDLE_MARGIN);
+        let per_flow = (limit - load) / r.effective.max(1) as f64;
+        (load < limit && per_flow > limit * IDLE_MARGIN).then_some(per_flow)
+    }
+
+    /// After a re-solve: resources of `component` that are nobody's bottleneck and have headroom
+    /// turn idle; idle resources that a class of `component` may have filled since their check
+    /// are checked again, and those short of headroom are queued in `reactivated`.
+    pub(super) fn update_idle(&mut self, component: &[u32]) {
+        for &q in component {
+            if self.resources[q as usize].class_empty() {
+                if let Some(h) = self.headroom(q) {
+                    self.make_idle(q, h);
+                }
+            }
+        }
+        let mut due = std::mem::take(&mut self.scratch_groups);
+        due.clear();
+        let epoch = self.solve_epoch;
+        for &c in component {
+            let class = c as usize;
+            while let Some((Finish(key), g)) = self.resources[class].watch.peek() {
+                if key > self.resources[class].growth {
+                    break;
+                }
+                self.resources[class].watch.remove(&mut self.watch_pos, g);
+                let q = self.groups[g as usize].resource;
+                if std::mem::replace(&mut self.resources[q as usize].check_mark, epoch) != epoch {
+                    due.push(q);
+                }
+            }
+        }
+        for &q in &due {
+            match self.headroom(q) {
+                Some(h) => self.watch_groups(q, h),
+                None => {
+                    self.make_active(q);
+                    self.reactivated.push(ResourceId(q));
+                    self.reactivated_count += 1;
+                }
+            }
+        }
+        self.scratch_groups = due;
     }
 
     /// Moves `flow` to class `to` at instant `at` (during a re-solve, before either class's

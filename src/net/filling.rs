@@ -8,6 +8,8 @@
 //! Freezing class `r` at share `s` then subtracts `count × s` from every resource of its
 //! footprint. Ties between resources of equal share go to the lower resource id, as in the
 //! reference. A class whose level changes settles its virtual clock at the old level first.
+//! Idle resources (see [`super::classes`]) take no part: neither the component search nor
+//! freezing visits them.
 
 use super::flows::{FlowModel, State, NO_EPOCH};
 use super::ResourceId;
@@ -104,18 +106,20 @@ impl FlowModel {
         for &q in &component {
             self.refresh_entry(q);
         }
+        self.update_idle(&component);
         self.solving = false;
         self.free_groups.append(&mut self.freed_while_solving);
         self.scratch_resources = component;
     }
 
-    /// The resources connected to `seeds` through flows (resources that may bind only).
+    /// The resources connected to `seeds` through flows (resources that take part in filling:
+    /// they may bind and are not idle).
     fn component(&mut self, seeds: &[ResourceId], component: &mut Vec<u32>) {
         let epoch = self.solve_epoch;
         component.clear();
         for &s in seeds {
             let r = &mut self.resources[s.0 as usize];
-            if r.candidate && r.mark != epoch {
+            if r.candidate && !r.idle && r.mark != epoch {
                 r.mark = epoch;
                 component.push(s.0);
             }
@@ -157,6 +161,7 @@ impl FlowModel {
         debug_assert_eq!(res.unfrozen, 0, "every flow crossing a frozen resource is frozen");
         res.frozen = true;
         if share != res.level {
+            res.growth += (share - res.level).max(0.0);
             res.clock += res.level * at.since(res.clock_at).as_secs_f64();
             res.clock_at = at;
             res.level = share;

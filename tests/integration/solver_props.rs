@@ -272,8 +272,9 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
     panic!("no end after 100000 steps");
 }
 
-fn workload() -> impl Strategy<Value = Workload> {
-    (2usize..6)
+/// Workloads of up to `resources - 1` resources and `flows - 1` flows.
+fn workload(resources: usize, flows: usize) -> impl Strategy<Value = Workload> {
+    (2usize..resources)
         .prop_flat_map(|n| {
             // Some resources far larger than the rest: they start out unable to bind.
             let caps = proptest::collection::vec(prop_oneof![3 => 100u32..5000, 1 => Just(1_000_000u32)], n);
@@ -283,14 +284,14 @@ fn workload() -> impl Strategy<Value = Workload> {
             );
             (Just(n), caps, patterns)
         })
-        .prop_flat_map(|(n, caps, patterns)| {
+        .prop_flat_map(move |(n, caps, patterns)| {
             let flow = (
                 proptest::sample::select(patterns),
                 0u64..5,
                 proptest::collection::vec(prop_oneof![1 => Just(0u32), 4 => 1u32..3000], 1..4),
                 proptest::option::weighted(0.3, 0u64..3000),
             );
-            let flows = proptest::collection::vec(flow, 1..14);
+            let flows = proptest::collection::vec(flow, 1..flows);
             // Capacity changes: a resource to a new value (maybe 0) and later back.
             let change = (0u64..4000, 0..n, prop_oneof![Just(0.0), 0.1f64..3.0, Just(1e-4)], 1u64..3000);
             let changes = proptest::collection::vec(change, 0..4);
@@ -332,11 +333,32 @@ proptest! {
     /// simultaneous starts, zero-byte items, flows aborted at their start, identical routes,
     /// capacity cuts and restorations, and resources that start out unable to bind.
     #[test]
-    fn model_equals_the_reference_simulation_to_the_nanosecond(w in workload()) {
+    fn model_equals_the_reference_simulation_to_the_nanosecond(w in workload(6, 14)) {
+        same_outcome(&w)?;
+    }
+}
+
+proptest! {
+    // Fewer, larger workloads: components of dozens of flows.
+    #![proptest_config(ProptestConfig {
+        cases: 60,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(2027),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+    #[test]
+    fn model_equals_the_reference_simulation_on_larger_workloads(w in workload(12, 60)) {
+        same_outcome(&w)?;
+    }
+}
+
+/// Drives the model and the reference through `w` and compares what they did.
+fn same_outcome(w: &Workload) -> Result<(), TestCaseError> {
+    {
         let mut model = FlowModel::new();
         let resources = w.capacities.iter().map(|&c| model.add_resource(c)).collect();
         let mut fast = Fast(model, resources);
-        let (a, b) = (drive(&mut fast, &w), drive(&mut ReferenceModel::new(w.capacities.clone()), &w));
+        let (a, b) = (drive(&mut fast, w), drive(&mut ReferenceModel::new(w.capacities.clone()), w));
         prop_assert_eq!(&a.completions, &b.completions);
         prop_assert_eq!(a.aborts.len(), b.aborts.len());
         for (x, y) in a.aborts.iter().zip(&b.aborts) {
@@ -347,4 +369,5 @@ proptest! {
             prop_assert!(x.0 == y.0 && x.1 == y.1 && close(x.2, y.2, 1e-9), "rate {:?} vs {:?}", x, y);
         }
     }
+    Ok(())
 }
