@@ -52,7 +52,9 @@
 //! virtual clock: `clock_at + round((finish - clock) / x)`, equal in exact arithmetic to settling
 //! the flow's own remaining bytes; the two differ by float rounding only (about 1e-6 ns at the
 //! sizes of the tests). [`SimDuration::from_secs_f64`] is the one rounding point. Flows completing
-//! at the same instant are handed out in flow-id order ([`FlowModel::pop_completed`]).
+//! at the same instant are handed out in flow-id order, batch by batch
+//! ([`FlowModel::pop_completed`]); a zero-byte flow on a route of positive capacities completes
+//! at its start without a re-solve, with the next batch (where the re-solve would put it).
 
 use super::heap::{IndexedHeap, ABSENT};
 use crate::kernel::{SimDuration, SimTime};
@@ -196,6 +198,10 @@ pub struct FlowModel {
     /// Flows all sent by `due_at`, not yet handed out, by id.
     due: BTreeSet<FlowId>,
     due_at: SimTime,
+    /// Zero-byte flows started at `due_at`: due from the next batch of completions on.
+    zero_byte: Vec<FlowId>,
+    /// A batch of completions is being handed out (`pop_completed` last returned a flow).
+    in_batch: bool,
     /// Position of each group in its class's `watch` heap (groups at idle resources).
     pub(super) watch_pos: Vec<u32>,
     /// Idle resources found short of headroom after a re-solve, to re-solve with.
@@ -357,9 +363,14 @@ impl FlowModel {
         self.active_flows += 1;
         if bytes == 0.0 && resources.iter().all(|&r| self.capacity(r) > 0.0) {
             // Nothing to send and a positive rate whatever the solution (every capacity on the
-            // route is positive): it completes now, without waiting for the re-solve.
+            // route is positive): it completes now, without waiting for the re-solve, with the
+            // next batch of completions (as if the re-solve had found it).
             self.flows[i].finish = self.virtual_time(class, now);
-            self.mark_due(id, now);
+            self.flows[i].state = State::Due;
+            if self.due.is_empty() && self.zero_byte.is_empty() {
+                self.due_at = now;
+            }
+            self.zero_byte.push(id);
         } else {
             self.new_flows.push(id);
         }
@@ -386,9 +397,7 @@ impl FlowModel {
             State::Running => {
                 self.resources[class as usize].members.remove(&mut self.member_pos, flow.0);
             }
-            State::Due => {
-                self.due.remove(&flow);
-            }
+            State::Due => self.forget_due(flow),
             _ => {}
         }
         self.place(flow, now, left);
@@ -411,9 +420,7 @@ impl FlowModel {
                 self.resources[class as usize].members.remove(&mut self.member_pos, flow.0);
                 self.refresh_entry(class);
             }
-            State::Due => {
-                self.due.remove(&flow);
-            }
+            State::Due => self.forget_due(flow),
             _ => {}
         }
         let mut seeds = std::mem::take(&mut self.scratch_resources);
@@ -516,7 +523,7 @@ impl FlowModel {
     /// Time of the earliest completion under the rates solved so far, without solving pending
     /// changes (they were made at [`Self::pending_since`], and rates held until then).
     pub fn peek_completion(&self) -> Option<SimTime> {
-        if !self.due.is_empty() {
+        if !self.due.is_empty() || !self.zero_byte.is_empty() {
             return Some(self.due_at);
         }
         self.completions.peek().map(|(t, _)| t)
@@ -524,8 +531,16 @@ impl FlowModel {
 
     /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
     /// active with nothing left and keeps its share; the caller must [`Self::extend_flow`] or
-    /// [`Self::end_flow`] it at the same instant.
+    /// [`Self::end_flow`] it at the same instant. Call it until it returns `None`: that closes
+    /// the batch, and zero-byte flows started meanwhile are due from the next batch on.
     pub fn pop_completed(&mut self, now: SimTime) -> Option<FlowId> {
+        if !self.in_batch {
+            for i in 0..self.zero_byte.len() {
+                let flow = self.zero_byte[i];
+                self.mark_due(flow, now);
+            }
+            self.zero_byte.clear();
+        }
         // Pending changes made at `now` do not affect what completes at `now`: the old rates
         // held until this instant.
         while let Some((t, class)) = self.completions.peek() {
@@ -541,9 +556,20 @@ impl FlowModel {
             }
             self.refresh_entry(class);
         }
-        let id = self.due.pop_first()?;
+        let Some(id) = self.due.pop_first() else {
+            self.in_batch = false;
+            return None;
+        };
+        self.in_batch = true;
         self.flows[id.0 as usize].state = State::Done;
         Some(id)
+    }
+
+    /// Takes a `Due` flow out of the flows waiting to be handed out.
+    fn forget_due(&mut self, flow: FlowId) {
+        if !self.due.remove(&flow) {
+            self.zero_byte.retain(|&f| f != flow);
+        }
     }
 
     /// `flow` has sent everything by `now`: hand it out with the next `pop_completed`.
