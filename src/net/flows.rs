@@ -20,8 +20,8 @@
 //!   on that clock (clock when it joined + its bytes) and the class keeps its flows in a heap by
 //!   finish point. When the level changes, only the class's clock is settled: O(1) per class,
 //!   whatever the number of flows. The global completion heap holds one entry per class (the
-//!   earliest finish of its flows), updated in place ([`IndexedHeap`]): no stale entries, memory
-//!   O(flows).
+//!   earliest finish of its flows), updated in place (an indexed heap, `heap.rs`): no stale
+//!   entries, memory O(flows).
 //! - **Class-level progressive filling** ([`super::filling`]). Flows are counted in *groups*, one
 //!   per (resource, class) pair with the flows of that class crossing that resource. Filling runs
 //!   over resources and groups: freezing a class subtracts `count × share` from each resource of
