@@ -37,7 +37,7 @@
 //! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
 //! and a re-solve touches the rack links.
 
-use super::flows::{Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
+use super::flows::{pair, Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
 use super::heap::ABSENT;
 use super::ResourceId;
 use crate::kernel::SimTime;
@@ -160,7 +160,7 @@ impl FlowModel {
     /// Puts `flow` into group (its `k`-th resource, `class`).
     pub(super) fn add_to_group(&mut self, flow: FlowId, k: usize, class: u32) {
         let q = self.flows[flow.0 as usize].resources[k].0;
-        let g = match self.group_index.get(&(q, class)) {
+        let g = match self.group_index.get(&pair(q, class)) {
             Some(&g) => g,
             None => self.new_group(q, class),
         };
@@ -206,7 +206,7 @@ impl FlowModel {
         };
         self.resources[resource as usize].groups.push(g);
         self.footprint_of(class, resource).push(g);
-        self.group_index.insert((resource, class), g);
+        self.group_index.insert(pair(resource, class), g);
         g
     }
 
@@ -241,7 +241,7 @@ impl FlowModel {
         if let Some(&moved) = list.get(at_class as usize) {
             self.groups[moved as usize].at_class = at_class;
         }
-        self.group_index.remove(&(resource, class));
+        self.group_index.remove(&pair(resource, class));
         self.resources[class as usize].watch.remove(&mut self.watch_pos, g);
         if self.solving {
             self.freed_while_solving.push(g); // ids held by the solver stay valid until it ends

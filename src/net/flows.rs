@@ -61,6 +61,7 @@ use crate::kernel::{SimDuration, SimTime};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A shared capacity (host upload, host download, one direction of a link).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,6 +105,32 @@ pub(super) enum State {
     Done,
     /// Ended; the id is free.
     Ended,
+}
+
+/// Hashes the keys of the group index, (resource << 32 | class): one folded multiplication.
+/// The keys are small integers chosen by the model, not by an adversary, and the index is only
+/// looked up (never iterated), so the hash cannot reach the results.
+#[derive(Default, Clone, Copy)]
+pub(super) struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        let product = (self.0 as u128) * 0x9e37_79b9_7f4a_7c15;
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The group index's key of (resource, class).
+pub(super) fn pair(resource: u32, class: u32) -> u64 {
+    (resource as u64) << 32 | class as u64
 }
 
 /// Cache epoch that matches no class: the completion instant must be recomputed.
@@ -189,7 +216,7 @@ pub struct FlowModel {
     /// Groups freed during a re-solve, reusable after it.
     pub(super) freed_while_solving: Vec<u32>,
     pub(super) solving: bool,
-    pub(super) group_index: HashMap<(u32, u32), u32>,
+    pub(super) group_index: HashMap<u64, u32, BuildHasherDefault<PairHasher>>,
     /// Position of each flow in its class's heap.
     pub(super) member_pos: Vec<u32>,
     /// One entry per class with a pending completion: its earliest completion instant.

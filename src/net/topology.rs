@@ -129,26 +129,29 @@ fn link_cost(link: &Link) -> u128 {
 /// Until A* pops its goal both searches take identical steps, and a popped node's predecessor
 /// never changes, so the path read from this tree is the path A* returns.
 fn shortest_path_tree(graph: &UnGraph<(), usize>, links: &[Link], start: NodeIndex) -> Vec<u32> {
+    const UNSEEN: u128 = u128::MAX;
     let n = graph.node_count();
     let mut predecessor = vec![NO_NODE; n];
-    let mut scores: Vec<Option<u128>> = vec![None; n];
-    let mut visited: Vec<Option<u128>> = vec![None; n];
-    let mut heap = BinaryHeap::new();
-    scores[start.index()] = Some(0);
+    // Best score found so far, and score with which each node was expanded (A*'s g-values and
+    // its closed set).
+    let mut scores = vec![UNSEEN; n];
+    let mut expanded = vec![UNSEEN; n];
+    let mut heap = BinaryHeap::with_capacity(n);
+    scores[start.index()] = 0;
     heap.push(MinScored(0, start));
     while let Some(MinScored(score, node)) = heap.pop() {
-        let node_score = scores[node.index()].expect("scored before queued");
-        match visited[node.index()] {
-            Some(seen) if seen <= score => continue,
-            _ => visited[node.index()] = Some(score),
+        let node_score = scores[node.index()];
+        if expanded[node.index()] <= score {
+            continue;
         }
+        expanded[node.index()] = score;
         for edge in graph.edges(node) {
             let next = edge.target();
             let next_score = node_score + link_cost(&links[*edge.weight()]);
-            if scores[next.index()].is_some_and(|s| s <= next_score) {
+            if scores[next.index()] <= next_score {
                 continue;
             }
-            scores[next.index()] = Some(next_score);
+            scores[next.index()] = next_score;
             predecessor[next.index()] = node.index() as u32;
             heap.push(MinScored(next_score, next));
         }
