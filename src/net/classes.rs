@@ -37,10 +37,37 @@
 //! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
 //! and a re-solve touches the rack links.
 
-use super::flows::{pair, Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
+use super::flows::{Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
 use super::heap::ABSENT;
 use super::ResourceId;
 use crate::kernel::SimTime;
+use std::hash::Hasher;
+
+/// Hashes the keys of the group index, (resource << 32 | class): one folded multiplication.
+/// The keys are small integers chosen by the model, not by an adversary, and the index is only
+/// looked up (never iterated), so the hash cannot reach the results.
+#[derive(Default, Clone, Copy)]
+pub struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        let product = (self.0 as u128) * 0x9e37_79b9_7f4a_7c15;
+        (product as u64) ^ ((product >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The group index's key of (resource, class).
+pub(super) fn pair(resource: u32, class: u32) -> u64 {
+    (resource as u64) << 32 | class as u64
+}
 
 /// Fixed-point scale of the binding test: 1/65536 byte per second.
 const FIXED_SCALE: f64 = 65536.0;

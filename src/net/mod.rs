@@ -2,13 +2,15 @@
 //!
 //! [`topology`] knows hosts, routers, links and routes; [`flows`] shares capacities among
 //! concurrent transfers by max-min fairness, re-solved once per instant over classes of flows
-//! that share a bottleneck ([`classes`] keeps their books, [`filling`] re-solves them);
+//! that share a bottleneck ([`classes`] keeps their books, [`filling`] re-solves them,
+//! [`clocks`] runs their virtual clocks and hands out completions);
 //! [`reference`](mod@reference) is the naive oracle it is tested against. Together they give the
 //! simulator the two things the patent's protocol needs from a data packet network ([0002],
 //! [0033]): messages that take a route's latency, and streams whose rate depends on everything
 //! else crossing the same uploads, downloads and links.
 
 pub mod classes;
+pub mod clocks;
 pub mod filling;
 pub mod flows;
 mod heap;
