@@ -6,9 +6,9 @@
 //! JSON path, nothing written; 141 when stdout is closed early (`| head`), quietly, as a
 //! process killed by SIGPIPE would report.
 
+use anyhow::Context;
 use cascade_sim::report::output::{self, OutputError, OutputKind};
 use cascade_sim::report::{Results, RunOutputs};
-use cascade_sim::scenario::limits::{MAX_CHUNKS, MAX_HOSTS};
 use cascade_sim::scenario::{self, Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -213,19 +213,37 @@ enum Command {
         #[arg(long)]
         log_x: bool,
     },
-    /// Measure the simulator itself: kernel events per second and the wall time of a large
-    /// cascade (figures for the notes, not a test).
-    #[command(after_help = "Example:\n  cascade-sim bench --nodes 100000 --chunks 64")]
+    /// Measure the simulator itself: named workloads (kernel hold model, raw transfers sharing an
+    /// upload or crossing a tree, cascades), each run in a child process, printing wall time,
+    /// events/s and peak memory (figures for the notes, not a test).
+    #[command(
+        after_help = "Examples:\n  cascade-sim bench\n  cascade-sim bench --workload shared-upload-100k --json\n  cascade-sim bench --nodes 100000"
+    )]
     Bench {
-        /// Node servers in the cascade run.
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=MAX_HOSTS as i64))]
-        nodes: u32,
-        /// Chunks of the file distributed.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=MAX_CHUNKS as i64))]
+        /// Workload to run (repeatable): kernel, shared-upload-N, tree-N, cascade-N (N like
+        /// 10000 or 10k), or `all`. Default: kernel, shared-upload-10k, tree-10k, cascade-10k.
+        #[arg(long = "workload")]
+        workloads: Vec<String>,
+        /// Also run a cascade over this many node servers (same as `--workload cascade-N`).
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Chunks of the file distributed in cascade workloads.
+        #[arg(long, default_value_t = 256)]
         chunks: u32,
-        /// Cascade fanout.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=MAX_HOSTS as i64))]
+        /// Fanout of cascade workloads.
+        #[arg(long, default_value_t = 4)]
         fanout: u32,
+        /// Print one JSON array of measurements instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
+        /// for the SimGrid comparison in benches/simgrid/.
+        #[arg(long)]
+        emit_scenario: bool,
+        /// Run the named workload in this process and print its measurement as one JSON line
+        /// (what the parent process does for each workload).
+        #[arg(long, hide = true)]
+        child: bool,
     },
 }
 
@@ -310,9 +328,8 @@ fn main() -> ExitCode {
         Command::Merge { shards, out } => merge(&shards, &out),
         Command::Check { dir, bless } => check(&dir, bless),
         Command::Schema { results, markdown, write } => schema(results, markdown, write),
-        Command::Bench { nodes, chunks, fanout } => {
-            cascade_sim::bench::print_figures(nodes, chunks, fanout);
-            Ok(())
+        Command::Bench { workloads, nodes, chunks, fanout, json, emit_scenario, child } => {
+            bench(&workloads, nodes, chunks, fanout, json, emit_scenario, child)
         }
     };
     let _ = std::io::stdout().flush();
@@ -528,6 +545,76 @@ fn schema(results: bool, markdown: bool, write: Option<PathBuf>) -> Result<(), F
         pretty(&scenario::json_schema())
     };
     write!(std::io::stdout().lock(), "{text}").map_err(Failure::from)
+}
+
+fn bench(
+    names: &[String],
+    nodes: Option<u32>,
+    chunks: u32,
+    fanout: u32,
+    json: bool,
+    emit_scenario: bool,
+    child: bool,
+) -> Result<(), Failure> {
+    use cascade_sim::bench::{check_positive, Measurement, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
+    let usage = |e: cascade_sim::bench::BenchError| Failure::Input(e.0);
+    let mut list: Vec<String> = Vec::new();
+    for name in names {
+        match name.as_str() {
+            "all" => list.extend(ALL_WORKLOADS.iter().map(|s| s.to_string())),
+            _ => list.push(name.clone()),
+        }
+    }
+    if let Some(n) = nodes {
+        list.push(format!("cascade-{}", check_positive("--nodes", n).map_err(usage)?));
+    }
+    if list.is_empty() {
+        list.extend(DEFAULT_WORKLOADS.iter().map(|s| s.to_string()));
+    }
+    let workloads =
+        list.iter().map(|n| Workload::parse(n, chunks, fanout)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    if emit_scenario {
+        for w in &workloads {
+            if let Some(s) = w.scenario() {
+                say!("{}", serde_json::to_string(&s).context("scenario JSON")?)?;
+            }
+        }
+        return Ok(());
+    }
+    if child {
+        for w in &workloads {
+            say!("{}", serde_json::to_string(&w.run()).context("measurement JSON")?)?;
+        }
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let mut all = Vec::new();
+    for w in &workloads {
+        let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
+        let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
+        let out = std::process::Command::new(&exe)
+            .args(args)
+            .output()
+            .with_context(|| format!("running workload {}", w.name()))?;
+        if !out.status.success() {
+            return Err(anyhow::anyhow!(
+                "workload {} failed ({}): {}",
+                w.name(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        let m: Measurement = serde_json::from_slice(&out.stdout).context("measurement from the child process")?;
+        if !json {
+            say!("{}", m.line())?;
+        }
+        all.push(m);
+    }
+    if json {
+        say!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?)?;
+    }
+    Ok(())
 }
 
 fn validate(paths: &[PathBuf]) -> Result<(), Failure> {

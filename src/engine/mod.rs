@@ -18,6 +18,9 @@
 //!
 //! Ordering: the next event is the earlier of the queue's head and the flow model's next
 //! completion; at equal times flow completions go first, then queued events in insertion order.
+//! The flow model re-solves once per instant, after every queued event of the instant has made
+//! its changes; completions that re-solve brings to the same instant (a zero-byte flow, say)
+//! then go first again, before events queued meanwhile.
 //! Every processed event is folded into the run's [`TraceHash`].
 
 pub mod faults;
@@ -422,8 +425,14 @@ impl Engine {
     /// Runs until nothing is left to do or the horizon is reached.
     pub fn run(&mut self) {
         loop {
-            let next_flow = self.flows.next_completion();
             let next_event = self.queue.peek_time();
+            // One re-solve per instant: changes made at an instant wait until every queued event
+            // of that instant has made its own (what completes at an instant is decided by the
+            // rates that held until it, see `FlowModel::pop_completed`).
+            if self.flows.pending_since().is_some_and(|t| next_event != Some(t)) {
+                self.flows.solve_pending();
+            }
+            let next_flow = self.flows.peek_completion();
             let flow_first = match (next_flow, next_event) {
                 (None, None) => break,
                 (Some(f), Some(e)) => f <= e,

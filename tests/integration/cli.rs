@@ -142,3 +142,32 @@ fn every_bundled_scenario_validates() {
     let o = cascade_sim(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn bench_refuses_bad_arguments_with_one_clear_error() {
+    for (args, expected) in [
+        (&["bench", "--nodes", "0"][..], "--nodes"),
+        (&["bench", "--workload", "tree-0"][..], "--workload tree-0"),
+        (&["bench", "--workload", "nope"][..], "unknown workload `nope`"),
+        (&["bench", "--workload", "cascade-10", "--chunks", "0"][..], "--chunks"),
+    ] {
+        let o = cascade_sim(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bench_runs_a_small_workload_in_a_child_process_and_prints_json() {
+    let o = cascade_sim(&["bench", "--workload", "shared-upload-20", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m[0]["workload"], "shared-upload-20");
+    // Three events per transfer: it starts, its last byte leaves, its last byte arrives.
+    assert_eq!(m[0]["events"], 60);
+    assert!(m[0]["wall_s"].as_f64().unwrap() > 0.0);
+    // 20 * 21 / 2 MB through 100 MB/s.
+    assert!(m[0]["detail"].as_str().unwrap().starts_with("makespan 2.100 s"), "{}", m[0]["detail"]);
+}
