@@ -102,15 +102,29 @@ fn the_multi_tree_on_the_quickstart_file_job_is_measured_against_the_bound() {
 
 #[test]
 fn the_swarm_on_the_homogeneous_reference_is_measured_against_the_bound() {
-    // Target 1.15× the bound: NOT reached (1.49×: ramp-up and tail, see the README); this
-    // guards the level reached, down from 8.04× before the BitTorrent mechanisms.
+    // Target 1.15× the bound: NOT reached on N=100 (1.266× with seed 1, 1.27–1.28× with seeds
+    // 2–4; 1.49× before the download-saturation rule, the super-seeding origin and the scaled
+    // rechoke; 8.04× before the BitTorrent mechanisms). The bundled N=1,000, M=256 case
+    // measures 1.156×. This guards the level reached.
     let r = run_json(&homogeneous(100, 100, 100.0, r#"{ "kind": "swarm" }"#));
     let ratio = makespan(&r) / r.lower_bound_s.unwrap();
-    assert!(ratio <= 1.5, "ratio {ratio}");
+    assert!(ratio <= 1.30, "ratio {ratio}");
     let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
-    assert!(u.upload_utilisation > 0.6 && u.upload_utilisation <= 1.0, "{u:?}");
-    // The seed uploads about one copy and a half, not one per peer.
-    assert!(u.origin_bytes < 2 * 100_000_000, "{u:?}");
+    assert!(u.upload_utilisation > 0.85 && u.upload_utilisation <= 1.0, "{u:?}");
+    // The super-seeding origin sends each piece once before any twice: about 1.25 copies of
+    // the file in all (the injection ends near F/u; later copies feed the tail), not 1.5.
+    assert!(u.origin_bytes < 130_000_000, "{u:?}");
+}
+
+#[test]
+fn the_swarm_on_the_small_flash_crowd_is_measured_against_the_bound() {
+    // Targets: utilisation ≥ 0.85 while peers still need pieces: NOT reached (0.51 here,
+    // 0.33 before); makespan 1.31× the bound (1.86× before). Guards the level reached.
+    let r = run_json(&small_flash_crowd(r#"{ "kind": "swarm" }"#));
+    let ratio = makespan(&r) / r.lower_bound_s.unwrap();
+    assert!(ratio <= 1.40, "ratio {ratio}");
+    let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
+    assert!(u.upload_utilisation > 0.45, "{u:?}");
 }
 
 #[test]
