@@ -12,6 +12,7 @@ mod fuzz_gen;
 mod hostile;
 mod network_model;
 mod outputs;
+mod patent_cascade;
 mod protocol;
 mod references;
 mod solver_props;
