@@ -615,6 +615,10 @@ impl BitTorrent {
 /// piece per slot in seconds to minutes, so 10 s is a few piece transfers; a simulated swarm of
 /// fast peers (a 1 MB piece in 0.32 s) keeps that ratio rather than the wall-clock constant.
 fn rechoke_period(piece_bytes: u64, slot_rate: u64) -> SimDuration {
+    if piece_bytes == 0 {
+        // No piece yet (a live stream that has not started): the mainline period.
+        return RECHOKE;
+    }
     let per_piece = piece_bytes as u128 * 1_000_000_000 / slot_rate.max(1) as u128;
     let nanos = (per_piece * RECHOKE_PIECES as u128).clamp(1_000_000, RECHOKE.as_nanos() as u128);
     SimDuration::from_nanos(nanos as u64)
@@ -770,7 +774,10 @@ impl PieceScheduler for BitTorrent {
         match kind {
             TIMER_RECHOKE => {
                 self.rechoke(ctx, p);
-                ctx.timer(self.peers[p as usize].rechoke_every, token);
+                // A live stream's first piece may have come after the peer joined.
+                let every = rechoke_period(ctx.world.piece_bytes(0), self.peers[p as usize].slot_rate);
+                self.peers[p as usize].rechoke_every = every;
+                ctx.timer(every, token);
             }
             _ => {
                 if (self.peers[p as usize].neighbours.len() as u32) < self.want {
@@ -796,5 +803,7 @@ mod tests {
         // Never below a millisecond, even for a huge slot rate; a zero rate is the 10 s.
         assert_eq!(rechoke_period(1, u64::MAX), SimDuration::from_millis(1));
         assert_eq!(rechoke_period(1_000, 0), RECHOKE);
+        // No piece in the log yet (a live stream before its first chunk).
+        assert_eq!(rechoke_period(0, 3_125_000), RECHOKE);
     }
 }

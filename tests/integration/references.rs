@@ -162,3 +162,16 @@ fn the_swarm_sends_nothing_across_a_partition_and_a_crashed_peer_continues() {
     assert!(node.bytes_received >= 40_000_000 && node.bytes_received <= 42_000_000, "{}", node.bytes_received);
     assert!(node.completion_s.unwrap() > 2.5);
 }
+
+#[test]
+fn the_swarm_runs_a_live_stream_whose_log_is_empty_when_peers_join() {
+    // Regression: the swarm's rechoke period reads the first piece's size, which a live
+    // stream has not sent yet when the peers join (it panicked on the quickstart).
+    let json = homogeneous(20, 10, 10.0, r#"{ "kind": "swarm", "peers": 8 }"#).replace(
+        r#"{ "kind": "file", "size_mb": 10, "chunks": 10 }"#,
+        r#"{ "kind": "live", "rate_mbps": 8, "duration_s": 5, "chunk_s": 1 }"#,
+    );
+    assert!(json.contains("live"));
+    let r = run_json(&json);
+    assert_eq!(r.unfinished, 0);
+}
