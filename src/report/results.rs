@@ -5,7 +5,10 @@
 //! ground truth (what each server really holds, from the node servers' own state) and the
 //! client's view (what the base server told it, [0054]).
 
-use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
+use super::bounds::{
+    job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, WorkloadCapacity, WorkloadJob,
+};
+use crate::protocol::base_server::{request_bound_inputs, Declared};
 use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
@@ -134,8 +137,13 @@ pub struct ServerAccount {
     pub server: String,
     /// The base server's verdict: `completed`; `completed_after_fault` (it lost its source,
     /// crashed or was reactivated, and needed no repair); `repaired_then_completed`; `failed`
-    /// (given up on, see `reason`); or `unfinished` (the run ended first).
+    /// (given up on, see `reason`); `left_unfinished` (it left the network before completing:
+    /// churn, not a fault); or `unfinished` (the run ended first).
     pub state: String,
+    /// When the base server learned that the server left the network (churn; a server that
+    /// completed first keeps its verdict).
+    #[serde(default)]
+    pub left_s: Option<f64>,
     /// Why it failed.
     pub reason: Option<String>,
     /// When it was given up on.
@@ -235,6 +243,9 @@ pub struct JobResult {
     pub servers: usize,
     /// Servers that received the whole content.
     pub completed: usize,
+    /// Servers that left the network before completing (churn).
+    #[serde(default)]
+    pub left_unfinished: usize,
     /// Content size, bytes.
     pub content_bytes: u64,
     /// Number of chunks.
@@ -253,7 +264,9 @@ pub struct JobResult {
     pub client_notified_s: Option<f64>,
     /// Last server receipt of the whole content minus request time.
     pub makespan_s: Option<f64>,
-    /// Kumar–Ross bound for this job alone (live: at least the stream's duration).
+    /// Lower bound for this job alone, seconds after its request: Kumar–Ross over the origins'
+    /// combined upload, the first copy leaving the client and the base server (or, pre-seeded,
+    /// the origins), a live stream's duration, and a late joiner's join plus its download.
     pub lower_bound_s: f64,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
@@ -367,14 +380,32 @@ pub struct Results {
     /// From the first job request (or transfer start) to the last server's content receipt
     /// (or transfer arrival); `null` if something did not finish.
     pub makespan_s: Option<f64>,
-    /// Largest per-job bound, offset by the job's request time (`null` without jobs).
+    /// The workload's lower bound, from the first request (`null` without jobs): the same as
+    /// `workload_lower_bound_s`.
     pub lower_bound_s: Option<f64>,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
+    /// The bound of the whole workload, from the first request: the largest of every job's
+    /// bound (offset by its request) and of the bounds of resources jobs share — every
+    /// receiver's download, a client's and the base server's upload, the origins' combined
+    /// upload, the total upload — with request and join times (`net::bounds::workload_lower_bound`).
+    #[serde(default)]
+    pub workload_lower_bound_s: Option<f64>,
+    /// What binds the workload bound.
+    #[serde(default)]
+    pub workload_bound_by: Option<String>,
+    /// Largest per-job bound offset by its request, from the first request (what
+    /// `lower_bound_s` was before concurrent jobs were accounted for).
+    #[serde(default)]
+    pub largest_job_bound_s: Option<f64>,
     /// Server content-receipt times relative to their job's request, over all jobs.
     pub completion_s: Percentiles,
-    /// (server, job) pairs of accepted jobs without the whole content at the end.
+    /// (server, job) pairs of accepted jobs without the whole content at the end, servers that
+    /// left the network excepted.
     pub unfinished: usize,
+    /// (server, job) pairs whose server left the network before completing (churn).
+    #[serde(default)]
+    pub left_unfinished: usize,
     /// Jobs the base server denied.
     pub denied_jobs: usize,
     /// Faults that happened, in time order: the first
@@ -485,31 +516,65 @@ impl Results {
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
         let mut all_completions = Vec::new();
-        let (mut unfinished, mut denied_jobs) = (0, 0);
+        let (mut unfinished, mut denied_jobs, mut left_unfinished) = (0, 0, 0);
         let mut first_start: Option<SimTime> = None;
         let mut last_completion: Option<SimTime> = None;
         let mut bound_end: Option<f64> = None;
         let mut all_done = true;
         let bs = engine.base_server();
+        let mut workload = Vec::new();
+        let mut job_servers = std::collections::BTreeSet::new();
         for client in engine.clients() {
-            let client_up = topo
-                .host(engine.built.clients.iter().find(|c| c.name == client.name()).expect("client").host)
-                .upload_bps;
+            let client_host = engine.built.clients.iter().find(|c| c.name == client.name()).expect("client").host;
+            let client_up = topo.host(client_host).upload_bps;
             for cj in client.jobs() {
                 let request = &cj.request;
                 let servers = &request.servers;
-                let bs_up = bs.map_or(f64::INFINITY, |b| topo.host(b.host()).upload_bps);
-                let inputs = BoundInputs {
-                    content_bytes: request.content.total_bytes as f64,
-                    source_upload: bs_up,
-                    min_download: servers.iter().map(|&h| topo.host(h).download_bps).fold(f64::INFINITY, f64::min),
-                    sum_peer_upload: servers.iter().map(|&h| topo.host(h).upload_bps).sum(),
-                    receivers: servers.len(),
+                let churn = &engine.built.churn;
+                let declared = |h: HostId| {
+                    let spec = topo.host(h);
+                    Declared { upload: spec.upload_bps, download: spec.download_bps, latency_s: 0.0 }
                 };
-                // The content must also leave the client once.
-                let mut bound = kumar_ross_seconds(&inputs).max(request.content.total_bytes as f64 / client_up);
-                if let Some(interval) = request.content.live_chunk_interval {
-                    bound = bound.max(interval.as_secs_f64() * request.content.chunks as f64);
+                let origin_caps: Vec<Declared> = bs
+                    .map(|b| std::iter::once(b.host()).chain(b.origins().iter().copied()).map(declared).collect())
+                    .unwrap_or_else(|| vec![Declared { upload: f64::INFINITY, download: 0.0, latency_s: 0.0 }]);
+                // Servers that leave at a set time need not complete; every server's upload counts.
+                let required: Vec<Declared> =
+                    servers.iter().filter(|h| !churn.leave_at.contains_key(h)).map(|&h| declared(h)).collect();
+                let mut job_inputs = request_bound_inputs(request, &required, &origin_caps, client_up);
+                job_inputs.sum_peer_upload = servers.iter().map(|&h| topo.host(h).upload_bps).sum();
+                let requested = cj.requested_at.map_or(0.0, secs);
+                let bytes = request.content.total_bytes as f64;
+                // A late joiner cannot finish before it joins and downloads the content.
+                let joins = servers
+                    .iter()
+                    .filter(|h| !churn.leave_at.contains_key(h))
+                    .filter_map(|&h| churn.join_at.get(&h).map(|&t| secs(t) - requested + bytes / topo.host(h).download_bps))
+                    .fold(0.0, f64::max);
+                let bound = job_lower_bound(&job_inputs).max(joins);
+                let inputs = BoundInputs {
+                    content_bytes: bytes,
+                    source_upload: job_inputs.origin_upload,
+                    min_download: job_inputs.min_download,
+                    sum_peer_upload: job_inputs.sum_peer_upload,
+                    receivers: job_inputs.receivers,
+                };
+                if cj.denied.is_none() {
+                    if let Some(r) = cj.requested_at {
+                        let join_s = |h: HostId| churn.join_at.get(&h).map_or(0.0, |&t| secs(t));
+                        workload.push(WorkloadJob {
+                            start_s: secs(r),
+                            bound_s: bound,
+                            content_bytes: bytes,
+                            receivers: servers
+                                .iter()
+                                .filter(|h| !churn.leave_at.contains_key(h))
+                                .map(|&h| (h.0, topo.host(h).download_bps, join_s(h)))
+                                .collect(),
+                            client: (!request.preseeded).then(|| (client_host.0, client_up)),
+                        });
+                        job_servers.extend(servers.iter().copied());
+                    }
                 }
                 let id = cj.accepted.map(|(id, _)| id);
                 let base_job = id.and_then(|id| bs.map(|b| b.job(id)));
@@ -520,6 +585,7 @@ impl Results {
                 let mut sustained = 0;
                 let mut all_lags = Vec::new();
                 let mut completed_by: BTreeMap<u32, (usize, Option<SimTime>)> = BTreeMap::new();
+                let left_before = left_unfinished;
                 for &h in servers.iter() {
                     let state = id.and_then(|id| engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id)));
                     let done = state.and_then(|s| s.received_at);
@@ -528,6 +594,7 @@ impl Results {
                             completions.push(secs(t) - secs(req));
                             last = last.max(Some(t));
                         }
+                        _ if id.is_some() && engine.has_left(h) => left_unfinished += 1,
                         _ if id.is_some() => unfinished += 1,
                         _ => {}
                     }
@@ -565,7 +632,9 @@ impl Results {
                         lag_s: lag,
                     });
                 }
-                let complete = completions.len() == servers.len();
+                let job_left_unfinished = left_unfinished - left_before;
+                // Complete: every server received the content, or left the network first.
+                let complete = completions.len() + job_left_unfinished == servers.len();
                 let makespan = match (complete, last, cj.requested_at) {
                     (true, Some(l), Some(r)) => Some(secs(l) - secs(r)),
                     _ => None,
@@ -620,6 +689,7 @@ impl Results {
                             Verdict::Done if report.repaired => ("repaired_then_completed", None),
                             Verdict::Done if report.faulted => ("completed_after_fault", None),
                             Verdict::Done => ("completed", None),
+                            Verdict::Left => ("left_unfinished", None),
                             Verdict::Pending => ("unfinished", None),
                         };
                         if report.done_at.is_some() {
@@ -639,6 +709,7 @@ impl Results {
                             queries: report.queries,
                             repairs: report.repairs,
                             truly_done: truth,
+                            left_s: report.left_at.map(secs),
                         });
                     }
                     Accountability {
@@ -705,7 +776,10 @@ impl Results {
                             .collect();
                         let pieces: Vec<_> = engine.piece_records().iter().filter(|p| p.job == id).copied().collect();
                         let end = if complete { last.unwrap_or(start) } else { engine.now() };
-                        Some(utilisation(&pieces, &capacity(b.host(), None), &peers, start, end))
+                        // The origins seed together: their combined upload is the origin's.
+                        let mut origin = capacity(b.host(), None);
+                        origin.upload += b.origins().iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+                        Some(utilisation(&pieces, &origin, &peers, start, end))
                     }
                     _ => None,
                 };
@@ -725,7 +799,7 @@ impl Results {
                     strategy: request.strategy.name().to_string(),
                     strategy_params: {
                         let mut params = strategy_params(&request.strategy);
-                        if let Some(p) = base_job.and_then(|b| b.plan) {
+                        if let Some(p) = base_job.and_then(|b| b.plan.as_ref()) {
                             params["plan"] = serde_json::json!({
                                 "first_nodes": p.first_nodes,
                                 "fanout": p.fanout,
@@ -740,6 +814,7 @@ impl Results {
                     outcome_reason,
                     servers: servers.len(),
                     completed: completions.len(),
+                    left_unfinished: job_left_unfinished,
                     content_bytes: request.content.total_bytes,
                     chunks: request.content.chunks,
                     live: request.content.is_live(),
@@ -816,7 +891,17 @@ impl Results {
             (true, Some(f), Some(l)) => Some(secs(l) - secs(f)),
             _ => None,
         };
-        let lower_bound_s = bound_end.map(|b| b - first_start.map_or(0.0, secs));
+        let origin = |b: &crate::protocol::base_server::BaseServer| {
+            let base_upload = topo.host(b.host()).upload_bps;
+            let origin_upload = base_upload + b.origins().iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+            let total_upload = origin_upload + job_servers.iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+            WorkloadCapacity { base_upload, origin_upload, total_upload }
+        };
+        let workload_bound = bs.and_then(|b| workload_lower_bound(&workload, &origin(b)));
+        let from_first = |end: f64| end - first_start.map_or(0.0, secs);
+        let largest_job_bound_s = bound_end.map(from_first);
+        let workload_lower_bound_s = workload_bound.as_ref().map(|(end, _)| from_first(*end)).or(largest_job_bound_s);
+        let lower_bound_s = workload_lower_bound_s;
         let strategy = if jobs.is_empty() {
             "none".to_string()
         } else {
@@ -830,8 +915,12 @@ impl Results {
             makespan_s,
             lower_bound_s,
             ratio_to_bound: makespan_s.zip(lower_bound_s).map(|(m, b)| m / b),
+            workload_lower_bound_s,
+            workload_bound_by: workload_bound.map(|(_, why)| why),
+            largest_job_bound_s,
             completion_s: Percentiles::of(&all_completions),
             unfinished,
+            left_unfinished,
             denied_jobs,
             faults: engine
                 .fault_log()

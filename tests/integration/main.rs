@@ -10,6 +10,7 @@ mod fuzz;
 mod fuzz_gen;
 mod hostile;
 mod network_model;
+mod origins;
 mod protocol;
 mod references;
 mod solver_props;
