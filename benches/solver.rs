@@ -1,10 +1,13 @@
 //! Criterion benchmarks of the max-min bandwidth solver: flows starting and ending in a
-//! cascade-shaped (sparsely coupled) network, a star where every flow shares one upload, and
-//! the per-chunk fast path that extends a flow without re-solving.
+//! cascade-shaped (sparsely coupled) network, a star where every flow shares one upload, the
+//! per-chunk fast path that extends a flow without re-solving, and the raw-transfer workloads of
+//! `cascade-sim bench` at small sizes: many flows behind one shared upload, and flows between
+//! random pairs of a two-level tree (racks joined to a core), each run to completion.
 
 use cascade_sim::kernel::SimTime;
 use cascade_sim::net::{FlowId, FlowModel, ResourceId};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
 
 /// A 4-ary tree of `n` hosts: each parent uploads to four children.
 fn tree(n: usize) -> (FlowModel, Vec<[ResourceId; 2]>) {
@@ -91,5 +94,71 @@ fn extend_chunk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cascade_like, star, extend_chunk);
+/// Runs every flow to completion, ending each as it completes; returns the last instant.
+fn run_to_completion(m: &mut FlowModel) -> SimTime {
+    let mut last = SimTime::ZERO;
+    while let Some(t) = m.next_completion() {
+        while let Some(id) = m.pop_completed(t) {
+            m.end_flow(t, id);
+        }
+        last = t;
+    }
+    last
+}
+
+/// `n` flows of 1..n MB from one 100 MB/s upload to receivers with 100 GB/s downloads.
+fn shared_upload(c: &mut Criterion) {
+    let mut group = c.benchmark_group("flow_model");
+    group.sample_size(10);
+    for n in [1_000u64, 10_000] {
+        group.throughput(Throughput::Elements(n));
+        group.bench_with_input(BenchmarkId::new("shared_upload_run_to_completion", n), &n, |b, &n| {
+            b.iter(|| {
+                let mut m = FlowModel::new();
+                let up = m.add_resource(1e8);
+                for k in 1..=n {
+                    let down = m.add_resource(1e11);
+                    m.start_flow(SimTime::ZERO, &[up, down], k as f64 * 1e6);
+                }
+                run_to_completion(&mut m)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `n` flows of 1..n MB between random pairs of 1,000 clients (100 MB/s up and down) in 10
+/// racks joined to a core by 1 GB/s links, all started at once.
+fn tree_racks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("flow_model");
+    group.sample_size(10);
+    for n in [1_000u64, 3_000] {
+        group.throughput(Throughput::Elements(n));
+        group.bench_with_input(BenchmarkId::new("tree_racks_run_to_completion", n), &n, |b, &n| {
+            b.iter(|| {
+                let mut m = FlowModel::new();
+                let clients: Vec<(ResourceId, ResourceId)> =
+                    (0..1000).map(|_| (m.add_resource(1e8), m.add_resource(1e8))).collect();
+                let racks: Vec<(ResourceId, ResourceId)> =
+                    (0..10).map(|_| (m.add_resource(1e9), m.add_resource(1e9))).collect();
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+                for k in 1..=n {
+                    let from = rng.gen_range(0..1000usize);
+                    let to = (from + rng.gen_range(1..1000usize)) % 1000;
+                    let (ra, rb) = (from / 100, to / 100);
+                    let route: Vec<ResourceId> = if ra == rb {
+                        vec![clients[from].0, clients[to].1]
+                    } else {
+                        vec![clients[from].0, racks[ra].0, racks[rb].1, clients[to].1]
+                    };
+                    m.start_flow(SimTime::ZERO, &route, k as f64 * 1e6);
+                }
+                run_to_completion(&mut m)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cascade_like, star, extend_chunk, shared_upload, tree_racks);
 criterion_main!(benches);

@@ -1,13 +1,232 @@
-//! Figures about the simulator itself, printed by `cascade-sim bench`: how many kernel events
-//! per second the machine processes, and how long a large cascade takes to simulate. These are
-//! measurements for notes and tuning, never assertions (tests stay fast and deterministic).
+//! Figures about the simulator itself, printed by `cascade-sim bench`: named workloads, each
+//! timed on the wall clock with its event rate and peak memory. These are measurements for notes
+//! and tuning, never assertions (tests stay fast and deterministic).
+//!
+//! Workloads (`--workload NAME`; sizes take a `k` suffix, e.g. `shared-upload-30k`):
+//!
+//! - `kernel`: the bare event queue under the hold model (pop one, push one), 10k pending.
+//! - `shared-upload-N`: N raw transfers from one 100 MB/s upload, sizes 1, 2, .., N MB, all at
+//!   t=0, each to its own receiver with a 100 GB/s download (no links: the core model).
+//! - `tree-N`: N raw transfers over a two-level tree: 1,000 clients (100 MB/s up and down) in 10
+//!   racks of 100, each rack joined to a core router by a 1 GB/s link, clients joined to their
+//!   rack by 10 GB/s links; transfer k (k = 1..N) carries k MB between a random pair of distinct
+//!   clients (ChaCha8 seeded with 1), all at t=0; zero latency.
+//! - `cascade-N`: the cascade strategy over N node servers (50–150 Mbit/s uploads), a 256 MB
+//!   file in `--chunks` chunks, fanout `--fanout`.
+//!
+//! The CLI runs each workload in a child process of the same binary, so each one's peak memory
+//! (VmHWM of `/proc/self/status`, read by the child at the end) is its own.
 
 use crate::kernel::{EventQueue, SimDuration, SimTime};
 use crate::scenario::{parse, Scenario};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
 use std::time::Instant;
 
-/// Events per second of the bare event queue under a hold model (pop one, push one).
-pub fn kernel_events_per_sec(pending: usize, operations: usize) -> f64 {
+/// A named benchmark workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// The event queue alone, hold model.
+    Kernel,
+    /// Raw transfers sharing one upload.
+    SharedUpload(u32),
+    /// Raw transfers over a two-level tree.
+    Tree(u32),
+    /// A cascade run.
+    Cascade {
+        /// Node servers.
+        nodes: u32,
+        /// Chunks of the file.
+        chunks: u32,
+        /// Fanout.
+        fanout: u32,
+    },
+}
+
+/// Workloads run by `cascade-sim bench` without `--workload` (each under a few seconds).
+pub const DEFAULT_WORKLOADS: &[&str] = &["kernel", "shared-upload-10k", "tree-10k", "cascade-10k"];
+
+/// Workloads run by `--workload all`.
+pub const ALL_WORKLOADS: &[&str] =
+    &["kernel", "shared-upload-10k", "shared-upload-100k", "tree-10k", "cascade-10k", "cascade-100k"];
+
+/// Why a workload name or parameter is not acceptable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BenchError(pub String);
+
+/// Parses `10000`, `10k` or `1m`; zero is refused.
+fn parse_count(what: &str, text: &str) -> Result<u32, BenchError> {
+    let (digits, factor) = match text.strip_suffix(['k', 'K']) {
+        Some(d) => (d, 1_000),
+        None => match text.strip_suffix(['m', 'M']) {
+            Some(d) => (d, 1_000_000),
+            None => (text, 1),
+        },
+    };
+    let n = digits.parse::<u32>().ok().and_then(|n| n.checked_mul(factor));
+    match n {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(BenchError(format!("{what}: `{text}` is not a positive count (e.g. 1000, 10k)"))),
+    }
+}
+
+/// Checks that a size parameter is positive.
+pub fn check_positive(flag: &str, value: u32) -> Result<u32, BenchError> {
+    if value == 0 {
+        Err(BenchError(format!("{flag}: must be at least 1")))
+    } else {
+        Ok(value)
+    }
+}
+
+impl Workload {
+    /// Parses a workload name; `chunks` and `fanout` configure cascade workloads.
+    pub fn parse(name: &str, chunks: u32, fanout: u32) -> Result<Workload, BenchError> {
+        let chunks = check_positive("--chunks", chunks)?;
+        let fanout = check_positive("--fanout", fanout)?;
+        let what = format!("--workload {name}");
+        if name == "kernel" {
+            return Ok(Workload::Kernel);
+        }
+        if let Some(n) = name.strip_prefix("shared-upload-") {
+            return Ok(Workload::SharedUpload(parse_count(&what, n)?));
+        }
+        if let Some(n) = name.strip_prefix("tree-") {
+            return Ok(Workload::Tree(parse_count(&what, n)?));
+        }
+        if let Some(n) = name.strip_prefix("cascade-") {
+            return Ok(Workload::Cascade { nodes: parse_count(&what, n)?, chunks, fanout });
+        }
+        Err(BenchError(format!(
+            "--workload: unknown workload `{name}` (kernel, shared-upload-N, tree-N, cascade-N, all)"
+        )))
+    }
+
+    /// The workload's name (sizes written as given by [`Workload::parse`]'s canonical form).
+    pub fn name(&self) -> String {
+        fn count(n: u32) -> String {
+            if n.is_multiple_of(1_000_000) {
+                format!("{}m", n / 1_000_000)
+            } else if n.is_multiple_of(1000) {
+                format!("{}k", n / 1000)
+            } else {
+                n.to_string()
+            }
+        }
+        match *self {
+            Workload::Kernel => "kernel".into(),
+            Workload::SharedUpload(n) => format!("shared-upload-{}", count(n)),
+            Workload::Tree(n) => format!("tree-{}", count(n)),
+            Workload::Cascade { nodes, .. } => format!("cascade-{}", count(nodes)),
+        }
+    }
+
+    /// The scenario the workload runs (`None` for the kernel, which runs no scenario).
+    pub fn scenario(&self) -> Option<Scenario> {
+        match *self {
+            Workload::Kernel => None,
+            Workload::SharedUpload(n) => Some(shared_upload_scenario(n)),
+            Workload::Tree(n) => Some(tree_scenario(n)),
+            Workload::Cascade { nodes, chunks, fanout } => Some(cascade_scenario(nodes, chunks, fanout)),
+        }
+    }
+
+    /// Runs the workload in this process and measures it.
+    pub fn run(&self) -> Measurement {
+        let (wall_s, events, detail) = match self.scenario() {
+            None => {
+                let operations = 5_000_000;
+                let start = Instant::now();
+                kernel_hold_model(10_000, operations);
+                (start.elapsed().as_secs_f64(), operations as u64, "hold model, 10k pending".to_string())
+            }
+            Some(scenario) => {
+                let start = Instant::now();
+                let r = crate::run(&scenario, None).expect("bench scenario runs");
+                let wall = start.elapsed().as_secs_f64();
+                let mut detail = format!("makespan {:.3} s", r.makespan_s.unwrap_or(f64::NAN));
+                if !r.transfers.is_empty() {
+                    let done = r.transfers.iter().filter(|t| t.finish_at_s.is_some()).count();
+                    write!(detail, ", {done}/{} transfers done", r.transfers.len()).expect("string");
+                }
+                if let Some(ratio) = r.ratio_to_bound {
+                    write!(detail, ", ratio to bound {ratio:.2}").expect("string");
+                }
+                write!(detail, ", trace {}", r.trace_hash).expect("string");
+                (wall, r.events, detail)
+            }
+        };
+        Measurement {
+            workload: self.name(),
+            wall_s,
+            events,
+            events_per_s: events as f64 / wall_s,
+            cpu_s: cpu_seconds(),
+            max_rss_mb: max_rss_mb(),
+            detail,
+        }
+    }
+}
+
+/// One workload's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Workload name.
+    pub workload: String,
+    /// Wall-clock seconds of the run (building the scenario included, collecting results too).
+    pub wall_s: f64,
+    /// Events processed (kernel: queue operations).
+    pub events: u64,
+    /// Events per wall-clock second.
+    pub events_per_s: f64,
+    /// CPU seconds (user + system) of the process that ran it: less sensitive than wall time
+    /// to other processes sharing the machine (`None` where `/proc` is missing).
+    pub cpu_s: Option<f64>,
+    /// Peak resident memory of the process that ran it, MB (`None` where `/proc` is missing).
+    pub max_rss_mb: Option<f64>,
+    /// What the run produced (makespan, trace hash, ...), to tell runs apart.
+    pub detail: String,
+}
+
+impl Measurement {
+    /// One line of the human-readable table.
+    pub fn line(&self) -> String {
+        let rss = self.max_rss_mb.map_or_else(|| "-".to_string(), |m| format!("{m:.0} MB"));
+        let cpu = self.cpu_s.map_or_else(|| "-".to_string(), |c| format!("{c:.2} s"));
+        let rate = if self.events_per_s >= 1e6 {
+            format!("{:.2} M", self.events_per_s / 1e6)
+        } else {
+            format!("{:.1} k", self.events_per_s / 1e3)
+        };
+        format!(
+            "{:<20} {:>9.3} s wall {:>9} cpu  {:>9} events/s  {:>9} events  max RSS {:>8}   {}",
+            self.workload, self.wall_s, cpu, rate, self.events, rss, self.detail
+        )
+    }
+}
+
+/// Peak resident set size of this process so far, MB (Linux `VmHWM`).
+pub fn max_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) used by this process so far (Linux `/proc/self/stat`, in clock
+/// ticks of 1/100 s).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state, field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
+}
+
+/// The bare event queue under a hold model (pop one, push one), `pending` events queued.
+pub fn kernel_hold_model(pending: usize, operations: usize) {
     let mut queue = EventQueue::new();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
@@ -20,15 +239,83 @@ pub fn kernel_events_per_sec(pending: usize, operations: usize) -> f64 {
     for i in 0..pending {
         queue.push(SimTime(next()), i as u64);
     }
-    let start = Instant::now();
     for _ in 0..operations {
         let (t, e) = queue.pop().expect("non-empty");
         queue.push(t + SimDuration::from_nanos(next()), e);
     }
-    operations as f64 / start.elapsed().as_secs_f64()
 }
 
-/// A homogeneous cascade scenario: `nodes` servers of 100 Mbit/s, a 1 Gbit/s base server, a
+/// Horizon long enough for every bench workload to finish (the default is one day).
+const BENCH_HORIZON_S: f64 = 1e9;
+
+/// `n` raw transfers of 1, 2, .., n MB from one 100 MB/s upload to n receivers with
+/// 100 GB/s downloads, all at t=0. Transfer k ends at `sum_{j<=k} (n-j+1) / 100` s.
+pub fn shared_upload_scenario(n: u32) -> Scenario {
+    let mut hosts = String::from(r#"{ "name": "src", "upload_mbps": 800, "download_mbps": 800 }"#);
+    let mut transfers = String::new();
+    for k in 1..=n {
+        write!(hosts, r#", {{ "name": "r{k}", "upload_mbps": 800, "download_mbps": 800000 }}"#).expect("string");
+        if k > 1 {
+            transfers.push_str(", ");
+        }
+        write!(transfers, r#"{{ "at_s": 0, "from": "src", "to": "r{k}", "size_mb": {k} }}"#).expect("string");
+    }
+    parse(&format!(
+        r#"{{ "name": "bench-shared-upload-{n}", "seed": 1, "horizon_s": {BENCH_HORIZON_S},
+              "network": {{ "hosts": [ {hosts} ] }}, "transfers": [ {transfers} ] }}"#
+    ))
+    .expect("bench scenario is valid")
+}
+
+/// Clients, racks and clients per rack of the tree workload.
+pub const TREE_RACKS: u32 = 10;
+/// Clients per rack of the tree workload.
+pub const TREE_CLIENTS_PER_RACK: u32 = 100;
+
+/// `n` raw transfers over a two-level tree (see the module docs): transfer k carries k MB
+/// between a random pair of distinct clients drawn from ChaCha8 seeded with 1.
+pub fn tree_scenario(n: u32) -> Scenario {
+    let clients = TREE_RACKS * TREE_CLIENTS_PER_RACK;
+    let mut hosts = String::new();
+    let mut links = String::new();
+    for c in 1..=clients {
+        let rack = (c - 1) / TREE_CLIENTS_PER_RACK + 1;
+        if c > 1 {
+            hosts.push_str(", ");
+        }
+        write!(hosts, r#"{{ "name": "c{c}", "upload_mbps": 800, "download_mbps": 800 }}"#).expect("string");
+        write!(links, r#"{{ "a": "c{c}", "b": "rack{rack}", "capacity_mbps": 80000 }}, "#).expect("string");
+    }
+    let mut routers = String::from(r#""core""#);
+    for rack in 1..=TREE_RACKS {
+        write!(routers, r#", "rack{rack}""#).expect("string");
+        if rack > 1 {
+            links.push_str(", ");
+        }
+        write!(links, r#"{{ "a": "rack{rack}", "b": "core", "capacity_mbps": 8000 }}"#).expect("string");
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut transfers = String::new();
+    for k in 1..=n {
+        let from = rng.gen_range(1..=clients);
+        let mut to = rng.gen_range(1..clients);
+        if to >= from {
+            to += 1;
+        }
+        if k > 1 {
+            transfers.push_str(", ");
+        }
+        write!(transfers, r#"{{ "at_s": 0, "from": "c{from}", "to": "c{to}", "size_mb": {k} }}"#).expect("string");
+    }
+    parse(&format!(
+        r#"{{ "name": "bench-tree-{n}", "seed": 1, "horizon_s": {BENCH_HORIZON_S},
+              "network": {{ "hosts": [ {hosts} ], "routers": [ {routers} ], "links": [ {links} ] }},
+              "transfers": [ {transfers} ] }}"#
+    ))
+    .expect("bench scenario is valid")
+}
+
+/// A homogeneous cascade scenario: `nodes` servers of 50–150 Mbit/s, a 1 Gbit/s base server, a
 /// 256 MB file in `chunks` chunks.
 pub fn cascade_scenario(nodes: u32, chunks: u32, fanout: u32) -> Scenario {
     parse(&format!(
@@ -47,20 +334,41 @@ pub fn cascade_scenario(nodes: u32, chunks: u32, fanout: u32) -> Scenario {
     .expect("bench scenario is valid")
 }
 
-/// Prints the figures.
-pub fn print_figures(nodes: u32, chunks: u32, fanout: u32) {
-    let eps = kernel_events_per_sec(10_000, 5_000_000);
-    println!("kernel: {:.1} M events/s (hold model, 10k pending)", eps / 1e6);
-    let scenario = cascade_scenario(nodes, chunks, fanout);
-    let start = Instant::now();
-    let results = crate::run(&scenario, None).expect("bench scenario runs");
-    let wall = start.elapsed().as_secs_f64();
-    println!(
-        "cascade: {nodes} nodes, {chunks}-chunk file, fanout {fanout}: simulated in {wall:.2} s wall \
-         ({} events, {:.2} M events/s); makespan {:.2} s virtual, ratio to bound {:.2}",
-        results.events,
-        results.events as f64 / wall / 1e6,
-        results.makespan_s.unwrap_or(f64::NAN),
-        results.ratio_to_bound.unwrap_or(f64::NAN)
-    );
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workload_names_parse_and_round_trip() {
+        for name in ["kernel", "shared-upload-10k", "shared-upload-100k", "tree-10k", "cascade-10k", "cascade-1m"] {
+            assert_eq!(Workload::parse(name, 256, 4).unwrap().name(), name);
+        }
+        assert_eq!(Workload::parse("tree-1500", 256, 4).unwrap(), Workload::Tree(1500));
+    }
+
+    #[test]
+    fn bad_workloads_and_sizes_are_refused() {
+        for name in ["shared-upload-0", "tree-", "tree-x", "cascade--1", "nope", "shared-upload-99999999k"] {
+            assert!(Workload::parse(name, 256, 4).is_err(), "{name} accepted");
+        }
+        assert_eq!(Workload::parse("cascade-10k", 0, 4).unwrap_err().0, "--chunks: must be at least 1");
+        assert_eq!(Workload::parse("kernel", 256, 0).unwrap_err().0, "--fanout: must be at least 1");
+    }
+
+    #[test]
+    fn small_shared_upload_ends_at_the_closed_form() {
+        // 1, 2 and 3 MB share 100 MB/s: all have sent 1 MB at 0.03 s, when the first ends; the
+        // other two send their next MB at 50 MB/s (0.05 s), the last its third alone (0.06 s).
+        let r = crate::run(&shared_upload_scenario(3), None).unwrap();
+        let finish: Vec<f64> = r.transfers.iter().map(|t| t.finish_at_s.unwrap()).collect();
+        assert_eq!(finish, vec![0.03, 0.05, 0.06]);
+    }
+
+    #[test]
+    fn tree_workload_is_deterministic_and_finishes() {
+        let (a, b) = (tree_scenario(50), tree_scenario(50));
+        assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        let r = crate::run(&a, None).unwrap();
+        assert!(r.transfers.iter().all(|t| t.finish_at_s.is_some()));
+    }
 }

@@ -21,7 +21,10 @@
 //!   (swarm, optimal) are piece schedulers the engine calls. (The scenario's validation asks
 //!   it for a strategy's configuration; it uses only the scenario's serde types.)
 //! - [`engine`]: runs the protocol roles on the kernel over the network model.
-//! - [`report`]: results, lower bounds and charts.
+//! - [`report`]: results (a versioned, documented schema; one time frame per field), lower
+//!   bounds, the CSV data behind every chart, the charts, the HTML page, safe output writes.
+//! - [`analysis`]: what analysts and CI run over many runs: compare (replications with
+//!   confidence intervals), sweep, report (several runs side by side), check.
 //!
 //! ```
 //! let scenario = cascade_sim::scenario::parse(r#"{
@@ -33,8 +36,10 @@
 //! }"#).unwrap();
 //! let results = cascade_sim::run(&scenario, None).unwrap();
 //! // 100 MB at 800 Mbit/s (100 MB/s) takes one second.
-//! assert_eq!(results.transfers[0].finish_s, Some(1.0));
+//! assert_eq!(results.transfers[0].finish_at_s, Some(1.0));
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod bench;
@@ -81,3 +86,8 @@ pub fn simulate(scenario: &scenario::Scenario, options: &RunOptions) -> Result<R
 pub fn run(scenario: &scenario::Scenario, seed: Option<u64>) -> Result<report::Results, scenario::ScenarioError> {
     Ok(simulate(scenario, &RunOptions { seed, record_messages: false })?.results)
 }
+
+/// The README's Rust examples, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -6,9 +6,9 @@
 //! JSON path, nothing written; 141 when stdout is closed early (`| head`), quietly, as a
 //! process killed by SIGPIPE would report.
 
+use anyhow::Context;
 use cascade_sim::report::output::{self, OutputError, OutputKind};
 use cascade_sim::report::{Results, RunOutputs};
-use cascade_sim::scenario::limits::{MAX_CHUNKS, MAX_HOSTS};
 use cascade_sim::scenario::{self, Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -34,10 +34,44 @@ struct Cli {
     command: Command,
 }
 
+/// What a sweep file holds, shown by `sweep --help`.
+const SWEEP_FILE: &str = "The sweep file (JSON, unknown fields rejected):
+
+  {
+    \"scenario\": \"../cascade-1000.json\",
+    \"parameters\": [
+      { \"path\": \"network.groups[0].count\", \"values\": [100, 1000, 10000] },
+      { \"path\": \"clients[0].jobs[0].strategy.fanout\", \"values\": [1, 2, 4, 8] }
+    ],
+    \"seeds\": [1, 2, 3],
+    \"metrics\": [\"makespan_s\", \"ratio_to_bound\", \"jobs[0].closed_s\", \"bytes.resent\"]
+  }
+
+scenario: the base scenario, relative to the sweep file. parameters: scenario fields by JSON path \
+(the syntax of error messages) and the values each takes (numbers, booleans, strings); the grid is \
+every combination, the first parameter varying slowest. seeds: run at every grid point (at least \
+one; two or more give confidence intervals). metrics: paths of number or boolean fields of \
+results.json, per-job ones included (jobs[0].duty.repairs, jobs[0].live_stream.lag_s.p99; see \
+`cascade-sim schema --results`), checked before anything runs; default makespan_s and \
+ratio_to_bound.
+
+Outputs: sweep.json (the spec), runs.csv (one row per run: run, parameters, seed, metrics), \
+summary.csv (per grid point and metric: n, mean, sd, ci95_low, ci95_high over the seeds, Student \
+t) and <metric>_vs_<parameter>.svg (means with 95 % intervals).
+
+Example:
+  cascade-sim sweep scenarios/sweeps/fanout.json --out reports/sweep-fanout
+  cascade-sim sweep scenarios/sweeps/fanout.json --out shard0 --shard 0/2   # then merge";
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario: print a summary and write results.json, nodes.csv, charts
-    /// (completion.svg/.png, timeline.svg, throughput.svg) and index.html into --out.
+    /// Run one scenario: print a summary and write results.json, CSV data (nodes, streams,
+    /// throughput, progress, live), charts (completion.svg/.png, timeline.svg, throughput.svg,
+    /// progress.svg, lag.svg) and index.html into --out.
+    #[command(after_help = "Examples:
+  cascade-sim run scenarios/quickstart.json --out reports/quickstart
+  cascade-sim run scenarios/fault-relay-crash.json --set faults.resume=false --out reports/restart
+  cascade-sim run scenarios/multi-client.json --seed 7 --trace --log-x")]
     Run {
         /// Scenario file (JSON).
         scenario: PathBuf,
@@ -52,15 +86,29 @@ enum Command {
         /// chrome://tracing); records every control message, so it costs memory on big runs.
         #[arg(long)]
         trace: bool,
+        /// Set a scenario field before running, PATH=VALUE (a JSON value; repeatable), e.g.
+        /// `faults.resume=false`, `clients[0].jobs[0].strategy.fanout=2`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Logarithmic time axis on the completion chart (chosen by itself when the jobs'
+        /// scales differ by 10× or more).
+        #[arg(long)]
+        log_x: bool,
     },
     /// Check scenario files without running them.
+    #[command(after_help = "Example:\n  cascade-sim validate scenarios/*.json")]
     Validate {
         /// Scenario files (JSON).
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
-    /// Run one scenario under several strategies (same seed): a table, compare.csv, an overlay
-    /// of completion CDFs and a makespan bar chart with the lower bound.
+    /// Run one scenario under several strategies over the same seeds: a table of means with
+    /// 95 % confidence intervals, compare.csv (per strategy: n, mean, sd, ci95_low, ci95_high of
+    /// every metric), compare_runs.csv (per strategy and seed), an overlay of completion CDFs
+    /// and a makespan bar chart with the intervals and the lower bound.
+    #[command(after_help = "Examples:
+  cascade-sim compare scenarios/quickstart.json --out reports/compare-quickstart
+  cascade-sim compare scenarios/cascade-1000.json --strategies tree,cascade --seeds 10 --out reports/c")]
     Compare {
         /// Scenario file (JSON).
         scenario: PathBuf,
@@ -70,13 +118,25 @@ enum Command {
         /// Output directory.
         #[arg(long, long_help = format!("Output directory. {OUT_RULES}"))]
         out: PathBuf,
-        /// Seed, overriding the scenario's.
+        /// First seed, overriding the scenario's.
         #[arg(long)]
         seed: Option<u64>,
+        /// Replications: run every strategy with this many seeds (the first seed and the ones
+        /// after it) and report means with Student-t 95 % confidence intervals.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        seeds: u32,
+        /// Set a scenario field before running, PATH=VALUE (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Logarithmic time axis on the CDF overlay (chosen by itself when the strategies'
+        /// makespans differ by 10× or more).
+        #[arg(long)]
+        log_x: bool,
     },
-    /// Run a grid of parameter values times seeds in parallel: runs.csv and one chart per
-    /// metric and parameter. With --shard I/N, only runs k with k mod N = I (merge the shards
-    /// with `merge`).
+    /// Run a grid of parameter values times seeds in parallel: runs.csv, summary.csv (means
+    /// and 95 % confidence intervals over the seeds) and one chart per metric and parameter.
+    /// With --shard I/N, only runs k with k mod N = I (merge the shards with `merge`).
+    #[command(after_help = SWEEP_FILE)]
     Sweep {
         /// Sweep file (JSON).
         sweep: PathBuf,
@@ -88,6 +148,7 @@ enum Command {
         shard: Option<cascade_sim::analysis::sweep::Shard>,
     },
     /// Join sweep shards into the files a single sweep run writes.
+    #[command(after_help = "Example:\n  cascade-sim merge shard0 shard1 --out reports/sweep")]
     Merge {
         /// Shard output directories.
         #[arg(required = true)]
@@ -97,6 +158,9 @@ enum Command {
         out: PathBuf,
     },
     /// Run every scenario of DIR and compare with DIR/expected/; exit 1 on any drift.
+    #[command(
+        after_help = "Examples:\n  cascade-sim check\n  cascade-sim check scenarios --bless   # on purpose; say why in the commit"
+    )]
     Check {
         /// Directory of scenarios.
         #[arg(default_value = "scenarios")]
@@ -106,20 +170,80 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
-    /// Print the JSON Schema of the scenario format.
-    Schema,
-    /// Measure the simulator itself: kernel events per second and the wall time of a large
-    /// cascade (figures for the notes, not a test).
+    /// Print the JSON Schema of the scenario format (or of results.json), or write both
+    /// for editors.
+    #[command(after_help = "Examples:
+  cascade-sim schema > scenarios/schema.json
+  cascade-sim schema --results
+  cascade-sim schema --markdown > docs/scenario-format.md
+  cascade-sim schema --write ~/.config/cascade-sim   # then \"$schema\": \"/root/.config/cascade-sim/schema.json\"")]
+    Schema {
+        /// The schema of results.json instead (versioned by its `schema_version` field).
+        #[arg(long, conflicts_with_all = ["markdown", "write"])]
+        results: bool,
+        /// The scenario format reference in Markdown (docs/scenario-format.md), generated from
+        /// the schema.
+        #[arg(long, conflicts_with = "write")]
+        markdown: bool,
+        /// Write schema.json (scenarios), results.schema.json and sweep.schema.json into DIR
+        /// (created if needed), for editors outside the repository.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
+    /// Put the outputs of several runs (or a compare or sweep output) side by side in one
+    /// self-contained HTML page, report.html in --out (with report_cdf.svg, the runs'
+    /// completion overlay), and print a Markdown table of chosen results.json fields of the runs.
+    #[command(after_help = "Examples:
+  cascade-sim report reports/switching-on reports/switching-off --out reports/switching
+  cascade-sim report reports/a reports/b --labels resume,restart --metrics jobs[0].closed_s,bytes.resent --out r")]
+    Report {
+        /// Output directories of run, compare or sweep.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, long_help = format!("Output directory. {OUT_RULES}"))]
+        out: PathBuf,
+        /// Labels of the directories, comma-separated, in order (default: their names).
+        #[arg(long, value_delimiter = ',')]
+        labels: Vec<String>,
+        /// results.json fields (paths, as sweep metrics) for the table of runs.
+        #[arg(long, value_delimiter = ',')]
+        metrics: Vec<String>,
+        /// Logarithmic time axis on the completion overlay.
+        #[arg(long)]
+        log_x: bool,
+    },
+    /// Measure the simulator itself: named workloads (kernel hold model, raw transfers sharing an
+    /// upload or crossing a tree, cascades), each run in a child process, printing wall time,
+    /// events/s and peak memory (figures for the notes, not a test).
+    #[command(
+        after_help = "Examples:\n  cascade-sim bench\n  cascade-sim bench --workload shared-upload-100k --json\n  cascade-sim bench --nodes 100000"
+    )]
     Bench {
-        /// Node servers in the cascade run.
-        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=MAX_HOSTS as i64))]
-        nodes: u32,
-        /// Chunks of the file distributed.
-        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=MAX_CHUNKS as i64))]
+        /// Workload to run (repeatable): kernel, shared-upload-N, tree-N, cascade-N (N like
+        /// 10000 or 10k), or `all`. Default: kernel, shared-upload-10k, tree-10k, cascade-10k.
+        #[arg(long = "workload")]
+        workloads: Vec<String>,
+        /// Also run a cascade over this many node servers (same as `--workload cascade-N`).
+        #[arg(long)]
+        nodes: Option<u32>,
+        /// Chunks of the file distributed in cascade workloads.
+        #[arg(long, default_value_t = 256)]
         chunks: u32,
-        /// Cascade fanout.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=MAX_HOSTS as i64))]
+        /// Fanout of cascade workloads.
+        #[arg(long, default_value_t = 4)]
         fanout: u32,
+        /// Print one JSON array of measurements instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
+        /// for the SimGrid comparison in benches/simgrid/.
+        #[arg(long)]
+        emit_scenario: bool,
+        /// Run the named workload in this process and print its measurement as one JSON line
+        /// (what the parent process does for each workload).
+        #[arg(long, hide = true)]
+        child: bool,
     },
 }
 
@@ -194,19 +318,18 @@ fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run { scenario, out, seed, trace } => run(&scenario, out, seed, trace),
+        Command::Run { scenario, out, seed, trace, set, log_x } => run(&scenario, out, seed, trace, &set, log_x),
         Command::Validate { scenarios } => validate(&scenarios),
-        Command::Compare { scenario, strategies, out, seed } => compare(&scenario, &strategies, &out, seed),
+        Command::Compare { scenario, strategies, out, seed, seeds, set, log_x } => {
+            compare(&scenario, &strategies, &out, seed, seeds, &set, log_x)
+        }
+        Command::Report { dirs, out, labels, metrics, log_x } => report(&dirs, &out, &labels, &metrics, log_x),
         Command::Sweep { sweep, out, shard } => sweep_cmd(&sweep, &out, shard),
         Command::Merge { shards, out } => merge(&shards, &out),
         Command::Check { dir, bless } => check(&dir, bless),
-        Command::Schema => {
-            let schema = serde_json::to_string_pretty(&scenario::json_schema()).expect("schema serialises");
-            say!("{schema}")
-        }
-        Command::Bench { nodes, chunks, fanout } => {
-            cascade_sim::bench::print_figures(nodes, chunks, fanout);
-            Ok(())
+        Command::Schema { results, markdown, write } => schema(results, markdown, write),
+        Command::Bench { workloads, nodes, chunks, fanout, json, emit_scenario, child } => {
+            bench(&workloads, nodes, chunks, fanout, json, emit_scenario, child)
         }
     };
     let _ = std::io::stdout().flush();
@@ -224,45 +347,79 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_checked(path: &Path, seed: Option<u64>) -> Result<Scenario, ScenarioError> {
-    let scenario = scenario::load(path)?;
+/// The scenario file as JSON with every `--set PATH=VALUE` applied (a value that is not JSON
+/// is taken as a string).
+fn scenario_json(path: &Path, set: &[String]) -> Result<serde_json::Value, ScenarioError> {
     let file = path.display().to_string();
+    let text = scenario::parse::read_text(path)?;
+    // Read strictly first, so that errors name the file's own line and column.
+    scenario::parse(&text).map_err(|e| e.in_file(&file))?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("parsed above");
+    for (i, assignment) in set.iter().enumerate() {
+        let invalid = |m: String| ScenarioError::Invalid { path: format!("--set[{i}]"), message: m };
+        let (key, value) =
+            assignment.split_once('=').ok_or_else(|| invalid(format!("expected PATH=VALUE, got `{assignment}`")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        cascade_sim::analysis::set_path(&mut doc, key, value).map_err(invalid)?;
+    }
+    Ok(doc)
+}
+
+fn load_checked(path: &Path, seed: Option<u64>, set: &[String]) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let scenario = if set.is_empty() {
+        scenario::load(path)?
+    } else {
+        cascade_sim::analysis::scenario_from_value(&scenario_json(path, set)?).map_err(|e| e.in_file(&file))?
+    };
     scenario.build(seed).map_err(|e| e.in_file(&file))?;
     Ok(scenario)
 }
 
-fn run(path: &Path, out: Option<PathBuf>, seed: Option<u64>, trace: bool) -> Result<(), Failure> {
-    let scenario = load_checked(path, seed)?;
+fn run(
+    path: &Path,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    trace: bool,
+    set: &[String],
+    log_x: bool,
+) -> Result<(), Failure> {
+    let scenario = load_checked(path, seed, set)?;
     let file = path.display().to_string();
     let out = out.unwrap_or_else(|| Path::new("reports").join(output::safe_component(&scenario.name)));
     output::check_target(&out, OutputKind::Run, output::run_files(trace))?;
     let options = cascade_sim::RunOptions { seed, record_messages: trace };
     let run = cascade_sim::simulate(&scenario, &options).map_err(|e| e.in_file(&file))?;
-    let outputs = RunOutputs::render(&run, trace)?;
+    let outputs = RunOutputs::render(&run, trace, log_x)?;
     outputs.write(&out)?;
     print_summary(&run.results)?;
     let names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
     say!("wrote {}", names.join(", "))
 }
 
-fn compare(path: &Path, strategies: &[String], out: &Path, seed: Option<u64>) -> Result<(), Failure> {
+fn compare(
+    path: &Path,
+    strategies: &[String],
+    out: &Path,
+    seed: Option<u64>,
+    seeds: u32,
+    set: &[String],
+    log_x: bool,
+) -> Result<(), Failure> {
     use cascade_sim::analysis::compare;
     compare::check_strategies(strategies)?;
-    load_checked(path, seed)?;
+    let scenario = load_checked(path, seed, set)?;
     let names = output::COMPARE_FILES;
     output::check_target(out, OutputKind::Compare, &names)?;
     let file = path.display().to_string();
-    let text = scenario::parse::read_text(path)?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| ScenarioError::Parse {
-        file: file.clone(),
-        path: "invalid JSON".into(),
-        message: e.to_string(),
-    })?;
-    let rows = compare::run_all(&doc, strategies, seed).map_err(|e| e.in_file(&file))?;
+    let doc = scenario_json(path, set)?;
+    let seeds = compare::seeds(seed.unwrap_or(scenario.seed), seeds);
+    let rows = compare::run_all(&doc, strategies, &seeds).map_err(|e| e.in_file(&file))?;
     let files = vec![
         (names[0].to_string(), compare::csv(&rows)?),
-        (names[1].to_string(), compare::cdf_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
-        (names[2].to_string(), compare::makespan_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
+        (names[1].to_string(), compare::runs_csv(&rows)?),
+        (names[2].to_string(), compare::cdf_svg(&rows, log_x).map_err(anyhow::Error::msg)?.into_bytes()),
+        (names[3].to_string(), compare::makespan_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
     ];
     output::write_outputs(out, OutputKind::Compare, &files)?;
     write!(std::io::stdout().lock(), "{}", compare::table(&rows))?;
@@ -337,9 +494,132 @@ fn check(dir: &Path, bless: bool) -> Result<(), Failure> {
     }
 }
 
+fn report(dirs: &[PathBuf], out: &Path, labels: &[String], metrics: &[String], log_x: bool) -> Result<(), Failure> {
+    use cascade_sim::analysis::report;
+    if !labels.is_empty() && labels.len() != dirs.len() {
+        return Err(Failure::Input(format!("--labels: {} label(s) for {} director(ies)", labels.len(), dirs.len())));
+    }
+    let metrics: Vec<String> = if metrics.is_empty() {
+        report::DEFAULT_METRICS.iter().map(|m| m.to_string()).collect()
+    } else {
+        metrics.to_vec()
+    };
+    report::check_metrics(&metrics)?;
+    output::check_target(out, OutputKind::Report, &output::REPORT_FILES)?;
+    let inputs = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| report::read(d, labels.get(i).cloned().unwrap_or_else(|| report::default_label(d))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let overlay = report::overlay(&inputs, log_x).transpose().map_err(anyhow::Error::msg)?;
+    let page = report::html(&inputs, &metrics, overlay.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut files = vec![("report.html".to_string(), page.into_bytes())];
+    files.extend(overlay.map(|svg| ("report_cdf.svg".to_string(), svg.into_bytes())));
+    output::write_outputs(out, OutputKind::Report, &files)?;
+    if inputs.iter().any(|i| matches!(i, report::Input::Run { .. })) {
+        write!(std::io::stdout().lock(), "{}", report::markdown(&inputs, &metrics))?;
+    }
+    say!("wrote {}", out.join("report.html").display())
+}
+
+fn schema(results: bool, markdown: bool, write: Option<PathBuf>) -> Result<(), Failure> {
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("schema serialises") + "\n";
+    if let Some(dir) = write {
+        std::fs::create_dir_all(&dir).map_err(|e| Failure::Other(format!("{}: {e}", dir.display())))?;
+        let files = [
+            ("schema.json", pretty(&scenario::json_schema())),
+            ("results.schema.json", pretty(&cascade_sim::report::results::results_schema())),
+            ("sweep.schema.json", pretty(&cascade_sim::analysis::sweep::json_schema())),
+        ];
+        for (name, text) in files {
+            output::write_file_atomically(&dir.join(name), text.as_bytes())?;
+            say!("wrote {}", dir.join(name).display())?;
+        }
+        return Ok(());
+    }
+    let text = if markdown {
+        cascade_sim::scenario::reference::markdown()
+    } else if results {
+        pretty(&cascade_sim::report::results::results_schema())
+    } else {
+        pretty(&scenario::json_schema())
+    };
+    write!(std::io::stdout().lock(), "{text}").map_err(Failure::from)
+}
+
+fn bench(
+    names: &[String],
+    nodes: Option<u32>,
+    chunks: u32,
+    fanout: u32,
+    json: bool,
+    emit_scenario: bool,
+    child: bool,
+) -> Result<(), Failure> {
+    use cascade_sim::bench::{check_positive, Measurement, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
+    let usage = |e: cascade_sim::bench::BenchError| Failure::Input(e.0);
+    let mut list: Vec<String> = Vec::new();
+    for name in names {
+        match name.as_str() {
+            "all" => list.extend(ALL_WORKLOADS.iter().map(|s| s.to_string())),
+            _ => list.push(name.clone()),
+        }
+    }
+    if let Some(n) = nodes {
+        list.push(format!("cascade-{}", check_positive("--nodes", n).map_err(usage)?));
+    }
+    if list.is_empty() {
+        list.extend(DEFAULT_WORKLOADS.iter().map(|s| s.to_string()));
+    }
+    let workloads =
+        list.iter().map(|n| Workload::parse(n, chunks, fanout)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    if emit_scenario {
+        for w in &workloads {
+            if let Some(s) = w.scenario() {
+                say!("{}", serde_json::to_string(&s).context("scenario JSON")?)?;
+            }
+        }
+        return Ok(());
+    }
+    if child {
+        for w in &workloads {
+            say!("{}", serde_json::to_string(&w.run()).context("measurement JSON")?)?;
+        }
+        return Ok(());
+    }
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let mut all = Vec::new();
+    for w in &workloads {
+        let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
+        let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
+        let out = std::process::Command::new(&exe)
+            .args(args)
+            .output()
+            .with_context(|| format!("running workload {}", w.name()))?;
+        if !out.status.success() {
+            return Err(anyhow::anyhow!(
+                "workload {} failed ({}): {}",
+                w.name(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        let m: Measurement = serde_json::from_slice(&out.stdout).context("measurement from the child process")?;
+        if !json {
+            say!("{}", m.line())?;
+        }
+        all.push(m);
+    }
+    if json {
+        say!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?)?;
+    }
+    Ok(())
+}
+
 fn validate(paths: &[PathBuf]) -> Result<(), Failure> {
     for path in paths {
-        load_checked(path, None)?;
+        load_checked(path, None, &[])?;
         say!("{}: ok", path.display())?;
     }
     Ok(())
@@ -350,13 +630,20 @@ fn fmt_s(v: Option<f64>) -> String {
 }
 
 fn print_summary(r: &Results) -> Result<(), Failure> {
-    let servers: usize = r.jobs.iter().map(|j| j.servers).sum();
+    let o = &r.job_outcomes;
+    let mut not_run = Vec::new();
+    for (n, what) in [(o.denied, "denied"), (o.unanswered, "unanswered"), (o.not_requested, "not requested")] {
+        if n > 0 {
+            not_run.push(format!("{n} {what}"));
+        }
+    }
+    let not_run = if not_run.is_empty() { String::new() } else { format!(" ({} never ran)", not_run.join(", ")) };
     say!(
-        "scenario {} (seed {}): {} job(s), {} server deliveries, {} raw transfer(s), strategy {}",
+        "scenario {} (seed {}): {} job(s){not_run}, {} server deliveries of the jobs that ran, {} raw transfer(s), strategy {}",
         r.scenario,
         r.seed,
         r.jobs.len(),
-        servers,
+        r.deliveries,
         r.transfers.len(),
         r.strategy
     )?;
@@ -364,7 +651,7 @@ fn print_summary(r: &Results) -> Result<(), Failure> {
     say!("makespan {}   lower bound {}   ratio {}", fmt_s(r.makespan_s), fmt_s(r.lower_bound_s), ratio)?;
     let c = &r.completion_s;
     say!(
-        "node completion: p50 {}  p90 {}  p99 {}  max {}  ({} complete, {} unfinished)",
+        "server completion since the job's request: p50 {}  p90 {}  p99 {}  max {}  ({} complete, {} unfinished)",
         fmt_s(c.p50),
         fmt_s(c.p90),
         fmt_s(c.p99),
@@ -373,8 +660,9 @@ fn print_summary(r: &Results) -> Result<(), Failure> {
         r.unfinished
     )?;
     for j in &r.jobs {
+        let requested = j.requested_at_s.map_or_else(String::new, |t| format!(" requested at {t:.3} s,"));
         say!(
-            "  job {} [{}]: {}/{} servers, makespan {}, bound {:.3} s, {}",
+            "  job {} [{}]:{requested} {}/{} servers, makespan {}, bound {:.3} s, {}",
             j.name,
             j.strategy,
             j.completed,
@@ -382,25 +670,38 @@ fn print_summary(r: &Results) -> Result<(), Failure> {
             fmt_s(j.makespan_s),
             j.lower_bound_s,
             match (&j.closed_s, &j.outcome_reason) {
-                (Some(t), _) => format!("closed at {t:.3} s"),
+                (Some(t), _) => format!("closed {t:.3} s after its request"),
                 (None, Some(reason)) => format!("{}: {reason}", j.outcome),
                 (None, None) => j.outcome.clone(),
             }
         )?;
+        if let Some(l) = &j.live_stream {
+            say!(
+                "    live {:.3} Mbit/s: {} of {} servers kept up (playout buffer {:.3} s); lag p50 {}  p90 {}  p99 {}  max {}",
+                l.rate_mbps,
+                l.servers_sustained,
+                j.servers,
+                l.playout_buffer_s,
+                fmt_s(l.lag_s.p50),
+                fmt_s(l.lag_s.p90),
+                fmt_s(l.lag_s.p99),
+                fmt_s(l.lag_s.max)
+            )?;
+        }
     }
     for j in &r.jobs {
         if let Some(a) = &j.accountability {
-            let count = |state: &str| a.servers.iter().filter(|s| s.state == state).count();
-            if count("completed") < a.servers.len() || !a.consistent {
+            let v = &a.verdicts;
+            if v.completed < a.servers.len() || !a.consistent {
                 say!(
                     "  account of {}: {} completed, {} completed after a fault, {} repaired then completed, {} failed, \
                      {} unfinished; {}",
                     j.name,
-                    count("completed"),
-                    count("completed_after_fault"),
-                    count("repaired_then_completed"),
-                    count("failed"),
-                    count("unfinished"),
+                    v.completed,
+                    v.completed_after_fault,
+                    v.repaired_then_completed,
+                    v.failed,
+                    v.unfinished,
                     if a.consistent {
                         "consistent with the servers' state"
                     } else {
@@ -410,14 +711,15 @@ fn print_summary(r: &Results) -> Result<(), Failure> {
             }
         }
     }
-    if r.faults_total > 0 {
+    if r.faults_total + r.recoveries_total > 0 {
         say!(
-            "faults {}   control messages lost {} (retransmitted; {} given up on)",
+            "faults {}   ends of faults {}   control messages lost {} (retransmitted; {} given up on)",
             r.faults_total,
+            r.recoveries_total,
             r.messages_lost,
             r.messages_undeliverable
         )?;
     }
-    say!("events {}   trace_hash {}   end {:.3} s", r.events, r.trace_hash, r.end_s)?;
+    say!("events {}   trace_hash {}   end {:.3} s on the run clock", r.events, r.trace_hash, r.end_at_s)?;
     Ok(())
 }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Expectation {
     /// Makespan, seconds.
     pub makespan_s: Option<f64>,
-    /// Virtual time of the last event.
-    pub end_s: f64,
+    /// Virtual time of the last event, on the run clock.
+    pub end_at_s: f64,
     /// Events processed.
     pub events: u64,
     /// Trace fingerprint.
@@ -33,7 +33,7 @@ pub struct Expectation {
 pub struct JobExpectation {
     /// Job name.
     pub name: String,
-    /// When the base server closed it.
+    /// When the base server closed it, seconds since the job's request.
     pub closed_s: Option<f64>,
     /// Servers that received the content.
     pub completed: usize,
@@ -46,11 +46,11 @@ impl Expectation {
     pub fn of(r: &Results) -> Expectation {
         Expectation {
             makespan_s: r.makespan_s,
-            end_s: r.end_s,
+            end_at_s: r.end_at_s,
             events: r.events,
             trace_hash: r.trace_hash.clone(),
             unfinished: r.unfinished,
-            denied_jobs: r.denied_jobs,
+            denied_jobs: r.job_outcomes.denied,
             messages_lost: r.messages_lost,
             jobs: r
                 .jobs

@@ -1,7 +1,13 @@
-//! `cascade-sim compare`: the same scenario and seed under several strategies; a table, a CSV,
-//! an overlay of the completion CDFs and a bar chart of makespans with the lower bound.
+//! `cascade-sim compare`: the same scenario under several strategies, each over the same seeds
+//! (`--seeds N`: the scenario's seed, or `--seed`, and the N − 1 after it). Per strategy and
+//! metric, the mean, standard deviation and Student-t 95 % confidence interval over the seeds
+//! ([`super::stats`]); a table, `compare.csv` (the summaries), `compare_runs.csv` (one row per
+//! strategy and seed), an overlay of the completion CDFs (first seed) and a makespan bar chart
+//! with the intervals and the lower bound.
 
+use super::stats::{columns, Summary};
 use super::{scenario_from_value, with_strategy};
+use crate::report::chart::{axis_top, colour, draw_panel, short_number, split, within, Entry, Swatch};
 use crate::report::overlay::completion_overlay_svg;
 use crate::report::Results;
 use crate::scenario::limits::shown;
@@ -26,12 +32,33 @@ pub fn expand(strategies: &[String]) -> Vec<String> {
     out
 }
 
-/// One strategy's run.
+/// One strategy's runs, one per seed.
 pub struct Row {
     /// Strategy name.
     pub strategy: String,
-    /// Its results.
-    pub results: Results,
+    /// (seed, results) in seed order.
+    pub runs: Vec<(u64, Results)>,
+}
+
+/// A metric of a run: its value, if it has one.
+pub type Metric = fn(&Results) -> Option<f64>;
+
+/// The metrics summarised per strategy: (column name, value of a run).
+pub const METRICS: [(&str, Metric); 7] = [
+    ("makespan_s", |r| r.makespan_s),
+    ("lower_bound_s", |r| r.lower_bound_s),
+    ("ratio_to_bound", |r| r.ratio_to_bound),
+    ("p50_s", |r| r.completion_s.p50),
+    ("p99_s", |r| r.completion_s.p99),
+    ("unfinished", |r| Some(r.unfinished as f64)),
+    ("events", |r| Some(r.events as f64)),
+];
+
+impl Row {
+    /// The summary of metric `m` (a function of [`METRICS`]) over this strategy's seeds.
+    pub fn summary(&self, m: Metric) -> Summary {
+        Summary::of(&self.runs.iter().map(|(_, r)| m(r).unwrap_or(f64::NAN)).collect::<Vec<_>>())
+    }
 }
 
 /// Checks the strategy names of `--strategies` (`all` stands for every registered one).
@@ -51,20 +78,29 @@ pub fn check_strategies(strategies: &[String]) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-/// Runs `doc` under each strategy. Every variant is validated before the first runs; an
-/// unknown strategy name is an input error naming it.
-pub fn run_all(doc: &Value, strategies: &[String], seed: Option<u64>) -> Result<Vec<Row>, ScenarioError> {
+/// The seeds of `--seeds n` from `first`: `first`, `first + 1`, … (wrapping).
+pub fn seeds(first: u64, n: u32) -> Vec<u64> {
+    (0..u64::from(n.max(1))).map(|k| first.wrapping_add(k)).collect()
+}
+
+/// Runs `doc` under each strategy for each seed. Every variant is validated before the first
+/// runs; an unknown strategy name is an input error naming it.
+pub fn run_all(doc: &Value, strategies: &[String], seeds: &[u64]) -> Result<Vec<Row>, ScenarioError> {
     check_strategies(strategies)?;
     let expanded = expand(strategies);
     let mut variants = Vec::new();
     for kind in &expanded {
         let scenario = scenario_from_value(&with_strategy(doc, kind))?;
-        scenario.build(seed)?;
+        for &seed in seeds {
+            scenario.build(Some(seed))?;
+        }
         variants.push((kind, scenario));
     }
     let mut rows = Vec::new();
     for (kind, scenario) in variants {
-        rows.push(Row { strategy: kind.clone(), results: crate::run(&scenario, seed)? });
+        let runs =
+            seeds.iter().map(|&s| Ok((s, crate::run(&scenario, Some(s))?))).collect::<Result<_, ScenarioError>>()?;
+        rows.push(Row { strategy: kind.clone(), runs });
     }
     Ok(rows)
 }
@@ -73,122 +109,161 @@ fn cell(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| v.to_string())
 }
 
-/// `compare.csv`: one row per strategy.
+/// `compare.csv`: one row per strategy, `runs` and for every metric of [`METRICS`] its `_n`,
+/// `_mean`, `_sd`, `_ci95_low` and `_ci95_high` over the seeds.
 pub fn csv(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "strategy",
-        "makespan_s",
-        "lower_bound_s",
-        "ratio_to_bound",
-        "p50_s",
-        "p90_s",
-        "p99_s",
-        "unfinished",
-        "events",
-        "trace_hash",
-    ])?;
+    let mut header = vec!["strategy".to_string(), "runs".to_string()];
+    for (name, _) in METRICS {
+        header.extend(columns(name));
+    }
+    w.write_record(&header)?;
     for r in rows {
-        let x = &r.results;
-        w.write_record([
-            r.strategy.clone(),
-            cell(x.makespan_s),
-            cell(x.lower_bound_s),
-            cell(x.ratio_to_bound),
-            cell(x.completion_s.p50),
-            cell(x.completion_s.p90),
-            cell(x.completion_s.p99),
-            x.unfinished.to_string(),
-            x.events.to_string(),
-            x.trace_hash.clone(),
-        ])?;
+        let mut cells = vec![r.strategy.clone(), r.runs.len().to_string()];
+        for (_, m) in METRICS {
+            cells.extend(r.summary(m).cells());
+        }
+        w.write_record(&cells)?;
     }
     Ok(w.into_inner()?)
 }
 
-/// The table printed on stdout.
-pub fn table(rows: &[Row]) -> String {
-    let f = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3}"));
-    let mut t = format!(
-        "{:<10} {:>12} {:>12} {:>8} {:>10} {:>10} {:>10}\n",
-        "strategy", "makespan_s", "bound_s", "ratio", "p50_s", "p99_s", "events"
-    );
+/// `compare_runs.csv`: one row per strategy and seed.
+pub fn runs_csv(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["strategy", "seed"];
+    header.extend(METRICS.iter().map(|m| m.0));
+    header.push("trace_hash");
+    w.write_record(&header)?;
     for r in rows {
-        let x = &r.results;
+        for (seed, x) in &r.runs {
+            let mut cells = vec![r.strategy.clone(), seed.to_string()];
+            cells.extend(METRICS.iter().map(|(_, m)| cell(m(x))));
+            cells.push(x.trace_hash.clone());
+            w.write_record(&cells)?;
+        }
+    }
+    Ok(w.into_inner()?)
+}
+
+/// The table printed on stdout: means with the half-width of their 95 % interval.
+pub fn table(rows: &[Row]) -> String {
+    let seeds = rows.first().map_or(0, |r| r.runs.len());
+    let mut t = if seeds > 1 {
+        format!("{seeds} seeds per strategy; mean ± half-width of the 95 % confidence interval (Student t)\n")
+    } else {
+        String::new()
+    };
+    t.push_str(&format!(
+        "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12}\n",
+        "strategy", "makespan_s", "ratio", "p50_s", "p99_s", "events"
+    ));
+    for r in rows {
         t.push_str(&format!(
-            "{:<10} {:>12} {:>12} {:>8} {:>10} {:>10} {:>10}\n",
+            "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12}\n",
             r.strategy,
-            f(x.makespan_s),
-            f(x.lower_bound_s),
-            x.ratio_to_bound.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
-            f(x.completion_s.p50),
-            f(x.completion_s.p99),
-            x.events
+            r.summary(METRICS[0].1).text(3),
+            r.summary(METRICS[2].1).text(2),
+            r.summary(METRICS[3].1).text(3),
+            r.summary(METRICS[4].1).text(3),
+            r.summary(METRICS[6].1).text(0),
         ));
     }
     t
 }
 
-/// The overlay of completion CDFs.
-pub fn cdf_svg(rows: &[Row]) -> Result<String, String> {
-    let title = format!("{}: completion by strategy", rows.first().map_or("", |r| r.results.scenario.as_str()));
-    let runs: Vec<(String, &Results)> = rows.iter().map(|r| (r.strategy.clone(), &r.results)).collect();
-    completion_overlay_svg(&title, &runs)
+/// The overlay of completion CDFs (the first seed of each strategy).
+pub fn cdf_svg(rows: &[Row], force_log: bool) -> Result<String, String> {
+    let first = rows.first().and_then(|r| r.runs.first());
+    let title = format!(
+        "{}: completion by strategy (seed {})",
+        first.map_or("", |(_, r)| r.scenario.as_str()),
+        first.map_or(0, |(s, _)| *s)
+    );
+    let runs: Vec<(String, &Results)> =
+        rows.iter().filter_map(|r| r.runs.first().map(|(_, x)| (r.strategy.clone(), x))).collect();
+    completion_overlay_svg(&title, &runs, force_log)
 }
 
-/// A bar chart of makespan per strategy with the lower bound drawn across.
+/// A bar chart of the mean makespan per strategy, every bar labelled, the 95 % interval as an
+/// error bar (two seeds or more), and the mean lower bound drawn across.
 pub fn makespan_svg(rows: &[Row]) -> Result<String, String> {
-    crate::report::chart::render_svg((800, 480), |root| {
+    let scenario = rows.first().and_then(|r| r.runs.first()).map_or("", |(_, r)| r.scenario.as_str()).to_string();
+    let seeds = rows.first().map_or(0, |r| r.runs.len());
+    crate::report::chart::render_svg((1000, 500), |root| {
         root.fill(&WHITE)?;
-        let bound = rows.iter().filter_map(|r| r.results.lower_bound_s).fold(0.0, f64::max);
-        let top = crate::report::chart::axis_top(
-            rows.iter().filter_map(|r| r.results.makespan_s).fold(bound, f64::max),
-            1.1,
+        let (plot, side) = split(root);
+        let summaries: Vec<Summary> = rows.iter().map(|r| r.summary(METRICS[0].1)).collect();
+        let bound = Summary::of(
+            &rows.iter().flat_map(|r| r.runs.iter().filter_map(|(_, x)| x.lower_bound_s)).collect::<Vec<_>>(),
+        );
+        let top = axis_top(
+            summaries.iter().filter_map(|s| s.high().or(s.mean)).fold(bound.mean.unwrap_or(0.0), f64::max),
+            1.12,
             1e-3,
         );
         let n = rows.len().max(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{}: makespan by strategy", rows.first().map_or("", |r| r.results.scenario.as_str())),
-                ("sans-serif", 20),
-            )
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(format!("{scenario}: makespan by strategy"), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..n as f64, 0.0..top)?;
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)?;
         let names: Vec<String> = rows.iter().map(|r| r.strategy.clone()).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|x| names.get(x.floor() as usize).cloned().unwrap_or_default())
+            .x_labels(n + 1)
+            .x_label_formatter(&|x| match x {
+                SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
             .x_desc("strategy")
             .y_desc("makespan (s)")
             .draw()?;
-        for (i, r) in rows.iter().enumerate() {
-            let m = crate::report::chart::within(r.results.makespan_s.unwrap_or(0.0), top);
+        for (i, s) in summaries.iter().enumerate() {
+            let m = within(s.mean.unwrap_or(0.0), top);
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, m)],
-                Palette99::pick(i).mix(0.8).filled(),
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), m)],
+                colour(i).mix(0.8).filled(),
             )))?;
+            if let (Some(lo), Some(hi)) = (s.low(), s.high()) {
+                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                    SegmentValue::CenterOf(i),
+                    within(lo, top),
+                    m,
+                    within(hi, top),
+                    BLACK.stroke_width(1),
+                    10,
+                )))?;
+            }
+            let label = s.mean.map_or_else(|| "unfinished".into(), short_number);
+            let y = within(s.high().unwrap_or(m), top);
+            let (px, py) = chart.backend_coord(&(SegmentValue::CenterOf(i), y));
+            plot.draw(&Text::new(label, (px - 14, py - 16), ("sans-serif", 13)))?;
         }
-        chart
-            .draw_series(LineSeries::new(
-                vec![
-                    (0.0, crate::report::chart::within(bound, top)),
-                    (n as f64, crate::report::chart::within(bound, top)),
-                ],
-                BLACK.stroke_width(2),
-            ))?
-            .label(format!("lower bound {bound:.2} s"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        let b = within(bound.mean.unwrap_or(0.0), top);
+        chart.draw_series(LineSeries::new(
+            vec![(SegmentValue::Exact(0), b), (SegmentValue::Exact(n), b)],
+            BLACK.stroke_width(2),
+        ))?;
+        let mut entries: Vec<Entry> = rows
+            .iter()
+            .zip(&summaries)
+            .enumerate()
+            .map(|(i, (r, s))| Entry::new(Swatch::Bar(colour(i)), format!("{}: {} s", r.strategy, s.text(2))))
+            .collect();
+        entries.push(Entry::new(
+            Swatch::Line(BLACK, 2),
+            format!("lower bound {} s", short_number(bound.mean.unwrap_or(0.0))),
+        ));
+        if seeds > 1 {
+            entries.push(Entry::text(format!("bars: mean over {seeds} seeds;")));
+            entries.push(Entry::text("whiskers: 95 % confidence interval"));
+        } else {
+            entries.push(Entry::text("one seed: use --seeds N for intervals"));
+        }
+        draw_panel(&side, &entries)
     })
 }
 

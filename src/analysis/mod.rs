@@ -8,44 +8,17 @@
 
 pub mod check;
 pub mod compare;
+pub mod report;
+pub mod stats;
 pub mod sweep;
 
+use crate::report::schema::Step;
 use crate::scenario::ScenarioError;
 use serde_json::Value;
 
-/// One step of a JSON path.
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    Field(String),
-    Index(usize),
-}
-
-fn parse_path(path: &str) -> Result<Vec<Step>, String> {
-    let mut steps = Vec::new();
-    for part in path.split('.') {
-        let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
-        if name.is_empty() && steps.is_empty() && rest.is_empty() {
-            return Err("empty path".into());
-        }
-        if !name.is_empty() {
-            steps.push(Step::Field(name.to_string()));
-        }
-        while let Some(inner) = rest.strip_prefix('[') {
-            let close = inner.find(']').ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
-            let index = inner[..close].parse().map_err(|_| format!("bad index `{}` in `{path}`", &inner[..close]))?;
-            steps.push(Step::Index(index));
-            rest = &inner[close + 1..];
-        }
-        if !rest.is_empty() {
-            return Err(format!("unexpected `{rest}` in `{path}`"));
-        }
-    }
-    Ok(steps)
-}
-
 /// Sets the value at `path` in `doc` (the last field may be new; indexes must exist).
 pub fn set_path(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let steps = parse_path(path)?;
+    let steps = crate::report::schema::steps(path)?;
     let mut here = doc;
     for (i, step) in steps.iter().enumerate() {
         let last = i + 1 == steps.len();

@@ -14,8 +14,17 @@
 //! ```
 //!
 //! `scenario` is relative to the sweep file; paths use the scenario error syntax. The first
-//! parameter varies slowest; seeds vary fastest.
+//! parameter varies slowest; seeds vary fastest. A metric is the path of any number or boolean
+//! field of `results.json` (`makespan_s`, `completion_s.p99`, `jobs[0].closed_s`,
+//! `jobs[0].duty.repairs`, `bytes.resent`, `jobs[0].live_stream.lag_s.p99`), checked against
+//! the results schema (and job indexes against the scenario) before anything runs; the old
+//! short names `p50_s`, `p90_s`, `p99_s` and `end_s` still work.
+//!
+//! Outputs: `runs.csv` (one row per run), `summary.csv` (per grid point and metric: the mean,
+//! standard deviation and Student-t 95 % confidence interval over the seeds) and one chart per
+//! metric and parameter drawing the means and their intervals.
 
+use super::stats::Summary;
 use super::{scenario_from_value, set_path};
 use crate::scenario::limits::{shown, MAX_SWEEP_RUNS};
 use crate::scenario::ScenarioError;
@@ -46,7 +55,7 @@ pub struct SweepSpec {
     pub parameters: Vec<Parameter>,
     /// Seeds run for every grid point.
     pub seeds: Vec<u64>,
-    /// Results fields recorded per run (default: makespan_s, ratio_to_bound).
+    /// Paths of `results.json` fields recorded per run (default: makespan_s, ratio_to_bound).
     #[serde(default = "default_metrics")]
     pub metrics: Vec<String>,
 }
@@ -55,22 +64,43 @@ fn default_metrics() -> Vec<String> {
     vec!["makespan_s".into(), "ratio_to_bound".into()]
 }
 
-/// Metrics a sweep can record.
-pub const METRICS: [&str; 9] =
-    ["makespan_s", "lower_bound_s", "ratio_to_bound", "p50_s", "p90_s", "p99_s", "unfinished", "events", "end_s"];
+/// Short names of metrics kept from before metrics were paths, and the paths they stand for.
+pub const ALIASES: [(&str, &str); 4] = [
+    ("p50_s", "completion_s.p50"),
+    ("p90_s", "completion_s.p90"),
+    ("p99_s", "completion_s.p99"),
+    ("end_s", "end_at_s"),
+];
 
-fn metric(r: &crate::report::Results, name: &str) -> Option<f64> {
-    match name {
-        "makespan_s" => r.makespan_s,
-        "lower_bound_s" => r.lower_bound_s,
-        "ratio_to_bound" => r.ratio_to_bound,
-        "p50_s" => r.completion_s.p50,
-        "p90_s" => r.completion_s.p90,
-        "p99_s" => r.completion_s.p99,
-        "unfinished" => Some(r.unfinished as f64),
-        "events" => Some(r.events as f64),
-        "end_s" => Some(r.end_s),
-        _ => None,
+/// The results path a metric names.
+pub fn metric_path(name: &str) -> &str {
+    ALIASES.iter().find(|(a, _)| *a == name).map_or(name, |(_, p)| p)
+}
+
+/// Checks that `name` is a number or boolean field of `results.json`; `jobs` is how many jobs
+/// the scenario has (a `jobs[i]` index must be one of them).
+fn check_metric(name: &str, jobs: usize) -> Result<(), String> {
+    static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(crate::report::results::results_schema);
+    let path = metric_path(name);
+    let types = crate::report::schema::types_at(schema, path)?;
+    if !types.iter().any(|t| matches!(t.as_str(), "number" | "integer" | "boolean")) {
+        return Err(format!("`{path}` is {}, not a number or a boolean", types.join(" or ")));
+    }
+    if let Some(crate::report::schema::Step::Index(i)) = crate::report::schema::steps(path)?.get(1) {
+        if path.starts_with("jobs[") && *i >= jobs {
+            return Err(format!("`{path}`: the scenario has {jobs} job(s)"));
+        }
+    }
+    Ok(())
+}
+
+/// The value of metric `name` in a run's results (as JSON): numbers as they are, booleans as
+/// 1 or 0, anything else (`null`) as `None`.
+fn metric(results: &Value, name: &str) -> Option<f64> {
+    match crate::report::schema::value_at(results, metric_path(name))? {
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        v => v.as_f64(),
     }
 }
 
@@ -104,11 +134,16 @@ pub struct Row {
     pub cells: Vec<String>,
 }
 
+/// The JSON Schema of sweep files (`cascade-sim schema --write` saves it as
+/// `sweep.schema.json`).
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(SweepSpec)).expect("schema serialises")
+}
+
 /// Parses sweep JSON text strictly (one document, no positional arrays, paths in errors).
 fn parse_spec(text: &str, file: &str) -> Result<SweepSpec, ScenarioError> {
     static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    let schema =
-        SCHEMA.get_or_init(|| serde_json::to_value(schemars::schema_for!(SweepSpec)).expect("schema serialises"));
+    let schema = SCHEMA.get_or_init(json_schema);
     crate::scenario::parse::parse_as(text, schema).map_err(|e| e.in_file(file))
 }
 
@@ -117,12 +152,8 @@ fn parse_spec(text: &str, file: &str) -> Result<SweepSpec, ScenarioError> {
 fn check_spec(spec: &SweepSpec, file: &str) -> Result<(), ScenarioError> {
     let invalid = |p: String, m: String| ScenarioError::Invalid { path: format!("{file}: {p}"), message: m };
     for (i, m) in spec.metrics.iter().enumerate() {
-        if !METRICS.contains(&m.as_str()) {
-            return Err(invalid(
-                format!("metrics[{i}]"),
-                format!("unknown metric {}; expected one of {}", shown(m), METRICS.join(", ")),
-            ));
-        }
+        check_metric(m, usize::MAX)
+            .map_err(|e| invalid(format!("metrics[{i}]"), format!("{} is not a metric: {e}", shown(m))))?;
     }
     if spec.seeds.is_empty() {
         return Err(invalid("seeds".into(), "list at least one seed".into()));
@@ -154,6 +185,12 @@ pub fn load(path: &Path) -> Result<(SweepSpec, Value), ScenarioError> {
     let base_text = crate::scenario::parse::read_text(&base_path)?;
     crate::scenario::parse(&base_text).map_err(|e| e.in_file(&base_file))?;
     let base: Value = serde_json::from_str(&base_text).expect("parsed above");
+    let jobs: usize =
+        base["clients"].as_array().into_iter().flatten().map(|c| c["jobs"].as_array().map_or(0, Vec::len)).sum();
+    for (i, m) in spec.metrics.iter().enumerate() {
+        check_metric(m, jobs)
+            .map_err(|e| invalid(format!("metrics[{i}]"), format!("{} is not a metric: {e}", shown(m))))?;
+    }
     // Every grid point must be a valid scenario before anything runs.
     for (k, combo) in combos(&spec).iter().enumerate() {
         let doc = apply(&spec, &base, combo).map_err(|(i, m)| invalid(format!("parameters[{i}].path"), m))?;
@@ -212,7 +249,7 @@ pub fn run(
         .par_iter()
         .map(|(run, combo, seed)| {
             let doc = apply(spec, base, combo).map_err(|(_, m)| anyhow::anyhow!(m))?;
-            let results = crate::run(&scenario_from_value(&doc)?, Some(*seed))?;
+            let results = serde_json::to_value(crate::run(&scenario_from_value(&doc)?, Some(*seed))?)?;
             let mut cells = vec![run.to_string()];
             cells.extend(spec.parameters.iter().zip(combo).map(|(p, &v)| p.values[v].to_string()));
             cells.push(seed.to_string());
@@ -264,8 +301,41 @@ fn file_stem(s: &str) -> String {
     stem.trim_matches('_').chars().take(60).collect()
 }
 
+/// The cell of metric `mi` in a row of runs.csv.
+fn metric_cell(spec: &SweepSpec, row: &Row, mi: usize) -> Option<f64> {
+    row.cells[1 + spec.parameters.len() + 1 + mi].parse::<f64>().ok()
+}
+
+/// `summary.csv`: one row per grid point (the parameters' values, the runs), and per metric its
+/// `_n`, `_mean`, `_sd`, `_ci95_low`, `_ci95_high` over the seeds (Student t).
+pub fn summary_csv(spec: &SweepSpec, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let np = spec.parameters.len();
+    let mut points: BTreeMap<usize, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        points.entry(r.run / spec.seeds.len()).or_default().push(r);
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = spec.parameters.iter().map(|p| p.path.clone()).collect();
+    header.push("runs".into());
+    for m in &spec.metrics {
+        header.extend(super::stats::columns(m));
+    }
+    w.write_record(&header)?;
+    for point in points.values() {
+        let mut cells: Vec<String> = point[0].cells[1..=np].to_vec();
+        cells.push(point.len().to_string());
+        for mi in 0..spec.metrics.len() {
+            let values: Vec<f64> = point.iter().map(|r| metric_cell(spec, r, mi).unwrap_or(f64::NAN)).collect();
+            cells.extend(Summary::of(&values).cells());
+        }
+        w.write_record(&cells)?;
+    }
+    Ok(w.into_inner()?)
+}
+
 /// One chart per (metric, parameter): the metric against the parameter's values, one series
-/// per combination of the other parameters, the mean over seeds with the min–max spread.
+/// per combination of the other parameters, the mean over seeds with its 95 % confidence
+/// interval (two seeds or more).
 pub fn charts(spec: &SweepSpec, rows: &[Row]) -> Result<Vec<(String, String)>, String> {
     let np = spec.parameters.len();
     let mut out = Vec::new();
@@ -274,7 +344,7 @@ pub fn charts(spec: &SweepSpec, rows: &[Row]) -> Result<Vec<(String, String)>, S
             // series key: the other parameters' cells; x: this parameter's cell.
             let mut series: BTreeMap<Vec<String>, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
             for r in rows {
-                let Ok(v) = r.cells[1 + np + 1 + mi].parse::<f64>() else { continue };
+                let Some(v) = metric_cell(spec, r, mi) else { continue };
                 let key: Vec<String> = (0..np)
                     .filter(|&j| j != pi)
                     .map(|j| format!("{}={}", short(&spec.parameters[j].path), r.cells[1 + j]))
@@ -289,7 +359,7 @@ pub fn charts(spec: &SweepSpec, rows: &[Row]) -> Result<Vec<(String, String)>, S
                 name = format!("{}_vs_{}_{n}.svg", file_stem(m), file_stem(&p.path));
                 n += 1;
             }
-            out.push((name, chart(m, p, &series)?));
+            out.push((name, chart(m, p, &series, spec.seeds.len())?));
         }
     }
     Ok(out)
@@ -303,18 +373,28 @@ fn chart(
     metric: &str,
     p: &Parameter,
     series: &BTreeMap<Vec<String>, BTreeMap<usize, Vec<f64>>>,
+    seeds: usize,
 ) -> Result<String, String> {
-    crate::report::chart::render_svg((900, 520), |root| {
+    use crate::report::chart::{axis_top, colour, draw_panel, split, within, Entry, Swatch};
+    let summaries: Vec<(String, Vec<(usize, Summary)>)> = series
+        .iter()
+        .map(|(key, points)| {
+            let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
+            (label, points.iter().map(|(&x, v)| (x, Summary::of(v))).collect())
+        })
+        .collect();
+    crate::report::chart::render_svg((1000, 520), |root| {
         root.fill(&WHITE)?;
-        let top = crate::report::chart::axis_top(
-            series.values().flat_map(|s| s.values().flatten()).copied().fold(0.0f64, f64::max),
+        let (plot, side) = split(root);
+        let top = axis_top(
+            summaries.iter().flat_map(|s| s.1.iter().filter_map(|(_, x)| x.high().or(x.mean))).fold(0.0f64, f64::max),
             1.1,
             1e-9,
         );
         let n = p.values.len();
         let labels: Vec<String> = p.values.iter().map(Value::to_string).collect();
-        let mut chart = ChartBuilder::on(root)
-            .caption(format!("{metric} against {} (mean over seeds, bars: min–max)", p.path), ("sans-serif", 18))
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(format!("{metric} against {}", p.path), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(80)
@@ -333,45 +413,42 @@ fn chart(
             .x_desc(p.path.as_str())
             .y_desc(metric)
             .draw()?;
-        for (k, (key, points)) in series.iter().enumerate() {
-            let color = Palette99::pick(k).to_rgba();
-            let within = |v: f64| crate::report::chart::within(v, top);
-            let mean: Vec<(f64, f64)> =
-                points.iter().map(|(&x, v)| (x as f64, within(v.iter().sum::<f64>() / v.len() as f64))).collect();
-            let label = if key.is_empty() { metric.to_string() } else { key.join(", ") };
-            chart
-                .draw_series(LineSeries::new(mean.clone(), color.stroke_width(2)).point_size(3))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-            for (&x, v) in points {
-                let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
-                chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                    x as f64,
-                    within(lo),
-                    within((lo + hi) / 2.0),
-                    within(hi),
-                    color.stroke_width(1),
-                    6,
-                )))?;
+        let mut entries = Vec::new();
+        for (k, (label, points)) in summaries.iter().enumerate() {
+            let c = colour(k);
+            let w = |v: f64| within(v, top);
+            let mean: Vec<(f64, f64)> = points.iter().filter_map(|(x, s)| s.mean.map(|m| (*x as f64, w(m)))).collect();
+            chart.draw_series(LineSeries::new(mean, c.stroke_width(2)).point_size(3))?;
+            entries.push(Entry::new(Swatch::Line(c, 2), label.clone()));
+            for (x, s) in points {
+                if let (Some(lo), Some(m), Some(hi)) = (s.low(), s.mean, s.high()) {
+                    chart.draw_series(std::iter::once(ErrorBar::new_vertical(
+                        *x as f64,
+                        w(lo),
+                        w(m),
+                        w(hi),
+                        c.stroke_width(1),
+                        8,
+                    )))?;
+                }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        entries.push(Entry::text(format!("points: mean over {seeds} seed(s)")));
+        if seeds > 1 {
+            entries.push(Entry::text("whiskers: 95 % confidence interval"));
+        }
+        draw_panel(&side, &entries)
     })
 }
 
-/// The files a complete sweep (or a merge of all its shards) writes: sweep.json, runs.csv and
-/// the charts. A shard writes only sweep.json and its runs.csv.
+/// The files a complete sweep (or a merge of all its shards) writes: sweep.json, runs.csv,
+/// summary.csv and the charts. A shard writes only sweep.json and its runs.csv.
 pub fn outputs(spec: &SweepSpec, rows: &[Row], with_charts: bool) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut spec_json = serde_json::to_vec_pretty(spec)?;
     spec_json.push(b'\n');
     let mut files = vec![("sweep.json".to_string(), spec_json), ("runs.csv".to_string(), runs_csv(spec, rows)?)];
     if with_charts {
+        files.push(("summary.csv".to_string(), summary_csv(spec, rows)?));
         for (name, svg) in charts(spec, rows).map_err(|e| anyhow::anyhow!("rendering sweep charts: {e}"))? {
             files.push((name, svg.into_bytes()));
         }

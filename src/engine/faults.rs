@@ -92,30 +92,45 @@ impl RandomFaults {
 /// Most faults listed in a run's results (every fault is counted).
 pub const MAX_LISTED_FAULTS: usize = 1_000;
 
-/// The faults that happened: the first [`MAX_LISTED_FAULTS`] with their time and label, and
-/// how many there were in all.
+/// The faults that happened, apart from their ends (recoveries, heals, restorations): the
+/// first [`MAX_LISTED_FAULTS`] of each with their time and label, and how many there were.
 #[derive(Debug, Clone, Default)]
 pub struct FaultLog {
     listed: Vec<(SimTime, String)>,
     total: u64,
+    ends_listed: Vec<(SimTime, String)>,
+    ends_total: u64,
 }
 
 impl FaultLog {
-    /// A fault happened at `at`; `label` is only made when it is listed.
-    pub fn record(&mut self, at: SimTime, label: impl FnOnce() -> String) {
-        self.total += 1;
-        if self.listed.len() < MAX_LISTED_FAULTS {
-            self.listed.push((at, label()));
+    /// A fault began (or, with `ends` set, one ended) at `at`; `label` is only made when it
+    /// is listed.
+    pub fn record(&mut self, at: SimTime, ends: bool, label: impl FnOnce() -> String) {
+        let (listed, total) =
+            if ends { (&mut self.ends_listed, &mut self.ends_total) } else { (&mut self.listed, &mut self.total) };
+        *total += 1;
+        if listed.len() < MAX_LISTED_FAULTS {
+            listed.push((at, label()));
         }
     }
 
-    /// The first faults, in the order they happened.
+    /// The first faults that began, in the order they happened.
     pub fn listed(&self) -> &[(SimTime, String)] {
         &self.listed
     }
 
-    /// How many faults happened.
+    /// How many faults began.
     pub fn total(&self) -> u64 {
         self.total
+    }
+
+    /// The first fault ends, in the order they happened.
+    pub fn ends_listed(&self) -> &[(SimTime, String)] {
+        &self.ends_listed
+    }
+
+    /// How many faults ended.
+    pub fn ends_total(&self) -> u64 {
+        self.ends_total
     }
 }

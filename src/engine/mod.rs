@@ -18,6 +18,9 @@
 //!
 //! Ordering: the next event is the earlier of the queue's head and the flow model's next
 //! completion; at equal times flow completions go first, then queued events in insertion order.
+//! The flow model re-solves once per instant, after every queued event of the instant has made
+//! its changes; completions that re-solve brings to the same instant (a zero-byte flow, say)
+//! then go first again, before events queued meanwhile.
 //! Every processed event is folded into the run's [`TraceHash`].
 
 pub mod faults;
@@ -462,8 +465,14 @@ impl Engine {
     /// Runs until nothing is left to do or the horizon is reached.
     pub fn run(&mut self) {
         loop {
-            let next_flow = self.flows.next_completion();
             let next_event = self.queue.peek_time();
+            // One re-solve per instant: changes made at an instant wait until every queued event
+            // of that instant has made its own (what completes at an instant is decided by the
+            // rates that held until it, see `FlowModel::pop_completed`).
+            if self.flows.pending_since().is_some_and(|t| next_event != Some(t)) {
+                self.flows.solve_pending();
+            }
+            let next_flow = self.flows.peek_completion();
             let flow_first = match (next_flow, next_event) {
                 (None, None) => break,
                 (Some(f), Some(e)) => f <= e,
@@ -592,7 +601,7 @@ impl Engine {
             Event::Fault { index } => {
                 let fault = &self.built.faults[index as usize];
                 let action = fault.action.clone();
-                self.fault_log.record(now, || fault.label.clone());
+                self.fault_log.record(now, action.ends_a_fault(), || fault.label.clone());
                 self.apply_fault(now, action);
             }
             Event::RandomFault { subject } => {
@@ -606,7 +615,7 @@ impl Engine {
                     _ => unreachable!("the random process crashes and recovers hosts"),
                 };
                 let name = &self.built.hosts[host.0 as usize].name;
-                self.fault_log.record(now, || format!("{what} {name}"));
+                self.fault_log.record(now, what == "recover", || format!("{what} {name}"));
                 self.apply_fault(now, action);
             }
             Event::TransferStarts { transfer } => {
@@ -993,9 +1002,7 @@ impl Engine {
                     done,
                     &mut self.outbox,
                 ),
-                Role::Origin(o) => {
-                    self.origins[o as usize].on_stream_drained(job, dst, next, done, &mut self.outbox)
-                }
+                Role::Origin(o) => self.origins[o as usize].on_stream_drained(job, dst, next, done, &mut self.outbox),
                 Role::None => unreachable!("streams come from roles"),
             }
             self.flush(now, src);

@@ -4,13 +4,17 @@
 //! instants. Both wrap a `u64` count of nanoseconds (enough for 584 years). Bandwidth
 //! arithmetic in the network model is done in `f64` bytes per second; the result is turned into
 //! integer time in exactly one place, [`SimDuration::from_secs_f64`], which rounds to the nearest
-//! nanosecond.
+//! nanosecond (half-nanosecond ties up, robustly against float noise).
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
 /// Nanoseconds per second.
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// Float noise tolerated at a half-nanosecond tie by [`SimDuration::from_secs_f64`], in
+/// nanoseconds (far above the noise of durations up to days, far below anything that matters).
+pub const TIE_NANOS: f64 = 1e-3;
 
 /// An instant on the virtual clock, in nanoseconds since the start of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -68,11 +72,14 @@ impl SimDuration {
     }
 
     /// The single place where floating-point seconds become integer time: rounds to the nearest
-    /// nanosecond (ties away from zero), saturating at `u64::MAX`. Negative or NaN inputs are
-    /// a broken invariant and panic.
+    /// nanosecond, saturating at `u64::MAX`. Half-nanosecond ties round up, and so does anything
+    /// within [`TIE_NANOS`] below a tie: an exact tie (common with round sizes and rates) comes
+    /// out of float arithmetic a hair above or below, depending on the order of operations, and
+    /// must not round one way or the other by accident. Negative or NaN inputs are a broken
+    /// invariant and panic.
     pub fn from_secs_f64(secs: f64) -> SimDuration {
         assert!(secs >= 0.0, "negative or NaN duration: {secs}");
-        let nanos = (secs * NANOS_PER_SEC as f64).round();
+        let nanos = (secs * NANOS_PER_SEC as f64 + TIE_NANOS).round();
         if nanos >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
@@ -141,6 +148,11 @@ mod tests {
         assert_eq!(SimDuration::from_secs_f64(3.000_000_000_4).as_nanos(), 3_000_000_000);
         assert_eq!(SimDuration::from_secs_f64(3.000_000_000_6).as_nanos(), 3_000_000_001);
         assert_eq!(SimDuration::from_secs_f64(1e30), SimDuration(u64::MAX));
+        // A tie rounds up whichever side of it float arithmetic lands on.
+        assert_eq!(SimDuration::from_secs_f64(2.5e-9).as_nanos(), 3);
+        assert_eq!(SimDuration::from_secs_f64(1.149_276_320_5 - 1e-15).as_nanos(), 1_149_276_321);
+        assert_eq!(SimDuration::from_secs_f64(1.149_276_320_5 + 1e-15).as_nanos(), 1_149_276_321);
+        assert_eq!(SimDuration::from_secs_f64(1.149_276_320_498).as_nanos(), 1_149_276_320);
     }
 
     #[test]

@@ -4,14 +4,21 @@
 //! and an access latency. Without explicit links, hosts hang off an uncongested core: a transfer
 //! from A to B crosses A's upload and B's download, and a message takes
 //! `latency(A) + latency(B)`. With explicit links the topology is a petgraph graph of hosts and
-//! routers; routes minimise total latency, ties broken by fewest hops and then by petgraph's
-//! deterministic exploration order; links are full duplex (one resource per direction).
-//! petgraph indices stay inside this module.
+//! routers; routes minimise total latency, ties broken by fewest hops and then by the
+//! exploration order of petgraph's A* (the route of earlier versions); links are full duplex
+//! (one resource per direction). petgraph indices stay inside this module.
+//!
+//! Routes are computed once per source host: one shortest-path search from the source (the same
+//! search A* runs towards a single goal, run to the end) gives the route to every destination.
+//! Those trees are cached (up to [`TREE_CACHE_NODES`] nodes in all, then the cache starts over),
+//! and so is every route asked for, keyed by (source, destination).
 
 use super::flows::{FlowModel, ResourceId};
 use crate::kernel::SimDuration;
 use petgraph::graph::{EdgeIndex, NodeIndex, UnGraph};
-use std::collections::HashMap;
+use petgraph::visit::EdgeRef;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 
@@ -80,6 +87,76 @@ pub struct Topology {
     graph: Option<UnGraph<(), usize>>,
     links: Vec<Link>,
     routes: HashMap<(HostId, HostId), Rc<Route>>,
+    /// Shortest-path tree of each source host searched so far: the predecessor of every node.
+    trees: HashMap<HostId, Vec<u32>>,
+    tree_nodes: usize,
+}
+
+/// Nodes held by cached shortest-path trees before the cache is cleared (16M: 64 MB).
+pub const TREE_CACHE_NODES: usize = 1 << 24;
+
+/// Predecessor of a node not reached (or of the start).
+const NO_NODE: u32 = u32::MAX;
+
+/// Heap entry ordered by score only, smallest first, exactly like petgraph's `MinScored`: entries
+/// of equal score compare equal, so the heap's internal order breaks ties as it does in A*.
+struct MinScored(u128, NodeIndex);
+impl PartialEq for MinScored {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for MinScored {}
+impl PartialOrd for MinScored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for MinScored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.cmp(&self.0)
+    }
+}
+
+/// Cost of crossing `link`: latency in nanoseconds in the high bits, one per hop in the low bits,
+/// so the shortest-latency route wins and ties go to the route with fewer hops.
+fn link_cost(link: &Link) -> u128 {
+    ((link.latency.as_nanos() as u128) << 32) | 1
+}
+
+/// Predecessors of the shortest paths from `start` to every node: petgraph's A* with a zero
+/// estimate (same heap, same pushes and pops, same relaxations), without stopping at a goal.
+/// Until A* pops its goal both searches take identical steps, and a popped node's predecessor
+/// never changes, so the path read from this tree is the path A* returns.
+fn shortest_path_tree(graph: &UnGraph<(), usize>, links: &[Link], start: NodeIndex) -> Vec<u32> {
+    const UNSEEN: u128 = u128::MAX;
+    let n = graph.node_count();
+    let mut predecessor = vec![NO_NODE; n];
+    // Best score found so far, and score with which each node was expanded (A*'s g-values and
+    // its closed set).
+    let mut scores = vec![UNSEEN; n];
+    let mut expanded = vec![UNSEEN; n];
+    let mut heap = BinaryHeap::with_capacity(n);
+    scores[start.index()] = 0;
+    heap.push(MinScored(0, start));
+    while let Some(MinScored(score, node)) = heap.pop() {
+        let node_score = scores[node.index()];
+        if expanded[node.index()] <= score {
+            continue;
+        }
+        expanded[node.index()] = score;
+        for edge in graph.edges(node) {
+            let next = edge.target();
+            let next_score = node_score + link_cost(&links[*edge.weight()]);
+            if scores[next.index()] <= next_score {
+                continue;
+            }
+            scores[next.index()] = next_score;
+            predecessor[next.index()] = node.index() as u32;
+            heap.push(MinScored(next_score, next));
+        }
+    }
+    predecessor
 }
 
 /// Why a topology cannot be built.
@@ -129,7 +206,14 @@ impl Topology {
                 spec,
             })
             .collect();
-        let mut topo = Topology { hosts, graph: None, links: Vec::new(), routes: HashMap::new() };
+        let mut topo = Topology {
+            hosts,
+            graph: None,
+            links: Vec::new(),
+            routes: HashMap::new(),
+            trees: HashMap::new(),
+            tree_nodes: 0,
+        };
         if !links.is_empty() {
             let mut graph = UnGraph::<(), usize>::with_capacity(topo.hosts.len() + routers, links.len());
             for _ in 0..topo.hosts.len() + routers {
@@ -179,34 +263,38 @@ impl Topology {
     /// The route from `from` to `to` (cached when it goes through explicit links).
     pub fn route(&mut self, from: HostId, to: HostId) -> Rc<Route> {
         let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);
-        let access = src.spec.latency + dst.spec.latency;
+        let (upload, download) = (src.upload, dst.download);
+        let mut latency = src.spec.latency + dst.spec.latency;
         let Some(graph) = &self.graph else {
-            return Rc::new(Route { resources: vec![src.upload, dst.download], latency: access });
+            return Rc::new(Route { resources: vec![upload, download], latency });
         };
         if let Some(route) = self.routes.get(&(from, to)) {
             return route.clone();
         }
-        let (start, goal) = (NodeIndex::new(from.0 as usize), NodeIndex::new(to.0 as usize));
-        let links = &self.links;
-        // Cost: latency in nanoseconds in the high bits, one per hop in the low bits, so the
-        // shortest-latency route wins and ties go to the route with fewer hops.
-        let (_, path) = petgraph::algo::astar(
-            graph,
-            start,
-            |n| n == goal,
-            |e| ((links[*e.weight()].latency.as_nanos() as u128) << 32) | 1,
-            |_| 0u128,
-        )
-        .expect("connectivity checked at construction");
-        let mut resources = vec![src.upload];
-        let mut latency = access;
+        if !self.trees.contains_key(&from) {
+            if self.tree_nodes + graph.node_count() > TREE_CACHE_NODES {
+                self.trees.clear();
+                self.tree_nodes = 0;
+            }
+            let tree = shortest_path_tree(graph, &self.links, NodeIndex::new(from.0 as usize));
+            self.tree_nodes += tree.len();
+            self.trees.insert(from, tree);
+        }
+        let tree = &self.trees[&from];
+        let mut path = vec![NodeIndex::new(to.0 as usize)];
+        while let Some(&p) = tree.get(path[path.len() - 1].index()).filter(|&&p| p != NO_NODE) {
+            path.push(NodeIndex::new(p as usize));
+        }
+        path.reverse();
+        assert_eq!(path[0].index(), from.0 as usize, "connectivity checked at construction");
+        let mut resources = vec![upload];
         for pair in path.windows(2) {
             let edge: EdgeIndex = graph.find_edge(pair[0], pair[1]).expect("path edge");
-            let link = &links[graph[edge]];
+            let link = &self.links[graph[edge]];
             resources.push(if link.a == pair[0] { link.forward } else { link.backward });
             latency = latency + link.latency;
         }
-        resources.push(dst.download);
+        resources.push(download);
         let route = Rc::new(Route { resources, latency });
         self.routes.insert((from, to), route.clone());
         route
@@ -250,6 +338,59 @@ mod tests {
         assert_eq!(r.resources.len(), 5, "upload, three links, download");
         let back = t.route(HostId(1), HostId(0));
         assert_ne!(back.resources[1], r.resources[3], "directions are separate resources");
+    }
+
+    /// The route petgraph's A* finds (what `route` returned before trees were cached).
+    fn astar_route(t: &Topology, from: HostId, to: HostId) -> Vec<ResourceId> {
+        let graph = t.graph.as_ref().unwrap();
+        let (start, goal) = (NodeIndex::new(from.0 as usize), NodeIndex::new(to.0 as usize));
+        let (_, path) =
+            petgraph::algo::astar(graph, start, |n| n == goal, |e| link_cost(&t.links[*e.weight()]), |_| 0u128)
+                .unwrap();
+        let mut resources = vec![t.upload(from)];
+        for pair in path.windows(2) {
+            let link = &t.links[graph[graph.find_edge(pair[0], pair[1]).unwrap()]];
+            resources.push(if link.a == pair[0] { link.forward } else { link.backward });
+        }
+        resources.push(t.download(to));
+        resources
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(7),
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// On random connected graphs full of equal-latency ties, every cached route is the
+        /// route A* finds.
+        #[test]
+        fn cached_trees_give_the_routes_astar_gives(
+            hosts in 2usize..7,
+            routers in 0usize..6,
+            extra in proptest::collection::vec((0usize..100, 0usize..100, 0u64..3), 0..20),
+        ) {
+            let nodes = hosts + routers;
+            // A chain through every node keeps the graph connected; extra links add cycles.
+            let mut links: Vec<LinkSpec> = (1..nodes)
+                .map(|i| LinkSpec { a: i - 1, b: i, capacity_bps: 1.0, latency: SimDuration::from_millis(1) })
+                .collect();
+            for (a, b, ms) in extra {
+                let (a, b) = (a % nodes, b % nodes);
+                if a != b {
+                    links.push(LinkSpec { a, b, capacity_bps: 1.0, latency: SimDuration::from_millis(ms) });
+                }
+            }
+            let specs = (0..hosts).map(|i| host(&format!("h{i}"), 1.0, 1.0, 0)).collect();
+            let mut t = Topology::new(&mut FlowModel::new(), specs, routers, &links).unwrap();
+            for a in 0..hosts as u32 {
+                for b in 0..hosts as u32 {
+                    let expected = astar_route(&t, HostId(a), HostId(b));
+                    proptest::prop_assert_eq!(&t.route(HostId(a), HostId(b)).resources, &expected);
+                }
+            }
+        }
     }
 
     #[test]

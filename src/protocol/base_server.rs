@@ -143,6 +143,8 @@ pub struct ServerReport {
     pub faulted: bool,
     /// Reactivations (activation offers) the base server sent it.
     pub activations: u32,
+    /// The base server offered it help once already.
+    helped: bool,
     /// When the last activation offer went out (requests within a retry period are answered
     /// by that one).
     last_activation: Option<SimTime>,
@@ -185,6 +187,7 @@ impl Default for ServerReport {
             repaired: false,
             faulted: false,
             activations: 0,
+            helped: false,
             last_activation: None,
             awaiting: None,
             repairing: false,
@@ -485,6 +488,58 @@ impl BaseServer {
             budget: u32::MAX,
         };
         f(&mut state.forwarder, ctx, out);
+        self.help(job, out);
+    }
+
+    /// With free connections and the whole content, the base server offers itself to the
+    /// servers it knows to lag most (fewest tenths of the content reported, oldest progress),
+    /// each at most once: they switch to it if it beats the rate they measure ([0073]). The
+    /// base server's upload then does not idle once the first nodes are served.
+    fn help(&mut self, job: JobId, out: &mut Outbox) {
+        let state = &mut self.jobs[job.0 as usize];
+        let s = state.object.strategy;
+        let free = state.forwarder.idle_slots();
+        if free == 0
+            || !(s.relay && s.index_lists && s.dynamic_switching)
+            || state.closed_at.is_some()
+            || state.chunks_held < state.object.content.chunks
+        {
+            return;
+        }
+        // The `free` most lagging candidates, by one pass (no sort of the whole list).
+        let mut chosen: Vec<((u32, SimTime), HostId)> = Vec::new();
+        for (&h, r) in &state.reports {
+            if !r.pending()
+                || r.received_at.is_some()
+                || r.reached_at.is_none()
+                || r.helped
+                || state.forwarder.serves(h)
+            {
+                continue;
+            }
+            let key = (r.decile, r.progress_at.unwrap_or(SimTime::ZERO));
+            if chosen.len() < free as usize {
+                chosen.push((key, h));
+                chosen.sort();
+            } else if key < chosen.last().expect("full").0 {
+                chosen.pop();
+                chosen.push((key, h));
+                chosen.sort();
+            }
+        }
+        let object = state.object.clone();
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: self.upload_bps,
+            held: state.held,
+            content_complete: true,
+            offer_timeout: self.control.offer_timeout(),
+            budget: u32::MAX,
+        };
+        for (_, h) in chosen {
+            state.reports.get_mut(&h).expect("listed").helped = true;
+            state.forwarder.offer_help(h, ctx, out);
+        }
     }
 
     /// Reacts to a control message from `from`.
@@ -903,7 +958,8 @@ impl BaseServer {
         }
         let held = state.held;
         state.forwarder.on_new_items(job, held, out);
-        let ready: Vec<(HostId, u32)> = state.mirrors.iter().filter(|(_, &n)| n < held).map(|(&h, &n)| (h, n)).collect();
+        let ready: Vec<(HostId, u32)> =
+            state.mirrors.iter().filter(|(_, &n)| n < held).map(|(&h, &n)| (h, n)).collect();
         for (origin, next) in ready {
             state.mirrors.remove(&origin);
             out.push(Output::OpenStream { to: origin, job, from_item: next, from_byte: 0 });
@@ -1318,7 +1374,9 @@ impl BaseServer {
         }
         match self.next_server_origin() {
             0 => self.with_forwarder(job, out, |f, ctx, out| f.adopt(shares, ctx, out)),
-            o => out.push(Output::Send { to: self.origins[o - 1], msg: Message::Adopt { job, shares: shares.clone() } }),
+            o => {
+                out.push(Output::Send { to: self.origins[o - 1], msg: Message::Adopt { job, shares: shares.clone() } })
+            }
         }
     }
 }

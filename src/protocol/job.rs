@@ -150,11 +150,59 @@ pub struct StrategyConfig {
     pub max_slots: u32,
 }
 
+/// The defaults of the cascade's switches: the one source of truth for the JSON format
+/// (`{"kind": "cascade"}` takes them) and for [`StrategyConfig::cascade`] and
+/// [`StrategyConfig::cascade_auto`]. (`fanout` and `first_nodes` default to `"auto"`.)
+pub mod cascade_defaults {
+    /// Index lists ([0067]).
+    pub const INDEX_LISTS: bool = true;
+    /// Adaptive fanout.
+    pub const ADAPTIVE_FANOUT: bool = false;
+    /// Data-rate sort order ([0071]).
+    pub const RATE_SORT: bool = true;
+    /// Dynamic switching ([0073]).
+    pub const DYNAMIC_SWITCHING: bool = true;
+    /// How much more rate a newcomer must offer to win a switch.
+    pub const SWITCH_MARGIN: f64 = 0.2;
+    /// Dynamic switches one server makes at most.
+    pub const MAX_SWITCHES: u32 = 3;
+    /// Sources move on as in FIGs. 5–7.
+    pub const MOVE_ON: bool = false;
+}
+
 impl StrategyConfig {
-    /// The patent's cascade with index lists and no optional optimization.
+    /// The patent's cascade with `fanout` and `first_nodes`, and every switch at the default
+    /// of the scenario format ([`cascade_defaults`]): what `{"kind": "cascade", "fanout": F,
+    /// "first_nodes": N}` gives. Set the public fields to change a switch.
     pub fn cascade(fanout: u32, first_nodes: u32) -> Self {
+        use cascade_defaults as d;
         StrategyConfig {
-            kind: StrategyKind::Cascade,
+            index_lists: d::INDEX_LISTS,
+            adaptive_fanout: d::ADAPTIVE_FANOUT,
+            rate_sort: d::RATE_SORT,
+            dynamic_switching: d::DYNAMIC_SWITCHING,
+            switch_margin: d::SWITCH_MARGIN,
+            max_switches: d::MAX_SWITCHES,
+            move_on: d::MOVE_ON,
+            ..Self::plain(StrategyKind::Cascade, fanout, first_nodes)
+        }
+    }
+
+    /// What `{"kind": "cascade"}` gives: the cascade with `fanout` and `first_nodes` chosen by
+    /// the base server from the declared capacities (`"auto"`) and every switch at its default.
+    pub fn cascade_auto() -> Self {
+        StrategyConfig {
+            auto_fanout: true,
+            auto_first_nodes: true,
+            ..Self::cascade(crate::protocol::plan::MAX_AUTO_FANOUT, 1)
+        }
+    }
+
+    /// A source-driven distribution with every optional optimization off: the base of the
+    /// star, chain, tree and the engine-driven references.
+    fn plain(kind: StrategyKind, fanout: u32, first_nodes: u32) -> Self {
+        StrategyConfig {
+            kind,
             fanout,
             first_nodes,
             index_lists: true,
@@ -176,28 +224,28 @@ impl StrategyConfig {
 
     /// The star baseline, `max_concurrent` streams from the base server at once.
     pub fn star(max_concurrent: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Star, relay: false, ..Self::cascade(1, max_concurrent) }
+        StrategyConfig { relay: false, ..Self::plain(StrategyKind::Star, 1, max_concurrent) }
     }
 
     /// A chain (pipeline) in list order.
     pub fn chain() -> Self {
-        StrategyConfig { kind: StrategyKind::Chain, ..Self::cascade(1, 1) }
+        Self::plain(StrategyKind::Chain, 1, 1)
     }
 
     /// A random fixed tree of the given arity, rooted at the base server.
     pub fn tree(arity: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Tree, shuffle: true, ..Self::cascade(arity, arity) }
+        StrategyConfig { shuffle: true, ..Self::plain(StrategyKind::Tree, arity, arity) }
     }
 
     /// A swarm: every server joins at once; each peer asks the tracker for `peers` neighbours
     /// and keeps `slots` uploads going (0: derived from its upload, at most `max_slots`).
     pub fn swarm(peers: u32, slots: u32, max_slots: u32, servers: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Swarm, relay: false, peers, slots, max_slots, ..Self::cascade(1, servers) }
+        StrategyConfig { relay: false, peers, slots, max_slots, ..Self::plain(StrategyKind::Swarm, 1, servers) }
     }
 
     /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).
     pub fn optimal(stripes: u32, servers: u32) -> Self {
-        StrategyConfig { kind: StrategyKind::Optimal, relay: false, slots: stripes, ..Self::cascade(1, servers) }
+        StrategyConfig { relay: false, slots: stripes, ..Self::plain(StrategyKind::Optimal, 1, servers) }
     }
 
     /// Short name used in results.

@@ -134,7 +134,8 @@ pub fn forwarder(job: &JobObject, o: usize) -> Forwarder {
     let s = job.strategy;
     let part = job.origins[o];
     let n = job.servers.len();
-    let help = s.relay && s.index_lists && s.dynamic_switching;
+    // The base server helps lagging servers its own way (it knows them from the duty).
+    let help = o > 0 && s.relay && s.index_lists && s.dynamic_switching;
     if job.origins.len() == 1 {
         // One origin: the base server's list, exactly as without origins.
         let k = part.first_nodes;
@@ -151,7 +152,8 @@ pub fn forwarder(job: &JobObject, o: usize) -> Forwarder {
     if splits_up_front(&s) {
         let total: u32 = job.origins.iter().map(|p| p.first_nodes).sum();
         let rest = IndexList { start: total, step: 1, len: n as u32 - total };
-        let targets = (0..part.share.len()).map(|i| (part.share.get(i), rest.every(part.share.get(i), total))).collect();
+        let targets =
+            (0..part.share.len()).map(|i| (part.share.get(i), rest.every(part.share.get(i), total))).collect();
         Forwarder::presplit(targets, k, k, IndexList::all(n)).with_help(help)
     } else if s.index_lists || !s.relay {
         Forwarder::new(part.share, k, k, s.relay).with_move_on(s.move_on).with_help(help)
@@ -229,7 +231,12 @@ impl OriginServer {
         self.job(job).is_some_and(|j| j.log_complete)
     }
 
-    fn with_forwarder(&mut self, job: JobId, out: &mut Outbox, f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox)) {
+    fn with_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
         let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
         if let Some(state) = self.job_mut(job) {
             let object = state.job.clone();

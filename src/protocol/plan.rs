@@ -86,11 +86,8 @@ pub fn plan_cascade(content: &ContentSpec, inputs: &PlanInputs) -> CascadePlan {
     let mut best: Option<CascadePlan> = None;
     for f in 1..=MAX_AUTO_FANOUT {
         let interior = inputs.median_download.min(inputs.median_upload / f as f64);
-        let mut per_origin: Vec<u32> = inputs
-            .origin_uploads
-            .iter()
-            .map(|&u| ((u / interior).floor() as u64).clamp(1, n as u64) as u32)
-            .collect();
+        let mut per_origin: Vec<u32> =
+            inputs.origin_uploads.iter().map(|&u| ((u / interior).floor() as u64).clamp(1, n as u64) as u32).collect();
         // At most one first node per server: trim the largest counts first.
         while per_origin.iter().sum::<u32>() > n {
             let (i, _) = per_origin.iter().enumerate().max_by_key(|&(i, &k)| (k, i)).expect("an origin");

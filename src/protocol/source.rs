@@ -190,6 +190,40 @@ impl Forwarder {
         self.outstanding.len()
     }
 
+    /// Free connection slots once nothing is left to approach (0 while servers wait their turn).
+    pub fn idle_slots(&self) -> u32 {
+        if self.pending.is_empty() && self.queued.is_empty() {
+            self.slots.saturating_sub(self.outstanding.len() as u32)
+        } else {
+            0
+        }
+    }
+
+    /// True when `to` is approached or served by this source (offered, streaming or paused).
+    pub fn serves(&self, to: HostId) -> bool {
+        self.outstanding.contains_key(&to) || self.paused.contains_key(&to) || self.reopened.contains(&to)
+    }
+
+    /// Offers help to `to` (position `index` of the job's list), chosen by the owner (the base
+    /// server picks the servers it knows to lag behind).
+    pub fn offer_help(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
+        let SourceContext { job, upload_bps, held, offer_timeout, .. } = ctx;
+        let rate_bps = self.offer_rate(upload_bps);
+        self.help_out.insert(to);
+        self.outstanding.insert(to, Outstanding { list: IndexList::default(), accepted: false });
+        out.push(Output::SetTimer { after: offer_timeout, timer: Timer::OfferTimeout { job: job.id, to } });
+        out.push(Output::Send {
+            to,
+            msg: Message::Offer {
+                job: job.clone(),
+                index_list: IndexList::default(),
+                rate_bps,
+                items_held: held,
+                activation: false,
+            },
+        });
+    }
+
     /// The rate a new connection could get: the host's upload shared with the open ones.
     pub fn offer_rate(&self, upload_bps: f64) -> f64 {
         upload_bps / (self.outstanding.len() + self.reopened.len() + 1) as f64

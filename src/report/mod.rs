@@ -6,9 +6,11 @@ pub mod bounds;
 pub mod chart;
 pub mod csv;
 pub mod html;
+pub mod live;
 pub mod output;
 pub mod overlay;
 pub mod results;
+pub mod schema;
 pub mod timeline;
 pub mod trace;
 pub mod utilisation;
@@ -24,35 +26,56 @@ pub struct RunOutputs {
 }
 
 impl RunOutputs {
-    /// Renders every output of a run: `results.json`, `nodes.csv`, `completion.svg` and
-    /// `.png`, `timeline.svg`, `throughput.svg`, `index.html`, and `trace.json` when `trace`
-    /// is set (the run should then have recorded its messages).
-    pub fn render(run: &crate::Run, trace: bool) -> anyhow::Result<RunOutputs> {
+    /// Renders every output of a run: `results.json`, the CSV files (`nodes`, `streams`,
+    /// `throughput`, `progress`, `live`), the charts (`completion.svg` and `.png`,
+    /// `timeline.svg`, `throughput.svg`, `progress.svg` when a job reported progress, `lag.svg`
+    /// when a live job ran), `index.html`, and `trace.json` when `trace` is set (the run should
+    /// then have recorded its messages). `log_x` forces a logarithmic time axis on the
+    /// completion chart (it is chosen by itself when the jobs' scales differ by 10×).
+    pub fn render(run: &crate::Run, trace: bool, log_x: bool) -> anyhow::Result<RunOutputs> {
         let results = &run.results;
         let chart_err = |name: &'static str| move |e: String| anyhow::anyhow!("rendering {name}: {e}");
         let mut json = serde_json::to_vec_pretty(results)?;
         json.push(b'\n');
-        let completion = chart::completion_svg(results).map_err(chart_err("completion.svg"))?;
-        let png = chart::completion_png(results).map_err(chart_err("completion.png"))?;
+        let completion = chart::completion_svg(results, log_x).map_err(chart_err("completion.svg"))?;
+        let png = chart::completion_png(results, log_x).map_err(chart_err("completion.png"))?;
         let timeline = timeline::timeline_svg(&run.engine, results).map_err(chart_err("timeline.svg"))?;
+        let bins = timeline::throughput_bins(&run.engine, results);
         let throughput = timeline::throughput_svg(&run.engine, results).map_err(chart_err("throughput.svg"))?;
-        let page = html::index_html(
-            results,
-            &[
-                ("Completion of servers over time", &completion),
-                ("Who received from whom", &timeline),
-                ("Delivered throughput", &throughput),
-            ],
-        );
+        let progress = overlay::progress_svg(results).transpose().map_err(chart_err("progress.svg"))?;
+        let lag_rows = live::lag_rows(&run.engine, results);
+        let lag = live::lag_svg(results, &lag_rows).transpose().map_err(chart_err("lag.svg"))?;
+        let mut charts: Vec<(&str, &str, &str)> = vec![
+            ("Completion of servers", "completion.svg", &completion),
+            ("Who received from whom", "timeline.svg", &timeline),
+            ("Delivered throughput", "throughput.svg", &throughput),
+        ];
+        if let Some(lag) = &lag {
+            charts.insert(1, ("Live streams: delivery lag", "lag.svg", lag));
+        }
+        if let Some(p) = &progress {
+            charts.push(("The jobs as the client sees them", "progress.svg", p));
+        }
+        let page = html::index_html(results, &charts);
         let mut files = vec![
             ("results.json", json),
             ("nodes.csv", csv::nodes_csv(results)?),
+            ("streams.csv", csv::streams_csv(&run.engine, results)?),
+            ("throughput.csv", csv::throughput_csv(&bins)?),
+            ("progress.csv", csv::progress_csv(results)?),
+            ("live.csv", csv::live_csv(&lag_rows)?),
             ("completion.svg", completion.into_bytes()),
             ("completion.png", png),
             ("timeline.svg", timeline.into_bytes()),
             ("throughput.svg", throughput.into_bytes()),
-            ("index.html", page.into_bytes()),
         ];
+        if let Some(p) = progress {
+            files.push(("progress.svg", p.into_bytes()));
+        }
+        if let Some(l) = lag {
+            files.push(("lag.svg", l.into_bytes()));
+        }
+        files.push(("index.html", page.into_bytes()));
         if trace {
             files.push(("trace.json", serde_json::to_vec(&trace::chrome_trace(&run.engine))?));
         }

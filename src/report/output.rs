@@ -41,30 +41,43 @@ pub enum OutputKind {
     Run,
     /// `compare`: compare.csv and two charts.
     Compare,
-    /// `sweep` and `merge`: sweep.json, runs.csv and `<metric>_vs_<parameter>.svg` charts.
+    /// `sweep` and `merge`: sweep.json, runs.csv, summary.csv and `<metric>_vs_<parameter>.svg`
+    /// charts.
     Sweep,
+    /// `report`: report.html and report_cdf.svg.
+    Report,
 }
 
-const KINDS: [OutputKind; 3] = [OutputKind::Run, OutputKind::Compare, OutputKind::Sweep];
+const KINDS: [OutputKind; 4] = [OutputKind::Run, OutputKind::Compare, OutputKind::Sweep, OutputKind::Report];
 
-/// The files of a run, `trace.json` (written with `--trace` only) last.
-pub const RUN_FILES: [&str; 8] = [
+/// The files of a run, `trace.json` (written with `--trace` only) last. `progress.svg` is
+/// written when a job reported progress, `lag.svg` when a live job ran.
+pub const RUN_FILES: [&str; 14] = [
     "results.json",
     "nodes.csv",
+    "streams.csv",
+    "throughput.csv",
+    "progress.csv",
+    "live.csv",
     "completion.svg",
     "completion.png",
     "timeline.svg",
     "throughput.svg",
+    "progress.svg",
+    "lag.svg",
     "index.html",
     "trace.json",
 ];
 
 /// The files of `compare`.
-pub const COMPARE_FILES: [&str; 3] = ["compare.csv", "compare_cdf.svg", "compare_makespan.svg"];
+pub const COMPARE_FILES: [&str; 4] = ["compare.csv", "compare_runs.csv", "compare_cdf.svg", "compare_makespan.svg"];
 
-/// The files of a run with or without `--trace`.
+/// The files of `report`: the page, and the completion overlay of its runs (when it has runs).
+pub const REPORT_FILES: [&str; 2] = ["report.html", "report_cdf.svg"];
+
+/// The files a run may write, with or without `--trace`.
 pub fn run_files(trace: bool) -> &'static [&'static str] {
-    &RUN_FILES[..if trace { 8 } else { 7 }]
+    &RUN_FILES[..if trace { 14 } else { 13 }]
 }
 
 impl OutputKind {
@@ -74,6 +87,7 @@ impl OutputKind {
             OutputKind::Run => "run",
             OutputKind::Compare => "compare",
             OutputKind::Sweep => "sweep",
+            OutputKind::Report => "report",
         }
     }
 
@@ -82,9 +96,11 @@ impl OutputKind {
         match self {
             OutputKind::Run => RUN_FILES.contains(&file),
             OutputKind::Compare => COMPARE_FILES.contains(&file),
+            OutputKind::Report => REPORT_FILES.contains(&file),
             OutputKind::Sweep => {
                 file == "sweep.json"
                     || file == "runs.csv"
+                    || file == "summary.csv"
                     || file.strip_suffix(".svg").is_some_and(|stem| {
                         stem.contains("_vs_") && stem.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     })

@@ -1,27 +1,49 @@
 //! `results.json`: what a run produced, with stable, documented field names.
 //!
-//! Times are seconds since the start of the run (converted from integer nanoseconds only
-//! here, for display). `null` means "did not happen before the horizon". Results keep both the
-//! ground truth (what each server really holds, from the node servers' own state) and the
-//! client's view (what the base server told it, [0054]).
+//! **Time frames.** Every time field names its frame (converted from integer nanoseconds only
+//! here, for display):
+//!
+//! - `..._at_s`: a moment on the run clock, seconds since the start of the run
+//!   (`requested_at_s`, `end_at_s`, `faults[].at_s`, `transfers[].start_at_s`);
+//! - `..._s` inside a job (`jobs[]`, and `nodes[]`, which belong to a job): seconds since that
+//!   job's request (`closed_s`, `progress[].t_s`, `nodes[].completion_s`), so the moments of
+//!   one job compare with its `makespan_s` directly;
+//! - any other `..._s` is a length of time (`makespan_s`, `lower_bound_s`, `exec_s`,
+//!   `wait_period_s`, lag).
+//!
+//! `null` means "did not happen before the horizon". Results keep both the ground truth (what
+//! each server really holds, from the node servers' own state) and the client's view (what the
+//! base server told it, [0054]). The document's JSON Schema ([`results_schema`]) is versioned
+//! by [`RESULTS_SCHEMA_VERSION`].
 
 use super::bounds::{
     job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, WorkloadCapacity, WorkloadJob,
 };
-use crate::protocol::base_server::{request_bound_inputs, Declared};
 use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use crate::protocol::base_server::Verdict;
+use crate::protocol::base_server::{request_bound_inputs, Declared};
 use crate::protocol::client::ClientNotice;
 use crate::protocol::job::{Item, StrategyConfig};
 use crate::protocol::node_server::NodeJob;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Version of the `results.json` format, in its `schema_version` field. Raised whenever a
+/// field is renamed, removed or changes meaning (2: one time frame per field, named in it).
+pub const RESULTS_SCHEMA_VERSION: u32 = 2;
+
+/// The JSON Schema of `results.json` (what `cascade-sim schema --results` prints).
+pub fn results_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Results)).expect("schema serialises")
+}
+
 /// Summary statistics of a set of values, nearest-rank percentiles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Percentiles {
     /// How many values.
     pub count: usize,
@@ -52,7 +74,8 @@ impl Percentiles {
 }
 
 /// A command of a job and how far it got.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommandResult {
     /// Command id (the end-job command has the last one).
     pub id: u32,
@@ -60,7 +83,7 @@ pub struct CommandResult {
     pub name: String,
     /// True for the end-job command.
     pub end_job: bool,
-    /// When the client added it.
+    /// When the client added it, seconds since the job's request.
     pub added_s: Option<f64>,
     /// Data travelling with it, bytes.
     pub data_bytes: u64,
@@ -68,14 +91,16 @@ pub struct CommandResult {
     pub exec_s: f64,
     /// Servers that completed it.
     pub completed_servers: usize,
-    /// When the last server completed it (`null` unless all did).
+    /// When the last server completed it, seconds since the job's request (`null` unless all
+    /// did).
     pub all_completed_s: Option<f64>,
 }
 
 /// One progress report as the client received it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProgressPoint {
-    /// When it reached the client.
+    /// When it reached the client, seconds since the job's request.
     pub t_s: f64,
     /// Servers known to hold the job object.
     pub reached: u32,
@@ -88,7 +113,8 @@ pub struct ProgressPoint {
 }
 
 /// A command's state in a status answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommandStatus {
     /// Command id.
     pub id: u32,
@@ -97,13 +123,14 @@ pub struct CommandStatus {
 }
 
 /// A scripted status query and its answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QueryResult {
-    /// When the client asked.
+    /// When the client asked, seconds since the job's request.
     pub asked_s: f64,
     /// The server asked about.
     pub server: String,
-    /// When the answer reached the client.
+    /// When the answer reached the client, seconds since the job's request.
     pub answered_s: Option<f64>,
     /// Items of the job's log the server held.
     pub items_held: Option<u32>,
@@ -114,24 +141,27 @@ pub struct QueryResult {
 }
 
 /// Live-stream figures of a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LiveResult {
     /// The stream's rate, megabits per second.
     pub rate_mbps: f64,
     /// Fluid bound on the sustainable rate, `min(u_s, d_min, (u_s + Σu_i)/N)` (Kumar, Liu &
     /// Ross 2007), megabits per second.
     pub sustainable_rate_bound_mbps: f64,
-    /// Servers whose chunks never fell behind the first chunk's delay by more than the
-    /// playout buffer.
+    /// Servers that kept up: every chunk arrived, none later than the first chunk's delay plus
+    /// the playout buffer.
     pub servers_sustained: usize,
     /// The playout buffer, seconds.
     pub playout_buffer_s: f64,
-    /// Delivery lag (receipt minus production at the client) over every chunk at every server.
+    /// Delivery lag (receipt minus production at the client), seconds, over every chunk at
+    /// every server.
     pub lag_s: Percentiles,
 }
 
 /// What the base server knows of one server at the end, next to the truth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ServerAccount {
     /// The server.
     pub server: String,
@@ -146,15 +176,16 @@ pub struct ServerAccount {
     pub left_s: Option<f64>,
     /// Why it failed.
     pub reason: Option<String>,
-    /// When it was given up on.
+    /// When it was given up on, seconds since the job's request.
     pub failed_s: Option<f64>,
-    /// A server given up on that completed all the same, afterwards.
+    /// A server given up on that completed all the same, afterwards: when, seconds since the
+    /// job's request.
     pub late_done_s: Option<f64>,
     /// Reactivations (activation offers) the base server sent it.
     pub activations: u32,
-    /// When the base server learned it held the content.
+    /// When the base server learned it held the content, seconds since the job's request.
     pub received_s: Option<f64>,
-    /// When the base server learned it completed the job.
+    /// When the base server learned it completed the job, seconds since the job's request.
     pub done_s: Option<f64>,
     /// Status queries the base server sent it.
     pub queries: u32,
@@ -164,10 +195,12 @@ pub struct ServerAccount {
     pub truly_done: bool,
 }
 
-/// Something the base server told the client about the job's end ([0077]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Something the base server told the client about the job's end ([0077]), or an action the
+/// client refused once its session had ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Notice {
-    /// When the client got it.
+    /// When, seconds since the job's request.
     pub t_s: f64,
     /// What it said.
     pub notice: String,
@@ -175,7 +208,8 @@ pub struct Notice {
 
 /// The job's accountability report: the base server's final account of every server, what the
 /// client was told, and whether the account is true.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Accountability {
     /// Every listed server.
     pub servers: Vec<ServerAccount>,
@@ -189,14 +223,62 @@ pub struct Accountability {
     /// completed all the same, e.g. just before it died with its notice unsent: `truly_done`
     /// says so next to the verdict.)
     pub consistent: bool,
+    /// How many servers have each verdict.
+    pub verdicts: VerdictCounts,
+}
+
+/// How many servers of a job have each verdict of the base server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictCounts {
+    /// Completed, no fault seen.
+    pub completed: usize,
+    /// Completed after a fault, without a repair.
+    pub completed_after_fault: usize,
+    /// Completed after a repair.
+    pub repaired_then_completed: usize,
+    /// Given up on.
+    pub failed: usize,
+    /// The run ended first.
+    pub unfinished: usize,
+}
+
+/// How many jobs ended each way (`jobs[].outcome`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobOutcomes {
+    /// Closed by the base server.
+    pub closed: usize,
+    /// Accepted and still open when the run ended.
+    pub open_at_horizon: usize,
+    /// Denied by the base server: never ran.
+    pub denied: usize,
+    /// Requested, no answer before the horizon: never ran.
+    pub unanswered: usize,
+    /// Due after the horizon: never requested.
+    pub not_requested: usize,
+}
+
+/// Byte totals over every (server, job) of `nodes[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ByteTotals {
+    /// Content and command bytes node servers sent to other node servers (as sources).
+    pub sent: u64,
+    /// Content and command bytes node servers received.
+    pub received: u64,
+    /// Bytes received again for data already held (zero when transfers resume).
+    pub resent: u64,
 }
 
 /// The base server's waiting after end-job ([0074]), for one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DutyResult {
     /// The job's expected completion time (its lower bound from declared capacities), seconds.
     pub expected_s: f64,
-    /// T0: when the waiting started (`null` if end-job never reached the base server).
+    /// T0: when the waiting started, seconds since the job's request (`null` if end-job never
+    /// reached the base server).
     pub t0_s: Option<f64>,
     /// The wait period, seconds.
     pub wait_period_s: f64,
@@ -210,17 +292,19 @@ pub struct DutyResult {
     pub repairs: u32,
 }
 
-/// A fault that happened during the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A fault (or the end of one) that happened during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FaultResult {
-    /// When.
-    pub t_s: f64,
-    /// What, e.g. `crash edge-3`.
+    /// When, on the run clock (seconds since the start of the run).
+    pub at_s: f64,
+    /// What, e.g. `crash edge-3`, `recover edge-3`, `partition heals`.
     pub fault: String,
 }
 
 /// The outcome of one job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobResult {
     /// The job's name in the scenario.
     pub name: String,
@@ -232,12 +316,10 @@ pub struct JobResult {
     pub strategy: String,
     /// Strategy parameters and switches.
     pub strategy_params: serde_json::Value,
-    /// Why the base server denied the job (`null` if it did not).
-    pub denied: Option<String>,
     /// How the job ended: `closed`, `open_at_horizon`, `denied`, `unanswered` (the request
     /// never got an answer before the horizon) or `not_requested` (due after the horizon).
     pub outcome: String,
-    /// Why a job is not closed (`null` when it is).
+    /// Why a job is not closed (`null` when it is); for a denied job, the base server's reason.
     pub outcome_reason: Option<String>,
     /// Number of destination servers.
     pub servers: usize,
@@ -252,17 +334,20 @@ pub struct JobResult {
     pub chunks: u32,
     /// True for a live stream.
     pub live: bool,
-    /// When the client requested the job.
-    pub requested_s: Option<f64>,
-    /// When the base server created the job object.
+    /// When the client requested the job, on the run clock (`null`: due after the horizon).
+    /// Every other moment of the job is counted from here.
+    pub requested_at_s: Option<f64>,
+    /// When the base server created the job object, seconds since the request.
     pub created_s: Option<f64>,
-    /// When the base server closed the job (every server completed every command).
+    /// When the base server closed the job (every server completed every command), seconds
+    /// since the request.
     pub closed_s: Option<f64>,
-    /// When the client ended its session (`null`: it stayed).
+    /// When the client ended its session, seconds since the request (`null`: it stayed).
     pub session_ended_s: Option<f64>,
-    /// When the client received the closing notification.
+    /// When the client received the closing notification, seconds since the request.
     pub client_notified_s: Option<f64>,
-    /// Last server receipt of the whole content minus request time.
+    /// Last server receipt of the whole content, seconds since the request (`null` unless
+    /// every server received it).
     pub makespan_s: Option<f64>,
     /// Lower bound for this job alone, seconds after its request: Kumar–Ross over the origins'
     /// combined upload, the first copy leaving the client and the base server (or, pre-seeded,
@@ -270,7 +355,7 @@ pub struct JobResult {
     pub lower_bound_s: f64,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
-    /// Server content-receipt times relative to the request.
+    /// Server content-receipt times, seconds since the request.
     pub completion_s: Percentiles,
     /// Dynamic switches over all servers.
     pub switches: u32,
@@ -298,7 +383,8 @@ pub struct JobResult {
 }
 
 /// Bytes a server received from one source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SourceBytes {
     /// The source host.
     pub source: String,
@@ -306,31 +392,23 @@ pub struct SourceBytes {
     pub bytes: u64,
 }
 
-/// Delivery lag of one server's chunks, seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LagResult {
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-    /// No chunk arrived later than the first chunk's lag plus the playout buffer.
-    pub sustained: bool,
-}
-
 /// One (server, job) pair.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NodeResult {
     /// Server host name.
     pub node: String,
     /// Job name.
     pub job: String,
-    /// When the job object arrived.
+    /// `complete` (holds the whole content), `incomplete` (the job ran, the server does not
+    /// hold it all), or, for a job that never ran, its outcome: `denied`, `unanswered`,
+    /// `not_requested`. Only `complete` and `incomplete` count in the run's totals.
+    pub delivery: String,
+    /// When the job object arrived, seconds since the job's request.
     pub job_object_s: Option<f64>,
-    /// When the last content chunk arrived.
+    /// When the last content chunk arrived, seconds since the job's request.
     pub completion_s: Option<f64>,
-    /// When the server completed the end-job command.
+    /// When the server completed the end-job command, seconds since the job's request.
     pub done_s: Option<f64>,
     /// Hosts that streamed to this server, in order.
     pub received_from: Vec<String>,
@@ -341,6 +419,8 @@ pub struct NodeResult {
     /// Bytes received again for data this server had already held (zero when transfers
     /// resume from their offset).
     pub bytes_resent: u64,
+    /// Bytes of this job this server sent to others as a source.
+    pub bytes_sent: u64,
     /// Dynamic switches this server made.
     pub switches: u32,
     /// Faults it went through: lost sources, crashes, reactivations.
@@ -349,12 +429,16 @@ pub struct NodeResult {
     pub reactivations: u32,
     /// Commands it completed (the end-job command included).
     pub commands_completed: usize,
-    /// Live jobs: delivery lag of its chunks.
-    pub lag_s: Option<LagResult>,
+    /// Live jobs: delivery lag of its chunks (receipt minus production), seconds.
+    pub lag_s: Option<Percentiles>,
+    /// Live jobs: the server kept up (every chunk arrived, none later than the first chunk's
+    /// lag plus the playout buffer).
+    pub sustained: Option<bool>,
 }
 
 /// One raw transfer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferResult {
     /// Sending host.
     pub from: String,
@@ -362,15 +446,20 @@ pub struct TransferResult {
     pub to: String,
     /// Size, bytes.
     pub bytes: u64,
-    /// Start time.
-    pub start_s: f64,
-    /// When the last byte arrived.
-    pub finish_s: Option<f64>,
+    /// Start, on the run clock.
+    pub start_at_s: f64,
+    /// When the last byte arrived, on the run clock.
+    pub finish_at_s: Option<f64>,
+    /// How long it took, seconds.
+    pub duration_s: Option<f64>,
 }
 
 /// The whole `results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Results {
+    /// Version of this format ([`RESULTS_SCHEMA_VERSION`]).
+    pub schema_version: u32,
     /// Scenario name.
     pub scenario: String,
     /// Seed used.
@@ -398,22 +487,28 @@ pub struct Results {
     /// `lower_bound_s` was before concurrent jobs were accounted for).
     #[serde(default)]
     pub largest_job_bound_s: Option<f64>,
-    /// Server content-receipt times relative to their job's request, over all jobs.
+    /// Server content-receipt times, seconds since their job's request, over the jobs that ran.
     pub completion_s: Percentiles,
-    /// (server, job) pairs of accepted jobs without the whole content at the end, servers that
-    /// left the network excepted.
+    /// (server, job) pairs of the jobs that ran (were accepted): what `completion_s` and
+    /// `unfinished` count. Deliveries of jobs that never ran are in `nodes[]`, labelled.
+    pub deliveries: usize,
+    /// Deliveries without the whole content at the end, servers that left the network
+    /// excepted.
     pub unfinished: usize,
-    /// (server, job) pairs whose server left the network before completing (churn).
-    #[serde(default)]
+    /// Deliveries whose server left the network before completing (churn).
     pub left_unfinished: usize,
-    /// Jobs the base server denied.
-    pub denied_jobs: usize,
-    /// Faults that happened, in time order: the first
+    /// How many jobs ended each way.
+    pub job_outcomes: JobOutcomes,
+    /// Faults that began, in time order: the first
     /// [`MAX_LISTED_FAULTS`](crate::engine::faults::MAX_LISTED_FAULTS) of them.
     pub faults: Vec<FaultResult>,
-    /// How many faults happened (scripted and random), listed or not.
-    #[serde(default)]
+    /// How many faults began (scripted and random), listed or not.
     pub faults_total: u64,
+    /// Ends of faults (recoveries, heals, restored links and speeds, losses stopping), in time
+    /// order: the first [`MAX_LISTED_FAULTS`](crate::engine::faults::MAX_LISTED_FAULTS).
+    pub recoveries: Vec<FaultResult>,
+    /// How many fault ends happened.
+    pub recoveries_total: u64,
     /// Control-message attempts lost to faults (each was retransmitted, or dropped once the
     /// give-up time passed).
     pub messages_lost: u64,
@@ -423,8 +518,10 @@ pub struct Results {
     pub events: u64,
     /// FNV-1a hash of the processed event sequence, hexadecimal.
     pub trace_hash: String,
-    /// Virtual time of the last processed event.
-    pub end_s: f64,
+    /// Byte totals over `nodes[]`.
+    pub bytes: ByteTotals,
+    /// Virtual time of the last processed event, on the run clock.
+    pub end_at_s: f64,
     /// Per job.
     pub jobs: Vec<JobResult>,
     /// Per (server, job).
@@ -441,21 +538,17 @@ fn strategy_params(s: &StrategyConfig) -> serde_json::Value {
     crate::strategy::by_kind(s.kind).params(s)
 }
 
-fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<LagResult> {
+/// A live job's lag at one server: the percentiles of its chunks' lags and whether it kept up.
+fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<(Percentiles, bool)> {
     if node.chunk_lags_us.is_empty() {
         return None;
     }
     let lags: Vec<f64> = node.chunk_lags_us.iter().map(|&us| us as f64 / 1e6).collect();
     let p = Percentiles::of(&lags);
     let first = lags[0];
-    let max = p.max.expect("non-empty");
     let complete = node.chunks_held == node.job.content.chunks;
-    Some(LagResult {
-        p50: p.p50.expect("non-empty"),
-        p99: p.p99.expect("non-empty"),
-        max,
-        sustained: complete && max <= first + buffer_s + 1e-9,
-    })
+    let sustained = complete && p.max.expect("non-empty") <= first + buffer_s + 1e-9;
+    Some((p, sustained))
 }
 
 /// How a job ended, and why it is not closed.
@@ -510,13 +603,16 @@ impl Results {
         let name = |h: HostId| topo.host(h).name.clone();
         // Bytes per (job, receiver, source), from the stream records.
         let mut bytes_from: BTreeMap<(u32, HostId), BTreeMap<HostId, u64>> = BTreeMap::new();
+        let mut bytes_sent: BTreeMap<(u32, HostId), u64> = BTreeMap::new();
         for r in engine.stream_records() {
             *bytes_from.entry((r.job.0, r.dst)).or_default().entry(r.src).or_default() += r.bytes;
+            *bytes_sent.entry((r.job.0, r.src)).or_default() += r.bytes;
         }
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
         let mut all_completions = Vec::new();
-        let (mut unfinished, mut denied_jobs, mut left_unfinished) = (0, 0, 0);
+        let (mut unfinished, mut deliveries, mut left_unfinished) = (0, 0, 0);
+        let mut outcomes = JobOutcomes::default();
         let mut first_start: Option<SimTime> = None;
         let mut last_completion: Option<SimTime> = None;
         let mut bound_end: Option<f64> = None;
@@ -549,7 +645,9 @@ impl Results {
                 let joins = servers
                     .iter()
                     .filter(|h| !churn.leave_at.contains_key(h))
-                    .filter_map(|&h| churn.join_at.get(&h).map(|&t| secs(t) - requested + bytes / topo.host(h).download_bps))
+                    .filter_map(|&h| {
+                        churn.join_at.get(&h).map(|&t| secs(t) - requested + bytes / topo.host(h).download_bps)
+                    })
                     .fold(0.0, f64::max);
                 let bound = job_lower_bound(&job_inputs).max(joins);
                 let inputs = BoundInputs {
@@ -571,7 +669,7 @@ impl Results {
                                 .filter(|h| !churn.leave_at.contains_key(h))
                                 .map(|&h| (h.0, topo.host(h).download_bps, join_s(h)))
                                 .collect(),
-                            client: (!request.preseeded).then(|| (client_host.0, client_up)),
+                            client: (!request.preseeded).then_some((client_host.0, client_up)),
                         });
                         job_servers.extend(servers.iter().copied());
                     }
@@ -586,12 +684,27 @@ impl Results {
                 let mut all_lags = Vec::new();
                 let mut completed_by: BTreeMap<u32, (usize, Option<SimTime>)> = BTreeMap::new();
                 let left_before = left_unfinished;
+                // Moments of the job: seconds since its request, exact (integer nanoseconds).
+                let requested = cj.requested_at;
+                let rel = |t: SimTime| {
+                    requested.map_or(f64::NAN, |r| {
+                        if t >= r {
+                            t.since(r).as_secs_f64()
+                        } else {
+                            -r.since(t).as_secs_f64()
+                        }
+                    })
+                };
+                let (outcome, outcome_reason) = job_outcome(cj, base_job);
+                if id.is_some() {
+                    deliveries += servers.len();
+                }
                 for &h in servers.iter() {
                     let state = id.and_then(|id| engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id)));
                     let done = state.and_then(|s| s.received_at);
                     match (done, cj.requested_at) {
                         (Some(t), Some(req)) => {
-                            completions.push(secs(t) - secs(req));
+                            completions.push(t.since(req.min(t)).as_secs_f64());
                             last = last.max(Some(t));
                         }
                         _ if id.is_some() && engine.has_left(h) => left_unfinished += 1,
@@ -599,7 +712,7 @@ impl Results {
                         _ => {}
                     }
                     let lag = state.and_then(|s| lag_result(s, buffer_s));
-                    if lag.as_ref().is_some_and(|l| l.sustained) {
+                    if lag.as_ref().is_some_and(|l| l.1) {
                         sustained += 1;
                     }
                     if let Some(s) = state {
@@ -612,24 +725,32 @@ impl Results {
                         }
                     }
                     let sources = id.and_then(|id| bytes_from.get(&(id.0, h)));
+                    let delivery = match (id, done) {
+                        (Some(_), Some(_)) => "complete",
+                        (Some(_), None) => "incomplete",
+                        (None, _) => outcome.as_str(),
+                    };
                     nodes.push(NodeResult {
                         node: name(h),
                         job: request.name.clone(),
-                        job_object_s: state.map(|s| secs(s.job_object_at)),
-                        completion_s: done.map(secs),
-                        done_s: state.and_then(|s| s.done_at).map(secs),
+                        delivery: delivery.to_string(),
+                        job_object_s: state.map(|s| rel(s.job_object_at)),
+                        completion_s: done.map(rel),
+                        done_s: state.and_then(|s| s.done_at).map(rel),
                         received_from: state.map_or_else(Vec::new, |s| s.sources.iter().map(|&h| name(h)).collect()),
                         bytes_from: sources.map_or_else(Vec::new, |m| {
                             m.iter().map(|(&src, &bytes)| SourceBytes { source: name(src), bytes }).collect()
                         }),
                         bytes_received: state.map_or(0, |s| s.bytes_received),
                         bytes_resent: state.map_or(0, |s| s.bytes_resent),
+                        bytes_sent: id.and_then(|id| bytes_sent.get(&(id.0, h)).copied()).unwrap_or(0),
                         switches: state.map_or(0, |s| s.switches),
                         faults: state.map_or(0, |s| s.faults),
                         reactivations: state.map_or(0, |s| s.reactivations),
                         commands_completed: state
                             .map_or(0, |s| s.commands.iter().filter(|c| c.completed_at.is_some()).count()),
-                        lag_s: lag,
+                        lag_s: lag.as_ref().map(|l| l.0.clone()),
+                        sustained: lag.map(|l| l.1),
                     });
                 }
                 let job_left_unfinished = left_unfinished - left_before;
@@ -639,9 +760,14 @@ impl Results {
                     (true, Some(l), Some(r)) => Some(secs(l) - secs(r)),
                     _ => None,
                 };
-                if cj.denied.is_some() {
-                    denied_jobs += 1;
-                } else {
+                match outcome.as_str() {
+                    "closed" => outcomes.closed += 1,
+                    "open_at_horizon" => outcomes.open_at_horizon += 1,
+                    "denied" => outcomes.denied += 1,
+                    "unanswered" => outcomes.unanswered += 1,
+                    _ => outcomes.not_requested += 1,
+                }
+                if cj.denied.is_none() {
                     all_done &= complete;
                     if let Some(r) = cj.requested_at {
                         first_start = Some(first_start.map_or(r, |f| f.min(r)));
@@ -664,11 +790,11 @@ impl Results {
                             id: c.id.0,
                             name: c.name.clone(),
                             end_job: c.end_job,
-                            added_s: Some(secs(added)),
+                            added_s: Some(rel(added)),
                             data_bytes: c.data_bytes,
                             exec_s: c.exec.as_secs_f64(),
                             completed_servers: n,
-                            all_completed_s: if n == servers.len() { last.map(secs) } else { None },
+                            all_completed_s: if n == servers.len() { last.map(rel) } else { None },
                         }
                     })
                     .collect();
@@ -676,6 +802,7 @@ impl Results {
                 let accountability = base_job.map(|b| {
                     let mut servers_out = Vec::new();
                     let (mut reported_done, mut truly_done_count, mut consistent) = (0, 0, true);
+                    let mut verdicts = VerdictCounts::default();
                     for &h in servers.iter() {
                         let report = b.reports.get(&h).cloned().unwrap_or_default();
                         let node_state = engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(b.object.id));
@@ -697,15 +824,22 @@ impl Results {
                             consistent &= truth;
                         }
                         truly_done_count += usize::from(truth);
+                        match state {
+                            "completed" => verdicts.completed += 1,
+                            "completed_after_fault" => verdicts.completed_after_fault += 1,
+                            "repaired_then_completed" => verdicts.repaired_then_completed += 1,
+                            "failed" => verdicts.failed += 1,
+                            _ => verdicts.unfinished += 1,
+                        }
                         servers_out.push(ServerAccount {
                             server: name(h),
                             state: state.to_string(),
                             reason,
-                            failed_s: report.failed_at.map(secs),
-                            late_done_s: report.late_done_at.map(secs),
+                            failed_s: report.failed_at.map(rel),
+                            late_done_s: report.late_done_at.map(rel),
                             activations: report.activations,
-                            received_s: report.received_at.map(secs),
-                            done_s: report.done_at.map(secs),
+                            received_s: report.received_at.map(rel),
+                            done_s: report.done_at.map(rel),
                             queries: report.queries,
                             repairs: report.repairs,
                             truly_done: truth,
@@ -718,7 +852,7 @@ impl Results {
                             .notices
                             .iter()
                             .map(|(t, n)| Notice {
-                                t_s: secs(*t),
+                                t_s: rel(*t),
                                 notice: match n {
                                     ClientNotice::Delay { server, expected_wait } => format!(
                                         "{} under repair: expect {:.1} s more",
@@ -737,9 +871,9 @@ impl Results {
                         reported_done,
                         truly_done: truly_done_count,
                         consistent,
+                        verdicts,
                     }
                 });
-                let (outcome, outcome_reason) = job_outcome(cj, base_job);
                 let duty = base_job.and_then(|b| b.duty).map(|d| {
                     let reports = base_job.expect("has duty").reports.values();
                     let (mut queries, mut activations, mut repairs) = (0, 0, 0);
@@ -750,7 +884,7 @@ impl Results {
                     }
                     DutyResult {
                         expected_s: d.expected.as_secs_f64(),
-                        t0_s: (d.t0 != SimTime::MAX).then(|| secs(d.t0)),
+                        t0_s: (d.t0 != SimTime::MAX).then(|| rel(d.t0)),
                         wait_period_s: d.wait_period.as_secs_f64(),
                         wait_periods: d.periods,
                         queries,
@@ -809,7 +943,6 @@ impl Results {
                         }
                         params
                     },
-                    denied: cj.denied.as_ref().map(|(_, reason)| reason.clone()),
                     outcome,
                     outcome_reason,
                     servers: servers.len(),
@@ -818,11 +951,11 @@ impl Results {
                     content_bytes: request.content.total_bytes,
                     chunks: request.content.chunks,
                     live: request.content.is_live(),
-                    requested_s: cj.requested_at.map(secs),
-                    created_s: base_job.map(|b| secs(b.created_at)),
-                    closed_s: base_job.and_then(|b| b.closed_at).map(secs),
-                    session_ended_s: cj.session_ended_at.map(secs),
-                    client_notified_s: cj.closed_at.map(secs),
+                    requested_at_s: cj.requested_at.map(secs),
+                    created_s: base_job.map(|b| rel(b.created_at)),
+                    closed_s: base_job.and_then(|b| b.closed_at).map(rel),
+                    session_ended_s: cj.session_ended_at.map(rel),
+                    client_notified_s: cj.closed_at.map(rel),
                     makespan_s: makespan,
                     lower_bound_s: bound,
                     ratio_to_bound: makespan.map(|m| m / bound),
@@ -830,18 +963,14 @@ impl Results {
                     switches,
                     upload_resumes: cj.upload_resumes,
                     requests_sent: cj.requests_sent,
-                    refused: cj
-                        .refused
-                        .iter()
-                        .map(|(t, what)| Notice { t_s: secs(*t), notice: what.clone() })
-                        .collect(),
+                    refused: cj.refused.iter().map(|(t, what)| Notice { t_s: rel(*t), notice: what.clone() }).collect(),
                     duty,
                     commands,
                     progress: cj
                         .progress
                         .iter()
                         .map(|p| ProgressPoint {
-                            t_s: secs(p.at),
+                            t_s: rel(p.at),
                             reached: p.reached,
                             holders: p.holders,
                             content_percent: p.content_percent,
@@ -852,9 +981,9 @@ impl Results {
                         .queries
                         .iter()
                         .map(|q| QueryResult {
-                            asked_s: secs(q.asked_at),
+                            asked_s: rel(q.asked_at),
                             server: name(q.server),
-                            answered_s: q.answer.as_ref().map(|(t, _)| secs(*t)),
+                            answered_s: q.answer.as_ref().map(|(t, _)| rel(*t)),
                             items_held: q.answer.as_ref().map(|(_, s)| s.items_held),
                             content_complete: q.answer.as_ref().map(|(_, s)| s.content_complete),
                             commands: q.answer.as_ref().map_or_else(Vec::new, |(_, s)| {
@@ -878,8 +1007,9 @@ impl Results {
                 from: name(t.from),
                 to: name(t.to),
                 bytes: t.bytes,
-                start_s: secs(t.started_at),
-                finish_s: t.finished_at.map(secs),
+                start_at_s: secs(t.started_at),
+                finish_at_s: t.finished_at.map(secs),
+                duration_s: t.finished_at.map(|f| f.since(t.started_at).as_secs_f64()),
             })
             .collect();
         for t in engine.transfers() {
@@ -908,7 +1038,16 @@ impl Results {
             jobs.iter().map(|j| j.strategy.as_str()).collect::<Vec<_>>().join("+")
         };
         let trace = engine.trace();
+        let bytes = ByteTotals {
+            sent: nodes.iter().map(|n| n.bytes_sent).sum(),
+            received: nodes.iter().map(|n| n.bytes_received).sum(),
+            resent: nodes.iter().map(|n| n.bytes_resent).sum(),
+        };
+        let listed = |l: &[(SimTime, String)]| -> Vec<FaultResult> {
+            l.iter().map(|(at, label)| FaultResult { at_s: secs(*at), fault: label.clone() }).collect()
+        };
         Results {
+            schema_version: RESULTS_SCHEMA_VERSION,
             scenario: engine.built.name.clone(),
             seed: engine.built.seed,
             strategy,
@@ -919,21 +1058,20 @@ impl Results {
             workload_bound_by: workload_bound.map(|(_, why)| why),
             largest_job_bound_s,
             completion_s: Percentiles::of(&all_completions),
+            deliveries,
             unfinished,
             left_unfinished,
-            denied_jobs,
-            faults: engine
-                .fault_log()
-                .listed()
-                .iter()
-                .map(|(at, label)| FaultResult { t_s: secs(*at), fault: label.clone() })
-                .collect(),
+            job_outcomes: outcomes,
+            faults: listed(engine.fault_log().listed()),
             faults_total: engine.fault_log().total(),
+            recoveries: listed(engine.fault_log().ends_listed()),
+            recoveries_total: engine.fault_log().ends_total(),
             messages_lost: engine.messages_lost,
             messages_undeliverable: engine.transport_counts().1,
             events: trace.events(),
             trace_hash: format!("{:016x}", trace.value()),
-            end_s: secs(engine.now()),
+            bytes,
+            end_at_s: secs(engine.now()),
             jobs,
             nodes,
             transfers,

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Utilisation figures of one engine-driven job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Utilisation {
     /// Bytes sent / ∫ min(upload of holders, download of servers still needing pieces) dt.
     pub upload_utilisation: f64,
@@ -38,7 +39,8 @@ pub struct Utilisation {
 }
 
 /// The plain utilisation of one class of servers with the same upload capacity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClassUtilisation {
     /// Upload capacity, Mbit/s.
     pub upload_mbps: f64,

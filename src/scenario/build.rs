@@ -692,7 +692,10 @@ fn build_churn(churn: &Churn, names: &Names, node_servers: &[HostId], seed: u64)
         check_time(&format!("{path}.at_s"), e.at_s)?;
         for h in churn_servers(&format!("{path}.server"), &e.server, names, node_servers, &mut budget)? {
             if !leaving.insert(h) {
-                return Err(ScenarioError::invalid(format!("{path}.server"), "this server already leaves at another time"));
+                return Err(ScenarioError::invalid(
+                    format!("{path}.server"),
+                    "this server already leaves at another time",
+                ));
             }
             if arriving.contains(&h) {
                 return Err(ScenarioError::invalid(

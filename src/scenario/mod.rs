@@ -11,6 +11,7 @@ pub mod count;
 pub mod dist;
 pub mod limits;
 pub mod parse;
+pub mod reference;
 pub mod shape;
 pub mod tagged;
 pub mod types;
@@ -175,6 +176,20 @@ pub enum FaultAction {
         /// Only messages to or from this host.
         host: Option<HostId>,
     },
+}
+
+impl FaultAction {
+    /// True for the end of a fault (a recovery, a heal, a capacity restored, losses stopping),
+    /// which reports count apart from the faults themselves.
+    pub fn ends_a_fault(&self) -> bool {
+        match self {
+            FaultAction::Crash { .. } => false,
+            FaultAction::Recover { .. } => true,
+            FaultAction::HostCapacity { factor, .. } | FaultAction::LinkCapacity { factor, .. } => *factor == 1.0,
+            FaultAction::Partition { sides } => sides.iter().all(|&(_, side)| side == 0),
+            FaultAction::MessageLoss { probability, .. } => *probability == 0.0,
+        }
+    }
 }
 
 /// What a fault is, for reports.

@@ -701,35 +701,57 @@ pub struct CascadeStrategy {
     pub first_nodes: Count,
     /// Forward index lists of servers not yet approached ([0067], default on); off: every
     /// source tries every server of the full list.
-    #[serde(default = "yes")]
+    #[serde(default = "cascade_defaults::index_lists")]
     pub index_lists: bool,
     /// Open another down-line connection only while the upload is not saturated, up to
     /// `fanout` (default off: always `fanout`).
-    #[serde(default)]
+    #[serde(default = "cascade_defaults::adaptive_fanout")]
     pub adaptive_fanout: bool,
     /// Approach servers in descending order of declared upload ([0071], default on).
-    #[serde(default = "yes")]
+    #[serde(default = "cascade_defaults::rate_sort")]
     pub rate_sort: bool,
     /// Receivers switch to a faster offering source ([0073], default on); sources with nothing
     /// left to do offer themselves to the servers of their list still receiving.
-    #[serde(default = "yes")]
+    #[serde(default = "cascade_defaults::dynamic_switching")]
     pub dynamic_switching: bool,
     /// A newcomer must offer this much more than the receiver's measured rate (fraction) to win
     /// a switch (default 0.2).
-    #[serde(default = "default_margin")]
+    #[serde(default = "cascade_defaults::switch_margin")]
     pub switch_margin: f64,
     /// Dynamic switches one server makes at most (default 3), so switching cannot thrash.
-    #[serde(default = "default_max_switches")]
+    #[serde(default = "cascade_defaults::max_switches")]
     pub max_switches: u32,
     /// Sources move on as in FIGs. 5–7 (default off): a source keeps half of its index list at
     /// every hand-off and, once a server it serves holds the whole content, approaches the next
     /// one of its own list.
-    #[serde(default)]
+    #[serde(default = "cascade_defaults::move_on")]
     pub move_on: bool,
 }
 
-fn default_max_switches() -> u32 {
-    3
+/// The cascade's defaults for serde, from [`crate::protocol::job::cascade_defaults`].
+mod cascade_defaults {
+    use crate::protocol::job::cascade_defaults as d;
+    pub fn index_lists() -> bool {
+        d::INDEX_LISTS
+    }
+    pub fn adaptive_fanout() -> bool {
+        d::ADAPTIVE_FANOUT
+    }
+    pub fn rate_sort() -> bool {
+        d::RATE_SORT
+    }
+    pub fn dynamic_switching() -> bool {
+        d::DYNAMIC_SWITCHING
+    }
+    pub fn switch_margin() -> f64 {
+        d::SWITCH_MARGIN
+    }
+    pub fn max_switches() -> u32 {
+        d::MAX_SWITCHES
+    }
+    pub fn move_on() -> bool {
+        d::MOVE_ON
+    }
 }
 
 /// The prior art (`"kind": "star"`).
@@ -790,10 +812,6 @@ fn yes() -> bool {
 
 fn two() -> u32 {
     2
-}
-
-fn default_margin() -> f64 {
-    0.2
 }
 
 fn default_fanout() -> u32 {

@@ -24,7 +24,7 @@ fn ok(o: &Output) {
     );
 }
 
-const SMALL: &str = r#"{ "name": "small", "seed": 4, "network": {
+pub const SMALL: &str = r#"{ "name": "small", "seed": 4, "network": {
     "base_server": { "name": "bs", "upload_mbps": 40, "download_mbps": 100 },
     "groups": [ { "name": "g", "count": 12, "upload_mbps": { "uniform": [8, 40] }, "download_mbps": 40, "latency_ms": 5 } ] },
   "clients": [ { "name": "c", "upload_mbps": 100, "download_mbps": 100,
@@ -42,7 +42,8 @@ fn run_outputs_parse_back() {
     assert_eq!(csv.headers().unwrap().iter().collect::<Vec<_>>(), cascade_sim::report::csv::NODE_COLUMNS);
     let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), nodes, "one row per (server, job)");
-    assert!(rows.iter().any(|r| &r[15] == "completed"));
+    let account = cascade_sim::report::csv::NODE_COLUMNS.iter().position(|c| *c == "account").unwrap();
+    assert!(rows.iter().any(|r| &r[account] == "completed"));
     let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("trace.json")).unwrap()).unwrap();
     let events = trace["traceEvents"].as_array().unwrap();
     assert!(events.iter().all(|e| e["ph"].is_string() && e["pid"].is_number() && e["tid"].is_number()));
@@ -83,12 +84,13 @@ fn compare_runs_every_strategy_with_the_same_seed() {
         assert!(table.contains(s), "{table}");
     }
     let mut csv = csv::Reader::from_path(out.join("compare.csv")).unwrap();
+    let mean = csv.headers().unwrap().iter().position(|c| c == "makespan_s_mean").unwrap();
     let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
     assert_eq!(
         rows.iter().map(|r| r[0].to_string()).collect::<Vec<_>>(),
         ["star", "chain", "tree", "cascade", "swarm"]
     );
-    let makespan = |name: &str| rows.iter().find(|r| &r[0] == name).unwrap()[1].parse::<f64>().unwrap();
+    let makespan = |name: &str| rows.iter().find(|r| &r[0] == name).unwrap()[mean].parse::<f64>().unwrap();
     assert!(makespan("cascade") < makespan("star"));
     assert!(out.join("compare_cdf.svg").exists() && out.join("compare_makespan.svg").exists());
     let bad = cascade_sim(&[

@@ -323,7 +323,11 @@ fn check(job: &Job, faults: &[Fault], churn: &Churn, seed: u64) -> Result<f64, T
             // server before it went, the base server never learns that it completed).
             let left_s = s.left_s.expect("left at");
             let at_its_time = leaves_at(&s.server).is_some_and(|l| left_s >= l - 1e-9);
-            prop_assert!(at_its_time || churn.when_done.is_some(), "{} left unfinished, but it does not leave", s.server);
+            prop_assert!(
+                at_its_time || churn.when_done.is_some(),
+                "{} left unfinished, but it does not leave",
+                s.server
+            );
         } else {
             prop_assert!(s.truly_done, "{} is not done ({})", s.server, s.state);
         }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cascade_sim(args: &[&str]) -> Output {
+pub fn cascade_sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cascade-sim")).args(args).output().expect("binary runs")
 }
 
@@ -45,8 +45,8 @@ fn run_writes_results_and_chart_and_prints_a_summary() {
         assert!(!node[field].is_null(), "node lacks {field}");
     }
     let svg = std::fs::read_to_string(out.join("completion.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("time since the job was requested (s)"));
-    assert!(svg.contains("fraction of servers complete"));
+    assert!(svg.starts_with("<svg") && svg.contains("seconds since the job&apos;s request"), "{svg}");
+    assert!(svg.contains("fraction of servers holding the content"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -60,7 +60,7 @@ fn the_seed_flag_overrides_the_scenario_seed() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-const GOOD: &str = r#"{ "name": "x", "network": {
+pub const GOOD: &str = r#"{ "name": "x", "network": {
     "base_server": { "name": "bs", "upload_mbps": 10, "download_mbps": 10 },
     "groups": [ { "name": "g", "count": 3, "upload_mbps": 10, "download_mbps": 10 } ] },
   "clients": [ { "name": "c", "upload_mbps": 10, "download_mbps": 10,
@@ -141,4 +141,33 @@ fn every_bundled_scenario_validates() {
     args.extend(files.iter().map(|p| p.to_str().unwrap()));
     let o = cascade_sim(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn bench_refuses_bad_arguments_with_one_clear_error() {
+    for (args, expected) in [
+        (&["bench", "--nodes", "0"][..], "--nodes"),
+        (&["bench", "--workload", "tree-0"][..], "--workload tree-0"),
+        (&["bench", "--workload", "nope"][..], "unknown workload `nope`"),
+        (&["bench", "--workload", "cascade-10", "--chunks", "0"][..], "--chunks"),
+    ] {
+        let o = cascade_sim(args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bench_runs_a_small_workload_in_a_child_process_and_prints_json() {
+    let o = cascade_sim(&["bench", "--workload", "shared-upload-20", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m[0]["workload"], "shared-upload-20");
+    // Three events per transfer: it starts, its last byte leaves, its last byte arrives.
+    assert_eq!(m[0]["events"], 60);
+    assert!(m[0]["wall_s"].as_f64().unwrap() > 0.0);
+    // 20 * 21 / 2 MB through 100 MB/s.
+    assert!(m[0]["detail"].as_str().unwrap().starts_with("makespan 2.100 s"), "{}", m[0]["detail"]);
 }

@@ -142,8 +142,9 @@ fn a_cut_link_stalls_transfers_and_a_restored_one_resumes_them() {
             { "kind": "link_cut", "at_s": 1, "a": "a", "b": "b", "until_s": 3 },
             { "kind": "link_cut", "at_s": 4, "a": "a", "b": "b", "until_s": 5 } ] } }"#,
     );
-    assert_eq!(r.transfers[0].finish_s, Some(7.0));
-    assert_eq!(r.faults.len(), 4);
+    assert_eq!(r.transfers[0].finish_at_s, Some(7.0));
+    assert_eq!((r.faults.len(), r.recoveries.len()), (2, 2), "two cuts, two restorations, counted apart");
+    assert_eq!((r.faults_total, r.recoveries_total), (2, 2));
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn a_slowdown_halves_capacity_for_its_duration() {
           "transfers": [ { "at_s": 0, "from": "a", "to": "b", "size_mb": 4 } ],
           "faults": { "events": [ { "kind": "slowdown", "at_s": 1, "host": "a", "factor": 0.5, "until_s": 3 } ] } }"#,
     );
-    assert_eq!(r.transfers[0].finish_s, Some(5.0));
+    assert_eq!(r.transfers[0].finish_at_s, Some(5.0));
 }
 
 #[test]
@@ -313,7 +314,8 @@ fn a_lost_job_request_is_asked_again() {
     let job = &r.jobs[0];
     assert!(job.requests_sent >= 2);
     assert_eq!(job.id, Some(0));
-    assert_eq!(job.created_s, Some(11.31));
+    // Created at 11.31 s on the run clock, 11.21 s after the request.
+    assert_eq!((job.requested_at_s, job.created_s), (Some(0.1), Some(11.21)));
 }
 
 #[test]

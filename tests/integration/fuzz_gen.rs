@@ -277,7 +277,7 @@ pub fn exercise(text: &str, limits: RunLimits) -> Result<Outcome, String> {
     let run = cascade_sim::simulate(&scenario, &cascade_sim::RunOptions { seed: None, record_messages: limits.render })
         .map_err(|e| format!("validated scenario failed to run: {e}"))?;
     if limits.render {
-        cascade_sim::report::RunOutputs::render(&run, true).map_err(|e| format!("rendering failed: {e}"))?;
+        cascade_sim::report::RunOutputs::render(&run, true, false).map_err(|e| format!("rendering failed: {e}"))?;
     }
     Ok(Outcome::Ran)
 }

@@ -162,10 +162,14 @@ fn results_list_the_first_faults_and_count_them_all() {
     let doc = small_with("faults", serde_json::json!({ "random": { "mtbf_s": 0.5, "mean_down_s": 0.5 } }));
     let results = crate::util::run_json(&doc);
     let cap = cascade_sim::engine::faults::MAX_LISTED_FAULTS;
-    // 6 servers alternate up and down with means 0.5 s for 600 s: about 7,200 faults.
-    assert!(results.faults_total > 5_000, "{}", results.faults_total);
-    assert_eq!(results.faults.len(), cap);
-    assert!(results.faults.windows(2).all(|w| w[0].t_s <= w[1].t_s), "in time order");
+    // 6 servers alternate up and down with means 0.5 s for 600 s: about 3,600 crashes and as
+    // many recoveries, counted apart.
+    assert!(results.faults_total > 2_500, "{}", results.faults_total);
+    assert!(results.recoveries_total.abs_diff(results.faults_total) <= 6, "{}", results.recoveries_total);
+    assert_eq!((results.faults.len(), results.recoveries.len()), (cap, cap));
+    assert!(results.faults.iter().all(|f| f.fault.starts_with("crash")));
+    assert!(results.recoveries.iter().all(|f| f.fault.starts_with("recover")));
+    assert!(results.faults.windows(2).all(|w| w[0].at_s <= w[1].at_s), "in time order");
     assert_eq!(crate::util::run_json(&doc).trace_hash, results.trace_hash, "deterministic");
 }
 
@@ -178,7 +182,7 @@ fn each_hosts_random_faults_come_from_its_own_stream() {
             serde_json::json!({ "random": { "mtbf_s": 50, "mean_down_s": 5, "servers": servers } }),
         );
         let r = crate::util::run_json(&doc);
-        r.faults.into_iter().filter(|f| f.fault.ends_with(" g-1")).map(|f| f.t_s).collect::<Vec<_>>()
+        r.faults.into_iter().filter(|f| f.fault.ends_with(" g-1")).map(|f| f.at_s).collect::<Vec<_>>()
     };
     let alone = faults_of(serde_json::json!(["g-1"]));
     assert!(!alone.is_empty());
@@ -226,19 +230,20 @@ fn charts_render_extreme_values_in_bounded_time() {
     assert_eq!(axis_top(10.0, 1.5, 1e-3), 15.0);
     let run = cascade_sim::simulate(&cascade_sim::scenario::parse(SMALL).unwrap(), &Default::default()).unwrap();
     let mut results = run.results.clone();
-    results.end_s = 1e302;
+    results.end_at_s = 1e302;
     results.makespan_s = Some(f64::MAX);
     results.lower_bound_s = Some(1e302);
     results.jobs[0].lower_bound_s = f64::INFINITY;
     for n in &mut results.nodes {
         n.completion_s = Some(1e302);
     }
-    assert!(cascade_sim::report::chart::completion_svg(&results).unwrap().contains("</svg>"));
+    assert!(cascade_sim::report::chart::completion_svg(&results, false).unwrap().contains("</svg>"));
     assert!(cascade_sim::report::timeline::timeline_svg(&run.engine, &results).unwrap().contains("</svg>"));
     assert!(cascade_sim::report::timeline::throughput_svg(&run.engine, &results).unwrap().contains("</svg>"));
-    let rows = vec![cascade_sim::analysis::compare::Row { strategy: "cascade".into(), results }];
+    assert!(cascade_sim::report::chart::completion_svg(&results, true).unwrap().contains("</svg>"));
+    let rows = vec![cascade_sim::analysis::compare::Row { strategy: "cascade".into(), runs: vec![(1, results)] }];
     assert!(cascade_sim::analysis::compare::makespan_svg(&rows).unwrap().contains("</svg>"));
-    assert!(cascade_sim::analysis::compare::cdf_svg(&rows).unwrap().contains("</svg>"));
+    assert!(cascade_sim::analysis::compare::cdf_svg(&rows, false).unwrap().contains("</svg>"));
 }
 
 // Nonsense accepted -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Integration tests, gathered in one binary so the build stays fast.
 
 mod analysis;
+mod behaviours;
 mod cascade;
 mod chaos;
 mod cli;
@@ -11,6 +12,7 @@ mod fuzz_gen;
 mod hostile;
 mod network_model;
 mod origins;
+mod outputs;
 mod protocol;
 mod references;
 mod solver_props;

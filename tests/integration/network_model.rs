@@ -99,3 +99,17 @@ fn routes_follow_the_lowest_latency_path_and_add_its_latency_once() {
     );
     assert_eq!(transfer_finish_ns(&r), vec![ns(1.003)]);
 }
+
+#[test]
+fn thousands_of_transfers_sharing_one_upload_end_at_the_closed_form_to_the_nanosecond() {
+    // Transfer k of 1, 2, .., n MB behind one 100 MB/s upload: when transfer k ends, every
+    // transfer still running has sent k MB, so it ends sum_{j<=k} (n - j + 1) MB / (100 MB/s)
+    // after the start, a multiple of 10 ms.
+    let n = 3000u64;
+    let r = cascade_sim::run(&cascade_sim::bench::shared_upload_scenario(n as u32), None).unwrap();
+    let mut elapsed_10ms = 0;
+    for (k, finish) in (1..=n).zip(transfer_finish_ns(&r)) {
+        elapsed_10ms += n - k + 1;
+        assert_eq!(finish, elapsed_10ms * 10_000_000, "transfer {k}");
+    }
+}

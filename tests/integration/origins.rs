@@ -9,9 +9,8 @@ use cascade_sim::report::Results;
 /// A 10 MB file in 10 chunks to `s-1`..`s-{n}` under `strategy`; `origins` extra origins of
 /// 100 Mbit/s; the client uploads at `client_mbps`; `extra` is spliced in at the top level.
 fn scenario(n: u32, origins: u32, preseeded: bool, client_mbps: f64, strategy: &str, extra: &str) -> String {
-    let origins: Vec<String> = (1..=origins)
-        .map(|i| format!(r#"{{ "name": "o{i}", "upload_mbps": 100, "download_mbps": 1000 }}"#))
-        .collect();
+    let origins: Vec<String> =
+        (1..=origins).map(|i| format!(r#"{{ "name": "o{i}", "upload_mbps": 100, "download_mbps": 1000 }}"#)).collect();
     format!(
         r#"{{ "name": "t", "seed": 1, "horizon_s": 500, {extra} "network": {{
             "base_server": {{ "name": "bs", "upload_mbps": 100, "download_mbps": 1000 }},

@@ -15,7 +15,7 @@ pub fn ns(seconds: f64) -> u64 {
 
 /// Finish times of the raw transfers, in nanoseconds.
 pub fn transfer_finish_ns(r: &Results) -> Vec<u64> {
-    r.transfers.iter().map(|t| ns(t.finish_s.expect("transfer finished"))).collect()
+    r.transfers.iter().map(|t| ns(t.finish_at_s.expect("transfer finished"))).collect()
 }
 
 /// Completion time of `node` for its (only) job, in nanoseconds.

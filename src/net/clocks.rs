@@ -1,0 +1,161 @@
+//! The flow model's clocks and completions: each class's virtual clock, the instants its flows
+//! complete, and handing completed flows out.
+//!
+//! A class's clock counts the bytes each of its flows has sent: `clock` at `clock_at`, then
+//! `level` bytes per second. A flow's finish point is the clock reading at which it has sent
+//! everything, so the class's flows complete in finish-point order and the class needs one entry
+//! in the completion heap (its earliest flow's instant). See [`super::flows`] for how instants
+//! are computed and rounded.
+
+use super::flows::{FlowId, FlowModel, State, NO_EPOCH};
+use crate::kernel::{SimDuration, SimTime};
+use std::cmp::Ordering;
+
+/// A finish point on a class's virtual clock, totally ordered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finish(pub f64);
+impl Eq for Finish {}
+impl PartialOrd for Finish {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Finish {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl FlowModel {
+    /// Time of the earliest pending completion (solving pending changes first).
+    pub fn next_completion(&mut self) -> Option<SimTime> {
+        self.solve_pending();
+        self.peek_completion()
+    }
+
+    /// Time of the earliest completion under the rates solved so far, without solving pending
+    /// changes (they were made at [`Self::pending_since`], and rates held until then).
+    pub fn peek_completion(&self) -> Option<SimTime> {
+        if !self.due.is_empty() || !self.zero_byte.is_empty() {
+            return Some(self.due_at);
+        }
+        self.completions.peek().map(|(t, _)| t)
+    }
+
+    /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
+    /// active with nothing left and keeps its share; the caller must [`Self::extend_flow`] or
+    /// [`Self::end_flow`] it at the same instant. Call it until it returns `None`: that closes
+    /// the batch, and zero-byte flows started meanwhile are due from the next batch on.
+    pub fn pop_completed(&mut self, now: SimTime) -> Option<FlowId> {
+        if !self.in_batch {
+            for i in 0..self.zero_byte.len() {
+                let flow = self.zero_byte[i];
+                self.mark_due(flow, now);
+            }
+            self.zero_byte.clear();
+        }
+        // Pending changes made at `now` do not affect what completes at `now`: the old rates
+        // held until this instant.
+        while let Some((t, class)) = self.completions.peek() {
+            if t > now {
+                break;
+            }
+            while let Some((_, id)) = self.resources[class as usize].members.peek() {
+                if self.member_completion(FlowId(id)).is_none_or(|t| t > now) {
+                    break;
+                }
+                self.resources[class as usize].members.remove(&mut self.member_pos, id);
+                self.mark_due(FlowId(id), now);
+            }
+            self.refresh_entry(class);
+        }
+        let Some(id) = self.due.pop_first() else {
+            self.in_batch = false;
+            return None;
+        };
+        self.in_batch = true;
+        self.flows[id.0 as usize].state = State::Done;
+        Some(id)
+    }
+
+    /// Takes a `Due` flow out of the flows waiting to be handed out.
+    pub(super) fn forget_due(&mut self, flow: FlowId) {
+        if !self.due.remove(&flow) {
+            self.zero_byte.retain(|&f| f != flow);
+        }
+    }
+
+    /// `flow` has sent everything by `now`: hand it out with the next `pop_completed`.
+    pub(super) fn mark_due(&mut self, flow: FlowId, now: SimTime) {
+        if self.due.is_empty() {
+            self.due_at = now;
+        }
+        self.flows[flow.0 as usize].state = State::Due;
+        self.due.insert(flow);
+    }
+
+    // Class clocks ----------------------------------------------------------------------------
+
+    /// Bytes per flow that `class` has sent by `t`.
+    pub(super) fn virtual_time(&self, class: u32, t: SimTime) -> f64 {
+        let r = &self.resources[class as usize];
+        r.clock + r.level * t.since(r.clock_at).as_secs_f64()
+    }
+
+    /// Bytes `flow` has not sent by `now` under the rates solved so far.
+    pub(super) fn unsent(&self, flow: FlowId, now: SimTime) -> f64 {
+        let f = &self.flows[flow.0 as usize];
+        match f.state {
+            State::New => f.finish,
+            State::Running | State::Due => (f.finish - self.virtual_time(f.class, now)).max(0.0),
+            State::Done | State::Ended => 0.0,
+        }
+    }
+
+    /// Puts `flow` on its class's clock at `now` with `bytes` left: the completion instant is
+    /// `now + round(bytes / level)`, cached until the level changes.
+    pub(super) fn place(&mut self, flow: FlowId, now: SimTime, bytes: f64) {
+        let class = self.flows[flow.0 as usize].class;
+        let finish = self.virtual_time(class, now) + bytes;
+        let r = &mut self.resources[class as usize];
+        let f = &mut self.flows[flow.0 as usize];
+        f.state = State::Running;
+        f.finish = finish;
+        if r.level > 0.0 {
+            f.sched = now + SimDuration::from_secs_f64(bytes / r.level);
+            f.sched_epoch = r.level_epoch;
+        } else {
+            f.sched_epoch = NO_EPOCH;
+        }
+        r.members.set(&mut self.member_pos, flow.0, Finish(finish));
+    }
+
+    /// Completion instant of a flow in its class's heap (`None` while the class is stalled).
+    fn member_completion(&mut self, flow: FlowId) -> Option<SimTime> {
+        let f = &mut self.flows[flow.0 as usize];
+        let r = &self.resources[f.class as usize];
+        if r.level <= 0.0 {
+            return None;
+        }
+        if f.sched_epoch != r.level_epoch {
+            let left = (f.finish - r.clock).max(0.0);
+            f.sched = r.clock_at + SimDuration::from_secs_f64(left / r.level);
+            f.sched_epoch = r.level_epoch;
+        }
+        Some(f.sched)
+    }
+
+    /// Updates the completion heap's entry of `class` from its earliest flow.
+    pub(super) fn refresh_entry(&mut self, class: u32) {
+        let next = match self.resources[class as usize].members.peek() {
+            Some((_, id)) => self.member_completion(FlowId(id)),
+            None => None,
+        };
+        match next {
+            Some(t) => self.completions.set(&mut self.completion_pos, class, t),
+            None => {
+                self.completions.remove(&mut self.completion_pos, class);
+            }
+        }
+    }
+}
