@@ -239,6 +239,8 @@ pub struct VerdictCounts {
     pub repaired_then_completed: usize,
     /// Given up on.
     pub failed: usize,
+    /// Left the network before completing (churn, not a fault).
+    pub left_unfinished: usize,
     /// The run ended first.
     pub unfinished: usize,
 }
@@ -829,6 +831,7 @@ impl Results {
                             "completed_after_fault" => verdicts.completed_after_fault += 1,
                             "repaired_then_completed" => verdicts.repaired_then_completed += 1,
                             "failed" => verdicts.failed += 1,
+                            "left_unfinished" => verdicts.left_unfinished += 1,
                             _ => verdicts.unfinished += 1,
                         }
                         servers_out.push(ServerAccount {
