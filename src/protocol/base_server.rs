@@ -165,6 +165,8 @@ pub struct ServerReport {
     pub left_at: Option<SimTime>,
     /// A visit found the server not yet in the network: it is not checked until it joins.
     absent: bool,
+    /// Servers the base server asked this one to serve once it held the content (churn).
+    served: u32,
 }
 
 impl Default for ServerReport {
@@ -197,6 +199,7 @@ impl Default for ServerReport {
             next_check: SimTime::ZERO,
             left_at: None,
             absent: false,
+            served: 0,
         }
     }
 }
@@ -634,7 +637,13 @@ impl BaseServer {
                     report.faulted = true;
                     lost_source = report.source;
                 }
-                self.serve(now, job, from, out);
+                let state = &self.jobs[job.0 as usize];
+                let source_left = lost_source.and_then(|h| state.reports.get(&h)).is_some_and(|r| r.left_at.is_some());
+                if source_left {
+                    self.serve_churned(now, job, from, false, out);
+                } else {
+                    self.serve(now, job, from, out);
+                }
                 // The source it lost may be down: check on it now rather than at the end of the
                 // job ([0062]: a server is recovered "before or after termination").
                 if let Some(source) = lost_source {
@@ -751,14 +760,10 @@ impl BaseServer {
     /// whose turn it is offers the job ([`Message::Serve`]). Engine-driven jobs are always
     /// served by the base server (its offer only adds the server to the job's scheduler).
     fn serve(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
-        let (upload, retry) = (self.upload_bps, self.control.retry);
-        let state = &mut self.jobs[job.0 as usize];
-        let Some(report) = state.reports.get_mut(&server) else { return };
-        if report.done_at.is_some() || report.last_activation.is_some_and(|t| now.since(t.min(now)) < retry) {
+        if !self.note_activation(now, job, server) {
             return;
         }
-        report.last_activation = Some(now);
-        report.activations += 1;
+        let state = &self.jobs[job.0 as usize];
         let engine_driven = crate::strategy::by_kind(state.object.strategy.kind).engine_driven();
         if !engine_driven && !self.origins.is_empty() {
             let o = self.next_server_origin();
@@ -767,18 +772,65 @@ impl BaseServer {
                 return;
             }
         }
+        self.offer_from_here(job, server, out);
+    }
+
+    /// Counts an activation of `server` now; false when it needs none (done, unlisted, or one
+    /// went out within a retry period: requests within it are answered by that one).
+    fn note_activation(&mut self, now: SimTime, job: JobId, server: HostId) -> bool {
+        let retry = self.control.retry;
+        let Some(report) = self.jobs[job.0 as usize].reports.get_mut(&server) else { return false };
+        if report.done_at.is_some() || report.last_activation.is_some_and(|t| now.since(t.min(now)) < retry) {
+            return false;
+        }
+        report.last_activation = Some(now);
+        report.activations += 1;
+        true
+    }
+
+    /// The base server's own activation offer of `job` to `server`.
+    fn offer_from_here(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
+        let state = &self.jobs[job.0 as usize];
+        let msg = state.forwarder.activation_offer(&state.object, self.upload_bps, state.held);
+        out.push(Output::Send { to: server, msg });
+    }
+
+    /// Serves `server`, which churn left without a source (it just `joined`, or its source left
+    /// the network), from a server that holds the content and is still there, or for a joiner
+    /// one still receiving — holders first, then the one asked least often so far, then the
+    /// fastest declared upload — so that joiners do not all pile onto the base server's upload; the base server serves as [`Self::serve`] does when no
+    /// such holder is known (and when the holder turns out to be gone, see
+    /// [`Self::on_undeliverable`]). Engine-driven jobs go through [`Self::serve`].
+    fn serve_churned(&mut self, now: SimTime, job: JobId, server: HostId, joined: bool, out: &mut Outbox) {
+        let state = &self.jobs[job.0 as usize];
+        let engine_driven = crate::strategy::by_kind(state.object.strategy.kind).engine_driven();
+        let upload = |h: HostId| self.declared[h.0 as usize].upload;
+        // A server that just joined has no children, so a server still receiving can feed it
+        // (relaying as items arrive) without closing a cycle; one whose source left may have
+        // children, so only a holder.
+        let candidate = |r: &ServerReport| {
+            r.received_at.is_some() || (joined && r.reached_at.is_some() && !r.faulted && r.pending())
+        };
+        let holder = state
+            .reports
+            .iter()
+            .filter(|&(&h, r)| h != server && r.left_at.is_none() && !r.repairing && candidate(r))
+            .filter(|(_, r)| !matches!(r.verdict, Verdict::Failed(_)))
+            .min_by(|(&a, ra), (&b, rb)| {
+                (ra.received_at.is_none(), ra.served)
+                    .cmp(&(rb.received_at.is_none(), rb.served))
+                    .then(upload(b).total_cmp(&upload(a)))
+            })
+            .map(|(&h, _)| h);
+        let Some(holder) = holder.filter(|_| !engine_driven) else {
+            return self.serve(now, job, server, out);
+        };
+        if !self.note_activation(now, job, server) {
+            return;
+        }
         let state = &mut self.jobs[job.0 as usize];
-        let rate_bps = state.forwarder.offer_rate(upload);
-        out.push(Output::Send {
-            to: server,
-            msg: Message::Offer {
-                job: state.object.clone(),
-                index_list: IndexList::default(),
-                rate_bps,
-                items_held: state.held,
-                activation: true,
-            },
-        });
+        state.reports.get_mut(&holder).expect("a listed holder").served += 1;
+        out.push(Output::Send { to: holder, msg: Message::Serve { job, server } });
     }
 
     /// Sizes an automatic cascade from the declared capacities of the job's servers
@@ -994,6 +1046,8 @@ impl BaseServer {
             Message::Assign { job } => {
                 out.push(Output::SetTimer { after: retry, timer: Timer::AssignRetry { job: job.id, origin: to } })
             }
+            // The origin or holder asked to serve is out of reach (or gone): serve from here.
+            Message::Serve { job, server } => self.offer_from_here(job, server, out),
             // The origin is out of reach: the base server takes the shares on itself.
             Message::Adopt { job, shares } => self.with_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
             // Activation offers, queries and notices: the duty's next period or the requester's
@@ -1337,7 +1391,7 @@ impl BaseServer {
                     }
                     out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
                 }
-                self.serve(now, job, server, out);
+                self.serve_churned(now, job, server, true, out);
             }
         }
     }

@@ -257,18 +257,9 @@ impl OriginServer {
         match msg {
             Message::Assign { job } => self.on_assign(job, out),
             Message::Serve { job, server } => {
-                let upload = self.upload_bps;
                 let Some(state) = self.job(job) else { return };
-                out.push(Output::Send {
-                    to: server,
-                    msg: Message::Offer {
-                        job: state.job.clone(),
-                        index_list: IndexList::default(),
-                        rate_bps: state.forwarder.offer_rate(upload),
-                        items_held: state.held,
-                        activation: true,
-                    },
-                });
+                let msg = state.forwarder.activation_offer(&state.job, self.upload_bps, state.held);
+                out.push(Output::Send { to: server, msg });
             }
             Message::Adopt { job, shares } => self.with_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
             Message::Accept { job, from_item, from_byte, takes_list } => {

@@ -224,6 +224,18 @@ impl Forwarder {
         });
     }
 
+    /// An activation offer of `job` ([0076]) to a server that lost its source or just joined:
+    /// the rate a new connection from here would get and the `held` items it can resume from.
+    pub fn activation_offer(&self, job: &Rc<JobObject>, upload_bps: f64, held: u32) -> Message {
+        Message::Offer {
+            job: job.clone(),
+            index_list: IndexList::default(),
+            rate_bps: self.offer_rate(upload_bps),
+            items_held: held,
+            activation: true,
+        }
+    }
+
     /// The rate a new connection could get: the host's upload shared with the open ones.
     pub fn offer_rate(&self, upload_bps: f64) -> f64 {
         upload_bps / (self.outstanding.len() + self.reopened.len() + 1) as f64

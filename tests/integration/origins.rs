@@ -102,8 +102,10 @@ fn swarm_and_optimal_take_the_origins_as_seeds() {
 #[test]
 fn a_server_joining_late_is_skipped_then_served_when_it_joins() {
     // A chain bs → s-1 → s-2 → s-3; s-4 joins at 5 s. s-3's offer to s-4 is refused at once
-    // (no wait for a time-out). When s-4 joins it asks the base server, which serves it: the
-    // whole file at 12.5 MB/s, done at 5.8 s. Joining is no fault: its verdict is `completed`.
+    // (no wait for a time-out). When s-4 joins it asks the base server, which has it served by
+    // a server that holds the file (s-1..s-3 all do and were asked to serve no one yet, same
+    // upload: the first, s-1) rather than by itself: the whole file at 12.5 MB/s, done at
+    // 5.8 s. Joining is no fault: its verdict is `completed`.
     let churn = r#""churn": { "joins": [ { "server": "s-4", "at_s": 5 } ] },"#;
     let r = run_json(&scenario(4, 0, false, 1000.0, CHAINS, churn));
     assert_eq!(r.unfinished, 0);
@@ -111,7 +113,7 @@ fn a_server_joining_late_is_skipped_then_served_when_it_joins() {
     // last chunk at 0.8 + 0.008 s.
     assert_eq!(completion_ns(&r, "s-3"), ns(0.968));
     assert_eq!(completion_ns(&r, "s-4"), ns(5.8));
-    assert_eq!(node(&r, "s-4").received_from, vec!["bs"]);
+    assert_eq!(node(&r, "s-4").received_from, vec!["s-1"]);
     assert_eq!(account(&r, "s-4").state, "completed");
     // The bound knows when s-4 joins: 5 s + 0.8 s.
     assert_eq!(ns(r.jobs[0].lower_bound_s), ns(5.8));

@@ -194,5 +194,8 @@ fn the_churn_case_counts_who_left_and_bounds_the_late_joiners() {
     assert_eq!(joins.len(), 50);
     let bound = r.lower_bound_s.unwrap();
     assert!(bound > 40.0 && bound >= joins.iter().cloned().fold(0.0, f64::max), "bound {bound}");
-    assert!(makespan(&r) >= bound);
+    // Joiners are fed by servers already in the cascade and servers whose source left by
+    // holders, not all by the base server's 1 Gbit/s (which took 258 s): 69.7 s, 1.38x.
+    let m = makespan(&r);
+    assert!(m >= bound && m <= 1.5 * bound, "makespan {m} s, bound {bound} s");
 }
