@@ -632,22 +632,23 @@ impl BaseServer {
                 self.adopt(job, &shares, out);
             }
             Message::NeedSource { job } => {
-                let mut lost_source = None;
-                if let Some(report) = self.jobs[job.0 as usize].reports.get_mut(&from) {
-                    report.faulted = true;
-                    lost_source = report.source;
-                }
-                let state = &self.jobs[job.0 as usize];
+                let state = &mut self.jobs[job.0 as usize];
+                let lost_source = state.reports.get(&from).and_then(|r| r.source);
+                // A source that left the network (churn) is no fault of the server's: a holder
+                // serves it and nothing is checked on.
                 let source_left = lost_source.and_then(|h| state.reports.get(&h)).is_some_and(|r| r.left_at.is_some());
+                if let Some(report) = state.reports.get_mut(&from) {
+                    report.faulted |= !source_left;
+                }
                 if source_left {
                     self.serve_churned(now, job, from, false, out);
                 } else {
                     self.serve(now, job, from, out);
-                }
-                // The source it lost may be down: check on it now rather than at the end of the
-                // job ([0062]: a server is recovered "before or after termination").
-                if let Some(source) = lost_source {
-                    self.query(job, source, out);
+                    // The source it lost may be down: check on it now rather than at the end of
+                    // the job ([0062]: a server is recovered "before or after termination").
+                    if let Some(source) = lost_source {
+                        self.query(job, source, out);
+                    }
                 }
             }
             other => panic!("base server got unexpected {other:?}"),

@@ -503,7 +503,7 @@ impl Scenario {
                     if node_servers.binary_search(&h).is_err() {
                         return Err(ScenarioError::invalid(
                             format!("{path}.host"),
-                            "only node servers crash (the base server and clients are kept up)",
+                            "only node servers crash (the base server, origins and clients are kept up)",
                         ));
                     }
                     push(*at_s, FaultAction::Crash { host: h, repairable: !permanent }, format!("crash {name}"));

@@ -190,3 +190,24 @@ fn the_workload_bound_adds_up_two_jobs_to_the_same_receivers() {
     assert!(r.workload_bound_by.as_deref().unwrap().contains("receives 20 MB"), "{:?}", r.workload_bound_by);
     assert!(r.makespan_s.unwrap() >= 1.6 - 1e-9);
 }
+
+#[test]
+fn a_server_whose_source_left_once_done_resumes_from_a_holder_not_the_base_server() {
+    // Pre-seeded chain bs → s-1 → s-2 → s-3: s-1 holds the file at 0.8 s, s-2 at 0.88 s. s-2
+    // leaves as soon as it is done (seed 0 s), when s-3 holds chunks 0-8 and chunk 9 has not
+    // started. s-3 asks the base server for a source; s-2 left, so the base server has a holder
+    // still there serve it: s-1 (the base server would do as well here, but with many servers
+    // it would carry them all). Chunk 9 from s-1 at 12.5 MB/s: done at 0.96 s, as if s-2 had
+    // stayed; nothing is sent twice. s-2 completed before it left: its verdict is `completed`;
+    // the base server does not query s-2 (it knows it left).
+    let churn = r#""churn": { "leave_when_done": { "servers": ["s-2"], "seed_s": 0 } },"#;
+    let r = run_json(&scenario(3, 0, true, 1000.0, CHAINS, churn));
+    assert_eq!((r.unfinished, r.left_unfinished), (0, 0));
+    assert_eq!(node(&r, "s-3").received_from, vec!["s-2", "s-1"]);
+    assert_eq!(completion_ns(&r, "s-3"), ns(0.96));
+    assert_eq!(node(&r, "s-3").bytes_resent, 0);
+    let s2 = account(&r, "s-2");
+    assert_eq!((s2.state.as_str(), s2.left_s.map(ns)), ("completed", Some(ns(0.88))));
+    // Losing a source to churn is no fault of s-3's either.
+    assert_eq!(account(&r, "s-3").state, "completed");
+}
