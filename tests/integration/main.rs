@@ -13,6 +13,7 @@ mod hostile;
 mod network_model;
 mod origins;
 mod outputs;
+mod patent_cascade;
 mod protocol;
 mod references;
 mod solver_props;
