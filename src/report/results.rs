@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the `results.json` format, in its `schema_version` field. Raised whenever a
-/// field is renamed, removed or changes meaning (2: one time frame per field, named in it).
-pub const RESULTS_SCHEMA_VERSION: u32 = 2;
+/// field is renamed, removed or changes meaning (2: one time frame per field, named in it;
+/// 3: `lower_bound_s` is the whole workload's bound, per-job bounds count the origins and joins).
+pub const RESULTS_SCHEMA_VERSION: u32 = 3;
 
 /// The JSON Schema of `results.json` (what `cascade-sim schema --results` prints).
 pub fn results_schema() -> serde_json::Value {
