@@ -65,6 +65,7 @@ run dragonfly-like dragonfly-like
 section "Data-rate sort order (rate-sort.svg)"
 run rate-sort-on rate-sort-on
 run rate-sort-off rate-sort-off
+run rate-sort-off-no-switching rate-sort-off --set clients[0].jobs[0].strategy.dynamic_switching=false
 "$sim" report "$out/rate-sort-on" "$out/rate-sort-off" --labels "rate sort on,rate sort off" \
   --metrics makespan_s,jobs[0].live_stream.servers_sustained,jobs[0].live_stream.lag_s.p99 --out "$out/rate-sort"
 cp "$out/rate-sort/report_cdf.svg" "$img/rate-sort.svg"
@@ -92,6 +93,11 @@ cp "$out/strategies-quickstart/compare_cdf.svg" "$img/strategies-quickstart.svg"
 cp "$out/strategies-quickstart/compare_makespan.svg" "$img/strategies-quickstart-makespan.svg"
 "$sim" compare scenarios/cascade-1000.json --seeds 3 --log-x --out "$out/strategies-1000" | grep -v '^wrote'
 cp "$out/strategies-1000/compare_cdf.svg" "$img/strategies-1000.svg"
+
+section "References: every strategy (the reference tables; the large cases are in scenarios/references/large)"
+for f in homogeneous-100 registry churn; do
+  "$sim" compare "scenarios/references/$f.json" --strategies all --out "$out/references-$f" | grep -v '^wrote'
+done
 
 section "Faults: resume against restart from zero (fault-*.svg; the resume table)"
 labels=() dirs=()
