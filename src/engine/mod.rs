@@ -26,7 +26,7 @@
 pub mod faults;
 pub mod transport;
 
-use crate::kernel::{EventQueue, RngStreams, SimTime, StreamId, TraceHash};
+use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::{BaseServer, Declared};
 use crate::protocol::client::Client;
@@ -154,6 +154,8 @@ struct Stream {
     /// The flow carrying the current item; `None` while stalled or once closed.
     flow: Option<FlowId>,
     route: Rc<Route>,
+    /// `route.latency`, kept here: read on every item, it then costs no trip to the route.
+    latency: SimDuration,
     /// Closed: no more sending; the slot is freed when nothing is in flight.
     closed: bool,
     in_flight: u32,
@@ -827,10 +829,7 @@ impl Engine {
                 let c = &self.clients[ci as usize];
                 (c.held(job), c.content_complete(job), c.log_complete(job))
             }
-            Role::Node => {
-                let n = self.nodes[host.0 as usize].as_ref().expect("node");
-                (n.held(job), n.content_complete(job), n.log_complete(job))
-            }
+            Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").holdings(job),
             Role::None => (0, false, false),
         }
     }
@@ -878,6 +877,7 @@ impl Engine {
             next: from_item,
             skip: from_byte,
             flow: None,
+            latency: route.latency,
             route,
             closed: false,
             in_flight: 0,
@@ -1189,7 +1189,7 @@ impl Engine {
             FlowOwner::Stream(id) => {
                 let (job, src, index, skip, latency) = {
                     let s = &self.streams[id as usize];
-                    (s.job, s.src, s.next, s.skip, s.route.latency)
+                    (s.job, s.src, s.next, s.skip, s.latency)
                 };
                 self.trace.record(&[now.as_nanos(), 8, id as u64, index as u64]);
                 let bytes = self.item_bytes(job, index) - skip;
