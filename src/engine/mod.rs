@@ -200,6 +200,13 @@ pub struct MessageRecord {
     pub kind: &'static str,
 }
 
+/// Where control messages go as they are sent, when a run streams them out (e.g. to a file)
+/// instead of keeping them: see [`Engine::send_messages_to`].
+pub trait MessageSink {
+    /// One message, at the moment it is sent.
+    fn message(&mut self, record: &MessageRecord);
+}
+
 /// A raw transfer's outcome.
 #[derive(Debug, Clone)]
 pub struct TransferRecord {
@@ -292,6 +299,7 @@ pub struct Engine {
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
+    message_sink: Option<Box<dyn MessageSink>>,
     outbox: Outbox,
     trace: TraceHash,
     horizon: SimTime,
@@ -395,6 +403,7 @@ impl Engine {
             transfers,
             stream_records: Vec::new(),
             messages: None,
+            message_sink: None,
             outbox: Outbox::new(),
             trace: TraceHash::default(),
             horizon: built.horizon,
@@ -406,6 +415,12 @@ impl Engine {
     /// because large runs send millions.
     pub fn record_messages(&mut self) {
         self.messages.get_or_insert_with(Vec::new);
+    }
+
+    /// Hands every control message from now on to `sink` as it is sent, so that a trace of a
+    /// large run need not hold them in memory (unlike [`Engine::record_messages`]).
+    pub fn send_messages_to(&mut self, sink: Box<dyn MessageSink>) {
+        self.message_sink = Some(sink);
     }
 
     /// Messages sent, if recording was switched on.
@@ -682,14 +697,20 @@ impl Engine {
             self.queue.push(now + rto, Event::Retransmit { id, kind, token });
             return false;
         }
-        if let Some(log) = &mut self.messages {
-            log.push(MessageRecord {
+        if self.messages.is_some() || self.message_sink.is_some() {
+            let record = MessageRecord {
                 sent_at: now,
                 arrives_at: now + route.latency,
                 from,
                 to,
                 kind: self.transport.get(id).msg.kind_name(),
-            });
+            };
+            if let Some(sink) = &mut self.message_sink {
+                sink.message(&record);
+            }
+            if let Some(log) = &mut self.messages {
+                log.push(record);
+            }
         }
         let token = self.transport.sent(id);
         self.queue.push(now + route.latency, Event::Deliver { id, kind, token });
