@@ -36,6 +36,32 @@ run switching-full-switch switching-on
   --metrics makespan_s,ratio_to_bound,jobs[0].switches --out "$out/switching"
 cp "$out/switching/report_cdf.svg" "$img/switching.svg"
 
+section "Dynamic switching at the defaults (switching-defaults.svg)"
+s='clients[0].jobs[0].strategy'
+run switching-defaults switching-defaults
+run switching-defaults-off switching-defaults --set "$s.dynamic_switching=false"
+for seed in 1 2 3 4 5; do
+  printf 'seed %s: on ' "$seed"
+  "$sim" run scenarios/switching-defaults.json --seed "$seed" --out "$out/sd-$seed-on" | grep '^makespan'
+  printf 'seed %s: off ' "$seed"
+  "$sim" run scenarios/switching-defaults.json --seed "$seed" --set "$s.dynamic_switching=false" \
+    --out "$out/sd-$seed-off" | grep '^makespan'
+done
+run switching-on-10 switching-on --set "$s.max_switches=10"
+run flapping-no-switching fault-flapping-link --set "$s.dynamic_switching=false"
+"$sim" report "$out/switching-defaults" "$out/switching-defaults-off" --labels "switching on,switching off" \
+  --metrics makespan_s,ratio_to_bound,jobs[0].switches --out "$out/switching-defaults-report"
+cp "$out/switching-defaults-report/report_cdf.svg" "$img/switching-defaults.svg"
+
+section "Moving on against the pipelined cascade; the Dragonfly-like case"
+for f in dragonfly-like quickstart switching-defaults; do
+  run "$f-pipelined" "$f" > /dev/null
+  run "$f-move-on" "$f" --set "$s.move_on=true" > /dev/null
+  printf '%s: pipelined ' "$f"; grep -o '"makespan_s": [0-9.]*' "$out/$f-pipelined/results.json" | head -1
+  printf '%s: move-on ' "$f"; grep -o '"makespan_s": [0-9.]*' "$out/$f-move-on/results.json" | head -1
+done
+run dragonfly-like dragonfly-like
+
 section "Data-rate sort order (rate-sort.svg)"
 run rate-sort-on rate-sort-on
 run rate-sort-off rate-sort-off

@@ -708,12 +708,13 @@ fn print_summary(r: &Results) -> Result<(), Failure> {
             if v.completed < a.servers.len() || !a.consistent {
                 say!(
                     "  account of {}: {} completed, {} completed after a fault, {} repaired then completed, {} failed, \
-                     {} unfinished; {}",
+                     {} left unfinished, {} unfinished; {}",
                     j.name,
                     v.completed,
                     v.completed_after_fault,
                     v.repaired_then_completed,
                     v.failed,
+                    v.left_unfinished,
                     v.unfinished,
                     if a.consistent {
                         "consistent with the servers' state"

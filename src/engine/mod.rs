@@ -33,6 +33,7 @@ use crate::protocol::client::Client;
 use crate::protocol::job::{Item, JobId};
 use crate::protocol::message::{Message, Outbox, Output, RepairOutcome, Timer};
 use crate::protocol::node_server::{Arrival, NodeServer, ResumePoint};
+use crate::protocol::origin::OriginServer;
 use crate::scenario::{Built, FaultAction, ScriptAction};
 use crate::strategy::{Action, Ctx, PieceScheduler, SchedulerSetup, World};
 use faults::{FaultLog, RandomFaults};
@@ -70,6 +71,10 @@ enum Event {
     TransferStarts { transfer: u32 },
     /// The last byte of a raw transfer arrives.
     TransferArrives { transfer: u32 },
+    /// A node server joins the network (churn).
+    Join { host: HostId },
+    /// A node server leaves the network (churn).
+    Leave { host: HostId },
 }
 
 impl Event {
@@ -90,6 +95,8 @@ impl Event {
             Event::SchedulerTimer { job, token } => [t, 14, *job as u64, *token],
             Event::TransferStarts { transfer } => [t, 5, *transfer as u64, 0],
             Event::TransferArrives { transfer } => [t, 6, *transfer as u64, 0],
+            Event::Join { host } => [t, 15, host.0 as u64, 0],
+            Event::Leave { host } => [t, 16, host.0 as u64, 0],
         }
     }
 }
@@ -229,6 +236,16 @@ enum Role {
     Base,
     Client(u32),
     Node,
+    Origin(u32),
+}
+
+/// Whether a node server is in the network (churn): not yet joined, in, or left for good. A
+/// host that is not in is down and an offer to it is refused at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    NotYet,
+    In,
+    Gone,
 }
 
 /// Stores `item` in a free slot of `items` (listed in `free`) or at the end; returns its index.
@@ -266,6 +283,7 @@ pub struct Engine {
     roles: Vec<Role>,
     base_server: Option<BaseServer>,
     nodes: Vec<Option<NodeServer>>,
+    origins: Vec<OriginServer>,
     clients: Vec<Client>,
     /// For each job id: the client that owns its log.
     job_client: Vec<(u32, u32)>,
@@ -278,6 +296,9 @@ pub struct Engine {
     /// Fault state: hosts up, hosts a repair can bring back, crash counters (stale timers are
     /// dropped), partition sides (0: none), and the message-loss process.
     host_up: Vec<bool>,
+    presence: Vec<Presence>,
+    /// Hosts whose departure once done is scheduled.
+    leaving: std::collections::BTreeSet<HostId>,
     repairable: Vec<bool>,
     incarnation: Vec<u32>,
     side: Vec<u32>,
@@ -334,7 +355,13 @@ impl Engine {
             let streams = RngStreams::new(built.seed);
             let (shuffles, repairs) = (streams.stream(StreamId::Strategy), streams.stream(StreamId::Entity(2, 0)));
             BaseServer::new(h, declared.clone(), built.max_open_jobs, built.duty, built.control, shuffles, repairs)
+                .with_origins(built.origins.clone())
         });
+        let mut origins = Vec::new();
+        for (i, &h) in built.origins.iter().enumerate() {
+            roles[h.0 as usize] = Role::Origin(i as u32);
+            origins.push(OriginServer::new(h, built.hosts[h.0 as usize].upload_bps, built.control));
+        }
         let mut queue = EventQueue::new();
         let mut clients = Vec::new();
         for (ci, c) in built.clients.iter().enumerate() {
@@ -354,6 +381,16 @@ impl Engine {
         let mut random_faults = RandomFaults::new(built.random_faults.as_ref(), built.seed, built.horizon);
         for (at, subject) in random_faults.first_events() {
             queue.push(at, Event::RandomFault { subject });
+        }
+        let mut host_up = vec![true; host_count];
+        let mut presence = vec![Presence::In; host_count];
+        for &(at, host) in &built.churn.joins {
+            host_up[host.0 as usize] = false;
+            presence[host.0 as usize] = Presence::NotYet;
+            queue.push(at, Event::Join { host });
+        }
+        for &(at, host) in &built.churn.leaves {
+            queue.push(at, Event::Leave { host });
         }
         let mut transfers = Vec::new();
         for (i, t) in built.transfers.iter().enumerate() {
@@ -379,6 +416,7 @@ impl Engine {
             roles,
             base_server,
             nodes,
+            origins,
             clients,
             job_client: Vec::new(),
             schedulers: Vec::new(),
@@ -386,7 +424,9 @@ impl Engine {
             conn_index: BTreeMap::new(),
             piece_log: Vec::new(),
             actions: Vec::new(),
-            host_up: vec![true; host_count],
+            host_up,
+            presence,
+            leaving: std::collections::BTreeSet::new(),
             repairable: vec![true; host_count],
             incarnation: vec![0; host_count],
             side: vec![0; host_count],
@@ -525,6 +565,16 @@ impl Engine {
         &self.transfers
     }
 
+    /// True when `host` has left the network (churn).
+    pub fn has_left(&self, host: HostId) -> bool {
+        self.presence[host.0 as usize] == Presence::Gone
+    }
+
+    /// The origin servers besides the base server, in scenario order.
+    pub fn origins(&self) -> &[OriginServer] {
+        &self.origins
+    }
+
     /// The faults that happened (scripted and random).
     pub fn fault_log(&self) -> &FaultLog {
         &self.fault_log
@@ -555,10 +605,16 @@ impl Engine {
                         self.nodes[host.0 as usize].as_mut().expect("node").on_timer(now, timer, &mut self.outbox)
                     }
                     Role::Client(ci) => self.clients[ci as usize].on_timer(timer, &mut self.outbox),
+                    Role::Origin(o) => self.origins[o as usize].on_timer(timer, &mut self.outbox),
                     Role::None => unreachable!("hosts without a role set no timers"),
                 }
                 self.flush(now, host);
+                if matches!(timer, Timer::CommandDone { .. }) {
+                    self.maybe_leave_when_done(now, host);
+                }
             }
+            Event::Join { host } => self.join(now, host),
+            Event::Leave { host } => self.leave(now, host),
             Event::Fault { index } => {
                 let fault = &self.built.faults[index as usize];
                 let action = fault.action.clone();
@@ -641,6 +697,7 @@ impl Engine {
                     self.nodes[to.0 as usize].as_mut().expect("node").handle_message(now, from, msg, &mut self.outbox)
                 }
             }
+            Role::Origin(o) => self.origins[o as usize].handle_message(from, msg, &mut self.outbox),
             Role::None => panic!("message to {to}, which has no role"),
         }
         self.flush(now, to);
@@ -732,7 +789,17 @@ impl Engine {
             self.transport.wait_behind(id); // an earlier message of the channel is being retried
             return;
         }
-        let to = self.transport.get(id).to;
+        let (from, to) = (self.transport.get(id).from, self.transport.get(id).to);
+        if self.presence[to.0 as usize] != Presence::In {
+            // The receiver is not in the network (it has not joined yet, or it left): the
+            // connection is refused and the sender knows at once.
+            let (p, released) = self.transport.finish(id);
+            if self.host_up[from.0 as usize] {
+                self.on_undeliverable(now, from, to, p.msg);
+            }
+            self.release(now, released);
+            return;
+        }
         if !self.host_up[to.0 as usize] {
             // The receiver is down: the sender hears nothing back and retransmits.
             self.messages_lost += 1;
@@ -777,6 +844,7 @@ impl Engine {
             }
             Role::Base => self.base_server.as_mut().expect("bs").on_undeliverable(to, msg, &mut self.outbox),
             Role::Client(ci) => self.clients[ci as usize].on_undeliverable(&msg),
+            Role::Origin(o) => self.origins[o as usize].on_undeliverable(to, msg, &mut self.outbox),
             Role::None => {}
         }
         self.flush(now, from);
@@ -851,6 +919,10 @@ impl Engine {
                 (c.held(job), c.content_complete(job), c.log_complete(job))
             }
             Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").holdings(job),
+            Role::Origin(o) => {
+                let origin = &self.origins[o as usize];
+                (origin.held(job), origin.content_complete(job), origin.log_complete(job))
+            }
             Role::None => (0, false, false),
         }
     }
@@ -951,6 +1023,7 @@ impl Engine {
                     done,
                     &mut self.outbox,
                 ),
+                Role::Origin(o) => self.origins[o as usize].on_stream_drained(job, dst, next, done, &mut self.outbox),
                 Role::None => unreachable!("streams come from roles"),
             }
             self.flush(now, src);
@@ -1123,6 +1196,11 @@ impl Engine {
                 self.base_server.as_mut().expect("bs").on_upload_lost(job, at, &mut self.outbox);
                 self.flush(now, dst);
             }
+            Role::Origin(o) => {
+                // The origin's copy of the log broke: it asks for it again from here.
+                self.origins[o as usize].on_source_lost(job, at, &mut self.outbox);
+                self.flush(now, dst);
+            }
             _ => {}
         }
         if self.host_up[src.0 as usize] {
@@ -1132,6 +1210,7 @@ impl Engine {
                 }
                 Role::Base => self.base_server.as_mut().expect("bs").on_receiver_lost(job, dst, &mut self.outbox),
                 Role::Client(ci) => self.clients[ci as usize].on_upload_cut(job),
+                Role::Origin(o) => self.origins[o as usize].on_receiver_lost(job, dst, &mut self.outbox),
                 Role::None => {}
             }
             self.flush(now, src);
@@ -1145,6 +1224,12 @@ impl Engine {
         if !self.host_up[h] || self.roles[h] != Role::Node {
             return;
         }
+        self.take_down(now, host);
+    }
+
+    /// `host` stops (a crash, or leaving the network): its transfers and connections end.
+    fn take_down(&mut self, now: SimTime, host: HostId) {
+        let h = host.0 as usize;
         self.host_up[h] = false;
         self.incarnation[h] += 1;
         // Its pending releases will never be heard: forget them (the result does not depend on
@@ -1166,10 +1251,11 @@ impl Engine {
         self.nodes[h].as_mut().expect("node").on_crash();
     }
 
-    /// A crashed node server is back (by itself or repaired).
+    /// A crashed node server is back (by itself or repaired). A server not in the network
+    /// (churn) does not come back.
     fn recover(&mut self, now: SimTime, host: HostId) {
         let h = host.0 as usize;
-        if self.host_up[h] {
+        if self.host_up[h] || self.presence[h] != Presence::In {
             return;
         }
         self.host_up[h] = true;
@@ -1181,12 +1267,65 @@ impl Engine {
         }
     }
 
+    // Churn -------------------------------------------------------------------------------------
+
+    /// A node server joins the network: it is up from now on and asks the base server for its
+    /// jobs; senders that were retrying towards it connect at once.
+    fn join(&mut self, now: SimTime, host: HostId) {
+        let h = host.0 as usize;
+        if self.presence[h] != Presence::NotYet {
+            return;
+        }
+        self.presence[h] = Presence::In;
+        self.host_up[h] = true;
+        if let Some(bs) = self.built.base_server {
+            self.nodes[h].as_mut().expect("churn names node servers").on_join(bs, &mut self.outbox);
+            self.flush(now, host);
+        }
+        for id in self.transport.retry_towards(host) {
+            self.on_retransmit(now, id);
+        }
+    }
+
+    /// A node server leaves the network for good (churn, not a fault): if it is up it tells the
+    /// base server and hands back what it had not approached, then it stops like a crashed
+    /// host that never comes back.
+    fn leave(&mut self, now: SimTime, host: HostId) {
+        let h = host.0 as usize;
+        if self.presence[h] == Presence::Gone {
+            return;
+        }
+        let was_up = self.host_up[h];
+        if was_up {
+            self.nodes[h].as_mut().expect("churn names node servers").on_leave(&mut self.outbox);
+            self.flush(now, host);
+        }
+        self.presence[h] = Presence::Gone;
+        if was_up {
+            self.take_down(now, host);
+        }
+    }
+
+    /// A server that leaves once done: when every job it holds is done, its departure is
+    /// scheduled after its seeding time.
+    fn maybe_leave_when_done(&mut self, now: SimTime, host: HostId) {
+        let Some(&seed) = self.built.churn.leave_when_done.get(&host) else { return };
+        let done = self.nodes[host.0 as usize].as_ref().is_some_and(|n| n.all_done());
+        if done && self.presence[host.0 as usize] == Presence::In && self.leaving.insert(host) {
+            self.queue.push(now + seed, Event::Leave { host });
+        }
+    }
+
     /// The base server's repair attempt on `host` ended ([0076]). A host found running needed no
     /// repair (it came back by itself, or only its answers were lost on the way); a crashed host
     /// comes back if the attempt worked and it can be repaired at all.
     fn repair(&mut self, now: SimTime, job: JobId, host: HostId, worked: bool) {
         let h = host.0 as usize;
-        let outcome = if self.host_up[h] {
+        let outcome = if self.presence[h] == Presence::Gone {
+            RepairOutcome::Departed
+        } else if self.presence[h] == Presence::NotYet {
+            RepairOutcome::Absent
+        } else if self.host_up[h] {
             RepairOutcome::NotNeeded
         } else if worked && self.repairable[h] {
             self.recover(now, host);
@@ -1403,9 +1542,12 @@ impl Engine {
         if self.schedulers.get(job.0 as usize).is_none_or(Option::is_none) {
             let object = &bs.job(job).object;
             let module = crate::strategy::by_kind(object.strategy.kind);
+            // The other origins take part as peers holding what they hold (see
+            // `protocol::origin`).
+            let servers: Vec<HostId> = object.servers.iter().copied().chain(bs.origins().iter().copied()).collect();
             let setup = SchedulerSetup {
                 origin,
-                servers: &object.servers,
+                servers: &servers,
                 hosts: &self.built.hosts,
                 config: object.strategy,
                 rng: RngStreams::new(self.built.seed).stream(StreamId::Entity(1, job.0)),
@@ -1420,6 +1562,11 @@ impl Engine {
             }
         }
         self.drive(now, job, |s, ctx| s.joined(ctx, peer));
+        if let Role::Origin(o) = self.roles[peer.0 as usize] {
+            for piece in 0..self.origins[o as usize].held(job) {
+                self.drive(now, job, |s, ctx| s.gained(ctx, peer, piece));
+            }
+        }
     }
 
     fn on_piece_sent(&mut self, now: SimTime, id: u32) {
@@ -1460,8 +1607,13 @@ impl Engine {
         r.chunks += 1;
         r.bytes += bytes;
         let item = self.item(job, piece).clone();
-        let arrival = Arrival { job, index: piece, item, from, bytes };
-        self.nodes[to.0 as usize].as_mut().expect("peers are node servers").on_item(now, arrival, &mut self.outbox);
+        if let Role::Origin(o) = self.roles[to.0 as usize] {
+            self.origins[o as usize].on_item(job, piece, item, &mut self.outbox);
+        } else {
+            let arrival = Arrival { job, index: piece, item, from, bytes };
+            let node = self.nodes[to.0 as usize].as_mut().expect("peers are node servers or origins");
+            node.on_item(now, arrival, &mut self.outbox);
+        }
         self.flush(now, to);
         self.drive(now, job, |s, ctx| s.gained(ctx, to, piece));
     }
@@ -1491,7 +1643,8 @@ impl Engine {
                 let node = self.nodes[dst.0 as usize].as_mut().expect("node");
                 node.on_item(now, arrival, &mut self.outbox);
             }
-            _ => unreachable!("streams go to the base server or node servers"),
+            Role::Origin(o) => self.origins[o as usize].on_item(job, index, item, &mut self.outbox),
+            _ => unreachable!("streams go to the base server, origins or node servers"),
         }
         self.flush(now, dst);
         self.wake_streams(now, dst, job);

@@ -31,6 +31,122 @@ pub fn kumar_ross_seconds(b: &BoundInputs) -> f64 {
     server.max(slowest).max(aggregate)
 }
 
+/// What one job's lower bound depends on, bytes, bytes per second and seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobBoundInputs {
+    /// Content size `F`, bytes.
+    pub content_bytes: f64,
+    /// The upload every byte must leave at least once: for an uploaded job the slower of the
+    /// client and the base server (every byte passes both), for a pre-seeded job the origins'
+    /// combined upload (the base server's included).
+    pub first_copy_upload: f64,
+    /// Combined upload of the hosts holding the content besides the receivers: the base server
+    /// and the origins (`u_s` of Kumar & Ross).
+    pub origin_upload: f64,
+    /// Slowest download among the servers that must complete.
+    pub min_download: f64,
+    /// Sum of the uploads of the job's servers.
+    pub sum_peer_upload: f64,
+    /// Servers that must complete.
+    pub receivers: usize,
+    /// A live stream's duration (0 for a file): nothing ends before the stream does.
+    pub live_duration_s: f64,
+}
+
+/// One job's lower bound, seconds after its request: the Kumar–Ross bound with the origins'
+/// combined upload as the server's, the first copy leaving its source (the client and the base
+/// server, or the origins), and a live stream's duration.
+pub fn job_lower_bound(b: &JobBoundInputs) -> f64 {
+    let f = b.content_bytes;
+    let aggregate = b.receivers as f64 * f / (b.origin_upload + b.sum_peer_upload);
+    (f / b.first_copy_upload).max(f / b.min_download).max(aggregate).max(b.live_duration_s)
+}
+
+/// One job of a workload, for [`workload_lower_bound`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadJob {
+    /// When it was requested, seconds.
+    pub start_s: f64,
+    /// Its own lower bound, seconds after the request.
+    pub bound_s: f64,
+    /// Content size, bytes.
+    pub content_bytes: f64,
+    /// The servers that must receive it: (id, download in bytes per second, join time in
+    /// seconds or 0); a host keeps its id and join time across jobs.
+    pub receivers: Vec<(u32, f64, f64)>,
+    /// The client it must leave (id, upload), when it is uploaded rather than pre-seeded.
+    pub client: Option<(u32, f64)>,
+}
+
+/// The shared resources of a workload, bytes per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkloadCapacity {
+    /// The base server's upload: every uploaded job's bytes leave it once.
+    pub base_upload: f64,
+    /// The origins' combined upload (the base server's included): every job's bytes leave one
+    /// of them once.
+    pub origin_upload: f64,
+    /// Every upload that can carry content: the origins' and that of every server of a job.
+    pub total_upload: f64,
+}
+
+/// The workload's lower bound: when, at the earliest, every job can be complete (seconds, the
+/// same clock as the jobs' `start_s`), and what binds it. It is the largest of
+///
+/// - every job's own bound after its request;
+/// - for every receiver and every request time `τ`: `max(τ, join) + (bytes of the jobs
+///   requested at or after τ that it must receive) / its download`;
+/// - the same sum over a client's uploaded jobs over its upload, over the base server's upload
+///   (uploaded jobs), over the origins' combined upload (every job), and of every job's
+///   `servers × bytes` over the total upload.
+///
+/// No schedule does better: a job's bytes cannot move before its request, and each term counts
+/// bytes that must cross one shared capacity after `τ`. It ignores latency and explicit links
+/// (a backbone shared by regions can make it loose). Work: linear in the (server, job) pairs.
+pub fn workload_lower_bound(jobs: &[WorkloadJob], cap: &WorkloadCapacity) -> Option<(f64, String)> {
+    let mut best: Option<(f64, String)> = None;
+    let mut consider = |end: f64, why: &dyn Fn() -> String| {
+        if end.is_finite() && best.as_ref().is_none_or(|(b, _)| end > *b * (1.0 + 1e-12)) {
+            best = Some((end, why()));
+        }
+    };
+    for j in jobs {
+        consider(j.start_s + j.bound_s, &|| "a job's own bound".to_string());
+    }
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| jobs[b].start_s.total_cmp(&jobs[a].start_s));
+    let mut received: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+    let mut uploaded: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+    let (mut through_base, mut first_copies, mut all_copies) = (0.0, 0.0, 0.0);
+    for &i in &order {
+        let j = &jobs[i];
+        let tau = j.start_s;
+        for &(id, download, earliest) in &j.receivers {
+            let acc = received.entry(id).or_insert(0.0);
+            *acc += j.content_bytes;
+            let acc = *acc;
+            consider(tau.max(earliest) + acc / download, &|| {
+                format!("a server receives {:.0} MB at {:.1} MB/s", acc / 1e6, download / 1e6)
+            });
+        }
+        if let Some((id, upload)) = j.client {
+            let acc = uploaded.entry(id).or_insert(0.0);
+            *acc += j.content_bytes;
+            let acc = *acc;
+            consider(tau + acc / upload, &|| format!("a client uploads {:.0} MB", acc / 1e6));
+            through_base += j.content_bytes;
+            let tb = through_base;
+            consider(tau + tb / cap.base_upload, &|| format!("{:.0} MB leave the base server", tb / 1e6));
+        }
+        first_copies += j.content_bytes;
+        all_copies += j.receivers.len() as f64 * j.content_bytes;
+        let (fc, ac) = (first_copies, all_copies);
+        consider(tau + fc / cap.origin_upload, &|| format!("{:.0} MB leave the origins", fc / 1e6));
+        consider(tau + ac / cap.total_upload, &|| format!("{:.0} MB cross the total upload", ac / 1e6));
+    }
+    best
+}
+
 /// The fluid bound on the rate at which a live stream can be delivered to every receiver,
 /// `min(u_s, d_min, (u_s + Σ u_i) / N)` in bytes per second (Kumar, Liu & Ross, "Stochastic
 /// fluid theory for P2P streaming systems", 2007).
@@ -56,5 +172,54 @@ mod tests {
         assert_eq!(kumar_ross_seconds(&slow), 100.0, "slowest download term");
         let weak = BoundInputs { sum_peer_upload: 0.0, receivers: 3, source_upload: 10.0, ..base };
         assert_eq!(kumar_ross_seconds(&weak), 30.0, "aggregate upload term: 3·100/10");
+    }
+
+    #[test]
+    fn a_preseeded_job_needs_one_copy_out_of_the_origins_combined_upload() {
+        // 1,000 MB from three origins of 100 MB/s each (300 MB/s): 3.33 s, where one origin alone
+        // would need 10 s; two servers of 1,000 MB/s down and up.
+        let b = JobBoundInputs {
+            content_bytes: 1000.0,
+            first_copy_upload: 300.0,
+            origin_upload: 300.0,
+            min_download: 1000.0,
+            sum_peer_upload: 2000.0,
+            receivers: 2,
+            live_duration_s: 0.0,
+        };
+        assert!((job_lower_bound(&b) - 1000.0 / 300.0).abs() < 1e-12);
+        // 64 servers uploading 20 MB/s in all: the aggregate term 64·1000/320 = 200 s binds.
+        let many = JobBoundInputs { receivers: 64, sum_peer_upload: 20.0, ..b };
+        assert!((job_lower_bound(&many) - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn two_jobs_to_the_same_receivers_add_up_on_their_downloads() {
+        // Issue 9: two 1,500 MB layers to the same 2,600 hosts at 300 MB/s. Each alone: 5 s;
+        // together every host must download 3,000 MB: 10 s.
+        let hosts: Vec<(u32, f64, f64)> = (0..2600).map(|h| (h, 300e6, 0.0)).collect();
+        let layer = |start_s: f64| WorkloadJob {
+            start_s,
+            bound_s: 5.0,
+            content_bytes: 1500e6,
+            receivers: hosts.clone(),
+            client: None,
+        };
+        let cap = WorkloadCapacity { base_upload: 3e9, origin_upload: 3e9, total_upload: 3e9 + 2600.0 * 300e6 };
+        let (end, why) = workload_lower_bound(&[layer(0.0), layer(0.0)], &cap).unwrap();
+        assert!((end - 10.0).abs() < 1e-9, "{end}: {why}");
+        // The second layer requested 4 s later: 4 + 5 = 9 s for it alone, but from 0 every
+        // host still has 3,000 MB to take: 10 s.
+        let (end, _) = workload_lower_bound(&[layer(0.0), layer(4.0)], &cap).unwrap();
+        assert!((end - 10.0).abs() < 1e-9);
+        // Requested 6 s later: the layers no longer overlap; 6 + 5 = 11 s.
+        let (end, _) = workload_lower_bound(&[layer(0.0), layer(6.0)], &cap).unwrap();
+        assert!((end - 11.0).abs() < 1e-9);
+        // A receiver that joins at 8 s takes both layers after it joins: 8 + 10 = 18 s.
+        let (mut first, mut second) = (layer(0.0), layer(6.0));
+        first.receivers[0].2 = 8.0;
+        second.receivers[0].2 = 8.0;
+        let (end, why) = workload_lower_bound(&[first, second], &cap).unwrap();
+        assert!((end - 18.0).abs() < 1e-9, "{why}");
     }
 }

@@ -37,10 +37,11 @@
 use super::job::{IndexList, Item, JobId, JobObject, JobRequest, StrategyKind};
 use super::message::{ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, RepairOutcome, Timer};
 use super::node_server::ResumePoint;
+use super::origin;
 use super::plan::{plan_cascade, CascadePlan, PlanInputs};
 use super::source::{Forwarder, SourceContext};
 use crate::kernel::{SimDuration, SimTime};
-use crate::net::bounds::{kumar_ross_seconds, BoundInputs};
+use crate::net::bounds::{job_lower_bound, JobBoundInputs};
 use crate::net::HostId;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -100,6 +101,8 @@ pub enum Verdict {
     Done,
     /// Given up on, with the reason.
     Failed(String),
+    /// It left the network before completing (churn: not a fault, nothing to repair).
+    Left,
 }
 
 /// What the base server knows of one server's part in a job.
@@ -158,6 +161,12 @@ pub struct ServerReport {
     check_every: u32,
     /// No periodic check before this.
     next_check: SimTime,
+    /// When the base server learned that the server left the network (churn).
+    pub left_at: Option<SimTime>,
+    /// A visit found the server not yet in the network: it is not checked until it joins.
+    absent: bool,
+    /// Servers the base server asked this one to serve once it held the content (churn).
+    served: u32,
 }
 
 impl Default for ServerReport {
@@ -188,6 +197,9 @@ impl Default for ServerReport {
             decile: 0,
             check_every: 1,
             next_check: SimTime::ZERO,
+            left_at: None,
+            absent: false,
+            served: 0,
         }
     }
 }
@@ -242,6 +254,8 @@ pub struct BaseJob {
     pub done: u32,
     /// Servers given up on.
     pub failed: u32,
+    /// Servers that left before completing (churn).
+    pub left: u32,
     /// Command completions over all servers.
     pub commands_completed: u32,
     /// Items of the log received from the client.
@@ -263,6 +277,8 @@ pub struct BaseJob {
     deciles: u64,
     next_query: u32,
     forwarder: Forwarder,
+    /// Origins whose copy of the log is paused, with the next item each needs.
+    mirrors: BTreeMap<HostId, u32>,
 }
 
 impl BaseJob {
@@ -279,7 +295,7 @@ impl BaseJob {
         let mut current = server;
         // A chain longer than the server list has a cycle: not fed.
         for _ in 0..=self.reports.len() {
-            if current == base_server {
+            if current == base_server || self.object.origins.iter().any(|p| p.host == current) {
                 return true;
             }
             let Some(r) = self.reports.get(&current) else { return false };
@@ -307,6 +323,27 @@ pub struct Declared {
     pub latency_s: f64,
 }
 
+/// The inputs of a job's lower bound from the declared capacities of the servers that must
+/// complete, of the origins (the base server first) and of the client's upload.
+pub fn request_bound_inputs(
+    request: &JobRequest,
+    servers: &[Declared],
+    origins: &[Declared],
+    client_upload: f64,
+) -> JobBoundInputs {
+    let content = &request.content;
+    let origin_upload: f64 = origins.iter().map(|d| d.upload).sum();
+    JobBoundInputs {
+        content_bytes: content.total_bytes as f64,
+        first_copy_upload: if request.preseeded { origin_upload } else { client_upload.min(origins[0].upload) },
+        origin_upload,
+        min_download: servers.iter().map(|d| d.download).fold(f64::INFINITY, f64::min),
+        sum_peer_upload: servers.iter().map(|d| d.upload).sum(),
+        receivers: servers.len(),
+        live_duration_s: content.live_chunk_interval.map_or(0.0, |i| i.as_secs_f64() * content.chunks as f64),
+    }
+}
+
 /// The base server.
 #[derive(Debug, Clone)]
 pub struct BaseServer {
@@ -322,6 +359,11 @@ pub struct BaseServer {
     jobs: Vec<BaseJob>,
     /// Jobs by (client, ticket): a repeated request gets the same job.
     by_request: BTreeMap<(HostId, u32), JobId>,
+    /// Origins besides the base server ([`super::origin`]).
+    origins: Vec<HostId>,
+    /// Smooth weighted round robin over the base server and the origins, by upload: who serves
+    /// the next reactivation.
+    serve_credit: Vec<f64>,
 }
 
 impl BaseServer {
@@ -349,7 +391,50 @@ impl BaseServer {
             repair_rng,
             jobs: Vec::new(),
             by_request: BTreeMap::new(),
+            origins: Vec::new(),
+            serve_credit: vec![0.0],
         }
+    }
+
+    /// Origins besides the base server that hold and stream jobs' content
+    /// ([`super::origin`]).
+    pub fn with_origins(mut self, origins: Vec<HostId>) -> Self {
+        self.serve_credit = vec![0.0; origins.len() + 1];
+        self.origins = origins;
+        self
+    }
+
+    /// The origins besides the base server.
+    pub fn origins(&self) -> &[HostId] {
+        &self.origins
+    }
+
+    /// True when `host` is one of the origins besides the base server.
+    fn is_origin(&self, host: HostId) -> bool {
+        self.origins.contains(&host)
+    }
+
+    /// (host, declared upload) of every origin, the base server first.
+    fn origin_uploads(&self) -> Vec<(HostId, f64)> {
+        std::iter::once(self.host)
+            .chain(self.origins.iter().copied())
+            .map(|h| (h, self.declared[h.0 as usize].upload))
+            .collect()
+    }
+
+    /// The next origin to serve a reactivation (index into the base server and origins), by
+    /// smooth weighted round robin on declared upload.
+    fn next_server_origin(&mut self) -> usize {
+        let uploads = self.origin_uploads();
+        let total: f64 = uploads.iter().map(|&(_, u)| u).sum();
+        for (c, &(_, u)) in self.serve_credit.iter_mut().zip(&uploads) {
+            *c += u;
+        }
+        let best = (0..uploads.len())
+            .max_by(|&a, &b| self.serve_credit[a].total_cmp(&self.serve_credit[b]).then(b.cmp(&a)))
+            .expect("the base server at least");
+        self.serve_credit[best] -= total;
+        best
     }
 
     /// The base server's host.
@@ -533,17 +618,37 @@ impl BaseServer {
             Message::StatusReport { job, server: None, origin: QueryOrigin::BaseServer, status } => {
                 self.on_status(now, job, from, &status, out)
             }
-            Message::NeedSource { job } => {
-                let mut lost_source = None;
-                if let Some(report) = self.jobs[job.0 as usize].reports.get_mut(&from) {
-                    report.faulted = true;
-                    lost_source = report.source;
+            Message::Mirror { job, from_item, from_byte } => {
+                // An origin asks for the part of the log it lacks (again after a break).
+                self.jobs[job.0 as usize].mirrors.remove(&from);
+                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
+            }
+            Message::Joined => self.on_joined(now, from, out),
+            Message::Leaving { job, done, shares } => {
+                if done {
+                    self.on_done(now, job, from, out);
                 }
-                self.serve(now, job, from, out);
-                // The source it lost may be down: check on it now rather than at the end of the
-                // job ([0062]: a server is recovered "before or after termination").
-                if let Some(source) = lost_source {
-                    self.query(job, source, out);
+                self.on_left(now, job, from, out);
+                self.adopt(job, &shares, out);
+            }
+            Message::NeedSource { job } => {
+                let state = &mut self.jobs[job.0 as usize];
+                let lost_source = state.reports.get(&from).and_then(|r| r.source);
+                // A source that left the network (churn) is no fault of the server's: a holder
+                // serves it and nothing is checked on.
+                let source_left = lost_source.and_then(|h| state.reports.get(&h)).is_some_and(|r| r.left_at.is_some());
+                if let Some(report) = state.reports.get_mut(&from) {
+                    report.faulted |= !source_left;
+                }
+                if source_left {
+                    self.serve_churned(now, job, from, false, out);
+                } else {
+                    self.serve(now, job, from, out);
+                    // The source it lost may be down: check on it now rather than at the end of
+                    // the job ([0062]: a server is recovered "before or after termination").
+                    if let Some(source) = lost_source {
+                        self.query(job, source, out);
+                    }
                 }
             }
             other => panic!("base server got unexpected {other:?}"),
@@ -640,7 +745,8 @@ impl BaseServer {
 
     fn maybe_close(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
-        if state.closed_at.is_none() && (state.done + state.failed) as usize == state.object.servers.len() {
+        if state.closed_at.is_none() && (state.done + state.failed + state.left) as usize == state.object.servers.len()
+        {
             // Closing: the client is called back even after it left ([0074]).
             state.closed_at = Some(now);
             out.push(Output::CancelTimer { timer: Timer::WaitPeriod { job } });
@@ -650,26 +756,82 @@ impl BaseServer {
 
     /// Offers `server` the job from here, so it resumes from what it holds: a server that lost
     /// its source, one found stalled, or one just repaired ([0076]: "activate").
+    ///
+    /// With several origins, the origins and the base server take turns by upload: the origin
+    /// whose turn it is offers the job ([`Message::Serve`]). Engine-driven jobs are always
+    /// served by the base server (its offer only adds the server to the job's scheduler).
     fn serve(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
-        let (upload, retry) = (self.upload_bps, self.control.retry);
-        let state = &mut self.jobs[job.0 as usize];
-        let Some(report) = state.reports.get_mut(&server) else { return };
-        if report.done_at.is_some() || report.last_activation.is_some_and(|t| now.since(t.min(now)) < retry) {
+        if !self.note_activation(now, job, server) {
             return;
+        }
+        let state = &self.jobs[job.0 as usize];
+        let engine_driven = crate::strategy::by_kind(state.object.strategy.kind).engine_driven();
+        if !engine_driven && !self.origins.is_empty() {
+            let o = self.next_server_origin();
+            if o > 0 {
+                out.push(Output::Send { to: self.origins[o - 1], msg: Message::Serve { job, server } });
+                return;
+            }
+        }
+        self.offer_from_here(job, server, out);
+    }
+
+    /// Counts an activation of `server` now; false when it needs none (done, unlisted, or one
+    /// went out within a retry period: requests within it are answered by that one).
+    fn note_activation(&mut self, now: SimTime, job: JobId, server: HostId) -> bool {
+        let retry = self.control.retry;
+        let Some(report) = self.jobs[job.0 as usize].reports.get_mut(&server) else { return false };
+        if report.done_at.is_some() || report.last_activation.is_some_and(|t| now.since(t.min(now)) < retry) {
+            return false;
         }
         report.last_activation = Some(now);
         report.activations += 1;
-        let rate_bps = state.forwarder.offer_rate(upload);
-        out.push(Output::Send {
-            to: server,
-            msg: Message::Offer {
-                job: state.object.clone(),
-                index_list: IndexList::default(),
-                rate_bps,
-                items_held: state.held,
-                activation: true,
-            },
-        });
+        true
+    }
+
+    /// The base server's own activation offer of `job` to `server`.
+    fn offer_from_here(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
+        let state = &self.jobs[job.0 as usize];
+        let msg = state.forwarder.activation_offer(&state.object, self.upload_bps, state.held);
+        out.push(Output::Send { to: server, msg });
+    }
+
+    /// Serves `server`, which churn left without a source (it just `joined`, or its source left
+    /// the network), from a server that holds the content and is still there, or for a joiner
+    /// one still receiving — holders first, then the one asked least often so far, then the
+    /// fastest declared upload — so that joiners do not all pile onto the base server's upload; the base server serves as [`Self::serve`] does when no
+    /// such holder is known (and when the holder turns out to be gone, see
+    /// [`Self::on_undeliverable`]). Engine-driven jobs go through [`Self::serve`].
+    fn serve_churned(&mut self, now: SimTime, job: JobId, server: HostId, joined: bool, out: &mut Outbox) {
+        let state = &self.jobs[job.0 as usize];
+        let engine_driven = crate::strategy::by_kind(state.object.strategy.kind).engine_driven();
+        let upload = |h: HostId| self.declared[h.0 as usize].upload;
+        // A server that just joined has no children, so a server still receiving can feed it
+        // (relaying as items arrive) without closing a cycle; one whose source left may have
+        // children, so only a holder.
+        let candidate = |r: &ServerReport| {
+            r.received_at.is_some() || (joined && r.reached_at.is_some() && !r.faulted && r.pending())
+        };
+        let holder = state
+            .reports
+            .iter()
+            .filter(|&(&h, r)| h != server && r.left_at.is_none() && !r.repairing && candidate(r))
+            .filter(|(_, r)| !matches!(r.verdict, Verdict::Failed(_)))
+            .min_by(|(&a, ra), (&b, rb)| {
+                (ra.received_at.is_none(), ra.served)
+                    .cmp(&(rb.received_at.is_none(), rb.served))
+                    .then(upload(b).total_cmp(&upload(a)))
+            })
+            .map(|(&h, _)| h);
+        let Some(holder) = holder.filter(|_| !engine_driven) else {
+            return self.serve(now, job, server, out);
+        };
+        if !self.note_activation(now, job, server) {
+            return;
+        }
+        let state = &mut self.jobs[job.0 as usize];
+        state.reports.get_mut(&holder).expect("a listed holder").served += 1;
+        out.push(Output::Send { to: holder, msg: Message::Serve { job, server } });
     }
 
     /// Sizes an automatic cascade from the declared capacities of the job's servers
@@ -681,7 +843,7 @@ impl BaseServer {
             v[v.len() / 2]
         };
         let inputs = PlanInputs {
-            source_upload: self.upload_bps,
+            origin_uploads: self.origin_uploads().iter().map(|&(_, u)| u).collect(),
             median_upload: median(&|d| d.upload),
             median_download: median(&|d| d.download),
             hop_latency_s: 2.0 * median(&|d| d.latency_s),
@@ -690,24 +852,15 @@ impl BaseServer {
         plan_cascade(&request.content, &inputs)
     }
 
-    /// The job's expected completion from declared capacities: the Kumar–Ross bound, the
-    /// client's upload of the content, and for a live stream its duration.
+    /// The job's expected completion from declared capacities: its lower bound
+    /// ([`job_lower_bound`]: the Kumar–Ross bound over the origins' combined upload, the first
+    /// copy leaving the client and the base server or the origins, a live stream's duration).
     fn expected_completion(&self, request: &JobRequest, client: HostId) -> SimDuration {
-        let d = |h: HostId| self.declared[h.0 as usize];
-        let servers = &request.servers;
-        let bytes = request.content.total_bytes as f64;
-        let inputs = BoundInputs {
-            content_bytes: bytes,
-            source_upload: self.upload_bps,
-            min_download: servers.iter().map(|&h| d(h).download).fold(f64::INFINITY, f64::min),
-            sum_peer_upload: servers.iter().map(|&h| d(h).upload).sum(),
-            receivers: servers.len(),
-        };
-        let mut secs = kumar_ross_seconds(&inputs).max(bytes / d(client).upload);
-        if let Some(interval) = request.content.live_chunk_interval {
-            secs = secs.max(interval.as_secs_f64() * request.content.chunks as f64);
-        }
-        SimDuration::from_secs_f64(secs)
+        let uploads = |hosts: &mut dyn Iterator<Item = HostId>| hosts.map(|h| self.declared[h.0 as usize]).collect();
+        let servers: Vec<Declared> = uploads(&mut request.servers.iter().copied());
+        let origins: Vec<Declared> = uploads(&mut std::iter::once(self.host).chain(self.origins.iter().copied()));
+        let inputs = request_bound_inputs(request, &servers, &origins, self.declared[client.0 as usize].upload);
+        SimDuration::from_secs_f64(job_lower_bound(&inputs))
     }
 
     /// Accepts or denies a request; on acceptance creates the job object ([0050]), answers the
@@ -742,8 +895,11 @@ impl BaseServer {
         let mut s = request.strategy;
         let plan =
             (s.kind == StrategyKind::Cascade && (s.auto_first_nodes || s.auto_fanout)).then(|| self.plan(request));
-        if let Some(p) = plan.filter(|_| s.auto_first_nodes) {
+        let origins = self.origin_uploads();
+        let mut first_nodes = vec![s.first_nodes; origins.len()];
+        if let Some(p) = plan.as_ref().filter(|_| s.auto_first_nodes) {
             s.first_nodes = p.first_nodes;
+            first_nodes.clone_from(&p.origin_first_nodes);
         }
         let mut servers = request.servers.clone();
         if s.shuffle {
@@ -755,6 +911,7 @@ impl BaseServer {
             servers.sort_by(|a, b| rate(b).total_cmp(&rate(a)));
         }
         let servers: Rc<[HostId]> = servers.into();
+        let engine_driven = crate::strategy::by_kind(s.kind).engine_driven();
         let object = Rc::new(JobObject {
             id,
             servers: servers.clone(),
@@ -762,21 +919,23 @@ impl BaseServer {
             content: request.content.clone(),
             strategy: s,
             content_started_at,
-            stream_rate_bps: plan.map_or(0.0, |p| p.stream_rate_bps),
+            stream_rate_bps: plan.as_ref().map_or(0.0, |p| p.stream_rate_bps),
+            origins: origin::parts(&s, servers.len(), &origins, &first_nodes, engine_driven).into(),
+            preseeded: request.preseeded,
         });
         let expected = self.expected_completion(request, client);
         out.push(Output::Send { to: client, msg: Message::JobAccepted { ticket, job: id, servers } });
-        let mut forwarder = if s.index_lists || !s.relay {
-            Forwarder::new(IndexList::all(object.servers.len()), s.first_nodes, s.first_nodes, s.relay)
-                .with_move_on(s.move_on)
-        } else {
-            Forwarder::full_list(object.servers.len(), None, s.first_nodes, s.first_nodes)
-        };
+        for &o in &self.origins {
+            out.push(Output::Send { to: o, msg: Message::Assign { job: object.clone() } });
+        }
+        // A pre-seeded file is here from the start: only the commands come from the client.
+        let preseeded_chunks = if request.preseeded { request.content.chunks } else { 0 };
+        let mut forwarder = origin::forwarder(&object, 0);
         let ctx = SourceContext {
             job: &object,
             upload_bps: self.upload_bps,
-            held: 0,
-            content_complete: false,
+            held: preseeded_chunks,
+            content_complete: request.preseeded,
             offer_timeout: self.control.offer_timeout(),
             budget: u32::MAX,
         };
@@ -797,9 +956,10 @@ impl BaseServer {
             holders: 0,
             done: 0,
             failed: 0,
+            left: 0,
             commands_completed: 0,
-            held: 0,
-            chunks_held: 0,
+            held: preseeded_chunks,
+            chunks_held: preseeded_chunks,
             log_complete: false,
             last_progress: now,
             duty: Some(DutyTiming {
@@ -817,6 +977,7 @@ impl BaseServer {
             deciles: 0,
             next_query: 0,
             forwarder,
+            mirrors: BTreeMap::new(),
         });
     }
 
@@ -850,6 +1011,12 @@ impl BaseServer {
         }
         let held = state.held;
         state.forwarder.on_new_items(job, held, out);
+        let ready: Vec<(HostId, u32)> =
+            state.mirrors.iter().filter(|(_, &n)| n < held).map(|(&h, &n)| (h, n)).collect();
+        for (origin, next) in ready {
+            state.mirrors.remove(&origin);
+            out.push(Output::OpenStream { to: origin, job, from_item: next, from_byte: 0 });
+        }
     }
 
     /// The client's upload of `job` broke (a partition) at `at`: ask the client to stream again
@@ -877,6 +1044,13 @@ impl BaseServer {
             Message::JobClosed { job, .. } => {
                 out.push(Output::SetTimer { after: retry, timer: Timer::ResendClosed { job } })
             }
+            Message::Assign { job } => {
+                out.push(Output::SetTimer { after: retry, timer: Timer::AssignRetry { job: job.id, origin: to } })
+            }
+            // The origin or holder asked to serve is out of reach (or gone): serve from here.
+            Message::Serve { job, server } => self.offer_from_here(job, server, out),
+            // The origin is out of reach: the base server takes the shares on itself.
+            Message::Adopt { job, shares } => self.with_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
             // Activation offers, queries and notices: the duty's next period or the requester's
             // own retry takes care of them.
             _ => {}
@@ -919,6 +1093,10 @@ impl BaseServer {
             Timer::OfferTimeout { job, to } => {
                 self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
             }
+            Timer::AssignRetry { job, origin } => {
+                let object = self.jobs[job.0 as usize].object.clone();
+                out.push(Output::Send { to: origin, msg: Message::Assign { job: object } });
+            }
             other => unreachable!("not a base server timer: {other:?}"),
         }
     }
@@ -937,7 +1115,12 @@ impl BaseServer {
         let quiet = state.quiet(now, wait);
         let mut due = Vec::new();
         for (&server, report) in state.reports.iter() {
-            if !report.pending() || report.repairing || report.awaiting.is_some() || now < report.next_check {
+            if !report.pending()
+                || report.repairing
+                || report.awaiting.is_some()
+                || report.absent
+                || now < report.next_check
+            {
                 continue;
             }
             // Progressing: some progress within the period, and not silent for more than two of
@@ -1103,6 +1286,20 @@ impl BaseServer {
         if !report.pending() {
             return;
         }
+        if matches!(outcome, RepairOutcome::Departed | RepairOutcome::Absent) {
+            // Churn, not a fault: nothing was repaired, so the visit does not count.
+            if !std::mem::take(&mut report.inspecting) {
+                report.repairs -= 1;
+            }
+            if outcome == RepairOutcome::Absent {
+                // Never in the network yet, so no fault of it: it asks for its jobs when it joins.
+                report.absent = true;
+                report.faulted = false;
+            } else {
+                self.on_left(now, job, server, out);
+            }
+            return;
+        }
         if std::mem::take(&mut report.inspecting) {
             if outcome == RepairOutcome::NotNeeded {
                 self.query(job, server, out);
@@ -1144,17 +1341,97 @@ impl BaseServer {
                 let reason = format!("not repaired after {} attempt(s)", report.repairs);
                 self.give_up(now, job, server, reason, out);
             }
+            RepairOutcome::Departed | RepairOutcome::Absent => unreachable!("handled above"),
         }
     }
 
-    /// The stream of `job` to `to` is gone (the receiver crashed or was cut off): move on.
+    /// The stream of `job` to `to` is gone (the receiver crashed, left or was cut off): move
+    /// on. An origin's copy of the log is asked for again by the origin itself.
     pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
+        if !self.is_origin(to) {
+            self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
+        }
     }
 
     /// The stream of `job` to `to` has sent everything held here (paused at `next_item`), or
-    /// everything there will ever be (`done`).
+    /// everything there will ever be (`done`). An origin's paused copy reopens when more of
+    /// the log arrives.
     pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
+        if self.is_origin(to) {
+            if !done {
+                self.jobs[job.0 as usize].mirrors.insert(to, next_item);
+            }
+            return;
+        }
         self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
+    }
+
+    /// A node server joined the network (churn): every open job that lists it and has not
+    /// reached it serves it, as a server that lost its source is served; the server is told
+    /// it was heard.
+    fn on_joined(&mut self, now: SimTime, server: HostId, out: &mut Outbox) {
+        out.push(Output::Send { to: server, msg: Message::JoinAck });
+        for j in 0..self.jobs.len() {
+            let state = &mut self.jobs[j];
+            if state.closed_at.is_some() {
+                continue;
+            }
+            let Some(report) = state.reports.get_mut(&server) else { continue };
+            report.absent = false;
+            if report.pending() && report.reached_at.is_none() {
+                // It was never in the network: a query it could not answer, or a visit on the
+                // way, found no fault; both are called off.
+                let job = JobId(j as u32);
+                report.faulted = false;
+                if let Some(query) = report.awaiting.take() {
+                    out.push(Output::CancelTimer { timer: Timer::QueryTimeout { job, server, query } });
+                }
+                if std::mem::take(&mut report.repairing) {
+                    if !std::mem::take(&mut report.inspecting) {
+                        report.repairs -= 1;
+                    }
+                    out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
+                }
+                self.serve_churned(now, job, server, true, out);
+            }
+        }
+    }
+
+    /// `server` left the network (its notice, or a visit that found it gone): not a fault. A
+    /// server still pending gets the verdict `left` and the job no longer waits for it; a
+    /// server that had completed keeps its verdict.
+    fn on_left(&mut self, now: SimTime, job: JobId, server: HostId, out: &mut Outbox) {
+        let state = &mut self.jobs[job.0 as usize];
+        let Some(report) = state.reports.get_mut(&server) else { return };
+        report.left_at.get_or_insert(now);
+        if !report.pending() {
+            return;
+        }
+        if std::mem::take(&mut report.repairing) {
+            if !std::mem::take(&mut report.inspecting) {
+                report.repairs -= 1;
+            }
+            out.push(Output::CancelTimer { timer: Timer::RepairDone { job, server } });
+        }
+        if let Some(query) = report.awaiting.take() {
+            out.push(Output::CancelTimer { timer: Timer::QueryTimeout { job, server, query } });
+        }
+        report.verdict = Verdict::Left;
+        state.left += 1;
+        self.maybe_close(now, job, out);
+    }
+
+    /// Servers a leaving server had not approached: an origin (or the base server) takes them
+    /// on, by the same turn as reactivations.
+    fn adopt(&mut self, job: JobId, shares: &Rc<[(u32, IndexList)]>, out: &mut Outbox) {
+        if shares.is_empty() || self.jobs[job.0 as usize].closed_at.is_some() {
+            return;
+        }
+        match self.next_server_origin() {
+            0 => self.with_forwarder(job, out, |f, ctx, out| f.adopt(shares, ctx, out)),
+            o => {
+                out.push(Output::Send { to: self.origins[o - 1], msg: Message::Adopt { job, shares: shares.clone() } })
+            }
+        }
     }
 }

@@ -322,7 +322,9 @@ impl Client {
                 if j.session_ended_at.is_some() {
                     out.push(Output::Send { to: self.base_server, msg: Message::EndSession { job } });
                 }
-                out.push(Output::OpenStream { to: self.base_server, job, from_item: 0, from_byte: 0 });
+                // A pre-seeded file is at the base server already: only the commands go up.
+                let from_item = if j.request.preseeded { j.request.content.chunks } else { 0 };
+                out.push(Output::OpenStream { to: self.base_server, job, from_item, from_byte: 0 });
             }
             Message::JobDenied { ticket, reason } => {
                 let j = &mut self.jobs[ticket as usize];

@@ -269,6 +269,9 @@ pub struct JobRequest {
     /// Live jobs: a server sustains the stream when no chunk arrives later than the first
     /// chunk's delay plus this buffer.
     pub playout_buffer: Option<SimDuration>,
+    /// The content is at the base server and every origin from the start (a file only): the
+    /// client uploads only its commands and the end-job command.
+    pub preseeded: bool,
 }
 
 /// The job object created by the base server (FIG. 2): server address list 29, job id 33 and
@@ -294,6 +297,27 @@ pub struct JobObject {
     /// The rate each stream of the cascade is meant to carry, bytes per second; servers with an
     /// automatic fanout open `upload / stream_rate_bps` connections ([`super::plan`]).
     pub stream_rate_bps: f64,
+    /// The hosts holding the content that stream it to the first nodes: the base server first,
+    /// then the origins, each with its part of the server list (see [`super::origin`]).
+    pub origins: Rc<[OriginPart]>,
+    /// The content was at the origins from the start (no client upload).
+    pub preseeded: bool,
+}
+
+/// One origin's part of a job: how many first nodes it streams to at once and which positions
+/// of the server list are its share. For a cascade with index lists (not moving on), the share
+/// is the origin's first nodes among the first `Σ first_nodes` positions, every other position
+/// being handed down below them as with one origin; otherwise it is a contiguous range of the
+/// list in proportion to the origin's upload, which the origin distributes alone (a star, a
+/// cascade moving on) or starts from (full lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginPart {
+    /// The origin (the base server for part 0).
+    pub host: HostId,
+    /// Servers it streams to at once (0: it only serves reactivations).
+    pub first_nodes: u32,
+    /// Its positions of the server list.
+    pub share: IndexList,
 }
 
 /// An index list ([0067]): positions in the job's server list of servers not yet approached,

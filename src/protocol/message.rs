@@ -257,6 +257,53 @@ pub enum Message {
         /// Bytes of it the base server already has.
         from_byte: u64,
     },
+    /// Base server → origin: the job object; the origin takes its part of the first nodes
+    /// (`job.origins`) and asks for the job's log with [`Message::Mirror`].
+    Assign {
+        /// The job object.
+        job: Rc<JobObject>,
+    },
+    /// Origin → base server: stream the job's log to me from this item and byte (what a
+    /// pre-seeded origin lacks is the commands; for an uploaded job, everything).
+    Mirror {
+        /// The job.
+        job: JobId,
+        /// First item the origin lacks.
+        from_item: u32,
+        /// Bytes of it the origin already has.
+        from_byte: u64,
+    },
+    /// Base server → origin: offer `server` the job as a reactivation ([0076]): the base
+    /// server hands the servers it reactivates, and late joiners, to the origins that hold the
+    /// content rather than serving them all itself.
+    Serve {
+        /// The job.
+        job: JobId,
+        /// The server to serve.
+        server: HostId,
+    },
+    /// Base server → origin: approach these servers (a leaving server's unapproached shares:
+    /// each a server index and the index list it takes on).
+    Adopt {
+        /// The job.
+        job: JobId,
+        /// Server index and index list of each share.
+        shares: Rc<[(u32, IndexList)]>,
+    },
+    /// Node server → base server: it has joined the network (churn) and asks for its jobs.
+    Joined,
+    /// Base server → node server: its jobs are being served.
+    JoinAck,
+    /// Node server → base server: it leaves the network (churn, not a fault) and hands back the
+    /// servers of its list it has not approached yet.
+    Leaving {
+        /// The job.
+        job: JobId,
+        /// It completed the job (its own notice may still be on its way, or lost).
+        done: bool,
+        /// Server index and index list of each unapproached share.
+        shares: Rc<[(u32, IndexList)]>,
+    },
     /// Server → base server: the whole content has been received ([0045], [0054]).
     Received {
         /// The job.
@@ -297,6 +344,13 @@ impl Message {
             Message::JobReceived { .. } => "JobReceived",
             Message::Holding { .. } => "Holding",
             Message::ResumeUpload { .. } => "ResumeUpload",
+            Message::Assign { .. } => "Assign",
+            Message::Mirror { .. } => "Mirror",
+            Message::Serve { .. } => "Serve",
+            Message::Adopt { .. } => "Adopt",
+            Message::Joined => "Joined",
+            Message::JoinAck => "JoinAck",
+            Message::Leaving { .. } => "Leaving",
         }
     }
 
@@ -323,6 +377,13 @@ impl Message {
             Message::JobReceived { .. } => 18,
             Message::Holding { .. } => 19,
             Message::ResumeUpload { .. } => 20,
+            Message::Assign { .. } => 21,
+            Message::Mirror { .. } => 22,
+            Message::Serve { .. } => 23,
+            Message::Adopt { .. } => 24,
+            Message::Joined => 25,
+            Message::JoinAck => 26,
+            Message::Leaving { .. } => 27,
         }
     }
 }
@@ -388,6 +449,21 @@ pub enum Timer {
         /// The server offered to.
         to: HostId,
     },
+    /// A node server that joined asks the base server for its jobs again, unless it answered.
+    JoinRetry,
+    /// An origin whose copy of the job's log stopped (a partition, an undeliverable request)
+    /// asks the base server for it again.
+    MirrorRetry {
+        /// The job.
+        job: JobId,
+    },
+    /// The base server sends an origin the job object again (the last one was undeliverable).
+    AssignRetry {
+        /// The job.
+        job: JobId,
+        /// The origin.
+        origin: HostId,
+    },
 }
 
 impl Timer {
@@ -403,6 +479,9 @@ impl Timer {
             Timer::ResendClosed { job } => [7, job.0 as u64, 0],
             Timer::SourceRetry { job } => [8, job.0 as u64, 0],
             Timer::OfferTimeout { job, to } => [9, job.0 as u64, to.0 as u64],
+            Timer::JoinRetry => [10, 0, 0],
+            Timer::MirrorRetry { job } => [11, job.0 as u64, 0],
+            Timer::AssignRetry { job, origin } => [12, job.0 as u64, origin.0 as u64],
         }
     }
 }
@@ -519,6 +598,11 @@ pub enum RepairOutcome {
     NotNeeded,
     /// The host could not be brought back (still down, or unreachable from the base server).
     Failed,
+    /// The host has left the network (churn): there is nothing to repair, and it will not come
+    /// back.
+    Departed,
+    /// The host has not joined the network yet (churn): it will ask for its jobs when it does.
+    Absent,
 }
 
 /// Collects a role's outputs; the engine drains it after each call.

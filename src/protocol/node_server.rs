@@ -219,6 +219,8 @@ pub struct NodeServer {
     resume: bool,
     control: ControlConfig,
     jobs: Vec<NodeJob>,
+    /// The base server it announced itself to when it joined (churn), until it answers.
+    joined_via: Option<HostId>,
 }
 
 impl NodeServer {
@@ -234,7 +236,35 @@ impl NodeServer {
             resume,
             control,
             jobs: Vec::new(),
+            joined_via: None,
         }
+    }
+
+    /// The server joined the network (churn): it asks `base_server` for its jobs, again every
+    /// retry period until the base server answers ([`Message::JoinAck`]).
+    pub fn on_join(&mut self, base_server: HostId, out: &mut Outbox) {
+        self.joined_via = Some(base_server);
+        out.push(Output::Send { to: base_server, msg: Message::Joined });
+        out.push(Output::SetTimer { after: self.control.retry, timer: Timer::JoinRetry });
+    }
+
+    /// The server leaves the network (churn, not a fault): for every job it holds it tells the
+    /// base server, handing back the servers it has not approached, which another source takes
+    /// on. Its connections are gone with it.
+    pub fn on_leave(&mut self, out: &mut Outbox) {
+        for state in &mut self.jobs {
+            let shares: Rc<[(u32, IndexList)]> = state.forwarder.take_unapproached().into();
+            let done = state.done_at.is_some();
+            out.push(Output::Send { to: state.job.base_server, msg: Message::Leaving { job: state.id, done, shares } });
+            state.forwarder.drop_connections();
+            state.source = None;
+            state.switching_to = None;
+        }
+    }
+
+    /// True when every job this server holds is done (and it holds at least one).
+    pub fn all_done(&self) -> bool {
+        !self.jobs.is_empty() && self.jobs.iter().all(|j| j.done_at.is_some())
     }
 
     /// Sets the declared download rate (bytes per second) and the most down-line connections
@@ -363,6 +393,16 @@ impl NodeServer {
                 self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
             }
             Message::StatusQuery { job, origin, .. } => self.answer_status(from, job, origin, 0, out),
+            Message::JoinAck => out.push(Output::CancelTimer { timer: Timer::JoinRetry }),
+            Message::Serve { job, server } => {
+                // The base server asks this server to serve one churn left without a source: an
+                // activation offer, as the base server's own (a server still receiving relays
+                // items as they arrive). Without the job the duty's next visit serves it.
+                if let Some(state) = self.job(job) {
+                    let msg = state.forwarder.activation_offer(&state.job, self.upload_bps, state.held);
+                    out.push(Output::Send { to: server, msg });
+                }
+            }
             other => panic!("node server {} got unexpected {other:?}", self.host),
         }
     }
@@ -814,6 +854,12 @@ impl NodeServer {
             }
             Timer::OfferTimeout { job, to } => {
                 self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
+                return;
+            }
+            Timer::JoinRetry => {
+                if let Some(bs) = self.joined_via {
+                    self.on_join(bs, out);
+                }
                 return;
             }
             other => unreachable!("not a node server timer: {other:?}"),

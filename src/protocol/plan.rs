@@ -14,7 +14,10 @@
 //! ```
 //!
 //! where `depth(f)` is the number of levels below the `k` first nodes a tree of arity `f` needs
-//! to hold all `N` servers (a chain per first node when `f = 1`). The plan picks the `f` from 1
+//! to hold all `N` servers (a chain per first node when `f = 1`). With several origins
+//! ([`super::origin`]) each origin `o` streams to `k_o = u_o / r` first nodes (at least one) and
+//! `k = Σ k_o`: the origins' combined upload sets how wide the top of the tree is, and the
+//! slowest origin's share `u_o / k_o` caps the stream rate. The plan picks the `f` from 1
 //! to [`MAX_AUTO_FANOUT`] that minimises `T`. A chain (`f = 1`) keeps every server at its full
 //! rate and pays one hop per server of the chain; a wider tree halves the rate at every `f = 2`
 //! but is only logarithmically deep. Each server then opens as many connections as its own
@@ -27,10 +30,12 @@ use super::job::ContentSpec;
 pub const MAX_AUTO_FANOUT: u32 = 8;
 
 /// What the base server chose for a cascade.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CascadePlan {
-    /// Servers the base server streams to directly.
+    /// Servers the origins stream to directly, over all origins.
     pub first_nodes: u32,
+    /// First nodes of each origin (the base server first).
+    pub origin_first_nodes: Vec<u32>,
     /// The uniform fanout of the model.
     pub fanout: u32,
     /// The rate every stream is meant to carry, bytes per second: a server opens
@@ -41,10 +46,10 @@ pub struct CascadePlan {
 }
 
 /// The declared capacities the plan uses, bytes per second and seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanInputs {
-    /// Base server upload.
-    pub source_upload: f64,
+    /// Upload of each origin holding the content, the base server first.
+    pub origin_uploads: Vec<f64>,
     /// Median upload of the job's servers.
     pub median_upload: f64,
     /// Median download of the job's servers.
@@ -81,13 +86,30 @@ pub fn plan_cascade(content: &ContentSpec, inputs: &PlanInputs) -> CascadePlan {
     let mut best: Option<CascadePlan> = None;
     for f in 1..=MAX_AUTO_FANOUT {
         let interior = inputs.median_download.min(inputs.median_upload / f as f64);
-        let first_nodes = ((inputs.source_upload / interior).floor() as u64).clamp(1, n as u64) as u32;
-        let rate = interior.min(inputs.source_upload / first_nodes as f64);
+        let mut per_origin: Vec<u32> =
+            inputs.origin_uploads.iter().map(|&u| ((u / interior).floor() as u64).clamp(1, n as u64) as u32).collect();
+        // At most one first node per server: trim the largest counts first.
+        while per_origin.iter().sum::<u32>() > n {
+            let (i, _) = per_origin.iter().enumerate().max_by_key(|&(i, &k)| (k, i)).expect("an origin");
+            per_origin[i] -= 1;
+        }
+        let first_nodes: u32 = per_origin.iter().sum();
+        let rate = inputs
+            .origin_uploads
+            .iter()
+            .zip(&per_origin)
+            .filter(|(_, &k)| k > 0)
+            .fold(interior, |r, (&u, &k)| r.min(u / k as f64));
         let hop = chunk / rate + inputs.hop_latency_s;
         let estimate_s = (bytes / rate).max(live_s) + depth(n, first_nodes, f) as f64 * hop;
-        let plan = CascadePlan { first_nodes, fanout: f, stream_rate_bps: interior, estimate_s };
-        if best.is_none_or(|b| estimate_s < b.estimate_s * (1.0 - 1e-9)) {
-            best = Some(plan);
+        if best.as_ref().is_none_or(|b| estimate_s < b.estimate_s * (1.0 - 1e-9)) {
+            best = Some(CascadePlan {
+                first_nodes,
+                origin_first_nodes: per_origin,
+                fanout: f,
+                stream_rate_bps: interior,
+                estimate_s,
+            });
         }
     }
     best.expect("at least one fanout considered")
@@ -126,7 +148,7 @@ mod tests {
         // in 1 MB chunks. Chains: 20 first nodes, every stream at 25 MB/s, 49 hops of 40 ms:
         // 8 s + 1.96 s. A binary tree would halve every rate (16 s at least).
         let inputs = PlanInputs {
-            source_upload: 500.0 * MB,
+            origin_uploads: vec![500.0 * MB],
             median_upload: 25.0 * MB,
             median_download: 25.0 * MB,
             hop_latency_s: 0.0,
@@ -147,7 +169,7 @@ mod tests {
             live_chunk_interval: Some(crate::kernel::SimDuration::from_secs(1)),
         };
         let inputs = PlanInputs {
-            source_upload: 12.5 * MB,
+            origin_uploads: vec![12.5 * MB],
             median_upload: 8.0 * MB,
             median_download: 12.5 * MB,
             hop_latency_s: 0.02,
@@ -158,5 +180,25 @@ mod tests {
         assert!(plan.estimate_s < 61.0, "{plan:?}");
         assert_eq!(auto_fanout(8.0 * MB, plan.stream_rate_bps), plan.fanout);
         assert_eq!(auto_fanout(0.1 * MB, plan.stream_rate_bps), 1);
+    }
+
+    #[test]
+    fn several_origins_each_feed_as_many_first_nodes_as_their_upload_allows() {
+        // The Dragonfly-like case with the 500 MB/s split over three origins of 250, 150 and
+        // 100 MB/s: chains at 25 MB/s as before, 10 + 6 + 4 = 20 first nodes.
+        let inputs = PlanInputs {
+            origin_uploads: vec![250.0 * MB, 150.0 * MB, 100.0 * MB],
+            median_upload: 25.0 * MB,
+            median_download: 25.0 * MB,
+            hop_latency_s: 0.0,
+            servers: 1000,
+        };
+        let plan = plan_cascade(&file(200.0, 200), &inputs);
+        assert_eq!(plan.origin_first_nodes, vec![10, 6, 4]);
+        assert_eq!((plan.first_nodes, plan.fanout, plan.stream_rate_bps), (20, 1, 25.0 * MB));
+        assert!((plan.estimate_s - 9.96).abs() < 1e-9);
+        // Fewer servers than the origins could feed: one first node per server at most.
+        let few = plan_cascade(&file(200.0, 200), &PlanInputs { servers: 5, ..inputs });
+        assert_eq!(few.origin_first_nodes.iter().sum::<u32>(), 5);
     }
 }

@@ -128,6 +128,46 @@ impl Forwarder {
         f
     }
 
+    /// A source whose targets are already decided, each with the share of the list it takes on
+    /// (one origin's part of a cascade split among several origins). `help` is the list it may
+    /// offer help to once it has nothing left to approach.
+    pub fn presplit(targets: Vec<(u32, IndexList)>, slots: u32, max_slots: u32, help: IndexList) -> Self {
+        let mut f = Forwarder::new(IndexList::default(), slots, max_slots, true);
+        f.split_done = true;
+        f.queued = targets.into();
+        f.help = help;
+        f
+    }
+
+    /// A source that tries every server of a `len`-server list, starting at position `start`
+    /// (an origin's place among several), keeping the list ([0060]).
+    pub fn full_list_from(len: usize, start: u32, slots: u32, max_slots: u32) -> Self {
+        let mut f = Forwarder::new(IndexList::all(len), slots, max_slots, false);
+        f.rotate = start;
+        f
+    }
+
+    /// Takes on shares another source handed back (a leaving server's): each server is
+    /// approached with its list as slots free up.
+    pub fn adopt(&mut self, shares: &[(u32, IndexList)], ctx: SourceContext, out: &mut Outbox) {
+        self.queued.extend(shares.iter().copied());
+        self.fill(ctx, out);
+    }
+
+    /// The servers this source has not approached yet, as shares (server index, index list),
+    /// removed from it: what a leaving server hands back. A source trying the full list hands
+    /// back nothing (every other source tries every server anyway).
+    pub fn take_unapproached(&mut self) -> Vec<(u32, IndexList)> {
+        let mut shares: Vec<(u32, IndexList)> = self.queued.drain(..).collect();
+        if self.rotate == 0 && self.split {
+            let mut rest = std::mem::take(&mut self.pending);
+            if let Some(head) = rest.pop_front() {
+                shares.push((head, rest));
+            }
+        }
+        shares
+    }
+
     /// Keep half of the list at every hand-off and move on once a server is served (FIGs. 5–7).
     pub fn with_move_on(mut self, move_on: bool) -> Self {
         self.move_on = move_on;
@@ -182,6 +222,18 @@ impl Forwarder {
                 activation: false,
             },
         });
+    }
+
+    /// An activation offer of `job` ([0076]) to a server that lost its source or just joined:
+    /// the rate a new connection from here would get and the `held` items it can resume from.
+    pub fn activation_offer(&self, job: &Rc<JobObject>, upload_bps: f64, held: u32) -> Message {
+        Message::Offer {
+            job: job.clone(),
+            index_list: IndexList::default(),
+            rate_bps: self.offer_rate(upload_bps),
+            items_held: held,
+            activation: true,
+        }
     }
 
     /// The rate a new connection could get: the host's upload shared with the open ones.
@@ -372,6 +424,8 @@ mod tests {
             strategy: StrategyConfig::cascade(2, 1),
             content_started_at: crate::kernel::SimTime::ZERO,
             stream_rate_bps: 1.0,
+            origins: Rc::new([]),
+            preseeded: false,
         })
     }
 

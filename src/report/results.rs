@@ -16,12 +16,15 @@
 //! base server told it, [0054]). The document's JSON Schema ([`results_schema`]) is versioned
 //! by [`RESULTS_SCHEMA_VERSION`].
 
-use super::bounds::{kumar_ross_seconds, sustainable_rate, BoundInputs};
+use super::bounds::{
+    job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, WorkloadCapacity, WorkloadJob,
+};
 use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
 use crate::kernel::SimTime;
 use crate::net::HostId;
 use crate::protocol::base_server::Verdict;
+use crate::protocol::base_server::{request_bound_inputs, Declared};
 use crate::protocol::client::ClientNotice;
 use crate::protocol::job::{Item, StrategyConfig};
 use crate::protocol::node_server::NodeJob;
@@ -30,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the `results.json` format, in its `schema_version` field. Raised whenever a
-/// field is renamed, removed or changes meaning (2: one time frame per field, named in it).
-pub const RESULTS_SCHEMA_VERSION: u32 = 2;
+/// field is renamed, removed or changes meaning (2: one time frame per field, named in it;
+/// 3: `lower_bound_s` is the whole workload's bound, per-job bounds count the origins and joins).
+pub const RESULTS_SCHEMA_VERSION: u32 = 3;
 
 /// The JSON Schema of `results.json` (what `cascade-sim schema --results` prints).
 pub fn results_schema() -> serde_json::Value {
@@ -164,8 +168,13 @@ pub struct ServerAccount {
     pub server: String,
     /// The base server's verdict: `completed`; `completed_after_fault` (it lost its source,
     /// crashed or was reactivated, and needed no repair); `repaired_then_completed`; `failed`
-    /// (given up on, see `reason`); or `unfinished` (the run ended first).
+    /// (given up on, see `reason`); `left_unfinished` (it left the network before completing:
+    /// churn, not a fault); or `unfinished` (the run ended first).
     pub state: String,
+    /// When the base server learned that the server left the network (churn; a server that
+    /// completed first keeps its verdict).
+    #[serde(default)]
+    pub left_s: Option<f64>,
     /// Why it failed.
     pub reason: Option<String>,
     /// When it was given up on, seconds since the job's request.
@@ -231,6 +240,8 @@ pub struct VerdictCounts {
     pub repaired_then_completed: usize,
     /// Given up on.
     pub failed: usize,
+    /// Left the network before completing (churn, not a fault).
+    pub left_unfinished: usize,
     /// The run ended first.
     pub unfinished: usize,
 }
@@ -317,6 +328,9 @@ pub struct JobResult {
     pub servers: usize,
     /// Servers that received the whole content.
     pub completed: usize,
+    /// Servers that left the network before completing (churn).
+    #[serde(default)]
+    pub left_unfinished: usize,
     /// Content size, bytes.
     pub content_bytes: u64,
     /// Number of chunks.
@@ -338,7 +352,9 @@ pub struct JobResult {
     /// Last server receipt of the whole content, seconds since the request (`null` unless
     /// every server received it).
     pub makespan_s: Option<f64>,
-    /// Kumar–Ross bound for this job alone (live: at least the stream's duration).
+    /// Lower bound for this job alone, seconds after its request: Kumar–Ross over the origins'
+    /// combined upload, the first copy leaving the client and the base server (or, pre-seeded,
+    /// the origins), a live stream's duration, and a late joiner's join plus its download.
     pub lower_bound_s: f64,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
@@ -456,17 +472,34 @@ pub struct Results {
     /// From the first job request (or transfer start) to the last server's content receipt
     /// (or transfer arrival); `null` if something did not finish.
     pub makespan_s: Option<f64>,
-    /// Largest per-job bound, offset by the job's request time (`null` without jobs).
+    /// The workload's lower bound, from the first request (`null` without jobs): the same as
+    /// `workload_lower_bound_s`.
     pub lower_bound_s: Option<f64>,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
+    /// The bound of the whole workload, from the first request: the largest of every job's
+    /// bound (offset by its request) and of the bounds of resources jobs share — every
+    /// receiver's download, a client's and the base server's upload, the origins' combined
+    /// upload, the total upload — with request and join times (`net::bounds::workload_lower_bound`).
+    #[serde(default)]
+    pub workload_lower_bound_s: Option<f64>,
+    /// What binds the workload bound.
+    #[serde(default)]
+    pub workload_bound_by: Option<String>,
+    /// Largest per-job bound offset by its request, from the first request (what
+    /// `lower_bound_s` was before concurrent jobs were accounted for).
+    #[serde(default)]
+    pub largest_job_bound_s: Option<f64>,
     /// Server content-receipt times, seconds since their job's request, over the jobs that ran.
     pub completion_s: Percentiles,
     /// (server, job) pairs of the jobs that ran (were accepted): what `completion_s` and
     /// `unfinished` count. Deliveries of jobs that never ran are in `nodes[]`, labelled.
     pub deliveries: usize,
-    /// Deliveries without the whole content at the end.
+    /// Deliveries without the whole content at the end, servers that left the network
+    /// excepted.
     pub unfinished: usize,
+    /// Deliveries whose server left the network before completing (churn).
+    pub left_unfinished: usize,
     /// How many jobs ended each way.
     pub job_outcomes: JobOutcomes,
     /// Faults that began, in time order: the first
@@ -581,32 +614,68 @@ impl Results {
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
         let mut all_completions = Vec::new();
-        let (mut unfinished, mut deliveries) = (0, 0);
+        let (mut unfinished, mut deliveries, mut left_unfinished) = (0, 0, 0);
         let mut outcomes = JobOutcomes::default();
         let mut first_start: Option<SimTime> = None;
         let mut last_completion: Option<SimTime> = None;
         let mut bound_end: Option<f64> = None;
         let mut all_done = true;
         let bs = engine.base_server();
+        let mut workload = Vec::new();
+        let mut job_servers = std::collections::BTreeSet::new();
         for client in engine.clients() {
-            let client_up = topo
-                .host(engine.built.clients.iter().find(|c| c.name == client.name()).expect("client").host)
-                .upload_bps;
+            let client_host = engine.built.clients.iter().find(|c| c.name == client.name()).expect("client").host;
+            let client_up = topo.host(client_host).upload_bps;
             for cj in client.jobs() {
                 let request = &cj.request;
                 let servers = &request.servers;
-                let bs_up = bs.map_or(f64::INFINITY, |b| topo.host(b.host()).upload_bps);
-                let inputs = BoundInputs {
-                    content_bytes: request.content.total_bytes as f64,
-                    source_upload: bs_up,
-                    min_download: servers.iter().map(|&h| topo.host(h).download_bps).fold(f64::INFINITY, f64::min),
-                    sum_peer_upload: servers.iter().map(|&h| topo.host(h).upload_bps).sum(),
-                    receivers: servers.len(),
+                let churn = &engine.built.churn;
+                let declared = |h: HostId| {
+                    let spec = topo.host(h);
+                    Declared { upload: spec.upload_bps, download: spec.download_bps, latency_s: 0.0 }
                 };
-                // The content must also leave the client once.
-                let mut bound = kumar_ross_seconds(&inputs).max(request.content.total_bytes as f64 / client_up);
-                if let Some(interval) = request.content.live_chunk_interval {
-                    bound = bound.max(interval.as_secs_f64() * request.content.chunks as f64);
+                let origin_caps: Vec<Declared> = bs
+                    .map(|b| std::iter::once(b.host()).chain(b.origins().iter().copied()).map(declared).collect())
+                    .unwrap_or_else(|| vec![Declared { upload: f64::INFINITY, download: 0.0, latency_s: 0.0 }]);
+                // Servers that leave at a set time need not complete; every server's upload counts.
+                let required: Vec<Declared> =
+                    servers.iter().filter(|h| !churn.leave_at.contains_key(h)).map(|&h| declared(h)).collect();
+                let mut job_inputs = request_bound_inputs(request, &required, &origin_caps, client_up);
+                job_inputs.sum_peer_upload = servers.iter().map(|&h| topo.host(h).upload_bps).sum();
+                let requested = cj.requested_at.map_or(0.0, secs);
+                let bytes = request.content.total_bytes as f64;
+                // A late joiner cannot finish before it joins and downloads the content.
+                let joins = servers
+                    .iter()
+                    .filter(|h| !churn.leave_at.contains_key(h))
+                    .filter_map(|&h| {
+                        churn.join_at.get(&h).map(|&t| secs(t) - requested + bytes / topo.host(h).download_bps)
+                    })
+                    .fold(0.0, f64::max);
+                let bound = job_lower_bound(&job_inputs).max(joins);
+                let inputs = BoundInputs {
+                    content_bytes: bytes,
+                    source_upload: job_inputs.origin_upload,
+                    min_download: job_inputs.min_download,
+                    sum_peer_upload: job_inputs.sum_peer_upload,
+                    receivers: job_inputs.receivers,
+                };
+                if cj.denied.is_none() {
+                    if let Some(r) = cj.requested_at {
+                        let join_s = |h: HostId| churn.join_at.get(&h).map_or(0.0, |&t| secs(t));
+                        workload.push(WorkloadJob {
+                            start_s: secs(r),
+                            bound_s: bound,
+                            content_bytes: bytes,
+                            receivers: servers
+                                .iter()
+                                .filter(|h| !churn.leave_at.contains_key(h))
+                                .map(|&h| (h.0, topo.host(h).download_bps, join_s(h)))
+                                .collect(),
+                            client: (!request.preseeded).then_some((client_host.0, client_up)),
+                        });
+                        job_servers.extend(servers.iter().copied());
+                    }
                 }
                 let id = cj.accepted.map(|(id, _)| id);
                 let base_job = id.and_then(|id| bs.map(|b| b.job(id)));
@@ -617,6 +686,7 @@ impl Results {
                 let mut sustained = 0;
                 let mut all_lags = Vec::new();
                 let mut completed_by: BTreeMap<u32, (usize, Option<SimTime>)> = BTreeMap::new();
+                let left_before = left_unfinished;
                 // Moments of the job: seconds since its request, exact (integer nanoseconds).
                 let requested = cj.requested_at;
                 let rel = |t: SimTime| {
@@ -640,6 +710,7 @@ impl Results {
                             completions.push(t.since(req.min(t)).as_secs_f64());
                             last = last.max(Some(t));
                         }
+                        _ if id.is_some() && engine.has_left(h) => left_unfinished += 1,
                         _ if id.is_some() => unfinished += 1,
                         _ => {}
                     }
@@ -685,7 +756,9 @@ impl Results {
                         sustained: lag.map(|l| l.1),
                     });
                 }
-                let complete = completions.len() == servers.len();
+                let job_left_unfinished = left_unfinished - left_before;
+                // Complete: every server received the content, or left the network first.
+                let complete = completions.len() + job_left_unfinished == servers.len();
                 let makespan = match (complete, last, cj.requested_at) {
                     (true, Some(l), Some(r)) => Some(secs(l) - secs(r)),
                     _ => None,
@@ -746,6 +819,7 @@ impl Results {
                             Verdict::Done if report.repaired => ("repaired_then_completed", None),
                             Verdict::Done if report.faulted => ("completed_after_fault", None),
                             Verdict::Done => ("completed", None),
+                            Verdict::Left => ("left_unfinished", None),
                             Verdict::Pending => ("unfinished", None),
                         };
                         if report.done_at.is_some() {
@@ -758,6 +832,7 @@ impl Results {
                             "completed_after_fault" => verdicts.completed_after_fault += 1,
                             "repaired_then_completed" => verdicts.repaired_then_completed += 1,
                             "failed" => verdicts.failed += 1,
+                            "left_unfinished" => verdicts.left_unfinished += 1,
                             _ => verdicts.unfinished += 1,
                         }
                         servers_out.push(ServerAccount {
@@ -772,6 +847,7 @@ impl Results {
                             queries: report.queries,
                             repairs: report.repairs,
                             truly_done: truth,
+                            left_s: report.left_at.map(secs),
                         });
                     }
                     Accountability {
@@ -838,7 +914,10 @@ impl Results {
                             .collect();
                         let pieces: Vec<_> = engine.piece_records().iter().filter(|p| p.job == id).copied().collect();
                         let end = if complete { last.unwrap_or(start) } else { engine.now() };
-                        Some(utilisation(&pieces, &capacity(b.host(), None), &peers, start, end))
+                        // The origins seed together: their combined upload is the origin's.
+                        let mut origin = capacity(b.host(), None);
+                        origin.upload += b.origins().iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+                        Some(utilisation(&pieces, &origin, &peers, start, end))
                     }
                     _ => None,
                 };
@@ -858,7 +937,7 @@ impl Results {
                     strategy: request.strategy.name().to_string(),
                     strategy_params: {
                         let mut params = strategy_params(&request.strategy);
-                        if let Some(p) = base_job.and_then(|b| b.plan) {
+                        if let Some(p) = base_job.and_then(|b| b.plan.as_ref()) {
                             params["plan"] = serde_json::json!({
                                 "first_nodes": p.first_nodes,
                                 "fanout": p.fanout,
@@ -872,6 +951,7 @@ impl Results {
                     outcome_reason,
                     servers: servers.len(),
                     completed: completions.len(),
+                    left_unfinished: job_left_unfinished,
                     content_bytes: request.content.total_bytes,
                     chunks: request.content.chunks,
                     live: request.content.is_live(),
@@ -945,7 +1025,17 @@ impl Results {
             (true, Some(f), Some(l)) => Some(secs(l) - secs(f)),
             _ => None,
         };
-        let lower_bound_s = bound_end.map(|b| b - first_start.map_or(0.0, secs));
+        let origin = |b: &crate::protocol::base_server::BaseServer| {
+            let base_upload = topo.host(b.host()).upload_bps;
+            let origin_upload = base_upload + b.origins().iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+            let total_upload = origin_upload + job_servers.iter().map(|&h| topo.host(h).upload_bps).sum::<f64>();
+            WorkloadCapacity { base_upload, origin_upload, total_upload }
+        };
+        let workload_bound = bs.and_then(|b| workload_lower_bound(&workload, &origin(b)));
+        let from_first = |end: f64| end - first_start.map_or(0.0, secs);
+        let largest_job_bound_s = bound_end.map(from_first);
+        let workload_lower_bound_s = workload_bound.as_ref().map(|(end, _)| from_first(*end)).or(largest_job_bound_s);
+        let lower_bound_s = workload_lower_bound_s;
         let strategy = if jobs.is_empty() {
             "none".to_string()
         } else {
@@ -968,9 +1058,13 @@ impl Results {
             makespan_s,
             lower_bound_s,
             ratio_to_bound: makespan_s.zip(lower_bound_s).map(|(m, b)| m / b),
+            workload_lower_bound_s,
+            workload_bound_by: workload_bound.map(|(_, why)| why),
+            largest_job_bound_s,
             completion_s: Percentiles::of(&all_completions),
             deliveries,
             unfinished,
+            left_unfinished,
             job_outcomes: outcomes,
             faults: listed(engine.fault_log().listed()),
             faults_total: engine.fault_log().total(),

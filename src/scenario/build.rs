@@ -147,7 +147,10 @@ impl Scenario {
     /// is allocated in proportion to them.
     fn check_sizes(&self) -> Result<(), ScenarioError> {
         let net = &self.network;
-        let mut hosts = net.base_server.is_some() as u64 + self.clients.len() as u64 + net.hosts.len() as u64;
+        let mut hosts = net.base_server.is_some() as u64
+            + net.origins.len() as u64
+            + self.clients.len() as u64
+            + net.hosts.len() as u64;
         let mut group_size = BTreeMap::new();
         for (i, g) in net.groups.iter().enumerate() {
             check_count(&format!("network.groups[{i}].count"), g.count as u64, MAX_HOSTS)?;
@@ -162,6 +165,10 @@ impl Scenario {
         check_total("clients", jobs, MAX_JOBS, "the number of jobs")?;
         if let Some(f) = &self.faults {
             check_total("faults.events", f.events.len() as u64, MAX_FAULT_EVENTS, "the number of fault events")?;
+        }
+        if let Some(c) = &self.churn {
+            let events = c.joins.len() as u64 + c.leaves.len() as u64;
+            check_total("churn", events, MAX_FAULT_EVENTS, "the number of churn events (joins and leaves)")?;
         }
         Ok(())
     }
@@ -218,6 +225,22 @@ impl Scenario {
         };
         if base_server.is_none() && !self.clients.is_empty() {
             return Err(ScenarioError::invalid("network.base_server", "clients need a base server"));
+        }
+        if base_server.is_none() && !self.network.origins.is_empty() {
+            return Err(ScenarioError::invalid("network.origins", "origins need a base server"));
+        }
+        let mut origins = Vec::new();
+        for (i, o) in self.network.origins.iter().enumerate() {
+            let path = format!("network.origins[{i}]");
+            origins.push(add_host(
+                &mut hosts,
+                &mut names,
+                &path,
+                &o.name,
+                o.upload_mbps,
+                o.download_mbps,
+                o.latency_ms,
+            )?);
         }
         let mut client_hosts = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
@@ -287,7 +310,13 @@ impl Scenario {
             None => build_duty("network.base_server.duty", &Duty::default(), self.horizon_s)?,
         };
         let control = build_control("control_plane", &self.control_plane.clone().unwrap_or_default())?;
+        let churn = match &self.churn {
+            Some(c) => build_churn(c, &names, &node_servers, seed)?,
+            None => BuiltChurn::default(),
+        };
         Ok(Built {
+            origins,
+            churn,
             control,
             faults,
             random_faults,
@@ -385,7 +414,9 @@ impl Scenario {
                     }
                     _ => content.live_chunk_interval.map(|i| SimDuration::from_nanos(2 * i.as_nanos())),
                 };
-                let request = JobRequest { name: j.name.clone(), content, servers, strategy, playout_buffer };
+                let preseeded = matches!(j.content, Content::File(FileContent { at_origins: true, .. }));
+                let request =
+                    JobRequest { name: j.name.clone(), content, servers, strategy, playout_buffer, preseeded };
                 let script = build_script(&path, j, &request, names)?;
                 jobs.push(BuiltJob { request, script });
             }
@@ -472,7 +503,7 @@ impl Scenario {
                     if node_servers.binary_search(&h).is_err() {
                         return Err(ScenarioError::invalid(
                             format!("{path}.host"),
-                            "only node servers crash (the base server and clients are kept up)",
+                            "only node servers crash (the base server, origins and clients are kept up)",
                         ));
                     }
                     push(*at_s, FaultAction::Crash { host: h, repairable: !permanent }, format!("crash {name}"));
@@ -593,6 +624,115 @@ impl Scenario {
         }
         Ok(RandomFaultProcess { mtbf_s: random.mtbf_s, mean_down_s: random.mean_down_s, hosts })
     }
+}
+
+/// The node servers a churn entry's `server` (a host or group name) stands for.
+fn churn_servers(
+    path: &str,
+    name: &str,
+    names: &Names,
+    node_servers: &[HostId],
+    budget: &mut Budget,
+) -> Result<Vec<HostId>, ScenarioError> {
+    let named = names.hosts_of(path.to_string(), name)?;
+    budget.spend(path, named.size())?;
+    let hosts = members(named);
+    if hosts.iter().any(|h| node_servers.binary_search(h).is_err()) {
+        return Err(ScenarioError::invalid(
+            path,
+            format!("{} is not a node server (the base server, origins and clients stay)", shown(name)),
+        ));
+    }
+    Ok(hosts)
+}
+
+/// Joins and leaves of `churn`, resolved to hosts and times; the arrival process is drawn from
+/// the seed's churn stream. A server joins at most once and is listed in `leaves` at most once;
+/// a listed leave must come after the server's listed join, and a server of the arrival process
+/// may not have a listed leave time (its arrival is random).
+fn build_churn(churn: &Churn, names: &Names, node_servers: &[HostId], seed: u64) -> Result<BuiltChurn, ScenarioError> {
+    let mut budget = Budget { used: 0, max: MAX_HOSTS, what: "the number of servers churn names (groups expanded)" };
+    let mut joined: BTreeMap<HostId, f64> = BTreeMap::new();
+    let mut out = BuiltChurn::default();
+    let mut join = |path: &str, h: HostId, at: f64, out: &mut BuiltChurn| {
+        if joined.insert(h, at).is_some() {
+            return Err(ScenarioError::invalid(path, "this server already joins at another time"));
+        }
+        out.joins.push((SimTime::from_secs_f64(at), h));
+        Ok(())
+    };
+    for (i, e) in churn.joins.iter().enumerate() {
+        let path = format!("churn.joins[{i}]");
+        check_time(&format!("{path}.at_s"), e.at_s)?;
+        for h in churn_servers(&format!("{path}.server"), &e.server, names, node_servers, &mut budget)? {
+            join(&path, h, e.at_s, &mut out)?;
+        }
+    }
+    let mut arriving = BTreeSet::new();
+    if let Some(a) = &churn.arrivals {
+        let path = "churn.arrivals";
+        check_time(&format!("{path}.start_s"), a.start_s)?;
+        check_period(&format!("{path}.mean_interval_s"), a.mean_interval_s)?;
+        let mut rng = RngStreams::new(seed).stream(StreamId::Entity(CHURN_STREAM, 0));
+        let mut t = a.start_s;
+        for (i, name) in a.servers.iter().enumerate() {
+            let p = format!("{path}.servers[{i}]");
+            for h in churn_servers(&p, name, names, node_servers, &mut budget)? {
+                // Exponential gap by inversion; 1 - u is in (0, 1], so the logarithm is finite.
+                let u: f64 = rand::Rng::gen(&mut rng);
+                t = (t - a.mean_interval_s * (1.0 - u).ln()).min(MAX_TIME_S);
+                join(&p, h, t, &mut out)?;
+                arriving.insert(h);
+            }
+        }
+    }
+    let mut leaving = BTreeSet::new();
+    for (i, e) in churn.leaves.iter().enumerate() {
+        let path = format!("churn.leaves[{i}]");
+        check_time(&format!("{path}.at_s"), e.at_s)?;
+        for h in churn_servers(&format!("{path}.server"), &e.server, names, node_servers, &mut budget)? {
+            if !leaving.insert(h) {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.server"),
+                    "this server already leaves at another time",
+                ));
+            }
+            if arriving.contains(&h) {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.server"),
+                    "a server of the arrival process joins at a random time: it cannot also leave at a set time",
+                ));
+            }
+            if joined.get(&h).is_some_and(|&j| e.at_s <= j) {
+                return Err(ScenarioError::invalid(format!("{path}.at_s"), "must be after the server joins"));
+            }
+            out.leaves.push((SimTime::from_secs_f64(e.at_s), h));
+        }
+    }
+    if let Some(w) = &churn.leave_when_done {
+        let path = "churn.leave_when_done";
+        check_time(&format!("{path}.seed_s"), w.seed_s)?;
+        let seed_time = SimDuration::from_secs_f64(w.seed_s);
+        match &w.servers {
+            None => out.leave_when_done.extend(node_servers.iter().map(|&h| (h, seed_time))),
+            Some(list) => {
+                for (i, name) in list.iter().enumerate() {
+                    let p = format!("{path}.servers[{i}]");
+                    for h in churn_servers(&p, name, names, node_servers, &mut budget)? {
+                        if out.leave_when_done.insert(h, seed_time).is_some() {
+                            return Err(ScenarioError::invalid(p, format!("server {} is listed twice", shown(name))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Stable: joins (and leaves) at the same time keep their listed order.
+    out.joins.sort_by_key(|&(t, _)| t);
+    out.leaves.sort_by_key(|&(t, _)| t);
+    out.join_at = out.joins.iter().map(|&(t, h)| (h, t)).collect();
+    out.leave_at = out.leaves.iter().map(|&(t, h)| (h, t)).collect();
+    Ok(out)
 }
 
 /// The sides of a partition: each host with its side number (from 1). Sides must be two or
@@ -861,7 +1001,7 @@ fn build_script(
 
 fn build_content(path: &str, c: &Content) -> Result<ContentSpec, ScenarioError> {
     match c {
-        Content::File(FileContent { size_mb, chunks }) => {
+        Content::File(FileContent { size_mb, chunks, .. }) => {
             check_size(&format!("{path}.size_mb"), *size_mb)?;
             let total_bytes = (size_mb * 1e6).round() as u64;
             let most = total_bytes.min(MAX_CHUNKS);

@@ -216,6 +216,24 @@ pub struct RandomFaultProcess {
     pub hosts: Vec<HostId>,
 }
 
+/// Random stream of the churn's arrival process (`StreamId::Entity(CHURN_STREAM, 0)`).
+pub const CHURN_STREAM: u32 = 5;
+
+/// Churn resolved to hosts and times.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuiltChurn {
+    /// Servers that join, in time order: absent before.
+    pub joins: Vec<(SimTime, HostId)>,
+    /// Servers that leave at a time, in time order.
+    pub leaves: Vec<(SimTime, HostId)>,
+    /// Servers that leave once every job they hold is done, after seeding this long.
+    pub leave_when_done: BTreeMap<HostId, SimDuration>,
+    /// The same joins and leaves by host, for lookups.
+    pub join_at: BTreeMap<HostId, SimTime>,
+    /// Leave times by host.
+    pub leave_at: BTreeMap<HostId, SimTime>,
+}
+
 /// A scenario made concrete for one seed: everything the engine needs, nothing to look up.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -225,8 +243,12 @@ pub struct Built {
     pub seed: u64,
     /// End of the run.
     pub horizon: SimTime,
-    /// Every host: base server first (if any), then clients, named hosts, group hosts.
+    /// Every host: base server first (if any), then origins, clients, named hosts, group hosts.
     pub hosts: Vec<HostSpec>,
+    /// Origin servers besides the base server, in scenario order.
+    pub origins: Vec<HostId>,
+    /// Servers joining and leaving.
+    pub churn: BuiltChurn,
     /// Number of routers (graph nodes after the hosts).
     pub routers: usize,
     /// Explicit links (empty: uncongested core).

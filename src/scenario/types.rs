@@ -44,6 +44,68 @@ pub struct Scenario {
     /// How control messages survive losses (retransmission) and how often roles ask again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane: Option<ControlPlane>,
+    /// Servers that join over time and leave (not faults: see the README's section on churn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<Churn>,
+}
+
+/// Churn: node servers that are not there from the start, and servers that leave. A server that
+/// has not joined yet (or has left) is not approached: an offer to it is refused at once. A
+/// joining server asks the base server for its jobs; a leaving server tells the base server and
+/// hands back the servers it had not approached yet. Leaving is not a fault: the base server's
+/// verdict for a server that left before completing is `left_unfinished`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Churn {
+    /// Servers (host or group names) that join at a given time; absent before it.
+    #[serde(default)]
+    pub joins: Vec<ChurnEvent>,
+    /// Servers that join one after another at the times of a seeded Poisson process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<Arrivals>,
+    /// Servers (host or group names) that leave at a given time, done or not.
+    #[serde(default)]
+    pub leaves: Vec<ChurnEvent>,
+    /// Servers that leave once every job they hold is done, after seeding for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leave_when_done: Option<LeaveWhenDone>,
+}
+
+/// A server or group joining or leaving at a time.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnEvent {
+    /// A node server, or a group (every member at once).
+    pub server: String,
+    /// When, seconds.
+    pub at_s: f64,
+}
+
+/// A seeded arrival process: the listed servers join in list order, the gaps between
+/// arrivals exponentially distributed (a Poisson process), drawn from the scenario's seed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Arrivals {
+    /// Servers (host or group names) that arrive, in order; absent until they do.
+    pub servers: Vec<String>,
+    /// When the process starts, seconds (default 0): the first arrival is one gap later.
+    #[serde(default)]
+    pub start_s: f64,
+    /// Mean time between two arrivals, seconds.
+    pub mean_interval_s: f64,
+}
+
+/// Servers that leave once every job they hold is done.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveWhenDone {
+    /// The servers (host or group names); default every node server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<String>>,
+    /// How long a server stays after its last job is done (seeding its content), seconds
+    /// (default 0).
+    #[serde(default)]
+    pub seed_s: f64,
 }
 
 /// The control plane: every control message is retransmitted when lost, with exponential
@@ -266,6 +328,12 @@ pub struct Network {
     /// The base server (required when any client submits a job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_server: Option<BaseServer>,
+    /// Origin servers: replicas of the base server's content store. They hold every job's
+    /// pre-seeded content from the start (`content.at_origins`), receive every other job's log
+    /// from the base server, and share out the first nodes with it (see the README's section on
+    /// origins). They are neither node servers nor clients, and they do not crash.
+    #[serde(default)]
+    pub origins: Vec<Origin>,
     /// Explicitly named node servers.
     #[serde(default)]
     pub hosts: Vec<Host>,
@@ -297,6 +365,21 @@ pub struct Host {
     /// when omitted. A server at its limit takes a new job without its index list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_uploads: Option<u32>,
+}
+
+/// An origin server.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Unique name.
+    pub name: String,
+    /// Upload capacity, megabits per second.
+    pub upload_mbps: f64,
+    /// Download capacity, megabits per second.
+    pub download_mbps: f64,
+    /// Access latency, milliseconds.
+    #[serde(default)]
+    pub latency_ms: f64,
 }
 
 /// The base server's host and policy.
@@ -521,6 +604,10 @@ pub struct FileContent {
     pub size_mb: f64,
     /// Number of equal chunks (the last takes the remainder).
     pub chunks: u32,
+    /// The file is already at the base server and every origin when the job is requested (a
+    /// registry's image, a CDN's object): the client uploads only its commands (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_origins: bool,
 }
 
 /// A live stream (`"kind": "live"`).

@@ -5,16 +5,19 @@
 //! (including ones that isolate the client or the base server), link cuts on an explicit
 //! topology, and message loss on one host or on every host including the client, over the star,
 //! the chain, the tree and the cascade with every combination of its switches (automatic or
-//! fixed fanout and first nodes, move-on, switching and helping). Every fault
+//! fixed fanout and first nodes, move-on, switching and helping), with churn on top: a server
+//! that joins late, one that leaves at a time, and servers that leave once done. Every fault
 //! starts in the first 12 s and lasts at most 40 s, except permanent crashes and crashes only a
 //! repair ends. Invariants, checked on every run:
 //!
 //! 1. the account is true: no server is reported complete without all content and every command;
 //! 2. resume never re-sends a byte a server held (`bytes_resent` is 0);
 //! 3. repair attempts per server never exceed `max_repairs`;
-//! 4. liveness: the job closes; every server completes unless it was given up on, and a server
-//!    is given up on only while it is down; the job closes no later than [`close_bound`] after
-//!    the last fault ends;
+//! 4. liveness: the job closes; every server completes unless it was given up on or left, a
+//!    server is given up on only while it is down and before it left (a server that left is
+//!    never given up on: its verdict is `left_unfinished`, and only the server that leaves at
+//!    a time can have it); the job closes no later than [`close_bound`] after the last fault
+//!    ends (the fault-free run it is compared with has the same churn);
 //! 5. the client's notices are in time order, the closing is the last and comes once, a server
 //!    is reported failed at most once and only if its verdict is `failed`, no delay notice
 //!    follows a server's failure, and the closing counts exactly the failed servers.
@@ -72,6 +75,47 @@ struct Job {
     strategy: String,
     live: bool,
     commands: bool,
+}
+
+/// Churn on top of the faults (not faults itself).
+#[derive(Debug, Clone)]
+struct Churn {
+    /// A server that joins at this time (absent before).
+    late: Option<(u8, f64)>,
+    /// A server that leaves at this time (after its join if it is the late one).
+    leave: Option<(u8, f64)>,
+    /// Every server leaves this long after it is done.
+    when_done: Option<f64>,
+}
+
+fn churn() -> impl Strategy<Value = Churn> {
+    (
+        proptest::option::weighted(0.3, (0..SERVERS, 0.0..START_WINDOW_S)),
+        proptest::option::weighted(0.3, (0..SERVERS, 0.0..20.0f64)),
+        proptest::option::weighted(0.2, 0.0..5.0f64),
+    )
+        .prop_map(|(late, leave, when_done)| {
+            // A server leaves after it joined.
+            let leave = leave.map(|(h, at)| match late {
+                Some((l, join)) if l == h => (h, join + 0.5 + at),
+                _ => (h, at),
+            });
+            Churn { late, leave, when_done }
+        })
+}
+
+fn churn_json(c: &Churn) -> String {
+    let mut parts = Vec::new();
+    if let Some((h, at)) = c.late {
+        parts.push(format!(r#""joins": [ {{ "server": "{}", "at_s": {at} }} ]"#, name(h)));
+    }
+    if let Some((h, at)) = c.leave {
+        parts.push(format!(r#""leaves": [ {{ "server": "{}", "at_s": {at} }} ]"#, name(h)));
+    }
+    if let Some(seed) = c.when_done {
+        parts.push(format!(r#""leave_when_done": {{ "seed_s": {seed} }}"#));
+    }
+    format!(r#""churn": {{ {} }},"#, parts.join(", "))
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -180,7 +224,7 @@ fn fault_json(f: &Fault) -> String {
 
 /// A small explicit topology: the base server and the client on a core router, servers 1-4 on
 /// rack 1 and 5-8 on rack 2 (so a rack's uplink can be cut).
-fn scenario(job: &Job, faults: &[Fault], seed: u64) -> String {
+fn scenario(job: &Job, faults: &[Fault], churn: &Churn, seed: u64) -> String {
     let content = if job.live {
         r#"{ "kind": "live", "rate_mbps": 4, "duration_s": 8, "chunk_s": 1 }"#
     } else {
@@ -189,7 +233,7 @@ fn scenario(job: &Job, faults: &[Fault], seed: u64) -> String {
     let commands = if job.commands { r#"[ { "name": "run", "at_s": 2, "data_mb": 0.5, "exec_s": 3 } ]"# } else { "[]" };
     let events: Vec<String> = faults.iter().map(fault_json).collect();
     format!(
-        r#"{{ "name": "chaos", "seed": {seed}, "horizon_s": 3000, "network": {{
+        r#"{{ "name": "chaos", "seed": {seed}, "horizon_s": 3000, {} "network": {{
             "base_server": {{ "name": "bs", "upload_mbps": 16, "download_mbps": 80,
                               "duty": {{ "repair_s": {REPAIR_S}, "repair_success": 0.7, "max_repairs": {MAX_REPAIRS},
                                          "query_timeout_s": {QUERY_TIMEOUT_S} }} }},
@@ -207,6 +251,7 @@ fn scenario(job: &Job, faults: &[Fault], seed: u64) -> String {
           "clients": [ {{ "name": "c", "upload_mbps": 80, "download_mbps": 80,
             "jobs": [ {{ "name": "j", "content": {content}, "strategy": {}, "commands": {commands} }} ] }} ],
           "faults": {{ "events": [ {} ] }} }}"#,
+        churn_json(churn),
         job.strategy,
         events.join(",")
     )
@@ -237,12 +282,12 @@ fn close_bound(fault_free_close: f64, wait: f64) -> f64 {
 
 /// Checks every invariant of the module docs; returns the close time's overshoot past the last
 /// fault's end (for the record).
-fn check(job: &Job, faults: &[Fault], seed: u64) -> Result<f64, TestCaseError> {
+fn check(job: &Job, faults: &[Fault], churn: &Churn, seed: u64) -> Result<f64, TestCaseError> {
     if let Some(path) = std::env::var_os("CHAOS_DUMP") {
-        std::fs::write(path, scenario(job, faults, seed)).expect("dump the scenario");
+        std::fs::write(path, scenario(job, faults, churn, seed)).expect("dump the scenario");
     }
-    let r = run(&scenario(job, faults, seed));
-    let fault_free = run(&scenario(job, &[], seed));
+    let r = run(&scenario(job, faults, churn, seed));
+    let fault_free = run(&scenario(job, &[], churn, seed));
     let jr = &r.jobs[0];
     let acc = jr.accountability.as_ref().expect("job created");
     // 1. A true account.
@@ -267,10 +312,22 @@ fn check(job: &Job, faults: &[Fault], seed: u64) -> Result<f64, TestCaseError> {
         })
     };
     prop_assert_eq!(jr.outcome.as_str(), "closed", "the job closes: {:?}", jr.outcome_reason);
+    let leaves_at = |server: &str| churn.leave.filter(|&(h, _)| name(h) == server).map(|(_, at)| at);
     for s in &acc.servers {
         if s.state == "failed" {
             let t = s.failed_s.expect("failed at");
             prop_assert!(down_at(&s.server, t), "{} given up on at {t}, though it was up", s.server);
+            prop_assert!(leaves_at(&s.server).is_none_or(|l| t < l), "{} given up on after it left", s.server);
+        } else if s.state == "left_unfinished" {
+            // It left: at its time, or once done (when its notices could not reach the base
+            // server before it went, the base server never learns that it completed).
+            let left_s = s.left_s.expect("left at");
+            let at_its_time = leaves_at(&s.server).is_some_and(|l| left_s >= l - 1e-9);
+            prop_assert!(
+                at_its_time || churn.when_done.is_some(),
+                "{} left unfinished, but it does not leave",
+                s.server
+            );
         } else {
             prop_assert!(s.truly_done, "{} is not done ({})", s.server, s.state);
         }
@@ -339,16 +396,17 @@ proptest! {
     fn the_base_servers_promises_hold_under_random_fault_schedules(
         job in job(),
         faults in proptest::collection::vec(fault(), 0..5),
+        churn in churn(),
         seed in 0u64..1000,
     ) {
-        let overshoot = check(&job, &faults, seed)?;
+        let overshoot = check(&job, &faults, &churn, seed)?;
         if std::env::var_os("CHAOS_STATS").is_some() {
             // The worst close-time overshoot seen so far, for the record.
             static WORST: std::sync::Mutex<f64> = std::sync::Mutex::new(f64::NEG_INFINITY);
             let mut worst = WORST.lock().expect("not poisoned");
             if overshoot > *worst {
                 *worst = overshoot;
-                eprintln!("worst overshoot so far {overshoot:.3} s: {job:?} {faults:?} seed {seed}");
+                eprintln!("worst overshoot so far {overshoot:.3} s: {job:?} {faults:?} {churn:?} seed {seed}");
             }
         }
     }

@@ -11,6 +11,7 @@ mod fuzz;
 mod fuzz_gen;
 mod hostile;
 mod network_model;
+mod origins;
 mod outputs;
 mod patent_cascade;
 mod protocol;

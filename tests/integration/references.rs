@@ -3,7 +3,7 @@
 //! is smaller than the bundled reference (`scenarios/references/`), the test says so; the
 //! bundled ones are checked by `cascade-sim check`.
 
-use super::util::run_json;
+use super::util::{ns, run_json};
 use cascade_sim::report::Results;
 
 /// A homogeneous case: `n` peers and the base server at `u` Mbit/s up = down, zero latency, a
@@ -147,4 +147,55 @@ fn the_swarm_sends_nothing_across_a_partition_and_a_crashed_peer_continues() {
     let node = run.results.nodes.iter().find(|n| n.node == "peer-9").unwrap();
     assert!(node.bytes_received >= 40_000_000 && node.bytes_received <= 42_000_000, "{}", node.bytes_received);
     assert!(node.completion_s.unwrap() > 2.5);
+}
+
+fn bundled(path: &str) -> Results {
+    run_json(&std::fs::read_to_string(path).unwrap())
+}
+
+#[test]
+fn the_default_cascade_on_the_registry_case_is_within_the_leads_target_of_the_bound() {
+    // 1 GB pre-seeded at three 10 Gbit/s origins, 1,000 hosts at 1-10 Gbit/s: the bound is
+    // F/d_min = 8,000 Mbit / 1,000 Mbit/s = 8 s (one copy out of the origins' 30 Gbit/s takes
+    // 0.27 s). The lead's target for the default cascade is 1.3x; it measures 8.545 s (1.07x).
+    let r = bundled("scenarios/references/registry.json");
+    assert_eq!(ns(r.lower_bound_s.unwrap()), ns(8.0));
+    assert_eq!(r.workload_lower_bound_s, r.lower_bound_s);
+    let m = makespan(&r);
+    assert!(m <= 1.3 * 8.0, "makespan {m} s");
+    // Every origin streams to first nodes of its own.
+    for origin in ["registry", "origin-us", "origin-ap"] {
+        let fed: u64 =
+            r.nodes.iter().flat_map(|n| n.bytes_from.iter()).filter(|b| b.source == origin).map(|b| b.bytes).sum();
+        assert!(fed >= 1_000_000_000, "{origin} sent {fed} bytes");
+    }
+    // Pre-seeded: nothing waits for the client's 100 Mbit/s upload (1 GB would take 80 s).
+    assert!(r.jobs[0].closed_s.unwrap() < 10.0);
+}
+
+#[test]
+fn the_churn_case_counts_who_left_and_bounds_the_late_joiners() {
+    let r = bundled("scenarios/references/churn.json");
+    let job = &r.jobs[0];
+    let acc = job.accountability.as_ref().unwrap();
+    // The 20 flaky servers leave at 3 s, before they can hold 500 MB at 1 Gbit/s (4 s at the
+    // very least): left unfinished, not failed; the job closes without them.
+    assert_eq!((r.left_unfinished, job.left_unfinished, r.unfinished), (20, 20, 0));
+    for s in &acc.servers {
+        let flaky = s.server.starts_with("flaky");
+        assert_eq!(s.state == "left_unfinished", flaky, "{} {}", s.server, s.state);
+        assert_ne!(s.state, "failed");
+    }
+    assert_eq!(job.outcome, "closed");
+    assert_eq!(job.completed, 280);
+    // The bound: the last late joiner's join plus 500 MB over its download; at least F/d_min.
+    let joins: Vec<f64> =
+        r.nodes.iter().filter(|n| n.node.starts_with("late")).filter_map(|n| n.job_object_s).collect();
+    assert_eq!(joins.len(), 50);
+    let bound = r.lower_bound_s.unwrap();
+    assert!(bound > 40.0 && bound >= joins.iter().cloned().fold(0.0, f64::max), "bound {bound}");
+    // Joiners are fed by servers already in the cascade and servers whose source left by
+    // holders, not all by the base server's 1 Gbit/s (which took 258 s): 69.7 s, 1.38x.
+    let m = makespan(&r);
+    assert!(m >= bound && m <= 1.5 * bound, "makespan {m} s, bound {bound} s");
 }
