@@ -83,7 +83,8 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Also write trace.json (Chrome trace event format: open it in Perfetto or
-        /// chrome://tracing); records every control message, so it costs memory on big runs.
+        /// chrome://tracing) with every control message; messages go to a temporary file beside
+        /// the outputs as they are sent, so a big trace costs disk, not memory.
         #[arg(long)]
         trace: bool,
         /// Set a scenario field before running, PATH=VALUE (a JSON value; repeatable), e.g.
