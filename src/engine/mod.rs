@@ -1688,9 +1688,10 @@ impl World for EngineWorld<'_> {
     }
 
     fn piece_bytes(&self, piece: u32) -> u64 {
-        match &self.log[piece as usize] {
-            Item::Chunk(k) => self.content.chunk_bytes(*k),
-            Item::Command(c) => c.data_bytes,
+        match self.log.get(piece as usize) {
+            Some(Item::Chunk(k)) => self.content.chunk_bytes(*k),
+            Some(Item::Command(c)) => c.data_bytes,
+            None => 0,
         }
     }
 

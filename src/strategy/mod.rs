@@ -137,7 +137,8 @@ pub trait World {
     /// Bytes sent so far over the connection from `from` to `to` (pieces in progress count
     /// what has left the sender).
     fn bytes_sent(&mut self, from: HostId, to: HostId) -> u64;
-    /// Size of item `piece` of the job's log, bytes.
+    /// Size of item `piece` of the job's log, bytes; 0 for an item not in the log yet (a live
+    /// stream's log grows as the client sends it).
     fn piece_bytes(&self, piece: u32) -> u64;
     /// Number of items of the job's log once the log is complete (the end-job command held by
     /// the origin); `None` while it may still grow.

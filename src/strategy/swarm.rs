@@ -17,7 +17,8 @@
 //! - **Choking.** A peer uploads on `upload_slots` connections at once. Without an explicit
 //!   value the slots follow the mainline client's rule from the peer's upload
 //!   ([`super::auto_upload_slots`]: 2 below 9 kB/s, 3 below 15, 4 below 42, then
-//!   ⌊√(0.6 · kB/s)⌋), capped at `max_upload_slots`. Every 10 s a peer rechokes: a leecher
+//!   ⌊√(0.6 · kB/s)⌋), capped at `max_upload_slots`. Every 10 s a peer rechokes (sooner when
+//!   a piece moves much faster than in real swarms: see below): a leecher
 //!   unchokes the `slots − 1` interested neighbours it *measured* the highest download rates
 //!   from (bytes received over the last 20 s, tit-for-tat), a seed those it uploads to fastest,
 //!   longest-waiting first among equals (round robin); every 30 s one more interested
@@ -25,6 +26,25 @@
 //!   interest frees its slot at once and the best interested neighbour takes it.
 //! - **Pipelining.** An unchoked connection carries piece after piece back to back: the
 //!   engine keeps its flow and extends it with the next piece's bytes.
+//! - **A downloader asks for no more than its download takes.** A peer requests a piece from an
+//!   unchoking neighbour only while the uploads already coming to it cannot fill its download
+//!   (each counted at its sender's nominal slot rate, upload / slots); otherwise it stays
+//!   uninterested in that neighbour, whose slot goes to a peer that can use it. Real clients
+//!   reach a similar state through TCP: a download shared by more connections than it needs
+//!   slows every one of them, and rate-based unchoking moves uploaders to faster receivers.
+//!   Without it, pieces crawl over connections that share an oversubscribed download while
+//!   other peers' downloads idle.
+//! - **Super-seeding origin.** The base server chooses the piece itself: the one it has sent
+//!   fewest times (each piece to one peer before any goes twice), as a client in super-seed
+//!   mode does, and it moves its slot on after every piece to the interested neighbour it served
+//!   longest ago (never served first), so that its pieces spread over many peers instead of
+//!   feeding the same few. The origin's upload is the swarm's injection rate: duplicate pieces
+//!   from it delay the end of everyone.
+//! - **Rechoke period.** The mainline 10 s, or three piece transfers on one upload slot when
+//!   that is shorter (`piece / (upload / slots)`). Real swarms move a 256 KB piece per slot in
+//!   seconds to minutes, so 10 s is a few piece transfers; a simulated swarm of fast peers (a
+//!   1 MB piece in 0.32 s per slot) keeps that ratio rather than the wall-clock constant. The
+//!   optimistic unchoke moves every third rechoke.
 //! - **Endgame.** When every piece a peer lacks is already on its way, an idle unchoked
 //!   connection sends it a second copy of one of them; the first copy to arrive cancels the
 //!   other. (Real clients request every missing block from everyone; with whole pieces as
@@ -34,7 +54,8 @@
 //!   their way to a crashed host are lost; a peer that comes back re-announces and continues
 //!   from the pieces it holds.
 //!
-//! Simplifications: pieces are not split into 16 KB blocks (a piece is requested from one
+//! Simplifications: the download-saturation rule and the scaled rechoke period above are ours;
+//! pieces are not split into 16 KB blocks (a piece is requested from one
 //! uploader at a time, outside endgame); HAVE messages and requests take no time and no
 //! bandwidth; a choke takes effect once the piece in progress has been sent; the tracker only
 //! hands out peers the announcing peer can reach; TCP dynamics are the flow model's max-min
@@ -96,8 +117,11 @@ impl StrategyModule for Swarm {
     }
 }
 
-/// Time between two rechokes of a peer.
+/// Time between two rechokes of a peer (the mainline client's 10 s), unless a piece takes much
+/// less time on one upload slot (see [`rechoke_period`]).
 const RECHOKE: SimDuration = SimDuration::from_secs(10);
+/// Rechoke periods shorter than 10 s last this many piece transfers on one upload slot.
+const RECHOKE_PIECES: u64 = 3;
 /// Every this many rechokes the optimistic unchoke moves on (30 s).
 const OPTIMISTIC_EVERY: u32 = 3;
 /// Time between two announces of a peer short of neighbours.
@@ -155,8 +179,16 @@ struct Peer {
     /// Uploads in progress: (receiver, piece).
     sending: Vec<(u32, u32)>,
     slots: u32,
+    /// Nominal rate of one of its upload slots (upload / slots), bytes per second.
+    slot_rate: u64,
+    /// Download, bytes per second.
+    download: u64,
+    /// Sum of the nominal slot rates of the uploads now coming to this peer.
+    inflow: u64,
     rechokes: u32,
     last_rechoke: SimTime,
+    /// Its rechoke period.
+    rechoke_every: SimDuration,
 }
 
 /// The BitTorrent piece scheduler of one job.
@@ -170,6 +202,8 @@ pub struct BitTorrent {
     origin_timers: bool,
     /// Joined, up peers that still lack pieces; timers stop when none is left.
     leechers: u32,
+    /// Per piece, the copies the origin started sending (super-seeding).
+    origin_sent: Vec<u32>,
     rng: ChaCha12Rng,
 }
 
@@ -184,6 +218,7 @@ impl BitTorrent {
             .enumerate()
             .map(|(i, &h)| {
                 let up = setup.hosts[h.0 as usize].upload_bps;
+                let slots = if c.slots > 0 { c.slots } else { auto_upload_slots(up, c.max_slots) };
                 Peer {
                     host: h,
                     active: i == 0,
@@ -196,9 +231,13 @@ impl BitTorrent {
                     unchoked: Vec::new(),
                     optimistic: None,
                     sending: Vec::new(),
-                    slots: if c.slots > 0 { c.slots } else { auto_upload_slots(up, c.max_slots) },
+                    slots,
+                    slot_rate: (up / slots as f64) as u64,
+                    download: setup.hosts[h.0 as usize].download_bps as u64,
+                    inflow: 0,
                     rechokes: 0,
                     last_rechoke: SimTime::ZERO,
+                    rechoke_every: RECHOKE,
                 }
             })
             .collect();
@@ -210,6 +249,7 @@ impl BitTorrent {
             pieces: 0,
             origin_timers: false,
             leechers: 0,
+            origin_sent: Vec::new(),
             rng: setup.rng,
         }
     }
@@ -261,11 +301,28 @@ impl BitTorrent {
                 peer.optimistic = None;
             }
             let cancelled: Vec<u32> = peer.sending.iter().filter(|s| s.0 == b).map(|s| s.1).collect();
-            peer.sending.retain(|s| s.0 != b);
             for piece in cancelled {
+                self.end_send(a, b, piece);
                 ctx.cancel(self.peers[a as usize].host, self.peers[b as usize].host);
                 self.release_incoming(b, piece);
             }
+        }
+    }
+
+    /// `p` starts sending `piece` to `q`.
+    fn begin_send(&mut self, p: u32, q: u32, piece: u32) {
+        self.peers[p as usize].sending.push((q, piece));
+        self.peers[q as usize].inflow += self.peers[p as usize].slot_rate;
+    }
+
+    /// `p` no longer sends `piece` to `q` (if it did).
+    fn end_send(&mut self, p: u32, q: u32, piece: u32) {
+        let sending = &mut self.peers[p as usize].sending;
+        if let Some(i) = sending.iter().position(|&s| s == (q, piece)) {
+            sending.swap_remove(i);
+            let rate = self.peers[p as usize].slot_rate;
+            let inflow = &mut self.peers[q as usize].inflow;
+            *inflow = inflow.saturating_sub(rate);
         }
     }
 
@@ -305,12 +362,23 @@ impl BitTorrent {
     /// Whether `q` wants something `p` holds (a piece it lacks and is not receiving, or in
     /// endgame any piece it lacks that `p` is not already sending it).
     fn interested(&self, q: u32, p: u32, ctx: &Ctx) -> bool {
+        if self.saturated(q, p) {
+            return false;
+        }
         let (a, b) = (&self.peers[p as usize], &self.peers[q as usize]);
         let words = a.have.0.len();
         if (0..words).any(|w| a.have.word(w) & !b.have.word(w) & !b.incoming.word(w) != 0) {
             return true;
         }
         self.endgame(q, ctx) && (0..words).any(|w| a.have.word(w) & !b.have.word(w) != 0)
+    }
+
+    /// Whether the uploads already coming to `q` from peers other than `p` fill its download
+    /// (counting each at its sender's nominal slot rate): `q` then asks `p` for nothing more.
+    fn saturated(&self, q: u32, p: u32) -> bool {
+        let (a, b) = (&self.peers[p as usize], &self.peers[q as usize]);
+        let own = if a.sending.iter().any(|s| s.0 == q) { a.slot_rate } else { 0 };
+        b.inflow.saturating_sub(own) >= b.download
     }
 
     /// Every piece `q` lacks is already on its way.
@@ -328,6 +396,9 @@ impl BitTorrent {
     /// endgame a piece already on its way from elsewhere.
     fn pick(&mut self, q: u32, p: u32, ctx: &Ctx) -> Option<u32> {
         self.grow_avail(q);
+        if self.saturated(q, p) {
+            return None;
+        }
         let n = self.pieces.max(1);
         let start = self.rng.gen_range(0..n);
         let (a, b) = (&self.peers[p as usize], &self.peers[q as usize]);
@@ -338,7 +409,13 @@ impl BitTorrent {
             while bits != 0 {
                 let k = w as u32 * 64 + bits.trailing_zeros();
                 bits &= bits - 1;
-                let key = (b.avail[k as usize], (k + n - start) % n, k);
+                // The origin super-seeds: each piece to one peer before any goes twice.
+                let rarity = if p == 0 {
+                    self.origin_sent.get(k as usize).map_or(0, |&c| c.min(u16::MAX as u32) as u16)
+                } else {
+                    b.avail[k as usize]
+                };
+                let key = (rarity, (k + n - start) % n, k);
                 if best.is_none_or(|x| key < x) {
                     best = Some(key);
                 }
@@ -374,7 +451,13 @@ impl BitTorrent {
         }
         let Some(piece) = self.pick(q, p, ctx) else { return false };
         self.peers[q as usize].incoming.set(piece);
-        self.peers[p as usize].sending.push((q, piece));
+        if p == 0 {
+            if self.origin_sent.len() <= piece as usize {
+                self.origin_sent.resize(piece as usize + 1, 0);
+            }
+            self.origin_sent[piece as usize] += 1;
+        }
+        self.begin_send(p, q, piece);
         ctx.upload(self.peers[p as usize].host, self.peers[q as usize].host, piece);
         true
     }
@@ -475,10 +558,43 @@ impl BitTorrent {
 
     fn arm(&mut self, ctx: &mut Ctx, p: u32) {
         let epoch = self.peers[p as usize].epoch as u64;
-        let phase = SimDuration::from_nanos(self.rng.gen_range(1..=RECHOKE.as_nanos()));
+        let peer = &self.peers[p as usize];
+        let every = rechoke_period(ctx.world.piece_bytes(0), peer.slot_rate);
+        self.peers[p as usize].rechoke_every = every;
+        let phase = SimDuration::from_nanos(self.rng.gen_range(1..=every.as_nanos()));
         self.peers[p as usize].last_rechoke = ctx.now;
         ctx.timer(phase, token(p, epoch, TIMER_RECHOKE));
         ctx.timer(ANNOUNCE, token(p, epoch, TIMER_ANNOUNCE));
+    }
+
+    /// The origin finished a piece to `q`: its slot goes to the interested neighbour it served
+    /// longest ago (never served first), `q` keeping it only when nobody else wants a piece. With
+    /// super-seeding this spreads the origin's pieces one per peer, as a super-seeding client does.
+    fn origin_next(&mut self, ctx: &mut Ctx, q: u32) {
+        self.peers[0].unchoked.retain(|&x| x != q);
+        let busy = self.peers[0].unchoked.clone();
+        let mut waiting: Vec<(Option<SimTime>, u32)> = self.peers[0]
+            .neighbours
+            .iter()
+            .filter(|n| {
+                n.peer != q
+                    && self.peers[n.peer as usize].active
+                    && !busy.contains(&n.peer)
+                    && self.interested(n.peer, 0, ctx)
+            })
+            .map(|n| (n.unchoked_at, n.peer))
+            .collect();
+        waiting.shuffle(&mut self.rng);
+        waiting.sort_by_key(|w| w.0);
+        for (_, r) in waiting {
+            if self.peers[0].unchoked.len() as u32 >= self.peers[0].slots {
+                break;
+            }
+            self.unchoke(ctx, 0, r);
+        }
+        if (self.peers[0].unchoked.len() as u32) < self.peers[0].slots {
+            self.unchoke(ctx, 0, q);
+        }
     }
 
     /// `p` became a seed: connections to other seeds are useless.
@@ -492,6 +608,20 @@ impl BitTorrent {
             }
         }
     }
+}
+
+/// A peer's rechoke period: the mainline client's 10 s, or [`RECHOKE_PIECES`] transfers of a
+/// piece of `piece_bytes` at its nominal slot rate when that is shorter. Real swarms move a
+/// piece per slot in seconds to minutes, so 10 s is a few piece transfers; a simulated swarm of
+/// fast peers (a 1 MB piece in 0.32 s) keeps that ratio rather than the wall-clock constant.
+fn rechoke_period(piece_bytes: u64, slot_rate: u64) -> SimDuration {
+    if piece_bytes == 0 {
+        // No piece yet (a live stream that has not started): the mainline period.
+        return RECHOKE;
+    }
+    let per_piece = piece_bytes as u128 * 1_000_000_000 / slot_rate.max(1) as u128;
+    let nanos = (per_piece * RECHOKE_PIECES as u128).clamp(1_000_000, RECHOKE.as_nanos() as u128);
+    SimDuration::from_nanos(nanos as u64)
 }
 
 fn token(p: u32, epoch: u64, kind: u64) -> u64 {
@@ -536,7 +666,13 @@ impl PieceScheduler for BitTorrent {
         }
         let state = &mut self.peers[p as usize];
         state.incoming = Bits::default();
-        state.sending.clear();
+        state.inflow = 0;
+        let sending = std::mem::take(&mut state.sending);
+        for (q, _) in sending {
+            let rate = self.peers[p as usize].slot_rate;
+            self.peers[q as usize].inflow = self.peers[q as usize].inflow.saturating_sub(rate);
+        }
+        let state = &mut self.peers[p as usize];
         state.unchoked.clear();
         state.optimistic = None;
         for q in former {
@@ -585,8 +721,8 @@ impl PieceScheduler for BitTorrent {
             let r = self.peers[p as usize].neighbours[i].peer;
             self.grow_avail(r);
             self.peers[r as usize].avail[piece as usize] += 1;
-            if let Some(pos) = self.peers[r as usize].sending.iter().position(|&s| s == (p, piece)) {
-                self.peers[r as usize].sending.swap_remove(pos);
+            if self.peers[r as usize].sending.contains(&(p, piece)) {
+                self.end_send(r, p, piece);
                 ctx.cancel(self.peers[r as usize].host, peer);
                 if self.peers[r as usize].unchoked.contains(&p) && !self.start(ctx, r, p) {
                     self.peers[r as usize].unchoked.retain(|&x| x != p);
@@ -604,7 +740,11 @@ impl PieceScheduler for BitTorrent {
 
     fn upload_finished(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
         let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
-        self.peers[p as usize].sending.retain(|&s| s != (q, piece));
+        self.end_send(p, q, piece);
+        if p == 0 && self.peers[0].unchoked.contains(&q) {
+            self.origin_next(ctx, q);
+            return;
+        }
         if self.peers[p as usize].unchoked.contains(&q) && !self.start(ctx, p, q) {
             // Not interested any more: the slot goes to the best interested neighbour.
             self.peers[p as usize].unchoked.retain(|&x| x != q);
@@ -614,7 +754,7 @@ impl PieceScheduler for BitTorrent {
 
     fn upload_aborted(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
         let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
-        self.peers[p as usize].sending.retain(|&s| s != (q, piece));
+        self.end_send(p, q, piece);
         self.release_incoming(q, piece);
         let _ = ctx;
     }
@@ -634,7 +774,10 @@ impl PieceScheduler for BitTorrent {
         match kind {
             TIMER_RECHOKE => {
                 self.rechoke(ctx, p);
-                ctx.timer(RECHOKE, token);
+                // A live stream's first piece may have come after the peer joined.
+                let every = rechoke_period(ctx.world.piece_bytes(0), self.peers[p as usize].slot_rate);
+                self.peers[p as usize].rechoke_every = every;
+                ctx.timer(every, token);
             }
             _ => {
                 if (self.peers[p as usize].neighbours.len() as u32) < self.want {
@@ -644,5 +787,23 @@ impl PieceScheduler for BitTorrent {
                 ctx.timer(ANNOUNCE, token);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rechoke_period_is_ten_seconds_or_three_piece_transfers() {
+        // 1 MB pieces, 100 Mbit/s over 4 slots = 3.125 MB/s per slot: 0.32 s a piece, 0.96 s.
+        assert_eq!(rechoke_period(1_000_000, 3_125_000), SimDuration::from_millis(960));
+        // 256 KB at 128 kbit/s over 4 slots (4 kB/s): 65.5 s a piece, so the mainline 10 s.
+        assert_eq!(rechoke_period(262_144, 4_000), RECHOKE);
+        // Never below a millisecond, even for a huge slot rate; a zero rate is the 10 s.
+        assert_eq!(rechoke_period(1, u64::MAX), SimDuration::from_millis(1));
+        assert_eq!(rechoke_period(1_000, 0), RECHOKE);
+        // No piece in the log yet (a live stream before its first chunk).
+        assert_eq!(rechoke_period(0, 3_125_000), RECHOKE);
     }
 }

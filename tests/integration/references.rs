@@ -102,15 +102,29 @@ fn the_multi_tree_on_the_quickstart_file_job_is_measured_against_the_bound() {
 
 #[test]
 fn the_swarm_on_the_homogeneous_reference_is_measured_against_the_bound() {
-    // Target 1.15× the bound: NOT reached (1.49×: ramp-up and tail, see the README); this
-    // guards the level reached, down from 8.04× before the BitTorrent mechanisms.
+    // Target 1.15× the bound: NOT reached on N=100 (1.266× with seed 1, 1.27–1.28× with seeds
+    // 2–4; 1.49× before the download-saturation rule, the super-seeding origin and the scaled
+    // rechoke; 8.04× before the BitTorrent mechanisms). The bundled N=1,000, M=256 case
+    // measures 1.156×. This guards the level reached.
     let r = run_json(&homogeneous(100, 100, 100.0, r#"{ "kind": "swarm" }"#));
     let ratio = makespan(&r) / r.lower_bound_s.unwrap();
-    assert!(ratio <= 1.5, "ratio {ratio}");
+    assert!(ratio <= 1.30, "ratio {ratio}");
     let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
-    assert!(u.upload_utilisation > 0.6 && u.upload_utilisation <= 1.0, "{u:?}");
-    // The seed uploads about one copy and a half, not one per peer.
-    assert!(u.origin_bytes < 2 * 100_000_000, "{u:?}");
+    assert!(u.upload_utilisation > 0.85 && u.upload_utilisation <= 1.0, "{u:?}");
+    // The super-seeding origin sends each piece once before any twice: about 1.25 copies of
+    // the file in all (the injection ends near F/u; later copies feed the tail), not 1.5.
+    assert!(u.origin_bytes < 130_000_000, "{u:?}");
+}
+
+#[test]
+fn the_swarm_on_the_small_flash_crowd_is_measured_against_the_bound() {
+    // Targets: utilisation ≥ 0.85 while peers still need pieces: NOT reached (0.51 here,
+    // 0.33 before); makespan 1.31× the bound (1.86× before). Guards the level reached.
+    let r = run_json(&small_flash_crowd(r#"{ "kind": "swarm" }"#));
+    let ratio = makespan(&r) / r.lower_bound_s.unwrap();
+    assert!(ratio <= 1.40, "ratio {ratio}");
+    let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
+    assert!(u.upload_utilisation > 0.45, "{u:?}");
 }
 
 #[test]
@@ -147,6 +161,19 @@ fn the_swarm_sends_nothing_across_a_partition_and_a_crashed_peer_continues() {
     let node = run.results.nodes.iter().find(|n| n.node == "peer-9").unwrap();
     assert!(node.bytes_received >= 40_000_000 && node.bytes_received <= 42_000_000, "{}", node.bytes_received);
     assert!(node.completion_s.unwrap() > 2.5);
+}
+
+#[test]
+fn the_swarm_runs_a_live_stream_whose_log_is_empty_when_peers_join() {
+    // Regression: the swarm's rechoke period reads the first piece's size, which a live
+    // stream has not sent yet when the peers join (it panicked on the quickstart).
+    let json = homogeneous(20, 10, 10.0, r#"{ "kind": "swarm", "peers": 8 }"#).replace(
+        r#"{ "kind": "file", "size_mb": 10, "chunks": 10 }"#,
+        r#"{ "kind": "live", "rate_mbps": 8, "duration_s": 5, "chunk_s": 1 }"#,
+    );
+    assert!(json.contains("live"));
+    let r = run_json(&json);
+    assert_eq!(r.unfinished, 0);
 }
 
 fn bundled(path: &str) -> Results {
