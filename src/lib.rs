@@ -71,12 +71,23 @@ pub struct Run {
 
 /// Builds `scenario` for the options' seed, runs it to the end and collects the results.
 pub fn simulate(scenario: &scenario::Scenario, options: &RunOptions) -> Result<Run, scenario::ScenarioError> {
+    simulate_with(scenario, options, |_| {})
+}
+
+/// [`simulate`], with `prepare` called on the engine before it runs (e.g. to stream its
+/// messages to a file with [`engine::Engine::send_messages_to`]).
+pub fn simulate_with(
+    scenario: &scenario::Scenario,
+    options: &RunOptions,
+    prepare: impl FnOnce(&mut engine::Engine),
+) -> Result<Run, scenario::ScenarioError> {
     let built = scenario.build(options.seed)?;
     let mut engine = engine::Engine::new(built)
         .map_err(|e| scenario::ScenarioError::Invalid { path: "network.links".into(), message: e.to_string() })?;
     if options.record_messages {
         engine.record_messages();
     }
+    prepare(&mut engine);
     engine.run();
     Ok(Run { results: report::Results::collect(&engine), engine })
 }

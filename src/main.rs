@@ -83,7 +83,8 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Also write trace.json (Chrome trace event format: open it in Perfetto or
-        /// chrome://tracing); records every control message, so it costs memory on big runs.
+        /// chrome://tracing) with every control message; messages go to a temporary file beside
+        /// the outputs as they are sent, so a big trace costs disk, not memory.
         #[arg(long)]
         trace: bool,
         /// Set a scenario field before running, PATH=VALUE (a JSON value; repeatable), e.g.
@@ -388,12 +389,25 @@ fn run(
     let file = path.display().to_string();
     let out = out.unwrap_or_else(|| Path::new("reports").join(output::safe_component(&scenario.name)));
     output::check_target(&out, OutputKind::Run, output::run_files(trace))?;
-    let options = cascade_sim::RunOptions { seed, record_messages: trace };
-    let run = cascade_sim::simulate(&scenario, &options).map_err(|e| e.in_file(&file))?;
-    let outputs = RunOutputs::render(&run, trace, log_x)?;
-    outputs.write(&out)?;
+    // With --trace, messages go to an unnamed file beside the outputs as they are sent, and
+    // trace.json is written from it straight into the staging directory.
+    let spool_file = if trace { Some(output::spool_file(&out)?) } else { None };
+    let mut spool = None;
+    let options = cascade_sim::RunOptions { seed, record_messages: false };
+    let run = cascade_sim::simulate_with(&scenario, &options, |engine| {
+        spool = spool_file.map(|f| cascade_sim::report::trace::TraceSpool::attach(engine, f));
+    })
+    .map_err(|e| e.in_file(&file))?;
+    let outputs = RunOutputs::render(&run, false, log_x)?;
+    match &spool {
+        Some(spool) => outputs.write_with_trace(&out, &run, spool)?,
+        None => outputs.write(&out)?,
+    }
     print_summary(&run.results)?;
-    let names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
+    let mut names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
+    if spool.is_some() {
+        names.push(out.join("trace.json").display().to_string());
+    }
     say!("wrote {}", names.join(", "))
 }
 

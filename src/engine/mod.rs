@@ -26,7 +26,7 @@
 pub mod faults;
 pub mod transport;
 
-use crate::kernel::{EventQueue, RngStreams, SimTime, StreamId, TraceHash};
+use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::{BaseServer, Declared};
 use crate::protocol::client::Client;
@@ -161,6 +161,8 @@ struct Stream {
     /// The flow carrying the current item; `None` while stalled or once closed.
     flow: Option<FlowId>,
     route: Rc<Route>,
+    /// `route.latency`, kept here: read on every item, it then costs no trip to the route.
+    latency: SimDuration,
     /// Closed: no more sending; the slot is freed when nothing is in flight.
     closed: bool,
     in_flight: u32,
@@ -203,6 +205,13 @@ pub struct MessageRecord {
     pub to: HostId,
     /// The message's variant name.
     pub kind: &'static str,
+}
+
+/// Where control messages go as they are sent, when a run streams them out (e.g. to a file)
+/// instead of keeping them: see [`Engine::send_messages_to`].
+pub trait MessageSink {
+    /// One message, at the moment it is sent.
+    fn message(&mut self, record: &MessageRecord);
 }
 
 /// A raw transfer's outcome.
@@ -311,6 +320,7 @@ pub struct Engine {
     transfers: Vec<TransferRecord>,
     stream_records: Vec<StreamRecord>,
     messages: Option<Vec<MessageRecord>>,
+    message_sink: Option<Box<dyn MessageSink>>,
     outbox: Outbox,
     trace: TraceHash,
     horizon: SimTime,
@@ -433,6 +443,7 @@ impl Engine {
             transfers,
             stream_records: Vec::new(),
             messages: None,
+            message_sink: None,
             outbox: Outbox::new(),
             trace: TraceHash::default(),
             horizon: built.horizon,
@@ -444,6 +455,12 @@ impl Engine {
     /// because large runs send millions.
     pub fn record_messages(&mut self) {
         self.messages.get_or_insert_with(Vec::new);
+    }
+
+    /// Hands every control message from now on to `sink` as it is sent, so that a trace of a
+    /// large run need not hold them in memory (unlike [`Engine::record_messages`]).
+    pub fn send_messages_to(&mut self, sink: Box<dyn MessageSink>) {
+        self.message_sink = Some(sink);
     }
 
     /// Messages sent, if recording was switched on.
@@ -737,14 +754,20 @@ impl Engine {
             self.queue.push(now + rto, Event::Retransmit { id, kind, token });
             return false;
         }
-        if let Some(log) = &mut self.messages {
-            log.push(MessageRecord {
+        if self.messages.is_some() || self.message_sink.is_some() {
+            let record = MessageRecord {
                 sent_at: now,
                 arrives_at: now + route.latency,
                 from,
                 to,
                 kind: self.transport.get(id).msg.kind_name(),
-            });
+            };
+            if let Some(sink) = &mut self.message_sink {
+                sink.message(&record);
+            }
+            if let Some(log) = &mut self.messages {
+                log.push(record);
+            }
         }
         let token = self.transport.sent(id);
         self.queue.push(now + route.latency, Event::Deliver { id, kind, token });
@@ -895,10 +918,7 @@ impl Engine {
                 let c = &self.clients[ci as usize];
                 (c.held(job), c.content_complete(job), c.log_complete(job))
             }
-            Role::Node => {
-                let n = self.nodes[host.0 as usize].as_ref().expect("node");
-                (n.held(job), n.content_complete(job), n.log_complete(job))
-            }
+            Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").holdings(job),
             Role::Origin(o) => {
                 let origin = &self.origins[o as usize];
                 (origin.held(job), origin.content_complete(job), origin.log_complete(job))
@@ -950,6 +970,7 @@ impl Engine {
             next: from_item,
             skip: from_byte,
             flow: None,
+            latency: route.latency,
             route,
             closed: false,
             in_flight: 0,
@@ -1328,7 +1349,7 @@ impl Engine {
             FlowOwner::Stream(id) => {
                 let (job, src, index, skip, latency) = {
                     let s = &self.streams[id as usize];
-                    (s.job, s.src, s.next, s.skip, s.route.latency)
+                    (s.job, s.src, s.next, s.skip, s.latency)
                 };
                 self.trace.record(&[now.as_nanos(), 8, id as u64, index as u64]);
                 let bytes = self.item_bytes(job, index) - skip;

@@ -77,14 +77,26 @@ impl RunOutputs {
         }
         files.push(("index.html", page.into_bytes()));
         if trace {
-            files.push(("trace.json", serde_json::to_vec(&trace::chrome_trace(&run.engine))?));
+            files.push(("trace.json", trace::chrome_trace_bytes(&run.engine)?));
         }
         Ok(RunOutputs { files })
     }
 
     /// Writes every file into `dir` as one set (see [`output`]).
     pub fn write(&self, dir: &Path) -> Result<(), output::OutputError> {
-        let files: Vec<(String, Vec<u8>)> = self.files.iter().map(|(n, b)| (n.to_string(), b.clone())).collect();
-        output::write_outputs(dir, output::OutputKind::Run, &files)
+        output::write_outputs(dir, output::OutputKind::Run, &self.files)
+    }
+
+    /// Writes every file into `dir` as one set, with `trace.json` of `run` written straight
+    /// into the staging directory from the messages `spool` took during the run (render the
+    /// other files with `trace` off).
+    pub fn write_with_trace(
+        &self,
+        dir: &Path,
+        run: &crate::Run,
+        spool: &trace::TraceSpool,
+    ) -> Result<(), output::OutputError> {
+        let write = |out: &mut dyn std::io::Write| trace::write_chrome_trace(&run.engine, Some(spool), out);
+        output::write_outputs_streamed(dir, output::OutputKind::Run, &self.files, &[("trace.json", &write)])
     }
 }

@@ -173,15 +173,86 @@ fn temp_dir_in(dir: &Path) -> Result<tempfile::TempDir, OutputError> {
 }
 
 /// Writes `files` as the `kind` outputs of directory `target` by the rules of this module.
-pub fn write_outputs(target: &Path, kind: OutputKind, files: &[(String, Vec<u8>)]) -> Result<(), OutputError> {
-    for (name, _) in files {
-        assert!(kind.owns(name), "{name} is not a {} output", kind.name());
+pub fn write_outputs<N: AsRef<str>, B: AsRef<[u8]>>(
+    target: &Path,
+    kind: OutputKind,
+    files: &[(N, B)],
+) -> Result<(), OutputError> {
+    write_outputs_streamed(target, kind, files, &[])
+}
+
+/// Writes one file of an output set into the staging directory (for a file too big to render
+/// in memory first, like a trace).
+pub type StreamedFile<'a> = (&'a str, &'a dyn Fn(&mut dyn Write) -> std::io::Result<()>);
+
+/// [`write_outputs`] with some files written by functions straight into the staging directory:
+/// the same all-or-nothing rules hold (a failing function leaves nothing behind).
+pub fn write_outputs_streamed<N: AsRef<str>, B: AsRef<[u8]>>(
+    target: &Path,
+    kind: OutputKind,
+    files: &[(N, B)],
+    streamed: &[StreamedFile],
+) -> Result<(), OutputError> {
+    let staged: Vec<Staged> = files
+        .iter()
+        .map(|(n, b)| Staged { name: n.as_ref(), contents: StagedContents::Bytes(b.as_ref()) })
+        .chain(streamed.iter().map(|&(name, write)| Staged { name, contents: StagedContents::Written(write) }))
+        .collect();
+    for file in &staged {
+        assert!(kind.owns(file.name), "{} is not a {} output", file.name, kind.name());
     }
-    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = staged.iter().map(|f| f.name).collect();
     match inspect(target, kind, &names)? {
-        None => new_directory(target, kind, files),
-        Some(listing) => existing_directory(target, kind, files, listing),
+        None => new_directory(target, kind, &staged),
+        Some(listing) => existing_directory(target, kind, &staged, listing),
     }
+}
+
+/// A file to put into the staging directory.
+struct Staged<'a> {
+    name: &'a str,
+    contents: StagedContents<'a>,
+}
+
+enum StagedContents<'a> {
+    Bytes(&'a [u8]),
+    Written(&'a dyn Fn(&mut dyn Write) -> std::io::Result<()>),
+}
+
+impl Staged<'_> {
+    /// Creates the file in `dir` (exclusively, like [`create_new`]).
+    fn stage(&self, dir: &Path) -> Result<(), OutputError> {
+        let path = dir.join(self.name);
+        match self.contents {
+            StagedContents::Bytes(bytes) => create_new(&path, bytes),
+            StagedContents::Written(write) => {
+                let f = fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io(&path))?;
+                let mut out = std::io::BufWriter::new(f);
+                write(&mut out).and_then(|()| out.flush()).map_err(io(&path))
+            }
+        }
+    }
+}
+
+/// An unnamed temporary file for data a run produces as it goes (a trace's messages), made
+/// where `target`'s outputs will be staged: in `target` when it is a directory, else in its
+/// nearest existing ancestor. It has no name (it is removed when closed), so it never shows in
+/// the output directory, whatever happens.
+pub fn spool_file(target: &Path) -> Result<fs::File, OutputError> {
+    let mut dir = target;
+    loop {
+        if fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+            break;
+        }
+        match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => dir = p,
+            _ => {
+                dir = Path::new(".");
+                break;
+            }
+        }
+    }
+    tempfile::tempfile_in(dir).map_err(io(dir))
 }
 
 /// Checks, before any work is done, that `kind` outputs named `names` could be written into
@@ -208,17 +279,17 @@ fn inspect(target: &Path, kind: OutputKind, names: &[&str]) -> Result<Option<Lis
 
 /// The target does not exist: a temporary directory beside it gets every file and is renamed
 /// to the target in one step.
-fn new_directory(target: &Path, kind: OutputKind, files: &[(String, Vec<u8>)]) -> Result<(), OutputError> {
+fn new_directory(target: &Path, kind: OutputKind, files: &[Staged]) -> Result<(), OutputError> {
     let parent = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(io(&parent))?;
     let tmp = temp_dir_in(&parent)?;
-    for (name, contents) in files {
-        create_new(&tmp.path().join(name), contents)?;
+    for file in files {
+        file.stage(tmp.path())?;
     }
-    let listing = Listing::from([(kind.name().to_string(), files.iter().map(|(n, _)| n.clone()).collect())]);
+    let listing = Listing::from([(kind.name().to_string(), files.iter().map(|f| f.name.to_string()).collect())]);
     create_new(&tmp.path().join(MANIFEST), &manifest_bytes(&listing))?;
     match fs::rename(tmp.path(), target) {
         Ok(()) => {
@@ -329,16 +400,16 @@ fn existing_listing(target: &Path, kind: OutputKind, names: &[&str]) -> Result<L
 fn existing_directory(
     target: &Path,
     kind: OutputKind,
-    files: &[(String, Vec<u8>)],
+    files: &[Staged],
     mut listing: Listing,
 ) -> Result<(), OutputError> {
-    let new: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let new: BTreeSet<String> = files.iter().map(|f| f.name.to_string()).collect();
     let stale: Vec<String> =
         listing.get(kind.name()).map_or_else(Vec::new, |old| old.difference(&new).cloned().collect());
 
     let tmp = temp_dir_in(target)?;
-    for (name, contents) in files {
-        create_new(&tmp.path().join(name), contents)?;
+    for file in files {
+        file.stage(tmp.path())?;
     }
     // While files move, the manifest lists the old and the new ones: whatever happens, every
     // file of ours in the directory is listed.
