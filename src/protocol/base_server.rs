@@ -39,7 +39,7 @@ use super::message::{ControlConfig, Message, NodeStatus, Outbox, Output, QueryOr
 use super::node_server::ResumePoint;
 use super::origin;
 use super::plan::{plan_cascade, CascadePlan, PlanInputs};
-use super::source::{Forwarder, SourceContext};
+use super::source::{Forwarder, SourceContext, SourceHost};
 use crate::kernel::{SimDuration, SimTime};
 use crate::net::bounds::{job_lower_bound, JobBoundInputs};
 use crate::net::HostId;
@@ -473,27 +473,6 @@ impl BaseServer {
         self.jobs[job.0 as usize].log_complete
     }
 
-    /// Runs `f` on `job`'s forwarder with the base server's source context.
-    fn with_forwarder(
-        &mut self,
-        job: JobId,
-        out: &mut Outbox,
-        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
-    ) {
-        let state = &mut self.jobs[job.0 as usize];
-        let object = state.object.clone();
-        let ctx = SourceContext {
-            job: &object,
-            upload_bps: self.upload_bps,
-            held: state.held,
-            content_complete: state.chunks_held == object.content.chunks,
-            offer_timeout: self.control.offer_timeout(),
-            budget: u32::MAX,
-        };
-        f(&mut state.forwarder, ctx, out);
-        self.help(job, out);
-    }
-
     /// With free connections and the whole content, the base server offers itself to the
     /// servers it knows to lag most (fewest tenths of the content reported, oldest progress),
     /// each at most once: they switch to it if it beats the rate they measure ([0073]). The
@@ -547,23 +526,10 @@ impl BaseServer {
 
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
+        let Some(msg) = self.on_receiver_answer(from, msg, out) else { return };
         match msg {
             Message::RequestJob { ticket, request, content_started_at } => {
                 self.on_request(now, from, ticket, &request, content_started_at, out)
-            }
-            Message::Accept { job, from_item, from_byte, takes_list } => {
-                self.jobs[job.0 as usize].forwarder.on_accepted(from, takes_list);
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
-            }
-            Message::Decline { job } => {
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
-            }
-            Message::Release { job } => {
-                // The receiver switched away: stop streaming to it, move on.
-                out.push(Output::CloseOutgoing { to: from, job });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
             }
             Message::JobReceived { job, source } => {
                 let state = &mut self.jobs[job.0 as usize];
@@ -1039,7 +1005,7 @@ impl BaseServer {
         match msg {
             Message::Offer { job, activation: false, .. } => {
                 let id = job.id;
-                self.with_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
+                self.run_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
             }
             Message::JobClosed { job, .. } => {
                 out.push(Output::SetTimer { after: retry, timer: Timer::ResendClosed { job } })
@@ -1050,7 +1016,7 @@ impl BaseServer {
             // The origin or holder asked to serve is out of reach (or gone): serve from here.
             Message::Serve { job, server } => self.offer_from_here(job, server, out),
             // The origin is out of reach: the base server takes the shares on itself.
-            Message::Adopt { job, shares } => self.with_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
+            Message::Adopt { job, shares } => self.run_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
             // Activation offers, queries and notices: the duty's next period or the requester's
             // own retry takes care of them.
             _ => {}
@@ -1091,7 +1057,7 @@ impl BaseServer {
                 out.push(Output::Send { to: state.client, msg: Message::JobClosed { job, failed: state.failed } });
             }
             Timer::OfferTimeout { job, to } => {
-                self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
+                self.run_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
             }
             Timer::AssignRetry { job, origin } => {
                 let object = self.jobs[job.0 as usize].object.clone();
@@ -1349,7 +1315,7 @@ impl BaseServer {
     /// on. An origin's copy of the log is asked for again by the origin itself.
     pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
         if !self.is_origin(to) {
-            self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
+            self.run_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
         }
     }
 
@@ -1363,7 +1329,7 @@ impl BaseServer {
             }
             return;
         }
-        self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
     }
 
     /// A node server joined the network (churn): every open job that lists it and has not
@@ -1428,10 +1394,36 @@ impl BaseServer {
             return;
         }
         match self.next_server_origin() {
-            0 => self.with_forwarder(job, out, |f, ctx, out| f.adopt(shares, ctx, out)),
+            0 => self.run_forwarder(job, out, |f, ctx, out| f.adopt(shares, ctx, out)),
             o => {
                 out.push(Output::Send { to: self.origins[o - 1], msg: Message::Adopt { job, shares: shares.clone() } })
             }
         }
+    }
+}
+
+impl SourceHost for BaseServer {
+    fn forwarder_mut(&mut self, job: JobId) -> Option<&mut Forwarder> {
+        self.jobs.get_mut(job.0 as usize).map(|state| &mut state.forwarder)
+    }
+
+    fn run_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
+        let state = &mut self.jobs[job.0 as usize];
+        let object = state.object.clone();
+        let ctx = SourceContext {
+            job: &object,
+            upload_bps: self.upload_bps,
+            held: state.held,
+            content_complete: state.chunks_held == object.content.chunks,
+            offer_timeout: self.control.offer_timeout(),
+            budget: u32::MAX,
+        };
+        f(&mut state.forwarder, ctx, out);
+        self.help(job, out);
     }
 }

@@ -24,8 +24,8 @@
 use super::job::{IndexList, Item, JobId, JobObject, StrategyKind};
 use super::message::{CommandState, ControlConfig, Message, NodeStatus, Outbox, Output, QueryOrigin, Timer};
 use super::plan::auto_fanout;
-use super::source::{Forwarder, SourceContext};
-use crate::kernel::SimTime;
+use super::source::{Forwarder, SourceContext, SourceHost};
+use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -186,6 +186,25 @@ impl NodeJob {
         }
     }
 
+    /// This server's context as a source of the job (`object`, a clone of its job object, so
+    /// that the forwarder can be borrowed beside it).
+    fn source_context<'a>(
+        &self,
+        object: &'a Rc<JobObject>,
+        upload_bps: f64,
+        offer_timeout: SimDuration,
+        budget: u32,
+    ) -> SourceContext<'a> {
+        SourceContext {
+            job: object,
+            upload_bps,
+            held: self.held,
+            content_complete: self.received_at.is_some(),
+            offer_timeout,
+            budget,
+        }
+    }
+
     /// An item of `bytes` arrived from the current source at `now`.
     fn measure(&mut self, now: SimTime, bytes: u64) {
         if let Some((at, _)) = self.last_arrival {
@@ -324,31 +343,6 @@ impl NodeServer {
         self.job(job).map_or((0, false, false), |j| (j.held, j.received_at.is_some(), j.log_complete()))
     }
 
-    /// Runs `f` on `job`'s forwarder with this server's source context.
-    fn with_forwarder(
-        &mut self,
-        job: JobId,
-        out: &mut Outbox,
-        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
-    ) {
-        let (upload, offer_timeout, budget) = (self.upload_bps, self.control.offer_timeout(), self.upload_budget());
-        if let Some(state) = self.job_mut(job) {
-            let object = state.job.clone();
-            let ctx = SourceContext {
-                job: &object,
-                upload_bps: upload,
-                held: state.held,
-                content_complete: state.received_at.is_some(),
-                offer_timeout,
-                budget,
-            };
-            f(&mut state.forwarder, ctx, out);
-        }
-        if self.max_uploads.is_some() {
-            self.refill_all(out);
-        }
-    }
-
     /// With a connection limit over all jobs, a connection freed in one job may let another
     /// job open one: every job fills its free slots within what is left.
     fn refill_all(&mut self, out: &mut Outbox) {
@@ -360,38 +354,15 @@ impl NodeServer {
             let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
             let state = &mut self.jobs[k];
             let object = state.job.clone();
-            let ctx = SourceContext {
-                job: &object,
-                upload_bps: upload,
-                held: state.held,
-                content_complete: state.received_at.is_some(),
-                offer_timeout,
-                budget,
-            };
-            state.forwarder.fill(ctx, out);
+            state.forwarder.fill(state.source_context(&object, upload, offer_timeout, budget), out);
         }
     }
 
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, now: SimTime, from: HostId, msg: Message, out: &mut Outbox) {
+        let Some(msg) = self.on_receiver_answer(from, msg, out) else { return };
         match msg {
             offer @ Message::Offer { .. } => self.on_offer(now, from, offer, out),
-            Message::Accept { job, from_item, from_byte, takes_list } => {
-                if let Some(state) = self.job_mut(job) {
-                    state.forwarder.on_accepted(from, takes_list);
-                }
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
-            }
-            Message::Decline { job } => {
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
-            }
-            Message::Release { job } => {
-                // The receiver switched away: stop streaming to it, move on.
-                out.push(Output::CloseOutgoing { to: from, job });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
-            }
             Message::StatusQuery { job, origin, .. } => self.answer_status(from, job, origin, 0, out),
             Message::JoinAck => out.push(Output::CancelTimer { timer: Timer::JoinRetry }),
             Message::Serve { job, server } => {
@@ -429,7 +400,7 @@ impl NodeServer {
         match msg {
             Message::Offer { job, .. } => {
                 let id = job.id;
-                self.with_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
+                self.run_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
             }
             Message::Accept { job, .. } => {
                 let current = self.job(job).is_some_and(|s| {
@@ -508,14 +479,7 @@ impl NodeServer {
                 forwarder,
             };
             let object = state.job.clone();
-            let ctx = SourceContext {
-                job: &object,
-                upload_bps: upload,
-                held: 0,
-                content_complete: false,
-                offer_timeout,
-                budget,
-            };
+            let ctx = state.source_context(&object, upload, offer_timeout, budget);
             state.forwarder.fill(ctx, out);
             self.jobs.push(state);
             return;
@@ -742,7 +706,7 @@ impl NodeServer {
                 let bs = state.job.base_server;
                 Self::ask_for_source(bs, job, control, out);
             }
-            self.with_forwarder(job, out, |f, ctx, out| f.fill(ctx, out));
+            self.run_forwarder(job, out, |f, ctx, out| f.fill(ctx, out));
             self.run_next_command(now, job, out);
         }
     }
@@ -853,7 +817,7 @@ impl NodeServer {
                 return;
             }
             Timer::OfferTimeout { job, to } => {
-                self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
+                self.run_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out));
                 return;
             }
             Timer::JoinRetry => {
@@ -883,12 +847,12 @@ impl NodeServer {
     /// The stream of `job` to `to` has sent everything this server holds (paused at
     /// `next_item`), or everything there will ever be (`done`).
     pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
     }
 
     /// The stream of `job` to `to` is gone (the receiver crashed or was cut off): move on.
     pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
     }
 
     /// True when adaptive fanout could open another connection for `job`.
@@ -898,12 +862,35 @@ impl NodeServer {
 
     /// The upload is not saturated: open one more down-line connection for `job`.
     pub fn grow_fanout(&mut self, job: JobId, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.grow(ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.grow(ctx, out));
     }
 
     /// Answers a status query addressed to this server; used by the engine for ground truth in
     /// tests as well.
     pub fn status(&self, job: JobId) -> Option<NodeStatus> {
         self.job(job).map(|j| j.status(0))
+    }
+}
+
+impl SourceHost for NodeServer {
+    fn forwarder_mut(&mut self, job: JobId) -> Option<&mut Forwarder> {
+        self.job_mut(job).map(|state| &mut state.forwarder)
+    }
+
+    fn run_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
+        let (upload, offer_timeout, budget) = (self.upload_bps, self.control.offer_timeout(), self.upload_budget());
+        if let Some(state) = self.job_mut(job) {
+            let object = state.job.clone();
+            let ctx = state.source_context(&object, upload, offer_timeout, budget);
+            f(&mut state.forwarder, ctx, out);
+        }
+        if self.max_uploads.is_some() {
+            self.refill_all(out);
+        }
     }
 }

@@ -41,7 +41,7 @@
 use super::job::{IndexList, Item, JobId, JobObject, OriginPart, StrategyConfig};
 use super::message::{ControlConfig, Message, Outbox, Output, Timer};
 use super::node_server::ResumePoint;
-use super::source::{Forwarder, SourceContext};
+use super::source::{Forwarder, SourceContext, SourceHost};
 use crate::net::HostId;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -231,29 +231,9 @@ impl OriginServer {
         self.job(job).is_some_and(|j| j.log_complete)
     }
 
-    fn with_forwarder(
-        &mut self,
-        job: JobId,
-        out: &mut Outbox,
-        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
-    ) {
-        let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
-        if let Some(state) = self.job_mut(job) {
-            let object = state.job.clone();
-            let ctx = SourceContext {
-                job: &object,
-                upload_bps: upload,
-                held: state.held,
-                content_complete: state.chunks_held == object.content.chunks,
-                offer_timeout,
-                budget: u32::MAX,
-            };
-            f(&mut state.forwarder, ctx, out);
-        }
-    }
-
     /// Reacts to a control message from `from`.
     pub fn handle_message(&mut self, from: HostId, msg: Message, out: &mut Outbox) {
+        let Some(msg) = self.on_receiver_answer(from, msg, out) else { return };
         match msg {
             Message::Assign { job } => self.on_assign(job, out),
             Message::Serve { job, server } => {
@@ -261,22 +241,7 @@ impl OriginServer {
                 let msg = state.forwarder.activation_offer(&state.job, self.upload_bps, state.held);
                 out.push(Output::Send { to: server, msg });
             }
-            Message::Adopt { job, shares } => self.with_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
-            Message::Accept { job, from_item, from_byte, takes_list } => {
-                if let Some(state) = self.job_mut(job) {
-                    state.forwarder.on_accepted(from, takes_list);
-                }
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
-            }
-            Message::Decline { job } => {
-                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out))
-            }
-            Message::Release { job } => {
-                out.push(Output::CloseOutgoing { to: from, job });
-                self.with_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out))
-            }
+            Message::Adopt { job, shares } => self.run_forwarder(job, out, |f, ctx, out| f.adopt(&shares, ctx, out)),
             other => panic!("origin {} got unexpected {other:?}", self.host),
         }
     }
@@ -300,7 +265,7 @@ impl OriginServer {
             resume: ResumePoint { item: chunks, byte: 0 },
             index,
         });
-        self.with_forwarder(id, out, |f, ctx, out| f.fill(ctx, out));
+        self.run_forwarder(id, out, |f, ctx, out| f.fill(ctx, out));
         self.ask_for_log(id, out);
     }
 
@@ -345,12 +310,12 @@ impl OriginServer {
     /// The stream of `job` to `to` has sent everything held here (paused at `next_item`), or
     /// everything there will ever be (`done`).
     pub fn on_stream_drained(&mut self, job: JobId, to: HostId, next_item: u32, done: bool, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.on_stream_drained(to, next_item, done, ctx, out));
     }
 
     /// The stream of `job` to `to` is gone (the receiver crashed, left or was cut off): move on.
     pub fn on_receiver_lost(&mut self, job: JobId, to: HostId, out: &mut Outbox) {
-        self.with_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
+        self.run_forwarder(job, out, |f, ctx, out| f.on_released(to, ctx, out));
     }
 
     /// The base server's stream of `job` to this origin broke at `at` (a partition): ask for
@@ -371,7 +336,7 @@ impl OriginServer {
         match msg {
             Message::Offer { job, activation: false, .. } => {
                 let id = job.id;
-                self.with_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
+                self.run_forwarder(id, out, |f, ctx, out| f.on_declined(to, ctx, out));
             }
             Message::Mirror { job, .. } => {
                 out.push(Output::SetTimer { after: self.control.retry, timer: Timer::MirrorRetry { job } })
@@ -384,7 +349,7 @@ impl OriginServer {
     pub fn on_timer(&mut self, timer: Timer, out: &mut Outbox) {
         match timer {
             Timer::OfferTimeout { job, to } => {
-                self.with_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out))
+                self.run_forwarder(job, out, |f, ctx, out| f.on_offer_timeout(to, ctx, out))
             }
             Timer::MirrorRetry { job } => {
                 if self.job(job).is_some_and(|j| !j.log_complete) {
@@ -398,6 +363,33 @@ impl OriginServer {
     /// This origin's index among `job`'s origins.
     pub fn index(&self, job: JobId) -> Option<usize> {
         self.job(job).map(|j| j.index)
+    }
+}
+
+impl SourceHost for OriginServer {
+    fn forwarder_mut(&mut self, job: JobId) -> Option<&mut Forwarder> {
+        self.job_mut(job).map(|state| &mut state.forwarder)
+    }
+
+    fn run_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    ) {
+        let (upload, offer_timeout) = (self.upload_bps, self.control.offer_timeout());
+        if let Some(state) = self.job_mut(job) {
+            let object = state.job.clone();
+            let ctx = SourceContext {
+                job: &object,
+                upload_bps: upload,
+                held: state.held,
+                content_complete: state.chunks_held == object.content.chunks,
+                offer_timeout,
+                budget: u32::MAX,
+            };
+            f(&mut state.forwarder, ctx, out);
+        }
     }
 }
 

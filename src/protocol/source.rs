@@ -53,6 +53,48 @@ pub struct SourceContext<'a> {
     pub budget: u32,
 }
 
+/// A host that plays the source role for its jobs: the base server, an origin, a node server.
+/// A receiver's answer to an offer and its release of a stream are handled alike by all of
+/// them ([0061], [0073]); each host says how to reach a job's forwarder and with what context.
+pub trait SourceHost {
+    /// The forwarder of `job`, if this host serves it.
+    fn forwarder_mut(&mut self, job: JobId) -> Option<&mut Forwarder>;
+
+    /// Runs `f` on `job`'s forwarder with this host's source context (and whatever the host
+    /// does after a change of its forwarder).
+    fn run_forwarder(
+        &mut self,
+        job: JobId,
+        out: &mut Outbox,
+        f: impl FnOnce(&mut Forwarder, SourceContext, &mut Outbox),
+    );
+
+    /// Handles a receiver's `Accept`, `Decline` or `Release` from `from` (the accepted stream
+    /// opens at the receiver's resume point; a release stops the stream and the source moves
+    /// on); gives any other message back to the host.
+    fn on_receiver_answer(&mut self, from: HostId, msg: Message, out: &mut Outbox) -> Option<Message> {
+        match msg {
+            Message::Accept { job, from_item, from_byte, takes_list } => {
+                if let Some(forwarder) = self.forwarder_mut(job) {
+                    forwarder.on_accepted(from, takes_list);
+                }
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
+                out.push(Output::OpenStream { to: from, job, from_item, from_byte });
+            }
+            Message::Decline { job } => {
+                out.push(Output::CancelTimer { timer: Timer::OfferTimeout { job, to: from } });
+                self.run_forwarder(job, out, |f, ctx, out| f.on_declined(from, ctx, out));
+            }
+            Message::Release { job } => {
+                out.push(Output::CloseOutgoing { to: from, job });
+                self.run_forwarder(job, out, |f, ctx, out| f.on_released(from, ctx, out));
+            }
+            other => return Some(other),
+        }
+        None
+    }
+}
+
 /// A server this source approached: the share of the list it was handed, and whether it has
 /// accepted (until then the offer may time out).
 #[derive(Debug, Clone, Copy)]
