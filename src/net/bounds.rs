@@ -6,6 +6,11 @@
 //! distribution: the minimum distribution time", 2006): the server must upload the file once,
 //! the slowest peer must download it, and all `N·F` bytes must be uploaded by someone. The bound
 //! ignores latency and assumes a fluid (infinitely divisible) file.
+//!
+//! Where the optimum itself is known it is given too: for a homogeneous network (one source and
+//! every server uploading `u`, downloads at least `u`, zero latency, `M` equal chunks) it takes
+//! `M + ceil(log2(N + 1)) − 1` rounds of `F / (M·u)` (Mundinger, Weber & Weiss), see
+//! [`homogeneous_optimum`].
 
 /// The inputs of the bound, in bytes and bytes per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,6 +152,78 @@ pub fn workload_lower_bound(jobs: &[WorkloadJob], cap: &WorkloadCapacity) -> Opt
     best
 }
 
+/// What the closed-form optimum of one job depends on ([`homogeneous_optimum`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimumInputs {
+    /// Content size `F`, bytes.
+    pub content_bytes: u64,
+    /// Number of chunks `M`.
+    pub chunks: u32,
+    /// True for a live stream (no closed form: chunks are produced over time).
+    pub live: bool,
+    /// Uploads of the hosts the content first leaves, bytes per second: the base server, then
+    /// the origins (only the base server's counts for an uploaded job).
+    pub source_uploads: Vec<f64>,
+    /// For an uploaded job, the rate of the client's leg to the base server (the slower of the
+    /// client's upload and the base server's download); `None` for pre-seeded content.
+    pub client_leg: Option<f64>,
+    /// Upload and download of every server of the job, bytes per second.
+    pub servers: Vec<(f64, f64)>,
+    /// No latency on any host of the job (client, base server, origins, servers) and no
+    /// explicit links.
+    pub zero_latency: bool,
+    /// The job runs alone: the only job and no raw transfers, no churn, no faults.
+    pub alone: bool,
+}
+
+/// `ceil(log2(n + 1))`: the doublings that take one chunk from its source to `n` receivers.
+pub fn doublings(n: usize) -> u32 {
+    usize::BITS - n.leading_zeros()
+}
+
+/// Rounds of the Mundinger–Weber–Weiss optimum: `M + ceil(log2(N + 1)) − 1`, a round being
+/// the time one upload takes to send one chunk.
+pub fn mundinger_rounds(receivers: usize, chunks: u32) -> u64 {
+    u64::from(chunks) + u64::from(doublings(receivers)) - 1
+}
+
+/// The optimum makespan, seconds, of a file of `content_bytes` in `chunks` equal chunks sent
+/// from one source to `receivers` peers, every upload (the source's too) `upload` bytes per
+/// second and every download at least that (Mundinger, Weber & Weiss, "Optimal scheduling of
+/// peer-to-peer file dissemination", J. Scheduling 2008): `mundinger_rounds · F / (M · u)`.
+pub fn mundinger_optimum_seconds(receivers: usize, chunks: u32, content_bytes: f64, upload: f64) -> f64 {
+    mundinger_rounds(receivers, chunks) as f64 * content_bytes / (f64::from(chunks) * upload)
+}
+
+/// Equal within a relative `1e-9` (capacities are converted from Mbit/s).
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+/// The optimum makespan of a job, seconds after its request, when the case is the homogeneous
+/// one of Mundinger et al. ([`mundinger_optimum_seconds`]); `None` otherwise. Homogeneous means:
+/// a file (not live) of `F` bytes in `M` equal chunks; one source (the base server; several
+/// origins are not covered: the theorem is for one source) uploading at `u`; every server of
+/// the job uploading exactly `u` and downloading at least `u`; zero latency and no explicit
+/// links; the job alone (no other job or transfer, no churn, no faults).
+///
+/// **The client's leg is excluded**: for an uploaded job the content must first reach the base
+/// server, which the closed form does not count. It stays a lower bound (nothing leaves the base
+/// server before its first chunk has arrived, and the base server needs chunk `k` no earlier
+/// than in the optimum as long as the leg runs at `u` or faster, so the exact optimum of the
+/// uploaded job is this plus one chunk over the leg, `F / (M · leg)`), so it is given when the
+/// leg runs at `u` or faster; the reference files set the client at `100 u`, which makes the
+/// leg 1 % of a round.
+pub fn homogeneous_optimum(o: &OptimumInputs) -> Option<f64> {
+    let [u] = o.source_uploads[..] else { return None };
+    let equal_chunks = o.chunks > 0 && o.content_bytes.is_multiple_of(u64::from(o.chunks));
+    let servers_match =
+        !o.servers.is_empty() && o.servers.iter().all(|&(up, down)| same(up, u) && (down >= u || same(down, u)));
+    let leg_fast_enough = o.client_leg.is_none_or(|leg| leg >= u || same(leg, u));
+    (!o.live && o.alone && o.zero_latency && u > 0.0 && equal_chunks && servers_match && leg_fast_enough)
+        .then(|| mundinger_optimum_seconds(o.servers.len(), o.chunks, o.content_bytes as f64, u))
+}
+
 /// The fluid bound on the rate at which a live stream can be delivered to every receiver,
 /// `min(u_s, d_min, (u_s + Σ u_i) / N)` in bytes per second (Kumar, Liu & Ross, "Stochastic
 /// fluid theory for P2P streaming systems", 2007).
@@ -157,6 +234,73 @@ pub fn sustainable_rate(b: &BoundInputs) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 100 Mbit/s in bytes per second.
+    const U: f64 = 12.5e6;
+
+    fn homogeneous(servers: usize, chunks: u32, content_bytes: u64) -> OptimumInputs {
+        OptimumInputs {
+            content_bytes,
+            chunks,
+            live: false,
+            source_uploads: vec![U],
+            client_leg: Some(100.0 * U),
+            servers: vec![(U, U); servers],
+            zero_latency: true,
+            alone: true,
+        }
+    }
+
+    #[test]
+    fn the_optimum_of_the_homogeneous_references_by_hand() {
+        // N = 100, M = 100, F/u = 8 s (100 MB at 12.5 MB/s): 100 + ceil(log2 101) − 1 = 106
+        // rounds of 0.08 s = 8.48 s.
+        assert_eq!(doublings(100), 7);
+        assert_eq!(mundinger_rounds(100, 100), 106);
+        let opt = homogeneous_optimum(&homogeneous(100, 100, 100_000_000)).unwrap();
+        assert!((opt - 8.48).abs() < 1e-9, "{opt}");
+        // N = 1,000, M = 256, F/u = 20.48 s: 256 + 10 − 1 = 265 rounds of 0.08 s = 21.2 s.
+        assert_eq!(mundinger_rounds(1000, 256), 265);
+        let opt = homogeneous_optimum(&homogeneous(1000, 256, 256_000_000)).unwrap();
+        assert!((opt - 265.0 / 256.0 * 20.48).abs() < 1e-9 && (opt - 21.2).abs() < 1e-9, "{opt}");
+        // N = 7, M = 1: one chunk doubles 1 → 2 → 4 → 8 holders, 3 rounds of F/u.
+        assert_eq!(mundinger_rounds(7, 1), 3);
+        let opt = homogeneous_optimum(&homogeneous(7, 1, 1_000_000)).unwrap();
+        assert!((opt - 3.0 * 0.08).abs() < 1e-12, "{opt}");
+        // N = 8 needs a fourth round; N = 1 one round of F/u per chunk.
+        assert_eq!(mundinger_rounds(8, 1), 4);
+        assert_eq!(mundinger_rounds(1, 5), 5);
+    }
+
+    #[test]
+    fn no_optimum_outside_the_homogeneous_case() {
+        let base = homogeneous(7, 4, 4_000_000);
+        assert!(homogeneous_optimum(&base).is_some());
+        let mut slow_peer = base.clone();
+        slow_peer.servers[3] = (U / 2.0, U);
+        let mut fast_download_is_fine = base.clone();
+        fast_download_is_fine.servers[3] = (U, 10.0 * U);
+        assert!(homogeneous_optimum(&fast_download_is_fine).is_some());
+        let mut slow_download = base.clone();
+        slow_download.servers[3] = (U, U / 2.0);
+        let cases = [
+            ("a heterogeneous upload", slow_peer),
+            ("a download below u", slow_download),
+            ("a live stream", OptimumInputs { live: true, ..base.clone() }),
+            ("a faster source", OptimumInputs { source_uploads: vec![2.0 * U], ..base.clone() }),
+            ("several origins", OptimumInputs { source_uploads: vec![U / 2.0, U / 2.0], ..base.clone() }),
+            ("a client slower than u", OptimumInputs { client_leg: Some(U / 2.0), ..base.clone() }),
+            ("latency", OptimumInputs { zero_latency: false, ..base.clone() }),
+            ("another job", OptimumInputs { alone: false, ..base.clone() }),
+            ("unequal chunks", OptimumInputs { content_bytes: 4_000_001, ..base.clone() }),
+            ("no servers", OptimumInputs { servers: Vec::new(), ..base.clone() }),
+        ];
+        for (what, case) in cases {
+            assert_eq!(homogeneous_optimum(&case), None, "{what}");
+        }
+        // Pre-seeded at the base server: no client leg at all.
+        assert!(homogeneous_optimum(&OptimumInputs { client_leg: None, ..base }).is_some());
+    }
 
     #[test]
     fn each_term_can_dominate() {

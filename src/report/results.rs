@@ -17,7 +17,8 @@
 //! by [`RESULTS_SCHEMA_VERSION`].
 
 use super::bounds::{
-    job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, WorkloadCapacity, WorkloadJob,
+    homogeneous_optimum, job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, OptimumInputs,
+    WorkloadCapacity, WorkloadJob,
 };
 use super::utilisation::{utilisation, HostCapacity, Utilisation};
 use crate::engine::Engine;
@@ -358,6 +359,12 @@ pub struct JobResult {
     pub lower_bound_s: f64,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
+    /// The optimum makespan, seconds after the request, where it is known in closed form: the
+    /// homogeneous case of Mundinger, Weber & Weiss, `(M + ceil(log2(N+1)) − 1) · F/(M·u)`,
+    /// the client's leg to the base server excluded (`net::bounds::homogeneous_optimum`);
+    /// `null` for any other case.
+    #[serde(default)]
+    pub optimum_s: Option<f64>,
     /// Server content-receipt times, seconds since the request.
     pub completion_s: Percentiles,
     /// Dynamic switches over all servers.
@@ -477,6 +484,10 @@ pub struct Results {
     pub lower_bound_s: Option<f64>,
     /// `makespan_s / lower_bound_s`.
     pub ratio_to_bound: Option<f64>,
+    /// The optimum makespan where it is known in closed form: the only job's `optimum_s`
+    /// (`null` with several jobs, raw transfers, or a case without a closed form).
+    #[serde(default)]
+    pub optimum_s: Option<f64>,
     /// The bound of the whole workload, from the first request: the largest of every job's
     /// bound (offset by its request) and of the bounds of resources jobs share — every
     /// receiver's download, a client's and the base server's upload, the origins' combined
@@ -592,6 +603,36 @@ fn job_outcome(
         reason = format!("{reason}: {}", parts.join(", "));
     }
     ("open_at_horizon".into(), Some(reason))
+}
+
+/// A job's optimum where it has a closed form ([`homogeneous_optimum`]), from its hosts'
+/// declared capacities and latencies and what else runs in the scenario.
+fn job_optimum(engine: &Engine, client: HostId, request: &crate::protocol::job::JobRequest) -> Option<f64> {
+    let topo = engine.topology();
+    let built = &engine.built;
+    let base = built.base_server?;
+    let sources: Vec<HostId> = std::iter::once(base).chain(built.origins.iter().copied()).collect();
+    let hosts = || sources.iter().chain(&request.servers).chain(std::iter::once(&client));
+    let churn = &built.churn;
+    let jobs: usize = built.clients.iter().map(|c| c.jobs.len()).sum();
+    homogeneous_optimum(&OptimumInputs {
+        content_bytes: request.content.total_bytes,
+        chunks: request.content.chunks,
+        live: request.content.is_live(),
+        source_uploads: sources.iter().map(|&h| topo.host(h).upload_bps).collect(),
+        client_leg: (!request.preseeded).then(|| topo.host(client).upload_bps.min(topo.host(base).download_bps)),
+        servers: request.servers.iter().map(|&h| (topo.host(h).upload_bps, topo.host(h).download_bps)).collect(),
+        zero_latency: built.links.is_empty()
+            && built.routers == 0
+            && hosts().all(|&h| topo.host(h).latency == crate::kernel::SimDuration::ZERO),
+        alone: jobs == 1
+            && built.transfers.is_empty()
+            && churn.joins.is_empty()
+            && churn.leaves.is_empty()
+            && churn.leave_when_done.is_empty()
+            && built.faults.is_empty()
+            && built.random_faults.is_none(),
+    })
 }
 
 /// Mbit/s from bytes per second.
@@ -963,6 +1004,7 @@ impl Results {
                     makespan_s: makespan,
                     lower_bound_s: bound,
                     ratio_to_bound: makespan.map(|m| m / bound),
+                    optimum_s: job_optimum(engine, client_host, request),
                     completion_s: Percentiles::of(&completions),
                     switches,
                     upload_resumes: cj.upload_resumes,
@@ -1058,6 +1100,10 @@ impl Results {
             makespan_s,
             lower_bound_s,
             ratio_to_bound: makespan_s.zip(lower_bound_s).map(|(m, b)| m / b),
+            optimum_s: match &jobs[..] {
+                [only] if transfers.is_empty() => only.optimum_s,
+                _ => None,
+            },
             workload_lower_bound_s,
             workload_bound_by: workload_bound.map(|(_, why)| why),
             largest_job_bound_s,

@@ -226,3 +226,30 @@ fn the_churn_case_counts_who_left_and_bounds_the_late_joiners() {
     let m = makespan(&r);
     assert!(m >= bound && m <= 1.5 * bound, "makespan {m} s, bound {bound} s");
 }
+
+#[test]
+fn results_report_the_closed_form_optimum_of_a_homogeneous_job_only() {
+    // N=100, M=100, F/u = 8 s: 106 rounds of 0.08 s = 8.48 s, in the job and in the run.
+    let r = run_json(&homogeneous(100, 100, 100.0, r#"{ "kind": "chain" }"#));
+    let job = r.jobs[0].optimum_s.expect("homogeneous");
+    assert!((job - 8.48).abs() < 1e-9, "{job}");
+    assert_eq!(r.optimum_s, Some(job));
+    assert!(makespan(&r) >= job);
+    // N=7, M=1, 1 MB: one chunk doubles to 8 holders in 3 rounds of 0.08 s.
+    let r = run_json(&homogeneous(7, 1, 1.0, r#"{ "kind": "chain" }"#));
+    assert!((r.optimum_s.unwrap() - 0.24).abs() < 1e-12);
+    // One server uploading half as fast: no closed form.
+    let uneven = homogeneous(7, 4, 4.0, r#"{ "kind": "chain" }"#)
+        .replace(r#""count": 7, "upload_mbps": 100"#, r#""count": 6, "upload_mbps": 100"#)
+        .replace(
+            r#""groups": ["#,
+            r#""groups": [ { "name": "slow", "count": 1, "upload_mbps": 50, "download_mbps": 100 },"#,
+        );
+    let r = run_json(&uneven);
+    assert_eq!(r.jobs[0].servers, 7);
+    assert_eq!((r.jobs[0].optimum_s, r.optimum_s), (None, None));
+    // Latency on the servers: no closed form either.
+    let late = homogeneous(7, 4, 4.0, r#"{ "kind": "chain" }"#)
+        .replace(r#""download_mbps": 100 }"#, r#""download_mbps": 100, "latency_ms": 5 }"#);
+    assert_eq!(run_json(&late).optimum_s, None);
+}
