@@ -105,8 +105,10 @@ enum Command {
     },
     /// Run one scenario under several strategies over the same seeds: a table of means with
     /// 95 % confidence intervals, compare.csv (per strategy: n, mean, sd, ci95_low, ci95_high of
-    /// every metric), compare_runs.csv (per strategy and seed), an overlay of completion CDFs
-    /// and a makespan bar chart with the intervals and the lower bound.
+    /// every metric), compare_runs.csv (per strategy and seed), compare.md (a Markdown table:
+    /// makespan, ratio to the bound, to the closed-form optimum and to the `optimal` reference,
+    /// wall time), an overlay of completion CDFs and a makespan bar chart with the intervals and
+    /// the lower bound.
     #[command(after_help = "Examples:
   cascade-sim compare scenarios/quickstart.json --out reports/compare-quickstart
   cascade-sim compare scenarios/cascade-1000.json --strategies tree,cascade --seeds 10 --out reports/c")]
@@ -434,6 +436,7 @@ fn compare(
         (names[1].to_string(), compare::runs_csv(&rows)?),
         (names[2].to_string(), compare::cdf_svg(&rows, log_x).map_err(anyhow::Error::msg)?.into_bytes()),
         (names[3].to_string(), compare::makespan_svg(&rows).map_err(anyhow::Error::msg)?.into_bytes()),
+        (names[4].to_string(), compare::markdown(&rows).into_bytes()),
     ];
     output::write_outputs(out, OutputKind::Compare, &files)?;
     write!(std::io::stdout().lock(), "{}", compare::table(&rows))?;

@@ -2,8 +2,17 @@
 //! (`--seeds N`: the scenario's seed, or `--seed`, and the N − 1 after it). Per strategy and
 //! metric, the mean, standard deviation and Student-t 95 % confidence interval over the seeds
 //! ([`super::stats`]); a table, `compare.csv` (the summaries), `compare_runs.csv` (one row per
-//! strategy and seed), an overlay of the completion CDFs (first seed) and a makespan bar chart
-//! with the intervals and the lower bound.
+//! strategy and seed), `compare.md` (a Markdown table of the ratios and wall times), an overlay
+//! of the completion CDFs (first seed) and a makespan bar chart with the intervals and the lower
+//! bound.
+//!
+//! Besides the ratio to the lower bound, each run gets its ratio to the optimum where that is
+//! known in closed form (`ratio_to_optimum`: makespan / `optimum_s`, the homogeneous case of
+//! [`crate::net::bounds::homogeneous_optimum`]) and, when the `optimal` strategy is among those
+//! compared, its ratio to the optimal reference's makespan of the same seed
+//! (`ratio_to_optimal_ref`: the best schedule known where no closed form exists). The wall time
+//! of each strategy's runs is not simulation output: it is printed in `compare.md` only, never
+//! in the CSVs.
 
 use super::stats::{columns, Summary};
 use super::{scenario_from_value, with_strategy};
@@ -38,7 +47,17 @@ pub struct Row {
     pub strategy: String,
     /// (seed, results) in seed order.
     pub runs: Vec<(u64, Results)>,
+    /// Wall-clock seconds its runs took together (not simulation output: shown in
+    /// `compare.md` only).
+    pub wall_s: f64,
 }
+
+/// The strategy whose makespans `ratio_to_optimal_ref` divides by.
+pub const OPTIMAL_REFERENCE: &str = "optimal";
+
+/// The per-run ratios added after [`METRICS`] in `compare.csv` and after `trace_hash` in
+/// `compare_runs.csv`.
+pub const RATIOS: [&str; 2] = ["ratio_to_optimum", "ratio_to_optimal_ref"];
 
 /// A metric of a run: its value, if it has one.
 pub type Metric = fn(&Results) -> Option<f64>;
@@ -59,6 +78,31 @@ impl Row {
     pub fn summary(&self, m: Metric) -> Summary {
         Summary::of(&self.runs.iter().map(|(_, r)| m(r).unwrap_or(f64::NAN)).collect::<Vec<_>>())
     }
+
+    /// Per seed, [`RATIOS`]: makespan / closed-form optimum, and makespan / the makespan of
+    /// the optimal reference (`reference`) with the same seed.
+    pub fn ratios(&self, reference: Option<&Row>) -> Vec<[Option<f64>; 2]> {
+        self.runs
+            .iter()
+            .map(|(seed, r)| {
+                let to_optimum = r.makespan_s.zip(r.optimum_s).map(|(m, o)| m / o);
+                let reference_makespan =
+                    reference.and_then(|x| x.runs.iter().find(|(s, _)| s == seed)).and_then(|(_, x)| x.makespan_s);
+                [to_optimum, r.makespan_s.zip(reference_makespan).map(|(m, o)| m / o)]
+            })
+            .collect()
+    }
+
+    /// The summaries of [`RATIOS`] over this strategy's seeds.
+    pub fn ratio_summaries(&self, reference: Option<&Row>) -> [Summary; 2] {
+        let ratios = self.ratios(reference);
+        [0, 1].map(|k| Summary::of(&ratios.iter().map(|r| r[k].unwrap_or(f64::NAN)).collect::<Vec<_>>()))
+    }
+}
+
+/// The optimal reference among `rows`, if it was compared.
+pub fn optimal_reference(rows: &[Row]) -> Option<&Row> {
+    rows.iter().find(|r| r.strategy == OPTIMAL_REFERENCE)
 }
 
 /// Checks the strategy names of `--strategies` (`all` stands for every registered one).
@@ -98,9 +142,10 @@ pub fn run_all(doc: &Value, strategies: &[String], seeds: &[u64]) -> Result<Vec<
     }
     let mut rows = Vec::new();
     for (kind, scenario) in variants {
+        let started = std::time::Instant::now();
         let runs =
             seeds.iter().map(|&s| Ok((s, crate::run(&scenario, Some(s))?))).collect::<Result<_, ScenarioError>>()?;
-        rows.push(Row { strategy: kind.clone(), runs });
+        rows.push(Row { strategy: kind.clone(), runs, wall_s: started.elapsed().as_secs_f64() });
     }
     Ok(rows)
 }
@@ -114,14 +159,18 @@ fn cell(v: Option<f64>) -> String {
 pub fn csv(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["strategy".to_string(), "runs".to_string()];
-    for (name, _) in METRICS {
+    for name in METRICS.iter().map(|m| m.0).chain(RATIOS) {
         header.extend(columns(name));
     }
     w.write_record(&header)?;
+    let reference = optimal_reference(rows);
     for r in rows {
         let mut cells = vec![r.strategy.clone(), r.runs.len().to_string()];
         for (_, m) in METRICS {
             cells.extend(r.summary(m).cells());
+        }
+        for s in r.ratio_summaries(reference) {
+            cells.extend(s.cells());
         }
         w.write_record(&cells)?;
     }
@@ -134,39 +183,81 @@ pub fn runs_csv(rows: &[Row]) -> anyhow::Result<Vec<u8>> {
     let mut header = vec!["strategy", "seed"];
     header.extend(METRICS.iter().map(|m| m.0));
     header.push("trace_hash");
+    header.extend(RATIOS);
     w.write_record(&header)?;
+    let reference = optimal_reference(rows);
     for r in rows {
-        for (seed, x) in &r.runs {
+        for ((seed, x), ratios) in r.runs.iter().zip(r.ratios(reference)) {
             let mut cells = vec![r.strategy.clone(), seed.to_string()];
             cells.extend(METRICS.iter().map(|(_, m)| cell(m(x))));
             cells.push(x.trace_hash.clone());
+            cells.extend(ratios.map(cell));
             w.write_record(&cells)?;
         }
     }
     Ok(w.into_inner()?)
 }
 
+/// The line that says what the cells of a table over several seeds are (empty for one seed).
+fn seeds_note(rows: &[Row]) -> String {
+    match rows.first().map_or(0, |r| r.runs.len()) {
+        seeds @ 2.. => {
+            format!("{seeds} seeds per strategy; mean ± half-width of the 95 % confidence interval (Student t)\n")
+        }
+        _ => String::new(),
+    }
+}
+
 /// The table printed on stdout: means with the half-width of their 95 % interval.
 pub fn table(rows: &[Row]) -> String {
-    let seeds = rows.first().map_or(0, |r| r.runs.len());
-    let mut t = if seeds > 1 {
-        format!("{seeds} seeds per strategy; mean ± half-width of the 95 % confidence interval (Student t)\n")
-    } else {
-        String::new()
-    };
+    let mut t = seeds_note(rows);
     t.push_str(&format!(
-        "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12}\n",
-        "strategy", "makespan_s", "ratio", "p50_s", "p99_s", "events"
+        "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12} {:>16} {:>20}\n",
+        "strategy", "makespan_s", "ratio", "p50_s", "p99_s", "events", "ratio_to_optimum", "ratio_to_optimal_ref"
     ));
+    let reference = optimal_reference(rows);
     for r in rows {
+        let [to_optimum, to_reference] = r.ratio_summaries(reference);
         t.push_str(&format!(
-            "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12}\n",
+            "{:<10} {:>18} {:>14} {:>16} {:>16} {:>12} {:>16} {:>20}\n",
             r.strategy,
             r.summary(METRICS[0].1).text(3),
             r.summary(METRICS[2].1).text(2),
             r.summary(METRICS[3].1).text(3),
             r.summary(METRICS[4].1).text(3),
             r.summary(METRICS[6].1).text(0),
+            to_optimum.text(3),
+            to_reference.text(3),
+        ));
+    }
+    t
+}
+
+/// `compare.md`: a Markdown table, a row per strategy — mean makespan, ratio to the lower
+/// bound, to the closed-form optimum (`–` where none is known) and to the optimal reference
+/// (`–` when `optimal` was not compared), and the wall time of that strategy's runs (not
+/// simulation output: it varies from machine to machine and run to run).
+pub fn markdown(rows: &[Row]) -> String {
+    let mut t = seeds_note(rows);
+    if !t.is_empty() {
+        t.push('\n');
+    }
+    t.push_str(
+        "| strategy | makespan s | ratio to bound | ratio to optimum | ratio to the optimal reference | wall s |\n",
+    );
+    t.push_str("|---|---|---|---|---|---|\n");
+    let reference = optimal_reference(rows);
+    let dash = |s: String| if s == "-" { "–".to_string() } else { s };
+    for r in rows {
+        let [to_optimum, to_reference] = r.ratio_summaries(reference);
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.2} |\n",
+            r.strategy,
+            dash(r.summary(METRICS[0].1).text(3)),
+            dash(r.summary(METRICS[2].1).text(3)),
+            dash(to_optimum.text(3)),
+            dash(to_reference.text(3)),
+            r.wall_s,
         ));
     }
     t

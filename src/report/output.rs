@@ -70,7 +70,8 @@ pub const RUN_FILES: [&str; 14] = [
 ];
 
 /// The files of `compare`.
-pub const COMPARE_FILES: [&str; 4] = ["compare.csv", "compare_runs.csv", "compare_cdf.svg", "compare_makespan.svg"];
+pub const COMPARE_FILES: [&str; 5] =
+    ["compare.csv", "compare_runs.csv", "compare_cdf.svg", "compare_makespan.svg", "compare.md"];
 
 /// The files of `report`: the page, and the completion overlay of its runs (when it has runs).
 pub const REPORT_FILES: [&str; 2] = ["report.html", "report_cdf.svg"];

@@ -228,3 +228,69 @@ fn the_shipped_schema_is_the_generated_one() {
     let printed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(printed, shipped);
 }
+
+/// N=7 servers and the base server at 100 Mbit/s up = down, zero latency, 4 MB in 4 chunks
+/// already at the base server: the optimum is 4 + ceil(log2 8) − 1 = 6 rounds of 1 MB over
+/// 12.5 MB/s, 0.48 s.
+const HOMOGENEOUS_7: &str = r#"{ "name": "h7", "seed": 1, "network": {
+    "base_server": { "name": "bs", "upload_mbps": 100, "download_mbps": 100 },
+    "groups": [ { "name": "peer", "count": 7, "upload_mbps": 100, "download_mbps": 100 } ] },
+  "clients": [ { "name": "c", "upload_mbps": 100, "download_mbps": 100,
+    "jobs": [ { "name": "f", "content": { "kind": "file", "size_mb": 4, "chunks": 4, "at_origins": true },
+                "strategy": { "kind": "optimal" } } ] } ] }"#;
+
+#[test]
+fn compare_gives_the_ratios_to_the_optimum_and_to_the_optimal_reference() {
+    let dir = temp_dir("compare-optimum");
+    let file = dir.join("h7.json");
+    std::fs::write(&file, HOMOGENEOUS_7).unwrap();
+    let out = dir.join("out");
+    let args = ["compare", file.to_str().unwrap(), "--strategies", "chain,optimal", "--out", out.to_str().unwrap()];
+    let o = cascade_sim(&args);
+    ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("ratio_to_optimum") && stdout.contains("ratio_to_optimal_ref"), "{stdout}");
+    // compare_runs.csv: the new columns at the end.
+    let mut runs = csv::Reader::from_path(out.join("compare_runs.csv")).unwrap();
+    let header: Vec<String> = runs.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header[header.len() - 3..], ["trace_hash", "ratio_to_optimum", "ratio_to_optimal_ref"]);
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let rows: Vec<csv::StringRecord> = runs.records().map(Result::unwrap).collect();
+    let value = |strategy: &str, column: &str| -> f64 {
+        rows.iter().find(|r| &r[0] == strategy).unwrap()[col(column)].parse().unwrap()
+    };
+    // The optimal schedule reaches the closed form exactly here: 0.48 s.
+    assert!((value("optimal", "makespan_s") - 0.48).abs() < 1e-9);
+    assert!((value("optimal", "ratio_to_optimum") - 1.0).abs() < 1e-9);
+    assert_eq!(value("optimal", "ratio_to_optimal_ref"), 1.0);
+    // The chain: M + N − 1 = 10 rounds, 0.8 s; ratio to the optimum = makespan / 0.48.
+    let chain = value("chain", "makespan_s");
+    assert!((value("chain", "ratio_to_optimum") - chain / 0.48).abs() < 1e-9);
+    assert!((value("chain", "ratio_to_optimal_ref") - chain / value("optimal", "makespan_s")).abs() < 1e-9);
+    assert!((chain - 0.8).abs() < 1e-9, "{chain}");
+    // compare.csv: the summaries of the two ratios after every earlier column.
+    let mut summary = csv::Reader::from_path(out.join("compare.csv")).unwrap();
+    let header: Vec<String> = summary.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header[header.len() - 10..][0], "ratio_to_optimum_n");
+    assert_eq!(header[header.len() - 5..][1], "ratio_to_optimal_ref_mean");
+    assert_eq!(header[2], "makespan_s_n", "the earlier columns keep their order");
+    let mean = header.iter().position(|h| h == "ratio_to_optimum_mean").unwrap();
+    let chain_row = summary.records().map(Result::unwrap).find(|r| &r[0] == "chain").unwrap();
+    assert!((chain_row[mean].parse::<f64>().unwrap() - chain / 0.48).abs() < 1e-9);
+    // compare.md: a row per strategy with the ratios (the wall time is not asserted).
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.starts_with(
+        "| strategy | makespan s | ratio to bound | ratio to optimum | ratio to the optimal reference | wall s |"
+    ));
+    let optimal_row = md.lines().find(|l| l.starts_with("| optimal |")).unwrap();
+    assert!(optimal_row.starts_with("| optimal | 0.480 | ") && optimal_row.contains("| 1.000 | 1.000 |"), "{md}");
+    // Without `optimal` compared, no reference: the column is empty, shown as a dash.
+    let alone = dir.join("alone");
+    let o =
+        cascade_sim(&["compare", file.to_str().unwrap(), "--strategies", "chain", "--out", alone.to_str().unwrap()]);
+    ok(&o);
+    let md = std::fs::read_to_string(alone.join("compare.md")).unwrap();
+    let chain_line = md.lines().find(|l| l.starts_with("| chain |")).unwrap();
+    assert_eq!(chain_line.split(" | ").nth(4), Some("–"), "{md}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -241,7 +241,8 @@ fn charts_render_extreme_values_in_bounded_time() {
     assert!(cascade_sim::report::timeline::timeline_svg(&run.engine, &results).unwrap().contains("</svg>"));
     assert!(cascade_sim::report::timeline::throughput_svg(&run.engine, &results).unwrap().contains("</svg>"));
     assert!(cascade_sim::report::chart::completion_svg(&results, true).unwrap().contains("</svg>"));
-    let rows = vec![cascade_sim::analysis::compare::Row { strategy: "cascade".into(), runs: vec![(1, results)] }];
+    let rows =
+        vec![cascade_sim::analysis::compare::Row { strategy: "cascade".into(), runs: vec![(1, results)], wall_s: 0.0 }];
     assert!(cascade_sim::analysis::compare::makespan_svg(&rows).unwrap().contains("</svg>"));
     assert!(cascade_sim::analysis::compare::cdf_svg(&rows, false).unwrap().contains("</svg>"));
 }

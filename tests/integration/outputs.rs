@@ -409,6 +409,8 @@ fn compare_with_seeds_reports_intervals() {
             "unfinished",
             "events",
             "trace_hash",
+            "ratio_to_optimum",
+            "ratio_to_optimal_ref",
         ],
     );
     assert_eq!(runs.len(), 8);
