@@ -5,6 +5,10 @@
 # printed as Markdown tables, section by section, to paste into the README.
 #
 #   scripts/regenerate-docs.sh            # about 5 minutes on two cores
+#
+# The README's reference table (every strategy on every fast reference, with the ratios to the
+# bound and to the optimum) is not regenerated here: scripts/reference-table.sh does it and
+# rewrites the README itself (about 11 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -93,11 +97,6 @@ cp "$out/strategies-quickstart/compare_cdf.svg" "$img/strategies-quickstart.svg"
 cp "$out/strategies-quickstart/compare_makespan.svg" "$img/strategies-quickstart-makespan.svg"
 "$sim" compare scenarios/cascade-1000.json --seeds 3 --log-x --out "$out/strategies-1000" | grep -v '^wrote'
 cp "$out/strategies-1000/compare_cdf.svg" "$img/strategies-1000.svg"
-
-section "References: every strategy (the reference tables; the large cases are in scenarios/references/large)"
-for f in homogeneous-100 registry churn; do
-  "$sim" compare "scenarios/references/$f.json" --strategies all --out "$out/references-$f" | grep -v '^wrote'
-done
 
 section "Faults: resume against restart from zero (fault-*.svg; the resume table)"
 labels=() dirs=()
