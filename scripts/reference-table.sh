@@ -21,10 +21,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
 out=reports/reference-table
-rm -rf "$out"
-mkdir -p "$out"
-sim="$out/cascade-sim" # a copy: a rebuild while this runs does not change the binary midway
-cp target/release/cascade-sim "$sim"
 
 all_cases=(homogeneous-100 registry churn quickstart-file homogeneous-1000 flash-crowd)
 if (($#)); then cases=("$@"); else cases=("${all_cases[@]}"); fi
@@ -50,8 +46,13 @@ compare_case() { # compare_case CASE: compare --strategies all into $out/CASE, w
   awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' > "$out/$name.wall"
 }
 
+for name in "${cases[@]}"; do label "$name" > /dev/null; done # unknown names: exit 2 before anything runs
+rm -rf "$out"
+mkdir -p "$out"
+sim="$out/cascade-sim" # a copy: a rebuild while this runs does not change the binary midway
+cp target/release/cascade-sim "$sim"
+
 for name in "${cases[@]}"; do
-  label "$name" > /dev/null
   printf '\n### %s\n\n' "$(label "$name")"
   compare_case "$name"
 done
@@ -61,7 +62,7 @@ table=$out/table.md
 {
   printf '| strategy |'
   for name in "${cases[@]}"; do
-    # Header: the case, its bound and (when known) its optimum, from the optimal row.
+    # Header: the case, its bound and (when known) its optimum = makespan / ratio_to_optimum.
     awk -F, -v label="$(label "$name")" '
       NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
       { bound = $col["lower_bound_s"]; if ($col["ratio_to_optimum"] != "") opt = $col["makespan_s"] / $col["ratio_to_optimum"] }
