@@ -784,8 +784,9 @@ pub struct SwarmStrategy {
     /// Neighbours a peer asks the tracker for (default 40; it accepts up to twice as many).
     #[serde(default = "forty")]
     pub peers: u32,
-    /// Upload slots (unchoked connections) per peer; default derived from the peer's upload as
-    /// the mainline client does, capped at `max_upload_slots`.
+    /// Upload slots (unchoked connections) per peer; default enough to fill the peer's upload
+    /// at the rate a typical receiver gives one uploader (one when upload = download), capped
+    /// at `max_upload_slots`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_slots: Option<u32>,
     /// Cap on the derived number of upload slots (default 4).

@@ -235,36 +235,9 @@ impl Bits {
     }
 }
 
-/// Upload slots a BitTorrent client opens for an upload of `upload_bps` bytes per second:
-/// the rule of the mainline and BitTornado clients (`max_uploads` when left to automatic):
-/// 2 below 9 kB/s, 3 below 15 kB/s, 4 below 42 kB/s, then ⌊√(0.6 · kB/s)⌋, here capped at
-/// `cap`.
-pub fn auto_upload_slots(upload_bps: f64, cap: u32) -> u32 {
-    let kbs = upload_bps / 1000.0;
-    let slots = if kbs < 9.0 {
-        2
-    } else if kbs < 15.0 {
-        3
-    } else if kbs < 42.0 {
-        4
-    } else {
-        (0.6 * kbs).sqrt().floor() as u32
-    };
-    slots.clamp(2, cap.max(2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upload_slots_follow_the_mainline_rule() {
-        // 128 kbit/s = 16 kB/s: 4 slots; 5,000 kbit/s = 625 kB/s: √375 = 19.
-        assert_eq!(auto_upload_slots(16_000.0, 100), 4);
-        assert_eq!(auto_upload_slots(625_000.0, 100), 19);
-        assert_eq!(auto_upload_slots(625_000.0, 8), 8);
-        assert_eq!(auto_upload_slots(1_000.0, 8), 2);
-    }
 
     #[test]
     fn bits_iterate_in_order() {

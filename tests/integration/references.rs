@@ -101,30 +101,40 @@ fn the_multi_tree_on_the_quickstart_file_job_is_measured_against_the_bound() {
 }
 
 #[test]
-fn the_swarm_on_the_homogeneous_reference_is_measured_against_the_bound() {
-    // Target 1.15× the bound: NOT reached on N=100 (1.266× with seed 1, 1.27–1.28× with seeds
-    // 2–4; 1.49× before the download-saturation rule, the super-seeding origin and the scaled
-    // rechoke; 8.04× before the BitTorrent mechanisms). The bundled N=1,000, M=256 case
-    // measures 1.156×. This guards the level reached.
-    let r = run_json(&homogeneous(100, 100, 100.0, r#"{ "kind": "swarm" }"#));
-    let ratio = makespan(&r) / r.lower_bound_s.unwrap();
-    assert!(ratio <= 1.30, "ratio {ratio}");
-    let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
-    assert!(u.upload_utilisation > 0.85 && u.upload_utilisation <= 1.0, "{u:?}");
-    // The super-seeding origin sends each piece once before any twice: about 1.25 copies of
-    // the file in all (the injection ends near F/u; later copies feed the tail), not 1.5.
-    assert!(u.origin_bytes < 130_000_000, "{u:?}");
+fn the_swarm_is_within_fifteen_percent_of_the_bound_on_the_homogeneous_reference() {
+    // Issue 9's target, 1.15× the bound, on N=100, M=100 over three seeds (measured 1.140,
+    // 1.130, 1.130; the bundled N=1,000, M=256 case 1.086×). Before: 1.266× (four upload slots
+    // by the mainline rule, a choked piece's slot reused at once), 1.49× before the
+    // download-saturation rule and the super-seeding origin, 8.04× before the BitTorrent
+    // mechanisms.
+    for seed in 1..=3 {
+        let json = homogeneous(100, 100, 100.0, r#"{ "kind": "swarm" }"#).replacen(
+            r#""seed": 1"#,
+            &format!(r#""seed": {seed}"#),
+            1,
+        );
+        let r = run_json(&json);
+        let ratio = makespan(&r) / r.lower_bound_s.unwrap();
+        assert!(ratio <= 1.15, "seed {seed}: ratio {ratio}");
+        let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
+        assert!(u.upload_utilisation > 0.9 && u.upload_utilisation <= 1.0, "seed {seed}: {u:?}");
+        // The super-seeding origin sends each piece once before any twice: its injection ends
+        // near F/u, and the copies it sends after that feed the tail (1.14 files in all).
+        assert!(u.origin_bytes < 125_000_000, "seed {seed}: {u:?}");
+    }
 }
 
 #[test]
-fn the_swarm_on_the_small_flash_crowd_is_measured_against_the_bound() {
-    // Targets: utilisation ≥ 0.85 while peers still need pieces: NOT reached (0.51 here,
-    // 0.33 before); makespan 1.31× the bound (1.86× before). Guards the level reached.
+fn the_swarm_uses_the_flash_crowds_upload_while_peers_still_need_pieces() {
+    // Issue 9's target, capacity-weighted upload utilisation ≥ 0.85 while peers still need
+    // pieces, here on the flash-crowd mix at a tenth (100 peers, 10 MB in 40 pieces): 0.877
+    // (0.51 before, 0.33 before the BitTorrent rework); the bundled 1,000-peer case measures
+    // 0.910 (0.771 before). Makespan 1.243× the bound (1.31× before).
     let r = run_json(&small_flash_crowd(r#"{ "kind": "swarm" }"#));
     let ratio = makespan(&r) / r.lower_bound_s.unwrap();
-    assert!(ratio <= 1.40, "ratio {ratio}");
+    assert!(ratio <= 1.30, "ratio {ratio}");
     let u = r.jobs[0].utilisation.as_ref().expect("swarm jobs report utilisation");
-    assert!(u.upload_utilisation > 0.45, "{u:?}");
+    assert!(u.upload_utilisation >= 0.85, "{u:?}");
 }
 
 #[test]
