@@ -32,9 +32,12 @@
 //! connection per child,
 //! each carrying the stripe's pieces in order back to back.
 //!
-//! Faults: a server whose parent is down or cut off is fed by its nearest live ancestor (the
-//! base server at the top), and a server that comes back continues from what it holds; in the
-//! homogeneous schedule crashed servers simply drop out of the matching.
+//! Faults and churn: when a server leaves or crashes the stripes' trees are rebuilt over the
+//! servers still in the job (and again when one outside the trees joins or comes back), as a
+//! SplitStream-like overlay re-forms its trees; a server whose parent is cut off is fed by its
+//! nearest reachable ancestor (the base server at the top), and a server that comes back
+//! continues from what it holds; in the homogeneous schedule crashed servers simply drop out
+//! of the matching.
 
 use super::{Bits, Ctx, PieceScheduler, SchedulerSetup, StrategyModule};
 use crate::kernel::SimDuration;
@@ -164,7 +167,7 @@ impl OptimalSchedule {
             let s = if setup.config.slots > 0 { setup.config.slots } else { DEFAULT_STRIPES };
             let s = s.clamp(1, (n - 1).max(1));
             Mode::Stripes {
-                stripes: build_stripes(&nodes, s),
+                stripes: build_stripes(&nodes, s, |_| true),
                 stripe_of: Vec::new(),
                 eff_children: Vec::new(),
                 eff_parent: Vec::new(),
@@ -351,6 +354,32 @@ impl OptimalSchedule {
         }
     }
 
+    /// Rebuilds the stripes' trees over the servers now in the job (after a server left, or
+    /// when one not in the trees joins), as a SplitStream-like overlay re-forms its trees: a
+    /// server that left takes its subtree's parent with it, and re-parenting its children to
+    /// the nearest live ancestor would end at the base server once a wave of servers leaves.
+    /// The stripes keep their pieces; only who forwards them to whom changes. Kept as they are
+    /// while fewer servers than stripes remain.
+    fn restripe(&mut self) {
+        let nodes = &self.nodes;
+        let Mode::Stripes { stripes, .. } = &mut self.mode else { return };
+        let count = stripes.len() as u32;
+        if (1..nodes.len()).filter(|&j| nodes[j].active).count() < count as usize {
+            return;
+        }
+        let fresh = build_stripes(nodes, count, |j| nodes[j].active);
+        for (stripe, tree) in stripes.iter_mut().zip(fresh) {
+            stripe.interior = tree.interior;
+            stripe.parent = tree.parent;
+            stripe.upload = tree.upload;
+        }
+    }
+
+    /// Whether server `p` has a place in the stripes' trees.
+    fn in_trees(&self, p: u32) -> bool {
+        matches!(&self.mode, Mode::Stripes { stripes, .. } if stripes.first().is_some_and(|s| s.parent[p as usize] != NONE))
+    }
+
     /// The next piece of stripe `s` that `p` holds and `q` lacks and is not receiving.
     fn next_in_stripe(&self, s: usize, p: u32, q: u32) -> Option<u32> {
         let Mode::Stripes { stripes, eff_children, .. } = &self.mode else { unreachable!() };
@@ -469,10 +498,16 @@ impl Ord for Share {
     }
 }
 
-/// Splits the servers into `count` stripes of equal total upload and builds each stripe's tree.
-fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
+/// Splits the servers (those `member` accepts) into `count` stripes of equal total upload and
+/// builds each stripe's tree; the others have no parent.
+fn build_stripes(nodes: &[Node], count: u32, member: impl Fn(usize) -> bool) -> Vec<Stripe> {
     let n = nodes.len();
-    let mut order: Vec<u32> = (1..n as u32).collect();
+    let mut order: Vec<u32> = (1..n as u32).filter(|&j| member(j as usize)).collect();
+    if order.is_empty() {
+        return (0..count)
+            .map(|_| Stripe { interior: vec![false; n], parent: vec![NONE; n], ..Stripe::default() })
+            .collect();
+    }
     order.sort_by(|&a, &b| nodes[b as usize].up.total_cmp(&nodes[a as usize].up).then(a.cmp(&b)));
     let mut groups: Vec<Vec<u32>> = vec![Vec::new(); count as usize];
     let mut loads = vec![0.0f64; count as usize];
@@ -481,7 +516,7 @@ fn build_stripes(nodes: &[Node], count: u32) -> Vec<Stripe> {
         groups[g].push(j);
         loads[g] += nodes[j as usize].up;
     }
-    let receivers = (n - 1) as u32;
+    let receivers = order.len() as u32;
     groups
         .iter()
         .enumerate()
@@ -544,6 +579,9 @@ impl PieceScheduler for OptimalSchedule {
         if self.is_rounds() {
             self.request_pass(ctx);
         } else {
+            if !self.in_trees(p) {
+                self.restripe();
+            }
             self.rebuild(ctx);
             self.pump_all(ctx);
         }
@@ -559,6 +597,7 @@ impl PieceScheduler for OptimalSchedule {
         if self.is_rounds() {
             self.request_pass(ctx);
         } else {
+            self.restripe();
             self.rebuild(ctx);
             self.pump_all(ctx);
         }
