@@ -290,7 +290,12 @@ pub struct Engine {
     /// Piece schedulers of engine-driven jobs, by job id (taken out while being called).
     schedulers: Vec<Option<Box<dyn PieceScheduler>>>,
     conns: Vec<Conn>,
+    /// Connections of engine-driven jobs by (job, sender, receiver), ordered (a job's are cut
+    /// together, in this order).
     conn_index: BTreeMap<(JobId, HostId, HostId), u32>,
+    /// The same, for point lookups only (never iterated): a swarm's rechoke looks up every
+    /// neighbour's connection once per piece transfer, which the B-tree made the hottest code.
+    conn_lookup: HashMap<(JobId, HostId, HostId), u32>,
     piece_log: Vec<PieceRecord>,
     actions: Vec<Action>,
     /// Fault state: hosts up, hosts a repair can bring back, crash counters (stale timers are
@@ -422,6 +427,7 @@ impl Engine {
             schedulers: Vec::new(),
             conns: Vec::new(),
             conn_index: BTreeMap::new(),
+            conn_lookup: HashMap::new(),
             piece_log: Vec::new(),
             actions: Vec::new(),
             host_up,
@@ -1426,7 +1432,7 @@ impl Engine {
                 host_up: &self.host_up,
                 side: &self.side,
                 conns: &self.conns,
-                conn_index: &self.conn_index,
+                conn_lookup: &self.conn_lookup,
                 log: &client_job.log,
                 content: &client_job.request.content,
                 final_pieces,
@@ -1461,7 +1467,7 @@ impl Engine {
                 }
             }
             Action::Cancel { from, to } => {
-                if let Some(&id) = self.conn_index.get(&(job, from, to)) {
+                if let Some(&id) = self.conn_lookup.get(&(job, from, to)) {
                     self.cut_conn(now, id);
                 }
             }
@@ -1473,7 +1479,7 @@ impl Engine {
 
     /// The connection of `job` from `from` to `to`, opened (with its stream record) on first use.
     fn conn(&mut self, now: SimTime, job: JobId, from: HostId, to: HostId) -> u32 {
-        if let Some(&id) = self.conn_index.get(&(job, from, to)) {
+        if let Some(&id) = self.conn_lookup.get(&(job, from, to)) {
             return id;
         }
         self.stream_records.push(StreamRecord {
@@ -1503,6 +1509,7 @@ impl Engine {
         });
         let id = self.conns.len() as u32 - 1;
         self.conn_index.insert((job, from, to), id);
+        self.conn_lookup.insert((job, from, to), id);
         id
     }
 
@@ -1662,7 +1669,7 @@ struct EngineWorld<'a> {
     host_up: &'a [bool],
     side: &'a [u32],
     conns: &'a [Conn],
-    conn_index: &'a BTreeMap<(JobId, HostId, HostId), u32>,
+    conn_lookup: &'a HashMap<(JobId, HostId, HostId), u32>,
     log: &'a [Item],
     content: &'a crate::protocol::job::ContentSpec,
     final_pieces: Option<u32>,
@@ -1675,7 +1682,7 @@ impl World for EngineWorld<'_> {
     }
 
     fn bytes_sent(&mut self, from: HostId, to: HostId) -> u64 {
-        let Some(&id) = self.conn_index.get(&(self.job, from, to)) else { return 0 };
+        let Some(&id) = self.conn_lookup.get(&(self.job, from, to)) else { return 0 };
         let c = &self.conns[id as usize];
         let in_progress = match c.flow {
             Some(flow) if c.piece.is_some() => {

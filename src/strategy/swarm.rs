@@ -154,11 +154,25 @@ struct Neighbour {
     up_rates: [f64; 2],
     /// When this peer last unchoked it.
     unchoked_at: Option<SimTime>,
+    /// Whether a piece may have moved from it / to it since the last rechoke: only then does
+    /// the rechoke ask the engine for the bytes (a lookup per neighbour and rechoke was most of
+    /// a large swarm's run time). True for a new connection, whose pair may have traded before.
+    down_moved: bool,
+    up_moved: bool,
 }
 
 impl Neighbour {
     fn new(peer: u32) -> Neighbour {
-        Neighbour { peer, down_seen: 0, up_seen: 0, down_rates: [0.0; 2], up_rates: [0.0; 2], unchoked_at: None }
+        Neighbour {
+            peer,
+            down_seen: 0,
+            up_seen: 0,
+            down_rates: [0.0; 2],
+            up_rates: [0.0; 2],
+            unchoked_at: None,
+            down_moved: true,
+            up_moved: true,
+        }
     }
     fn down_rate(&self) -> f64 {
         (self.down_rates[0] + self.down_rates[1]) / 2.0
@@ -342,6 +356,12 @@ impl BitTorrent {
 
     /// `p` starts sending `piece` to `q`.
     fn begin_send(&mut self, p: u32, q: u32, piece: u32) {
+        if let Some(i) = self.neighbour_pos(p, q) {
+            self.peers[p as usize].neighbours[i].up_moved = true;
+        }
+        if let Some(i) = self.neighbour_pos(q, p) {
+            self.peers[q as usize].neighbours[i].down_moved = true;
+        }
         self.peers[p as usize].sending.push((q, piece));
         self.peers[q as usize].inflow += self.peers[p as usize].slot_rate;
     }
@@ -572,10 +592,19 @@ impl BitTorrent {
         let period = now.since(self.peers[p as usize].last_rechoke).as_secs_f64().max(1e-9);
         let host = self.peers[p as usize].host;
         for i in 0..self.peers[p as usize].neighbours.len() {
-            let q = self.peers[p as usize].neighbours[i].peer;
+            let n = &self.peers[p as usize].neighbours[i];
+            let q = n.peer;
             let qh = self.peers[q as usize].host;
-            let (down, up) = (ctx.world.bytes_sent(qh, host), ctx.world.bytes_sent(host, qh));
+            // Bytes move only while a piece is on its way: a pair idle since the last rechoke
+            // has the same counts as then.
+            let (down_moved, up_moved) = (n.down_moved, n.up_moved);
+            let down = if down_moved { ctx.world.bytes_sent(qh, host) } else { n.down_seen };
+            let up = if up_moved { ctx.world.bytes_sent(host, qh) } else { n.up_seen };
+            let receiving = self.peers[q as usize].sending.iter().any(|x| x.0 == p);
+            let giving = self.peers[p as usize].sending.iter().any(|x| x.0 == q);
             let n = &mut self.peers[p as usize].neighbours[i];
+            n.down_moved = receiving;
+            n.up_moved = giving;
             n.down_rates = [n.down_rates[1], down.saturating_sub(n.down_seen) as f64 / period];
             n.up_rates = [n.up_rates[1], up.saturating_sub(n.up_seen) as f64 / period];
             n.down_seen = down;
