@@ -9,10 +9,9 @@
 # known (`optimum_s`, the homogeneous cases) or else to the `optimal` reference's makespan.
 # The compare outputs stay in reports/reference-table/.
 #
-#   scripts/reference-table.sh                          # every case: 11 minutes measured on
-#                                                       # two shared cores (the swarm on
-#                                                       # homogeneous-1000 and on flash-crowd
-#                                                       # takes about 4.5 minutes each)
+#   scripts/reference-table.sh                          # every case: about a minute on two
+#                                                       # shared cores (66 s measured; the
+#                                                       # swarm on the flash crowd takes half)
 #   scripts/reference-table.sh homogeneous-100 registry # only these cases (the README gets
 #                                                       # only their columns)
 #
