@@ -109,7 +109,8 @@ fn draw_panel(
     let decade_below = |v: f64| 10f64.powf(v.log10().floor());
     let decade_above = |v: f64| 10f64.powf((v.log10() + 1e-9).ceil()).max(decade_below(v) * 10.0);
     let (x_lo, x_hi) = (decade_below(x_lo * 0.8), decade_above(x_hi * 1.25));
-    let (y_lo, y_hi) = (decade_below(y_lo * 0.8).max(CPU_FLOOR_S / 10.0), decade_above(y_hi * 1.25));
+    // A decade more at the bottom, kept empty for the legend.
+    let (y_lo, y_hi) = (decade_below(y_lo * 0.8).max(CPU_FLOOR_S / 10.0) / 10.0, decade_above(y_hi * 1.25));
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(14)
@@ -148,7 +149,7 @@ fn draw_panel(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK.mix(0.4))
         .label_font(("sans-serif", 14))
