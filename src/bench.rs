@@ -62,7 +62,7 @@ pub const SWARM_PIECE_MB: u32 = 4;
 /// Workloads run by `cascade-sim bench` without `--workload` (each under a few seconds).
 pub const DEFAULT_WORKLOADS: &[&str] = &["kernel", "shared-upload-10k", "tree-10k", "cascade-10k"];
 
-/// Workloads run by `--workload all` (about 6 minutes of CPU on the development VM, most of it
+/// Workloads run by `--workload all` (about 3.5 minutes of CPU on the development VM, most of it
 /// cascade-100k; the large swarms are left out: run them by name).
 pub const ALL_WORKLOADS: &[&str] =
     &["kernel", "shared-upload-10k", "shared-upload-100k", "tree-10k", "cascade-10k", "cascade-100k", "swarm-1kx256"];
