@@ -217,20 +217,21 @@ enum Command {
         log_x: bool,
     },
     /// Measure the simulator itself: named workloads (kernel hold model, raw transfers sharing an
-    /// upload or crossing a tree, cascades), each run in a child process, printing wall time,
+    /// upload or crossing a tree, cascades, swarms), each run in a child process, printing wall time,
     /// events/s and peak memory (figures for the notes, not a test).
     #[command(
-        after_help = "Examples:\n  cascade-sim bench\n  cascade-sim bench --workload shared-upload-100k --json\n  cascade-sim bench --nodes 100000"
+        after_help = "Examples:\n  cascade-sim bench\n  cascade-sim bench --workload shared-upload-100k --json\n  cascade-sim bench --nodes 100000\n  cascade-sim bench --workload swarm-2600x750   # the Kraken-like reference: 2,600 peers, 750 pieces of 4 MB\n  cascade-sim bench --workload swarm-10kx256    # 10,000 peers, a 1 GB file in 256 pieces\n  cascade-sim bench --workload swarm-1k --chunks 150"
     )]
     Bench {
-        /// Workload to run (repeatable): kernel, shared-upload-N, tree-N, cascade-N (N like
-        /// 10000 or 10k), or `all`. Default: kernel, shared-upload-10k, tree-10k, cascade-10k.
+        /// Workload to run (repeatable): kernel, shared-upload-N, tree-N, cascade-N, swarm-N or
+        /// swarm-NxC (N peers, C pieces of 4 MB; without xC, `--chunks` pieces) (N like 10000 or
+        /// 10k), or `all`. Default: kernel, shared-upload-10k, tree-10k, cascade-10k.
         #[arg(long = "workload")]
         workloads: Vec<String>,
         /// Also run a cascade over this many node servers (same as `--workload cascade-N`).
         #[arg(long)]
         nodes: Option<u32>,
-        /// Chunks of the file distributed in cascade workloads.
+        /// Chunks of the file distributed in cascade workloads (and pieces in `swarm-N`).
         #[arg(long, default_value_t = 256)]
         chunks: u32,
         /// Fanout of cascade workloads.
@@ -239,6 +240,24 @@ enum Command {
         /// Print one JSON array of measurements instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print CSV rows (the columns of docs/img/scaling.csv: workload, family, size, pieces,
+        /// finished, wall_s, cpu_s, events, max_rss_mb) instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Stop a workload's child process after this many wall-clock seconds and report it as
+        /// not finished (a CSV row with finished=false; a line in the table; left out of --json).
+        #[arg(long, value_name = "SECONDS")]
+        timeout_s: Option<u64>,
+        /// Render the scaling chart (SVG) from a CSV written by --csv instead of running
+        /// workloads (see scripts/scaling.sh); needs --out.
+        #[arg(long, value_name = "CSV", requires = "out")]
+        chart: Option<PathBuf>,
+        /// Where --chart writes the SVG.
+        #[arg(long, value_name = "SVG", requires = "chart")]
+        out: Option<PathBuf>,
+        /// Caption under the chart's title (the machine and the date).
+        #[arg(long, default_value = "", requires = "chart")]
+        caption: String,
         /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
         /// for the SimGrid comparison in benches/simgrid/.
         #[arg(long)]
@@ -331,8 +350,16 @@ fn main() -> ExitCode {
         Command::Merge { shards, out } => merge(&shards, &out),
         Command::Check { dir, bless } => check(&dir, bless),
         Command::Schema { results, markdown, write } => schema(results, markdown, write),
-        Command::Bench { workloads, nodes, chunks, fanout, json, emit_scenario, child } => {
-            bench(&workloads, nodes, chunks, fanout, json, emit_scenario, child)
+        Command::Bench { chart: Some(csv), out: Some(svg), caption, .. } => bench_chart(&csv, &svg, &caption),
+        Command::Bench { workloads, nodes, chunks, fanout, json, csv, timeout_s, emit_scenario, child, .. } => {
+            let format = if json {
+                BenchFormat::Json
+            } else if csv {
+                BenchFormat::Csv
+            } else {
+                BenchFormat::Table
+            };
+            bench(&workloads, nodes, chunks, fanout, format, timeout_s, emit_scenario, child)
         }
     };
     let _ = std::io::stdout().flush();
@@ -564,16 +591,26 @@ fn schema(results: bool, markdown: bool, write: Option<PathBuf>) -> Result<(), F
     write!(std::io::stdout().lock(), "{text}").map_err(Failure::from)
 }
 
+/// How `bench` prints its measurements.
+#[derive(Clone, Copy, PartialEq)]
+enum BenchFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn bench(
     names: &[String],
     nodes: Option<u32>,
     chunks: u32,
     fanout: u32,
-    json: bool,
+    format: BenchFormat,
+    timeout_s: Option<u64>,
     emit_scenario: bool,
     child: bool,
 ) -> Result<(), Failure> {
-    use cascade_sim::bench::{check_positive, Measurement, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
+    use cascade_sim::bench::{check_positive, Measurement, ScalingRow, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
     let usage = |e: cascade_sim::bench::BenchError| Failure::Input(e.0);
     let mut list: Vec<String> = Vec::new();
     for name in names {
@@ -590,6 +627,9 @@ fn bench(
     }
     let workloads =
         list.iter().map(|n| Workload::parse(n, chunks, fanout)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    if timeout_s == Some(0) {
+        return Err(Failure::Input("--timeout-s: must be at least 1".into()));
+    }
     if emit_scenario {
         for w in &workloads {
             if let Some(s) = w.scenario() {
@@ -606,32 +646,80 @@ fn bench(
     }
     let exe = std::env::current_exe().context("locating this binary")?;
     let mut all = Vec::new();
+    let mut csv = csv::Writer::from_writer(Vec::new());
     for w in &workloads {
         let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
         let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
-        let out = std::process::Command::new(&exe)
+        let mut child = std::process::Command::new(&exe)
             .args(args)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .with_context(|| format!("running workload {}", w.name()))?;
-        if !out.status.success() {
+        // The child prints one short line at its end, well within a pipe's buffer, so waiting
+        // before reading cannot block it.
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().context("waiting for a workload")? {
+                break Some(status);
+            }
+            if timeout_s.is_some_and(|t| start.elapsed().as_secs() >= t) {
+                child.kill().context("stopping a workload at its time limit")?;
+                child.wait().context("waiting for a stopped workload")?;
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let Some(status) = status else {
+            let limit = timeout_s.unwrap_or_default();
+            match format {
+                BenchFormat::Table => say!("{:<20} did not finish in {limit} s (stopped)", w.name())?,
+                BenchFormat::Csv => csv.serialize(ScalingRow::stopped(w, limit as f64)).context("CSV row")?,
+                BenchFormat::Json => eprintln!("workload {} did not finish in {limit} s (left out)", w.name()),
+            }
+            continue;
+        };
+        let out = child.wait_with_output().context("reading a workload's output")?;
+        if !status.success() {
             return Err(anyhow::anyhow!(
                 "workload {} failed ({}): {}",
                 w.name(),
-                out.status,
+                status,
                 String::from_utf8_lossy(&out.stderr)
             )
             .into());
         }
         let m: Measurement = serde_json::from_slice(&out.stdout).context("measurement from the child process")?;
-        if !json {
-            say!("{}", m.line())?;
+        match format {
+            BenchFormat::Table => say!("{}", m.line())?,
+            BenchFormat::Csv => csv.serialize(ScalingRow::finished(w, &m)).context("CSV row")?,
+            BenchFormat::Json => {}
         }
         all.push(m);
     }
-    if json {
-        say!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?)?;
+    match format {
+        BenchFormat::Json => say!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?)?,
+        BenchFormat::Csv => {
+            let bytes = csv.into_inner().map_err(|e| anyhow::anyhow!("CSV: {e}"))?;
+            write!(std::io::stdout().lock(), "{}", String::from_utf8_lossy(&bytes)).map_err(Failure::from)?
+        }
+        BenchFormat::Table => {}
     }
     Ok(())
+}
+
+/// `bench --chart CSV --out SVG`: the scaling chart of the rows of a CSV written by `bench --csv`.
+fn bench_chart(csv_path: &Path, svg_path: &Path, caption: &str) -> Result<(), Failure> {
+    use cascade_sim::bench::ScalingRow;
+    let bad = |e: String| Failure::Input(format!("{}: {e}", csv_path.display()));
+    let mut reader = csv::Reader::from_path(csv_path).map_err(|e| bad(e.to_string()))?;
+    let mut rows = Vec::new();
+    for (i, row) in reader.deserialize::<ScalingRow>().enumerate() {
+        rows.push(row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?);
+    }
+    let svg = cascade_sim::report::scaling::scaling_svg(&rows, caption).map_err(|e| anyhow::anyhow!(e))?;
+    std::fs::write(svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
+    say!("wrote {}", svg_path.display())
 }
 
 fn validate(paths: &[PathBuf]) -> Result<(), Failure> {

@@ -10,6 +10,7 @@ pub mod live;
 pub mod output;
 pub mod overlay;
 pub mod results;
+pub mod scaling;
 pub mod schema;
 pub mod timeline;
 pub mod trace;

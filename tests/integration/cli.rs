@@ -150,6 +150,10 @@ fn bench_refuses_bad_arguments_with_one_clear_error() {
         (&["bench", "--workload", "tree-0"][..], "--workload tree-0"),
         (&["bench", "--workload", "nope"][..], "unknown workload `nope`"),
         (&["bench", "--workload", "cascade-10", "--chunks", "0"][..], "--chunks"),
+        (&["bench", "--workload", "swarm-10x0"][..], "--workload swarm-10x0"),
+        (&["bench", "--workload", "kernel", "--timeout-s", "0"][..], "--timeout-s"),
+        (&["bench", "--chart", "no-such-file.csv", "--out", "x.svg"][..], "no-such-file.csv"),
+        (&["bench", "--chart", "Cargo.toml", "--out", "x.svg"][..], "Cargo.toml: row 1"),
     ] {
         let o = cascade_sim(args);
         let stderr = String::from_utf8_lossy(&o.stderr);
@@ -157,6 +161,35 @@ fn bench_refuses_bad_arguments_with_one_clear_error() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn bench_csv_rows_render_as_the_scaling_chart() {
+    let o = cascade_sim(&["bench", "--csv", "--workload", "swarm-5x2", "--workload", "shared-upload-20"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "workload,family,size,pieces,finished,wall_s,cpu_s,events,max_rss_mb");
+    assert!(lines[1].starts_with("swarm-5x2,swarm,5,2,true,"), "{}", lines[1]);
+    assert!(lines[2].starts_with("shared-upload-20,shared-upload,20,0,true,"), "{}", lines[2]);
+    assert!(lines[2].contains(",60,"), "three events per transfer: {}", lines[2]);
+    let dir = std::env::temp_dir().join(format!("cascade-sim-scaling-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (csv_path, svg_path) = (dir.join("scaling.csv"), dir.join("scaling.svg"));
+    std::fs::write(&csv_path, &csv).unwrap();
+    let o = cascade_sim(&[
+        "bench",
+        "--chart",
+        csv_path.to_str().unwrap(),
+        "--out",
+        svg_path.to_str().unwrap(),
+        "--caption",
+        "test machine",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.contains("test machine") && svg.contains("swarm, 2 pieces of 4 MB"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
