@@ -61,12 +61,14 @@
 //!   their way to a crashed host are lost; a peer that comes back re-announces and continues
 //!   from the pieces it holds.
 //!
-//! Simplifications: the download-saturation rule and the scaled rechoke period above are ours;
+//! Simplifications: the download-saturation rule, the slot rule and the scaled rechoke period
+//! above are ours;
 //! pieces are not split into 16 KB blocks (a piece is requested from one
 //! uploader at a time, outside endgame); HAVE messages and requests take no time and no
 //! bandwidth; a choke takes effect once the piece in progress has been sent; the tracker only
 //! hands out peers the announcing peer can reach; TCP dynamics are the flow model's max-min
-//! sharing; peers never leave a finished job (no churn yet).
+//! sharing; a peer leaves only when the scenario's churn says so (a set time, or some time after
+//! it is done): its connections close and its neighbours look for others.
 
 use super::{at_least_one, Bits, Ctx, PieceScheduler, SchedulerSetup, StrategyModule};
 use crate::kernel::{SimDuration, SimTime};
