@@ -597,14 +597,23 @@ impl BitTorrent {
         for i in 0..self.peers[p as usize].neighbours.len() {
             let n = &self.peers[p as usize].neighbours[i];
             let q = n.peer;
-            let qh = self.peers[q as usize].host;
             // Bytes move only while a piece is on its way: a pair idle since the last rechoke
-            // has the same counts as then.
+            // has the same counts as then (and no piece on its way now, since starting one sets
+            // the flag), so neither the engine nor the neighbour's record is read for it.
             let (down_moved, up_moved) = (n.down_moved, n.up_moved);
-            let down = if down_moved { ctx.world.bytes_sent(qh, host) } else { n.down_seen };
-            let up = if up_moved { ctx.world.bytes_sent(host, qh) } else { n.up_seen };
-            let receiving = self.peers[q as usize].sending.iter().any(|x| x.0 == p);
-            let giving = self.peers[p as usize].sending.iter().any(|x| x.0 == q);
+            let (mut down, mut up) = (n.down_seen, n.up_seen);
+            let (mut receiving, mut giving) = (false, false);
+            if down_moved || up_moved {
+                let qh = self.peers[q as usize].host;
+                if down_moved {
+                    down = ctx.world.bytes_sent(qh, host);
+                    receiving = self.peers[q as usize].sending.iter().any(|x| x.0 == p);
+                }
+                if up_moved {
+                    up = ctx.world.bytes_sent(host, qh);
+                    giving = self.peers[p as usize].sending.iter().any(|x| x.0 == q);
+                }
+            }
             let n = &mut self.peers[p as usize].neighbours[i];
             n.down_moved = receiving;
             n.up_moved = giving;
