@@ -262,6 +262,17 @@ fn slab_insert<T>(items: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
     }
 }
 
+/// Most packets an item of an engine-driven job is cut into (a host's packets of an item in
+/// progress are one 64-bit mask).
+pub const MAX_PACKETS_PER_ITEM: u32 = 64;
+
+/// Bytes of packet `part` of an item of `bytes` cut into `split` packets: equal shares, the
+/// first `bytes % split` packets one byte more.
+fn packet_bytes(bytes: u64, split: u32, part: u32) -> u64 {
+    let split = split as u64;
+    bytes / split + u64::from((part as u64) < bytes % split)
+}
+
 /// Saturation threshold for adaptive fanout: another connection opens while the host's
 /// upload carries less than this fraction of its capacity.
 const ADAPTIVE_UTILISATION: f64 = 0.9;
@@ -289,6 +300,12 @@ pub struct Engine {
     job_client: Vec<(u32, u32)>,
     /// Piece schedulers of engine-driven jobs, by job id (taken out while being called).
     schedulers: Vec<Option<Box<dyn PieceScheduler>>>,
+    /// Packets per item of each engine-driven job, by job id (see
+    /// [`PieceScheduler::packets_per_item`]); 1 when its scheduler forwards whole items.
+    packets_per_item: Vec<u32>,
+    /// Packets of an item that a host holds before the whole item (bit `i`: packet `i`), for
+    /// jobs forwarded in packets; looked up, never iterated; removed once the item is whole.
+    partial_items: HashMap<(JobId, HostId, u32), u64>,
     conns: Vec<Conn>,
     /// Connections of engine-driven jobs by (job, sender, receiver), ordered (a job's are cut
     /// together, in this order).
@@ -425,6 +442,8 @@ impl Engine {
             clients,
             job_client: Vec::new(),
             schedulers: Vec::new(),
+            packets_per_item: Vec::new(),
+            partial_items: HashMap::new(),
             conns: Vec::new(),
             conn_index: BTreeMap::new(),
             conn_lookup: HashMap::new(),
@@ -1422,7 +1441,8 @@ impl Engine {
         let mut actions = std::mem::take(&mut self.actions);
         {
             let bs = self.base_server.as_ref().expect("engine-driven jobs need a base server");
-            let final_pieces = bs.log_complete(job).then(|| bs.held(job));
+            let split = self.packets_of(job);
+            let final_pieces = bs.log_complete(job).then(|| bs.held(job) * split);
             let (client, ticket) = self.job_client[job.0 as usize];
             let client_job = &self.clients[client as usize].jobs()[ticket as usize];
             let mut world = EngineWorld {
@@ -1436,6 +1456,7 @@ impl Engine {
                 log: &client_job.log,
                 content: &client_job.request.content,
                 final_pieces,
+                split,
             };
             let mut ctx = Ctx { now, world: &mut world, actions: &mut actions };
             f(scheduler.as_mut(), &mut ctx);
@@ -1451,7 +1472,7 @@ impl Engine {
         match action {
             Action::Upload { from, to, piece } => {
                 let id = self.conn(now, job, from, to);
-                let bytes = self.item_bytes(job, piece);
+                let bytes = self.piece_bytes(job, piece);
                 let c = &mut self.conns[id as usize];
                 assert!(c.piece.is_none(), "{job}: a second upload on the busy connection {from} -> {to}");
                 c.piece = Some(piece);
@@ -1557,22 +1578,44 @@ impl Engine {
                 servers: &servers,
                 hosts: &self.built.hosts,
                 config: object.strategy,
+                chunks: object.content.chunks,
                 rng: RngStreams::new(self.built.seed).stream(StreamId::Entity(1, job.0)),
             };
             let scheduler = module.scheduler(setup).expect("engine-driven strategies have a scheduler");
             if self.schedulers.len() <= job.0 as usize {
                 self.schedulers.resize_with(job.0 as usize + 1, || None);
+                self.packets_per_item.resize(job.0 as usize + 1, 1);
             }
+            self.packets_per_item[job.0 as usize] = scheduler.packets_per_item().clamp(1, MAX_PACKETS_PER_ITEM);
             self.schedulers[job.0 as usize] = Some(scheduler);
-            for piece in 0..bs.held(job) {
-                self.drive(now, job, |s, ctx| s.gained(ctx, origin, piece));
+            for item in 0..bs.held(job) {
+                self.gained_item(now, job, origin, item);
             }
         }
         self.drive(now, job, |s, ctx| s.joined(ctx, peer));
         if let Role::Origin(o) = self.roles[peer.0 as usize] {
-            for piece in 0..self.origins[o as usize].held(job) {
-                self.drive(now, job, |s, ctx| s.gained(ctx, peer, piece));
+            for item in 0..self.origins[o as usize].held(job) {
+                self.gained_item(now, job, peer, item);
             }
+        }
+    }
+
+    /// Packets per item of engine-driven `job` (1: whole items).
+    fn packets_of(&self, job: JobId) -> u32 {
+        self.packets_per_item.get(job.0 as usize).copied().unwrap_or(1)
+    }
+
+    /// Bytes of piece `piece` of engine-driven `job`: an item, or one of its packets.
+    fn piece_bytes(&self, job: JobId, piece: u32) -> u64 {
+        let split = self.packets_of(job);
+        packet_bytes(self.item_bytes(job, piece / split), split, piece % split)
+    }
+
+    /// Tells `job`'s scheduler that `host` holds every piece of item `item`.
+    fn gained_item(&mut self, now: SimTime, job: JobId, host: HostId, item: u32) {
+        let split = self.packets_of(job);
+        for piece in item * split..(item + 1) * split {
+            self.drive(now, job, |s, ctx| s.gained(ctx, host, piece));
         }
     }
 
@@ -1607,21 +1650,37 @@ impl Engine {
             self.drive(now, job, |s, ctx| s.lost(ctx, to, piece));
             return;
         }
-        let bytes = self.item_bytes(job, piece);
+        let split = self.packets_of(job);
+        let index = piece / split;
         let r = &mut self.stream_records[record as usize];
         r.first_arrival.get_or_insert(now);
         r.last_arrival = Some(now);
-        r.chunks += 1;
-        r.bytes += bytes;
-        let item = self.item(job, piece).clone();
-        if let Role::Origin(o) = self.roles[to.0 as usize] {
-            self.origins[o as usize].on_item(job, piece, item, &mut self.outbox);
-        } else {
-            let arrival = Arrival { job, index: piece, item, from, bytes };
-            let node = self.nodes[to.0 as usize].as_mut().expect("peers are node servers or origins");
-            node.on_item(now, arrival, &mut self.outbox);
+        // A packet: the item reaches the server's role with its last packet (in any order).
+        let whole = split == 1 || {
+            let full = u64::MAX >> (64 - split);
+            let mask = self.partial_items.entry((job, to, index)).or_insert(0);
+            *mask |= 1 << (piece % split);
+            let whole = *mask == full;
+            if whole {
+                self.partial_items.remove(&(job, to, index));
+            }
+            whole
+        };
+        let item_bytes = self.item_bytes(job, index);
+        let r = &mut self.stream_records[record as usize];
+        r.bytes += packet_bytes(item_bytes, split, piece % split);
+        if whole {
+            r.chunks += 1;
+            let item = self.item(job, index).clone();
+            if let Role::Origin(o) = self.roles[to.0 as usize] {
+                self.origins[o as usize].on_item(job, index, item, &mut self.outbox);
+            } else {
+                let arrival = Arrival { job, index, item, from, bytes: item_bytes };
+                let node = self.nodes[to.0 as usize].as_mut().expect("peers are node servers or origins");
+                node.on_item(now, arrival, &mut self.outbox);
+            }
+            self.flush(now, to);
         }
-        self.flush(now, to);
         self.drive(now, job, |s, ctx| s.gained(ctx, to, piece));
     }
 
@@ -1656,7 +1715,7 @@ impl Engine {
         self.flush(now, dst);
         self.wake_streams(now, dst, job);
         if self.roles[dst.0 as usize] == Role::Base {
-            self.drive(now, job, |s, ctx| s.gained(ctx, dst, index));
+            self.gained_item(now, job, dst, index);
         }
     }
 }
@@ -1673,6 +1732,8 @@ struct EngineWorld<'a> {
     log: &'a [Item],
     content: &'a crate::protocol::job::ContentSpec,
     final_pieces: Option<u32>,
+    /// Packets per item.
+    split: u32,
 }
 
 impl World for EngineWorld<'_> {
@@ -1695,11 +1756,12 @@ impl World for EngineWorld<'_> {
     }
 
     fn piece_bytes(&self, piece: u32) -> u64 {
-        match self.log.get(piece as usize) {
+        let item = match self.log.get((piece / self.split) as usize) {
             Some(Item::Chunk(k)) => self.content.chunk_bytes(*k),
             Some(Item::Command(c)) => c.data_bytes,
             None => 0,
-        }
+        };
+        packet_bytes(item, self.split, piece % self.split)
     }
 
     fn final_pieces(&self) -> Option<u32> {

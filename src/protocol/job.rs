@@ -148,6 +148,8 @@ pub struct StrategyConfig {
     pub slots: u32,
     /// Swarm: cap on derived upload slots.
     pub max_slots: u32,
+    /// Optimal: packets each item is forwarded in, 0 to choose.
+    pub packets_per_item: u32,
 }
 
 /// The defaults of the cascade's switches: the one source of truth for the JSON format
@@ -219,6 +221,7 @@ impl StrategyConfig {
             move_on: false,
             slots: 0,
             max_slots: 0,
+            packets_per_item: 0,
         }
     }
 
@@ -243,9 +246,15 @@ impl StrategyConfig {
         StrategyConfig { relay: false, peers, slots, max_slots, ..Self::plain(StrategyKind::Swarm, 1, servers) }
     }
 
-    /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen).
-    pub fn optimal(stripes: u32, servers: u32) -> Self {
-        StrategyConfig { relay: false, slots: stripes, ..Self::plain(StrategyKind::Optimal, 1, servers) }
+    /// The optimal reference schedule: every server joins at once (`stripes` 0: chosen;
+    /// `packets_per_item` 0: chosen).
+    pub fn optimal(stripes: u32, packets_per_item: u32, servers: u32) -> Self {
+        StrategyConfig {
+            relay: false,
+            slots: stripes,
+            packets_per_item,
+            ..Self::plain(StrategyKind::Optimal, 1, servers)
+        }
     }
 
     /// Short name used in results.

@@ -801,6 +801,13 @@ pub struct OptimalStrategy {
     /// Stripes of the multi-tree (heterogeneous uploads); default chosen from the sizes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripes: Option<u32>,
+    /// Packets each chunk (and command) is forwarded in, 1 to 64, or `"auto"` (default): whole
+    /// chunks in the homogeneous binomial pipeline (the optimum it reaches is stated for whole
+    /// pieces); in the multi-tree, enough packets for the file to have at least 1,024 (a
+    /// tree forwards a packet as soon as it holds it, as SplitStream does, so each tree level
+    /// delays a stripe by one packet's time instead of one chunk's).
+    #[serde(default)]
+    pub packets_per_chunk: Count,
 }
 
 fn forty() -> u32 {

@@ -97,6 +97,8 @@ pub struct SchedulerSetup<'a> {
     pub hosts: &'a [HostSpec],
     /// The job's strategy configuration.
     pub config: StrategyConfig,
+    /// Chunks of the job's content (the log also carries commands).
+    pub chunks: u32,
     /// Seed of the job's strategy stream.
     pub rng: rand_chacha::ChaCha12Rng,
 }
@@ -191,6 +193,14 @@ pub trait PieceScheduler {
     fn lost(&mut self, ctx: &mut Ctx, to: HostId, piece: u32);
     /// A timer this scheduler asked for fired.
     fn timer(&mut self, ctx: &mut Ctx, token: u64);
+    /// Into how many packets of equal size the engine cuts each item of the job's log (at
+    /// most [`crate::engine::MAX_PACKETS_PER_ITEM`]), asked once when the scheduler is made.
+    /// With more than one, the scheduler's pieces are packets: piece `p` is packet `p % n` of
+    /// item `p / n`; a server can forward a packet as soon as it holds it, and the item reaches
+    /// the server's role when its last packet arrives. Default 1: whole items.
+    fn packets_per_item(&self) -> u32 {
+        1
+    }
 }
 
 /// A set of piece indexes that grows as the job's log grows.

@@ -32,6 +32,14 @@
 //! connection per child,
 //! each carrying the stripe's pieces in order back to back.
 //!
+//! Packets: SplitStream forwards packets, not files' chunks, and a tree level delays a stripe
+//! by the time a parent takes to pass one unit to its children, so the multi-tree's pieces are
+//! packets (see [`PieceScheduler::packets_per_item`]): by default each chunk is cut into enough
+//! packets for the file to have at least `MIN_TREE_PACKETS` (1,024) (`packets_per_chunk` sets the
+//! number), and a packet's stripe is chosen like a piece's. On the quickstart network with a
+//! 30 MB file in 60 chunks this is 1.11× the bound against 1.29× with whole chunks. The
+//! homogeneous pipeline keeps whole pieces: the optimum it reaches is stated for them.
+//!
 //! Faults and churn: when a server leaves or crashes the stripes' trees are rebuilt over the
 //! servers still in the job (and again when one outside the trees joins or comes back), as a
 //! SplitStream-like overlay re-forms its trees; a server whose parent is cut off is fed by its
@@ -40,10 +48,11 @@
 //! of the matching.
 
 use super::{Bits, Ctx, PieceScheduler, SchedulerSetup, StrategyModule};
+use crate::engine::MAX_PACKETS_PER_ITEM;
 use crate::kernel::SimDuration;
 use crate::net::HostId;
 use crate::protocol::job::{StrategyConfig, StrategyKind};
-use crate::scenario::{ScenarioError, Strategy};
+use crate::scenario::{Count, ScenarioError, Strategy};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha12Rng;
 use std::collections::BTreeMap;
@@ -62,17 +71,31 @@ impl StrategyModule for Optimal {
         "optimal reference: binomial pipeline (homogeneous) or striped multi-tree sized by upload"
     }
     fn config(&self, path: &str, spec: &Strategy, servers: usize) -> Result<StrategyConfig, ScenarioError> {
-        let Strategy::Optimal(crate::scenario::OptimalStrategy { stripes }) = *spec else {
+        let Strategy::Optimal(crate::scenario::OptimalStrategy { stripes, packets_per_chunk }) = *spec else {
             unreachable!("dispatched by kind")
         };
         let stripes = match stripes {
             Some(s) => super::at_least_one(path, "stripes", s)?,
             None => 0,
         };
-        Ok(StrategyConfig::optimal(stripes, servers as u32))
+        let packets = match packets_per_chunk {
+            Count::Auto => 0,
+            Count::Fixed(n) if (1..=MAX_PACKETS_PER_ITEM).contains(&n) => n,
+            Count::Fixed(n) => {
+                return Err(ScenarioError::invalid(
+                    format!("{path}.packets_per_chunk"),
+                    format!("{n} packets per chunk: expected 1 to {MAX_PACKETS_PER_ITEM}, or \"auto\""),
+                ))
+            }
+        };
+        Ok(StrategyConfig::optimal(stripes, packets, servers as u32))
     }
     fn params(&self, s: &StrategyConfig) -> serde_json::Value {
-        serde_json::json!({ "stripes": if s.slots == 0 { serde_json::Value::Null } else { s.slots.into() } })
+        let or_auto = |v: u32| if v == 0 { serde_json::Value::from("auto") } else { v.into() };
+        serde_json::json!({
+            "stripes": if s.slots == 0 { serde_json::Value::Null } else { s.slots.into() },
+            "packets_per_chunk": or_auto(s.packets_per_item),
+        })
     }
     fn engine_driven(&self) -> bool {
         true
@@ -81,6 +104,10 @@ impl StrategyModule for Optimal {
         Some(Box::new(OptimalSchedule::new(setup)))
     }
 }
+
+/// Fewest packets the multi-tree cuts a file into by default: each tree level delays a stripe
+/// by one packet's time at the stripe's rate, about `stripes / packets` of the makespan.
+const MIN_TREE_PACKETS: u32 = 1024;
 
 /// Default number of stripes of the multi-tree: few stripes keep the trees shallow (the
 /// pipeline fills in about `stripes · depth` piece times), more round children counts better.
@@ -125,6 +152,8 @@ pub struct OptimalSchedule {
     index: BTreeMap<HostId, u32>,
     mode: Mode,
     rng: ChaCha12Rng,
+    /// Packets per item of the job's log (1: whole items).
+    split: u32,
 }
 
 const NONE: u32 = u32::MAX;
@@ -173,7 +202,13 @@ impl OptimalSchedule {
                 eff_parent: Vec::new(),
             }
         };
+        let split = match setup.config.packets_per_item {
+            0 if homogeneous => 1,
+            0 => MIN_TREE_PACKETS.div_ceil(setup.chunks.max(1)).min(MAX_PACKETS_PER_ITEM),
+            n => n,
+        };
         let mut schedule = OptimalSchedule {
+            split,
             index: hosts.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect(),
             nodes,
             mode,
@@ -573,6 +608,10 @@ fn build_stripes(nodes: &[Node], count: u32, member: impl Fn(usize) -> bool) -> 
 }
 
 impl PieceScheduler for OptimalSchedule {
+    fn packets_per_item(&self) -> u32 {
+        self.split
+    }
+
     fn joined(&mut self, ctx: &mut Ctx, peer: HostId) {
         let Some(&p) = self.index.get(&peer) else { return };
         self.nodes[p as usize].active = true;

@@ -83,6 +83,18 @@ fn capacities_whose_bytes_per_second_overflow_are_rejected() {
 }
 
 #[test]
+fn packets_per_chunk_outside_one_to_sixty_four_is_rejected() {
+    for (name, v) in [("packets-0", 0), ("packets-65", 65)] {
+        let strategy = serde_json::json!({ "kind": "optimal", "packets_per_chunk": v });
+        rejected(
+            name,
+            &small_with("clients[0].jobs[0].strategy", strategy),
+            &format!("clients[0].jobs[0].strategy.packets_per_chunk: {v} packets per chunk: expected 1 to 64"),
+        );
+    }
+}
+
+#[test]
 fn factors_of_slowdowns_and_degradations_are_bounded() {
     let doc = small_with(
         "faults",

@@ -79,25 +79,33 @@ fn the_striped_multi_tree_is_within_fifteen_percent_of_the_bound_on_the_flash_cr
     let bound = r.lower_bound_s.unwrap();
     assert!((bound - 80.0 / 0.784).abs() < 1e-6);
     let ratio = makespan(&r) / bound;
-    // Measured 1.070 here and 1.011 on the bundled 1,000-peer case.
-    assert!(ratio <= 1.15, "ratio {ratio}");
+    // Target 1.15×. Measured 1.003 here and 1.004 on the bundled 1,000-peer case with the
+    // default packets (1.070 and 1.011 forwarding whole pieces); this guards the level reached.
+    assert!(ratio <= 1.05, "ratio {ratio}");
 }
 
 #[test]
-fn the_multi_tree_on_the_quickstart_file_job_is_measured_against_the_bound() {
-    // The quickstart's network with its job as a 30 MB file in 60 chunks. Bound 4.8 s (the
-    // client's 50 Mbit/s upload and the DSL servers' 50 Mbit/s download). Target 1.15×:
-    // NOT reached yet (1.29×: the trees' pipeline fill costs about a second); this guards the
-    // level reached.
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string("scenarios/quickstart.json").unwrap()).unwrap();
-    doc["clients"][0]["jobs"][0]["content"] = serde_json::json!({ "kind": "file", "size_mb": 30, "chunks": 60 });
-    doc["clients"][0]["jobs"][0]["strategy"] = serde_json::json!({ "kind": "optimal" });
-    doc.as_object_mut().unwrap().remove("$schema");
-    let r = run_json(&doc.to_string());
-    let ratio = makespan(&r) / r.lower_bound_s.unwrap();
-    assert!((r.lower_bound_s.unwrap() - 4.8).abs() < 1e-9);
-    assert!(ratio <= 1.30, "ratio {ratio}");
+fn the_multi_tree_is_within_fifteen_percent_of_the_bound_on_the_quickstart_file_job() {
+    // Issue 9's target on the quickstart's network with its job as a 30 MB file in 60 chunks.
+    // Bound 4.8 s (the client's 50 Mbit/s upload and the DSL servers' 50 Mbit/s download).
+    // Measured 1.110× with the default packets (17 per chunk, 1,020 in the file); forwarding
+    // whole 500 KB chunks 1.290× (each of the trees' ~3.6 levels then costs a chunk's time at
+    // the stripe's rate, about 0.29 s).
+    let run = |packets: &str| {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string("scenarios/quickstart.json").unwrap()).unwrap();
+        doc["clients"][0]["jobs"][0]["content"] = serde_json::json!({ "kind": "file", "size_mb": 30, "chunks": 60 });
+        doc["clients"][0]["jobs"][0]["strategy"] =
+            serde_json::from_str(&format!(r#"{{ "kind": "optimal", "packets_per_chunk": {packets} }}"#)).unwrap();
+        doc.as_object_mut().unwrap().remove("$schema");
+        let r = run_json(&doc.to_string());
+        assert!((r.lower_bound_s.unwrap() - 4.8).abs() < 1e-9);
+        makespan(&r) / r.lower_bound_s.unwrap()
+    };
+    let ratio = run(r#""auto""#);
+    assert!(ratio <= 1.15, "ratio {ratio}");
+    let whole = run("1");
+    assert!(whole > 1.2 && whole <= 1.30, "whole chunks: ratio {whole}");
 }
 
 #[test]
@@ -280,4 +288,37 @@ fn results_report_the_closed_form_optimum_of_a_homogeneous_job_only() {
     let late = homogeneous(7, 4, 4.0, r#"{ "kind": "chain" }"#)
         .replace(r#""download_mbps": 100 }"#, r#""download_mbps": 100, "latency_ms": 5 }"#);
     assert_eq!(run_json(&late).optimum_s, None);
+}
+
+/// A base server (100 Mbit/s up) with a 10 MB file in one chunk at t=0, server `a` (100 Mbit/s
+/// up) and server `b` (50 Mbit/s up), both 100 Mbit/s down, no latency; the multi-tree in one
+/// stripe, `packets` packets per chunk.
+fn two_servers_one_stripe(packets: u32) -> Results {
+    run_json(&format!(
+        r#"{{ "name": "p", "seed": 1, "network": {{
+            "base_server": {{ "name": "bs", "upload_mbps": 100, "download_mbps": 10000 }},
+            "hosts": [ {{ "name": "a", "upload_mbps": 100, "download_mbps": 100 }},
+                       {{ "name": "b", "upload_mbps": 50, "download_mbps": 100 }} ] }},
+          "clients": [ {{ "name": "c", "upload_mbps": 10000, "download_mbps": 10000,
+            "jobs": [ {{ "name": "f", "content": {{ "kind": "file", "size_mb": 10, "chunks": 1, "at_origins": true }},
+                        "strategy": {{ "kind": "optimal", "stripes": 1, "packets_per_chunk": {packets} }} }} ] }} ] }}"#
+    ))
+}
+
+#[test]
+fn the_multi_tree_forwards_a_packet_as_soon_as_it_holds_it() {
+    // Worked by hand: `a` (the larger upload) is the stripe's root and `b` its child. Whole:
+    // the base server sends the 80 Mbit chunk to `a` in 0.8 s, `a` to `b` in 0.8 s more: 1.6 s.
+    // In 4 packets of 20 Mbit: `a` holds packet k at 0.2·k s and sends it on at once at its
+    // 100 Mbit/s (0.2 s each), so `b` holds the last one at 0.8 + 0.2 = 1.0 s.
+    let whole = two_servers_one_stripe(1);
+    assert!((makespan(&whole) - 1.6).abs() < 1e-6, "{:?}", whole.makespan_s);
+    let packets = two_servers_one_stripe(4);
+    assert!((makespan(&packets) - 1.0).abs() < 1e-6, "{:?}", packets.makespan_s);
+    // The servers' roles get the whole chunk: the bytes of the file each, once.
+    assert_eq!(packets.nodes.len(), 2);
+    for node in &packets.nodes {
+        assert_eq!(node.bytes_received, 10_000_000, "{node:?}");
+        assert_eq!(node.bytes_resent, 0, "{node:?}");
+    }
 }
