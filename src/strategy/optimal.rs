@@ -372,13 +372,19 @@ impl OptimalSchedule {
                     eff_parent[s][j] = NONE;
                     continue;
                 }
-                let mut a = stripe.parent[j];
+                // A server outside the trees (it joined or came back while too few servers were
+                // in the job to rebuild them: see `restripe`) is fed by the base server.
+                let parent = |a: u32| match stripe.parent[a as usize] {
+                    NONE => 0,
+                    p => p,
+                };
+                let mut a = parent(j as u32);
                 let live = |a: u32| {
                     let node = &self.nodes[a as usize];
                     node.active && ctx.world.reachable(node.host, self.nodes[j].host)
                 };
                 while a != 0 && !live(a) {
-                    a = stripe.parent[a as usize];
+                    a = parent(a);
                 }
                 let a = if a == 0 && !ctx.world.reachable(self.nodes[0].host, self.nodes[j].host) { NONE } else { a };
                 eff_parent[s][j] = a;

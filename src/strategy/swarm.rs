@@ -195,6 +195,9 @@ struct Peer {
     held: u32,
     /// Pieces on their way to this peer.
     incoming: Bits,
+    /// Pieces whose last byte left a sender for this peer and that have not arrived yet (one
+    /// latency): no endgame copy is sent for them.
+    arriving: Bits,
     /// Per piece, how many neighbours announced it.
     avail: Vec<u16>,
     neighbours: Vec<Neighbour>,
@@ -274,6 +277,7 @@ impl BitTorrent {
                     have: Bits::default(),
                     held: 0,
                     incoming: Bits::default(),
+                    arriving: Bits::default(),
                     avail: Vec::new(),
                     neighbours: Vec::new(),
                     unchoked: Vec::new(),
@@ -484,8 +488,10 @@ impl BitTorrent {
                     // One extra copy at most: parallel copies share the receiver's download.
                     let copies =
                         b.neighbours.iter().filter(|x| self.peers[x.peer as usize].sending.contains(&(q, k))).count();
-                    // None in progress: it has been sent and is on its way; no copy needed.
-                    if copies == 0 || copies >= ENDGAME_COPIES {
+                    // None in progress, or one sent whole and on its way: no copy needed (a
+                    // piece of no bytes, e.g. a command without data, is sent in no time, and
+                    // copying it again at once would never end).
+                    if copies == 0 || copies >= ENDGAME_COPIES || b.arriving.get(k) {
                         continue;
                     }
                     let key = (copies as u16, (k + n - start) % n, k);
@@ -784,6 +790,7 @@ impl PieceScheduler for BitTorrent {
         state.active = true;
         state.epoch += 1;
         state.incoming = Bits::default();
+        state.arriving = Bits::default();
         self.arm(ctx, p);
         self.announce(ctx, p);
         self.fill(ctx, p);
@@ -805,6 +812,7 @@ impl PieceScheduler for BitTorrent {
         }
         let state = &mut self.peers[p as usize];
         state.incoming = Bits::default();
+        state.arriving = Bits::default();
         state.inflow = 0;
         let sending = std::mem::take(&mut state.sending);
         for (q, _) in sending {
@@ -855,6 +863,7 @@ impl PieceScheduler for BitTorrent {
         state.have.set(piece);
         state.held += 1;
         state.incoming.clear(piece);
+        state.arriving.clear(piece);
         // HAVE to every neighbour; endgame copies still on their way are cancelled.
         for i in 0..self.peers[p as usize].neighbours.len() {
             let r = self.peers[p as usize].neighbours[i].peer;
@@ -880,6 +889,7 @@ impl PieceScheduler for BitTorrent {
     fn upload_finished(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
         let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
         self.end_send(p, q, piece);
+        self.peers[q as usize].arriving.set(piece);
         if p == 0 && self.peers[0].unchoked.contains(&q) {
             self.origin_next(ctx, q);
             return;
@@ -901,6 +911,7 @@ impl PieceScheduler for BitTorrent {
 
     fn lost(&mut self, _ctx: &mut Ctx, to: HostId, piece: u32) {
         if let Some(&q) = self.index.get(&to) {
+            self.peers[q as usize].arriving.clear(piece);
             self.release_incoming(q, piece);
         }
     }

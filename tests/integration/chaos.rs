@@ -5,7 +5,8 @@
 //! (including ones that isolate the client or the base server), link cuts on an explicit
 //! topology, and message loss on one host or on every host including the client, over the star,
 //! the chain, the tree and the cascade with every combination of its switches (automatic or
-//! fixed fanout and first nodes, move-on, switching and helping), with churn on top: a server
+//! fixed fanout and first nodes, move-on, switching and helping), the engine-driven swarm and
+//! the `optimal` multi-tree (whole chunks or packets), with churn on top: a server
 //! that joins late, one that leaves at a time, and servers that leave once done. Every fault
 //! starts in the first 12 s and lasts at most 40 s, except permanent crashes and crashes only a
 //! repair ends. Invariants, checked on every run:
@@ -163,6 +164,9 @@ fn job() -> impl Strategy<Value = Job> {
         1 => Just(r#"{ "kind": "star", "max_concurrent": 2 }"#.to_string()),
         1 => Just(r#"{ "kind": "chain" }"#.to_string()),
         1 => Just(r#"{ "kind": "tree", "arity": 2 }"#.to_string()),
+        1 => prop_oneof![Just("1"), Just("3"), Just(r#""auto""#)]
+            .prop_map(|packets| format!(r#"{{ "kind": "optimal", "packets_per_chunk": {packets} }}"#)),
+        1 => Just(r#"{ "kind": "swarm", "peers": 4 }"#.to_string()),
     ];
     (strategy, any::<bool>(), any::<bool>()).prop_map(|(strategy, live, commands)| Job { strategy, live, commands })
 }
@@ -410,4 +414,32 @@ proptest! {
             }
         }
     }
+}
+
+// Shrunk counterexamples ------------------------------------------------------------------------
+
+#[test]
+fn the_multi_tree_feeds_a_server_that_comes_back_while_too_few_are_in_the_job_to_rebuild() {
+    // A server crashed before the job and came back (repaired) while servers left once done:
+    // fewer servers were in the job than stripes, so the trees were not rebuilt, and the one
+    // that came back had no place in them (it panicked on an index out of bounds). It is now
+    // fed by the base server.
+    let job = Job { strategy: r#"{ "kind": "optimal", "packets_per_chunk": 1 }"#.into(), live: false, commands: false };
+    let faults = [Fault::Crash { host: 0, at: 0.0, down: 0.5, mode: CrashMode::Repairable }];
+    let churn = Churn { late: None, leave: None, when_done: Some(0.0) };
+    check(&job, &faults, &churn, 1).unwrap();
+}
+
+#[test]
+fn an_endgame_copy_of_a_piece_without_bytes_is_sent_once() {
+    // The end-job command (no data) was the last piece; with a copy stalled behind a cut link,
+    // the endgame sent another copy, which took no time, and again at the same instant forever
+    // (memory grew until the process was killed). A copy sent whole and on its way now counts.
+    let job = Job { strategy: r#"{ "kind": "swarm", "peers": 4 }"#.into(), live: false, commands: false };
+    let faults = [
+        Fault::Partition { sides: Sides::BaseServer, at: 9.510229238448936, length: 34.68332361727176 },
+        Fault::LinkCut { rack: 0, at: 3.221634139028322, length: 23.911582751390868 },
+    ];
+    let churn = Churn { late: None, leave: Some((2, 8.265479074770843)), when_done: None };
+    check(&job, &faults, &churn, 732).unwrap();
 }
