@@ -58,6 +58,10 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Record every control message (for traces); costs memory on large runs.
     pub record_messages: bool,
+    /// Most (server, job) pairs whose entries `results.json` lists (`None`:
+    /// [`report::results::PER_SERVER_LIST_LIMIT`]); past it `nodes[]` and the jobs'
+    /// `accountability.servers[]` are left out and `nodes.csv` is streamed.
+    pub per_server_list_limit: Option<usize>,
 }
 
 /// A finished run: the results and the engine with everything it recorded (stream records,
@@ -89,13 +93,14 @@ pub fn simulate_with(
     }
     prepare(&mut engine);
     engine.run();
-    Ok(Run { results: report::Results::collect(&engine), engine })
+    let limit = options.per_server_list_limit.unwrap_or(report::results::PER_SERVER_LIST_LIMIT);
+    Ok(Run { results: report::Results::collect_with_limit(&engine, limit), engine })
 }
 
 /// Builds `scenario` for `seed` (its own seed when `None`), runs it to the end and collects the
 /// results.
 pub fn run(scenario: &scenario::Scenario, seed: Option<u64>) -> Result<report::Results, scenario::ScenarioError> {
-    Ok(simulate(scenario, &RunOptions { seed, record_messages: false })?.results)
+    Ok(simulate(scenario, &RunOptions { seed, ..RunOptions::default() })?.results)
 }
 
 /// The README's Rust examples, compiled and run as doctests (`cargo test --doc`).

@@ -422,7 +422,7 @@ fn run(
     // trace.json is written from it straight into the staging directory.
     let spool_file = if trace { Some(output::spool_file(&out)?) } else { None };
     let mut spool = None;
-    let options = cascade_sim::RunOptions { seed, record_messages: false };
+    let options = cascade_sim::RunOptions { seed, ..cascade_sim::RunOptions::default() };
     let run = cascade_sim::simulate_with(&scenario, &options, |engine| {
         spool = spool_file.map(|f| cascade_sim::report::trace::TraceSpool::attach(engine, f));
     })
@@ -430,13 +430,10 @@ fn run(
     let outputs = RunOutputs::render(&run, false, log_x)?;
     match &spool {
         Some(spool) => outputs.write_with_trace(&out, &run, spool)?,
-        None => outputs.write(&out)?,
+        None => outputs.write(&out, &run)?,
     }
     print_summary(&run.results)?;
-    let mut names: Vec<_> = outputs.files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
-    if spool.is_some() {
-        names.push(out.join("trace.json").display().to_string());
-    }
+    let names: Vec<_> = outputs.names(spool.is_some()).iter().map(|n| out.join(n).display().to_string()).collect();
     say!("wrote {}", names.join(", "))
 }
 

@@ -310,8 +310,7 @@ fn series(results: &Results) -> (Vec<Series>, Vec<String>) {
             not_run.push(format!("{}: {} (not run)", job.name, job.outcome));
             continue;
         }
-        let mut times: Vec<f64> =
-            results.nodes.iter().filter(|n| n.job == job.name).filter_map(|n| n.completion_s).collect();
+        let mut times = results.completion_times(job);
         times.sort_by(f64::total_cmp);
         out.push(Series {
             label: format!("{} ({}, {} servers)", job.name, job.strategy, job.servers),

@@ -62,42 +62,54 @@ fn write(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> anyhow::Re
     Ok(w.into_inner()?)
 }
 
-/// Renders `nodes.csv`.
-pub fn nodes_csv(results: &Results) -> anyhow::Result<Vec<u8>> {
-    write(
-        &NODE_COLUMNS,
-        results.nodes.iter().map(|n| {
-            let account = results
-                .jobs
-                .iter()
-                .find(|j| j.name == n.job)
-                .and_then(|j| j.accountability.as_ref())
-                .and_then(|a| a.servers.iter().find(|s| s.server == n.node))
-                .map_or_else(String::new, |s| s.state.clone());
-            let lag = n.lag_s.as_ref();
-            vec![
-                n.node.clone(),
-                n.job.clone(),
-                n.delivery.clone(),
-                opt(n.job_object_s),
-                opt(n.completion_s),
-                opt(n.done_s),
-                n.bytes_received.to_string(),
-                n.bytes_sent.to_string(),
-                n.bytes_resent.to_string(),
-                n.switches.to_string(),
-                n.reactivations.to_string(),
-                n.commands_completed.to_string(),
-                n.received_from.len().to_string(),
-                n.received_from.first().cloned().unwrap_or_default(),
-                opt(lag.and_then(|l| l.p50)),
-                opt(lag.and_then(|l| l.p99)),
-                opt(lag.and_then(|l| l.max)),
-                n.sustained.map_or_else(String::new, |s| s.to_string()),
-                account,
-            ]
-        }),
-    )
+/// Renders `nodes.csv` (see [`write_nodes_csv`]).
+pub fn nodes_csv(engine: &Engine) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_nodes_csv(engine, &mut out)?;
+    Ok(out)
+}
+
+/// Writes `nodes.csv` into `out` row by row, one row per (server, job) in the order of
+/// `results.json`'s `nodes[]`, each built from the finished run and dropped once written (no
+/// row is held: the file of a million-server run streams out).
+pub fn write_nodes_csv(engine: &Engine, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(NODE_COLUMNS)?;
+    let mut failed = None;
+    super::results::for_each_node_result(engine, |n, account| {
+        if failed.is_some() {
+            return;
+        }
+        let lag = n.lag_s.as_ref();
+        let row = [
+            n.node.as_str(),
+            n.job.as_str(),
+            n.delivery.as_str(),
+            &opt(n.job_object_s),
+            &opt(n.completion_s),
+            &opt(n.done_s),
+            &n.bytes_received.to_string(),
+            &n.bytes_sent.to_string(),
+            &n.bytes_resent.to_string(),
+            &n.switches.to_string(),
+            &n.reactivations.to_string(),
+            &n.commands_completed.to_string(),
+            &n.received_from.len().to_string(),
+            n.received_from.first().map_or("", String::as_str),
+            &opt(lag.and_then(|l| l.p50)),
+            &opt(lag.and_then(|l| l.p99)),
+            &opt(lag.and_then(|l| l.max)),
+            &n.sustained.map_or_else(String::new, |s| s.to_string()),
+            account,
+        ];
+        if let Err(e) = w.write_record(row) {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    w.flush()
 }
 
 /// Renders `streams.csv` from the engine's stream records (jobs named as in `results`).

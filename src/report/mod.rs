@@ -24,6 +24,10 @@ use std::path::Path;
 pub struct RunOutputs {
     /// `(file name, contents)` pairs.
     pub files: Vec<(&'static str, Vec<u8>)>,
+    /// `nodes.csv` is not among `files`: the run has more (server, job) pairs than
+    /// [`results::PER_SERVER_LIST_LIMIT`], and [`RunOutputs::write`] streams the file from the
+    /// run into the staging directory row by row.
+    pub streams_nodes_csv: bool,
 }
 
 impl RunOutputs {
@@ -58,9 +62,12 @@ impl RunOutputs {
             charts.push(("The jobs as the client sees them", "progress.svg", p));
         }
         let page = html::index_html(results, &charts);
-        let mut files = vec![
-            ("results.json", json),
-            ("nodes.csv", csv::nodes_csv(results)?),
+        let streams_nodes_csv = results.per_server_lists_omitted;
+        let mut files = vec![("results.json", json)];
+        if !streams_nodes_csv {
+            files.push(("nodes.csv", csv::nodes_csv(&run.engine)?));
+        }
+        files.extend([
             ("streams.csv", csv::streams_csv(&run.engine, results)?),
             ("throughput.csv", csv::throughput_csv(&bins)?),
             ("progress.csv", csv::progress_csv(results)?),
@@ -69,7 +76,7 @@ impl RunOutputs {
             ("completion.png", png),
             ("timeline.svg", timeline.into_bytes()),
             ("throughput.svg", throughput.into_bytes()),
-        ];
+        ]);
         if let Some(p) = progress {
             files.push(("progress.svg", p.into_bytes()));
         }
@@ -80,12 +87,12 @@ impl RunOutputs {
         if trace {
             files.push(("trace.json", trace::chrome_trace_bytes(&run.engine)?));
         }
-        Ok(RunOutputs { files })
+        Ok(RunOutputs { files, streams_nodes_csv })
     }
 
-    /// Writes every file into `dir` as one set (see [`output`]).
-    pub fn write(&self, dir: &Path) -> Result<(), output::OutputError> {
-        output::write_outputs(dir, output::OutputKind::Run, &self.files)
+    /// Writes every file of `run` into `dir` as one set (see [`output`]).
+    pub fn write(&self, dir: &Path, run: &crate::Run) -> Result<(), output::OutputError> {
+        self.write_streamed(dir, run, None)
     }
 
     /// Writes every file into `dir` as one set, with `trace.json` of `run` written straight
@@ -97,7 +104,36 @@ impl RunOutputs {
         run: &crate::Run,
         spool: &trace::TraceSpool,
     ) -> Result<(), output::OutputError> {
-        let write = |out: &mut dyn std::io::Write| trace::write_chrome_trace(&run.engine, Some(spool), out);
-        output::write_outputs_streamed(dir, output::OutputKind::Run, &self.files, &[("trace.json", &write)])
+        self.write_streamed(dir, run, Some(spool))
+    }
+
+    fn write_streamed(
+        &self,
+        dir: &Path,
+        run: &crate::Run,
+        spool: Option<&trace::TraceSpool>,
+    ) -> Result<(), output::OutputError> {
+        let nodes = |out: &mut dyn std::io::Write| csv::write_nodes_csv(&run.engine, out);
+        let trace = |out: &mut dyn std::io::Write| trace::write_chrome_trace(&run.engine, spool, out);
+        let mut streamed: Vec<output::StreamedFile> = Vec::new();
+        if self.streams_nodes_csv {
+            streamed.push(("nodes.csv", &nodes));
+        }
+        if spool.is_some() {
+            streamed.push(("trace.json", &trace));
+        }
+        output::write_outputs_streamed(dir, output::OutputKind::Run, &self.files, &streamed)
+    }
+
+    /// The names of the files [`RunOutputs::write`] writes (`trace.json` when `trace`).
+    pub fn names(&self, trace: bool) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.files.iter().map(|(n, _)| *n).collect();
+        if self.streams_nodes_csv {
+            names.insert(1, "nodes.csv");
+        }
+        if trace {
+            names.push("trace.json");
+        }
+        names
     }
 }

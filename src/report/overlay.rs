@@ -12,7 +12,11 @@ pub fn completion_overlay_svg(title: &str, runs: &[(String, &Results)], force_lo
     let series: Vec<(String, Vec<f64>, usize)> = runs
         .iter()
         .map(|(label, r)| {
-            let mut times: Vec<f64> = r.nodes.iter().filter_map(|n| n.completion_s).collect();
+            let mut times: Vec<f64> = if r.per_server_lists_omitted {
+                r.jobs.iter().flat_map(|j| j.completion_times_s.iter().copied()).collect()
+            } else {
+                r.nodes.iter().filter_map(|n| n.completion_s).collect()
+            };
             times.sort_by(f64::total_cmp);
             let ratio = r.ratio_to_bound.map_or_else(String::new, |x| format!(", {x:.2}× bound"));
             (format!("{label}{ratio}"), times, r.deliveries.max(1))

@@ -381,6 +381,11 @@ pub struct JobResult {
     pub commands: Vec<CommandResult>,
     /// The client's view: progress reports in arrival order.
     pub progress: Vec<ProgressPoint>,
+    /// Its servers' content-receipt times, seconds since its request, in server order: kept
+    /// for charts when `nodes[]` is left out (not in results.json; see
+    /// [`Results::completion_times`]).
+    #[serde(skip)]
+    pub completion_times_s: Vec<f64>,
     /// Scripted status queries and their answers.
     pub queries: Vec<QueryResult>,
     /// Live-stream figures (`null` for a file).
@@ -538,8 +543,13 @@ pub struct Results {
     pub end_at_s: f64,
     /// Per job.
     pub jobs: Vec<JobResult>,
-    /// Per (server, job).
+    /// Per (server, job); empty, like every job's `accountability.servers`, when the run has
+    /// more than [`PER_SERVER_LIST_LIMIT`] (server, job) pairs (`nodes.csv` has them all).
     pub nodes: Vec<NodeResult>,
+    /// True when `nodes` and the jobs' `accountability.servers` were left out because the run
+    /// has more than [`PER_SERVER_LIST_LIMIT`] (server, job) pairs.
+    #[serde(default)]
+    pub per_server_lists_omitted: bool,
     /// Raw transfers.
     pub transfers: Vec<TransferResult>,
 }
@@ -563,6 +573,164 @@ fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<(Percentiles, bool)> {
     let complete = node.chunks_held == node.job.content.chunks;
     let sustained = complete && p.max.expect("non-empty") <= first + buffer_s + 1e-9;
     Some((p, sustained))
+}
+
+/// `results.json` lists per-server entries (`nodes[]` and every job's
+/// `accountability.servers[]`) only while the run has at most this many (server, job) pairs;
+/// past it they are left out (`per_server_lists_omitted` says so) and `nodes.csv`, written row
+/// by row from the finished run without holding the rows, is the per-server record. At this
+/// limit results.json is about 15 MB.
+pub const PER_SERVER_LIST_LIMIT: usize = 10_000;
+
+/// (server, job) pairs of a run: every job's servers, whether the job ran or not.
+pub fn server_job_pairs(engine: &Engine) -> usize {
+    engine.clients().iter().flat_map(|c| c.jobs()).map(|cj| cj.request.servers.len()).sum()
+}
+
+/// Bytes per (job, receiver, source) and per (job, sender) from the engine's stream records,
+/// sorted for binary search (one small map per server was a large share of the memory of a
+/// million-server run).
+struct StreamBytes {
+    /// (job, receiver, source, bytes), one entry per triple, sorted.
+    received: Vec<(u32, HostId, HostId, u64)>,
+    /// (job, sender, bytes), one entry per pair, sorted.
+    sent: Vec<(u32, HostId, u64)>,
+}
+
+impl StreamBytes {
+    fn of(engine: &Engine) -> StreamBytes {
+        let records = engine.stream_records();
+        let mut received: Vec<_> = records.iter().map(|r| (r.job.0, r.dst, r.src, r.bytes)).collect();
+        received.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+        received.dedup_by(|later, kept| {
+            let same = (later.0, later.1, later.2) == (kept.0, kept.1, kept.2);
+            if same {
+                kept.3 += later.3;
+            }
+            same
+        });
+        let mut sent: Vec<_> = records.iter().map(|r| (r.job.0, r.src, r.bytes)).collect();
+        sent.sort_unstable_by_key(|e| (e.0, e.1));
+        sent.dedup_by(|later, kept| {
+            let same = (later.0, later.1) == (kept.0, kept.1);
+            if same {
+                kept.2 += later.2;
+            }
+            same
+        });
+        StreamBytes { received, sent }
+    }
+
+    /// (source, bytes) of `job` to `receiver`, by source.
+    fn sources(&self, job: u32, receiver: HostId) -> impl Iterator<Item = (HostId, u64)> + '_ {
+        let start = self.received.partition_point(|e| (e.0, e.1) < (job, receiver));
+        self.received[start..].iter().take_while(move |e| (e.0, e.1) == (job, receiver)).map(|e| (e.2, e.3))
+    }
+
+    /// Bytes `sender` sent of `job`.
+    fn sent(&self, job: u32, sender: HostId) -> u64 {
+        let i = self.sent.partition_point(|e| (e.0, e.1) < (job, sender));
+        self.sent.get(i).filter(|e| (e.0, e.1) == (job, sender)).map_or(0, |e| e.2)
+    }
+}
+
+/// What the per-server rows of one job need to know of it.
+struct JobRows<'a> {
+    name: &'a str,
+    id: Option<crate::protocol::job::JobId>,
+    requested: Option<SimTime>,
+    buffer_s: f64,
+    outcome: &'a str,
+}
+
+/// The `nodes[]` entry of server `h` in `job`.
+fn node_result(engine: &Engine, bytes: &StreamBytes, job: &JobRows, h: HostId) -> NodeResult {
+    let topo = engine.topology();
+    let name = |h: HostId| topo.host(h).name.clone();
+    let rel = |t: SimTime| {
+        job.requested.map_or(f64::NAN, |r| if t >= r { t.since(r).as_secs_f64() } else { -r.since(t).as_secs_f64() })
+    };
+    let state = job.id.and_then(|id| engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id)));
+    let done = state.and_then(|s| s.received_at);
+    let lag = state.and_then(|s| lag_result(s, job.buffer_s));
+    let delivery = match (job.id, done) {
+        (Some(_), Some(_)) => "complete",
+        (Some(_), None) => "incomplete",
+        (None, _) => job.outcome,
+    };
+    NodeResult {
+        node: name(h),
+        job: job.name.to_string(),
+        delivery: delivery.to_string(),
+        job_object_s: state.map(|s| rel(s.job_object_at)),
+        completion_s: done.map(rel),
+        done_s: state.and_then(|s| s.done_at).map(rel),
+        received_from: state.map_or_else(Vec::new, |s| s.sources.iter().map(|&h| name(h)).collect()),
+        bytes_from: job.id.map_or_else(Vec::new, |id| {
+            bytes.sources(id.0, h).map(|(src, bytes)| SourceBytes { source: name(src), bytes }).collect()
+        }),
+        bytes_received: state.map_or(0, |s| s.bytes_received),
+        bytes_resent: state.map_or(0, |s| s.bytes_resent),
+        bytes_sent: job.id.map_or(0, |id| bytes.sent(id.0, h)),
+        switches: state.map_or(0, |s| s.switches),
+        faults: state.map_or(0, |s| s.faults),
+        reactivations: state.map_or(0, |s| s.reactivations),
+        commands_completed: state.map_or(0, |s| s.commands.iter().filter(|c| c.completed_at.is_some()).count()),
+        lag_s: lag.as_ref().map(|l| l.0.clone()),
+        sustained: lag.map(|l| l.1),
+    }
+}
+
+/// The base server's verdict on a server, as `accountability.servers[].state` names it, and
+/// the reason of a failure.
+fn account_state(report: &crate::protocol::base_server::ServerReport) -> (&'static str, Option<String>) {
+    match &report.verdict {
+        Verdict::Failed(reason) => ("failed", Some(reason.clone())),
+        Verdict::Done if report.repaired => ("repaired_then_completed", None),
+        Verdict::Done if report.faulted => ("completed_after_fault", None),
+        Verdict::Done => ("completed", None),
+        Verdict::Left => ("left_unfinished", None),
+        Verdict::Pending => ("unfinished", None),
+    }
+}
+
+/// Calls `row` with every (server, job) pair's `nodes[]` entry and its account state (empty
+/// for a job the base server never created), in the order of `nodes[]`, building one entry at a
+/// time: how `nodes.csv` is written without holding a million rows.
+pub fn for_each_node_result(engine: &Engine, mut row: impl FnMut(&NodeResult, &str)) {
+    let bytes = StreamBytes::of(engine);
+    let bs = engine.base_server();
+    for client in engine.clients() {
+        for cj in client.jobs() {
+            let id = cj.accepted.map(|(id, _)| id);
+            let base_job = id.and_then(|id| bs.map(|b| b.job(id)));
+            let (outcome, _) = job_outcome(cj, base_job);
+            let job = JobRows {
+                name: &cj.request.name,
+                id,
+                requested: cj.requested_at,
+                buffer_s: cj.request.playout_buffer.map_or(0.0, |b| b.as_secs_f64()),
+                outcome: &outcome,
+            };
+            for &h in &cj.request.servers {
+                let account = base_job.map_or("", |b| account_state(&b.reports.get(&h).cloned().unwrap_or_default()).0);
+                row(&node_result(engine, &bytes, &job, h), account);
+            }
+        }
+    }
+}
+
+impl Results {
+    /// Content-receipt times of `job`'s servers, seconds since its request: from `nodes[]`, or
+    /// from the run itself when `nodes[]` was left out (results read back from a results.json
+    /// without `nodes[]` have none).
+    pub fn completion_times(&self, job: &JobResult) -> Vec<f64> {
+        if self.per_server_lists_omitted {
+            job.completion_times_s.clone()
+        } else {
+            self.nodes.iter().filter(|n| n.job == job.name).filter_map(|n| n.completion_s).collect()
+        }
+    }
 }
 
 /// How a job ended, and why it is not closed.
@@ -643,15 +811,17 @@ fn mbps(bytes_per_sec: f64) -> f64 {
 impl Results {
     /// Collects the results of a finished run.
     pub fn collect(engine: &Engine) -> Results {
+        Results::collect_with_limit(engine, PER_SERVER_LIST_LIMIT)
+    }
+
+    /// [`Results::collect`], listing per-server entries only while the run has at most `limit`
+    /// (server, job) pairs.
+    pub fn collect_with_limit(engine: &Engine, limit: usize) -> Results {
         let topo = engine.topology();
         let name = |h: HostId| topo.host(h).name.clone();
-        // Bytes per (job, receiver, source), from the stream records.
-        let mut bytes_from: BTreeMap<(u32, HostId), BTreeMap<HostId, u64>> = BTreeMap::new();
-        let mut bytes_sent: BTreeMap<(u32, HostId), u64> = BTreeMap::new();
-        for r in engine.stream_records() {
-            *bytes_from.entry((r.job.0, r.dst)).or_default().entry(r.src).or_default() += r.bytes;
-            *bytes_sent.entry((r.job.0, r.src)).or_default() += r.bytes;
-        }
+        let stream_bytes = StreamBytes::of(engine);
+        let list_servers = server_job_pairs(engine) <= limit;
+        let mut byte_totals = ByteTotals::default();
         let mut jobs = Vec::new();
         let mut nodes = Vec::new();
         let mut all_completions = Vec::new();
@@ -743,6 +913,7 @@ impl Results {
                 if id.is_some() {
                     deliveries += servers.len();
                 }
+                let rows = JobRows { name: &request.name, id, requested, buffer_s, outcome: &outcome };
                 for &h in servers.iter() {
                     let state = id.and_then(|id| engine.nodes()[h.0 as usize].as_ref().and_then(|n| n.job(id)));
                     let done = state.and_then(|s| s.received_at);
@@ -755,9 +926,15 @@ impl Results {
                         _ if id.is_some() => unfinished += 1,
                         _ => {}
                     }
-                    let lag = state.and_then(|s| lag_result(s, buffer_s));
-                    if lag.as_ref().is_some_and(|l| l.1) {
+                    let node = node_result(engine, &stream_bytes, &rows, h);
+                    if node.sustained == Some(true) {
                         sustained += 1;
+                    }
+                    byte_totals.sent += node.bytes_sent;
+                    byte_totals.received += node.bytes_received;
+                    byte_totals.resent += node.bytes_resent;
+                    if list_servers {
+                        nodes.push(node);
                     }
                     if let Some(s) = state {
                         switches += s.switches;
@@ -768,34 +945,6 @@ impl Results {
                             e.1 = e.1.max(c.completed_at);
                         }
                     }
-                    let sources = id.and_then(|id| bytes_from.get(&(id.0, h)));
-                    let delivery = match (id, done) {
-                        (Some(_), Some(_)) => "complete",
-                        (Some(_), None) => "incomplete",
-                        (None, _) => outcome.as_str(),
-                    };
-                    nodes.push(NodeResult {
-                        node: name(h),
-                        job: request.name.clone(),
-                        delivery: delivery.to_string(),
-                        job_object_s: state.map(|s| rel(s.job_object_at)),
-                        completion_s: done.map(rel),
-                        done_s: state.and_then(|s| s.done_at).map(rel),
-                        received_from: state.map_or_else(Vec::new, |s| s.sources.iter().map(|&h| name(h)).collect()),
-                        bytes_from: sources.map_or_else(Vec::new, |m| {
-                            m.iter().map(|(&src, &bytes)| SourceBytes { source: name(src), bytes }).collect()
-                        }),
-                        bytes_received: state.map_or(0, |s| s.bytes_received),
-                        bytes_resent: state.map_or(0, |s| s.bytes_resent),
-                        bytes_sent: id.and_then(|id| bytes_sent.get(&(id.0, h)).copied()).unwrap_or(0),
-                        switches: state.map_or(0, |s| s.switches),
-                        faults: state.map_or(0, |s| s.faults),
-                        reactivations: state.map_or(0, |s| s.reactivations),
-                        commands_completed: state
-                            .map_or(0, |s| s.commands.iter().filter(|c| c.completed_at.is_some()).count()),
-                        lag_s: lag.as_ref().map(|l| l.0.clone()),
-                        sustained: lag.map(|l| l.1),
-                    });
                 }
                 let job_left_unfinished = left_unfinished - left_before;
                 // Complete: every server received the content, or left the network first.
@@ -855,14 +1004,7 @@ impl Results {
                                 && s.commands.len() == total_commands
                                 && s.commands.iter().all(|c| c.completed_at.is_some())
                         });
-                        let (state, reason) = match &report.verdict {
-                            Verdict::Failed(reason) => ("failed", Some(reason.clone())),
-                            Verdict::Done if report.repaired => ("repaired_then_completed", None),
-                            Verdict::Done if report.faulted => ("completed_after_fault", None),
-                            Verdict::Done => ("completed", None),
-                            Verdict::Left => ("left_unfinished", None),
-                            Verdict::Pending => ("unfinished", None),
-                        };
+                        let (state, reason) = account_state(&report);
                         if report.done_at.is_some() {
                             reported_done += 1;
                             consistent &= truth;
@@ -875,6 +1017,9 @@ impl Results {
                             "failed" => verdicts.failed += 1,
                             "left_unfinished" => verdicts.left_unfinished += 1,
                             _ => verdicts.unfinished += 1,
+                        }
+                        if !list_servers {
+                            continue;
                         }
                         servers_out.push(ServerAccount {
                             server: name(h),
@@ -1006,6 +1151,7 @@ impl Results {
                     ratio_to_bound: makespan.map(|m| m / bound),
                     optimum_s: job_optimum(engine, client_host, request),
                     completion_s: Percentiles::of(&completions),
+                    completion_times_s: if list_servers { Vec::new() } else { completions.clone() },
                     switches,
                     upload_resumes: cj.upload_resumes,
                     requests_sent: cj.requests_sent,
@@ -1084,11 +1230,7 @@ impl Results {
             jobs.iter().map(|j| j.strategy.as_str()).collect::<Vec<_>>().join("+")
         };
         let trace = engine.trace();
-        let bytes = ByteTotals {
-            sent: nodes.iter().map(|n| n.bytes_sent).sum(),
-            received: nodes.iter().map(|n| n.bytes_received).sum(),
-            resent: nodes.iter().map(|n| n.bytes_resent).sum(),
-        };
+        let bytes = byte_totals;
         let listed = |l: &[(SimTime, String)]| -> Vec<FaultResult> {
             l.iter().map(|(at, label)| FaultResult { at_s: secs(*at), fault: label.clone() }).collect()
         };
@@ -1124,6 +1266,7 @@ impl Results {
             end_at_s: secs(engine.now()),
             jobs,
             nodes,
+            per_server_lists_omitted: !list_servers,
             transfers,
         }
     }

@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn spooled_trace_is_the_trace_kept_in_memory() {
         let scenario = scenario();
-        let options = crate::RunOptions { seed: None, record_messages: true };
+        let options = crate::RunOptions { record_messages: true, ..crate::RunOptions::default() };
         let in_memory = crate::simulate(&scenario, &options).unwrap();
         let kept = chrome_trace_bytes(&in_memory.engine).unwrap();
 

@@ -274,8 +274,11 @@ pub fn exercise(text: &str, limits: RunLimits) -> Result<Outcome, String> {
             return Ok(Outcome::Validated);
         }
     }
-    let run = cascade_sim::simulate(&scenario, &cascade_sim::RunOptions { seed: None, record_messages: limits.render })
-        .map_err(|e| format!("validated scenario failed to run: {e}"))?;
+    let run = cascade_sim::simulate(
+        &scenario,
+        &cascade_sim::RunOptions { record_messages: limits.render, ..cascade_sim::RunOptions::default() },
+    )
+    .map_err(|e| format!("validated scenario failed to run: {e}"))?;
     if limits.render {
         cascade_sim::report::RunOutputs::render(&run, true, false).map_err(|e| format!("rendering failed: {e}"))?;
     }

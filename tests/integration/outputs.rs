@@ -549,3 +549,64 @@ fn report_puts_runs_and_a_compare_side_by_side_in_one_page() {
     assert_eq!(old.status.code(), Some(2), "a directory without outputs is bad input");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn past_the_limit_results_json_leaves_out_the_per_server_lists_and_nodes_csv_streams_every_row() {
+    // The default limit (`PER_SERVER_LIST_LIMIT`, 10,000) is lowered to keep the test fast.
+    let (limit, servers) = (40, 41);
+    let json = format!(
+        r#"{{ "name": "big", "seed": 1, "network": {{
+            "base_server": {{ "name": "bs", "upload_mbps": 1000, "download_mbps": 1000 }},
+            "groups": [ {{ "name": "n", "count": {servers}, "upload_mbps": 100, "download_mbps": 100 }} ] }},
+          "clients": [ {{ "name": "c", "upload_mbps": 1000, "download_mbps": 1000,
+            "jobs": [ {{ "name": "f", "content": {{ "kind": "file", "size_mb": 0.1, "chunks": 1 }},
+                        "strategy": {{ "kind": "cascade", "fanout": 8, "first_nodes": 8 }} }} ] }} ] }}"#
+    );
+    let scenario = cascade_sim::scenario::parse(&json).unwrap();
+    let options = cascade_sim::RunOptions { per_server_list_limit: Some(limit), ..cascade_sim::RunOptions::default() };
+    let run = cascade_sim::simulate(&scenario, &options).unwrap();
+    let listed = cascade_sim::simulate(&scenario, &cascade_sim::RunOptions::default()).unwrap();
+    assert!(!listed.results.per_server_lists_omitted && listed.results.nodes.len() == servers);
+    let results = &run.results;
+    assert!(results.per_server_lists_omitted);
+    assert!(results.nodes.is_empty());
+    let job = &results.jobs[0];
+    let account = job.accountability.as_ref().unwrap();
+    assert!(account.servers.is_empty());
+    assert_eq!(account.verdicts.completed, servers, "the summaries still count every server");
+    assert_eq!(results.completion_s.count, servers);
+    assert_eq!(results.bytes.received, servers as u64 * 100_000);
+
+    let outputs = cascade_sim::report::RunOutputs::render(&run, false, false).unwrap();
+    assert!(outputs.streams_nodes_csv && file(&outputs.files, "nodes.csv").is_none());
+    let json: serde_json::Value = serde_json::from_slice(file(&outputs.files, "results.json").unwrap()).unwrap();
+    let errors = validate(&json, &cascade_sim::report::results::results_schema());
+    assert!(errors.is_empty(), "results.json departs from its schema: {errors:#?}");
+    assert_eq!(json["per_server_lists_omitted"], true);
+    let svg = std::str::from_utf8(file(&outputs.files, "completion.svg").unwrap()).unwrap();
+    assert!(svg.contains(&format!("{servers} servers")), "the chart still has every server");
+
+    let dir = std::env::temp_dir().join(format!("cascade-sim-big-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    outputs.write(&dir, &run).unwrap();
+    let csv = std::fs::read_to_string(dir.join("nodes.csv")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, cascade_sim::report::csv::NODE_COLUMNS);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    let mut times = Vec::new();
+    for row in rows.records() {
+        let row = row.unwrap();
+        names.insert(row[col("node")].to_string());
+        assert_eq!(&row[col("delivery")], "complete");
+        assert_eq!(&row[col("account")], "completed");
+        times.push(row[col("completion_s")].parse::<f64>().unwrap());
+    }
+    assert_eq!(names.len(), servers, "one row per server, each once");
+    assert_eq!(times, job.completion_times_s, "the rows' completion times are the job's, in server order");
+    // The same rows as the listed run's nodes.csv, byte for byte.
+    let listed_outputs = cascade_sim::report::RunOutputs::render(&listed, false, false).unwrap();
+    assert_eq!(csv.as_bytes(), file(&listed_outputs.files, "nodes.csv").unwrap());
+}

@@ -205,7 +205,11 @@ fn without_index_lists_every_source_tries_every_server() {
         [80.0, 80.0, 80.0],
     );
     let scenario = cascade_sim::scenario::parse(&json).unwrap();
-    let run = cascade_sim::simulate(&scenario, &cascade_sim::RunOptions { seed: None, record_messages: true }).unwrap();
+    let run = cascade_sim::simulate(
+        &scenario,
+        &cascade_sim::RunOptions { record_messages: true, ..cascade_sim::RunOptions::default() },
+    )
+    .unwrap();
     let count = |kind: &str| run.engine.messages().unwrap().iter().filter(|m| m.kind == kind).count();
     assert_eq!((count("Offer"), count("Accept"), count("Decline")), (9, 3, 6));
     let done: Vec<u64> = ["a", "b", "c"].iter().map(|n| completion_ns(&run.results, n)).collect();
