@@ -5,6 +5,7 @@
 #
 #   scripts/scaling.sh                    # the ladders (about 15 minutes on a 2-core VM)
 #   scripts/scaling.sh --with-issue-rows  # also swarm-2600x750 and swarm-10kx256 (up to 30 min more)
+#   scripts/scaling.sh --with-million     # also cascade-1m (about an hour of CPU, 5.6 GB)
 #   scripts/scaling.sh --chart-only       # re-render the SVG from the existing CSV
 #
 # Ladders (one workload at a time, each in its own child process):
@@ -23,12 +24,14 @@ svg=docs/img/scaling.svg
 stop_s=${LADDER_STOP_S:-360}
 timeout_s=${TIMEOUT_S:-900}
 issue_rows=false
+million=false
 chart_only=false
 for arg in "$@"; do
     case "$arg" in
         --with-issue-rows) issue_rows=true ;;
+        --with-million) million=true ;;
         --chart-only) chart_only=true ;;
-        *) echo "scaling.sh: unknown argument \`$arg\` (--with-issue-rows, --chart-only)" >&2; exit 2 ;;
+        *) echo "scaling.sh: unknown argument \`$arg\` (--with-issue-rows, --with-million, --chart-only)" >&2; exit 2 ;;
     esac
 done
 
@@ -67,6 +70,10 @@ if ! $chart_only; then
     ladder shared-upload-1k shared-upload-3k shared-upload-10k shared-upload-30k shared-upload-100k
     ladder tree-1k tree-3k tree-10k tree-30k tree-100k
     ladder cascade-1k cascade-3k cascade-10k cascade-30k cascade-100k
+    if $million; then
+        TIMEOUT_1M_S=${TIMEOUT_1M_S:-7200}
+        timeout_s=$TIMEOUT_1M_S point cascade-1m || true
+    fi
     ladder swarm-100x256 swarm-300x256 swarm-1kx256 swarm-2600x256
     if $issue_rows; then
         point swarm-2600x750 || true
