@@ -481,6 +481,9 @@ impl NodeServer {
             let object = state.job.clone();
             let ctx = state.source_context(&object, upload, offer_timeout, budget);
             state.forwarder.fill(ctx, out);
+            // Room for exactly this job: a first push would reserve four records of 528 bytes,
+            // three of them never used by a server with one job (a third of a big run's memory).
+            self.jobs.reserve_exact(1);
             self.jobs.push(state);
             return;
         };
@@ -777,13 +780,20 @@ impl NodeServer {
             }
             // A command held before a restart from zero is not run twice.
             Item::Command(command) if state.commands.iter().any(|c| c.command.id == command.id) => {}
-            Item::Command(command) => state.commands.push(CommandRecord {
-                command,
-                state: CommandState::New,
-                received_at: now,
-                started_at: None,
-                completed_at: None,
-            }),
+            Item::Command(command) => {
+                if state.commands.capacity() == 0 {
+                    // Most jobs have one command (end-job): room for one, not the four a first
+                    // push reserves.
+                    state.commands.reserve_exact(1);
+                }
+                state.commands.push(CommandRecord {
+                    command,
+                    state: CommandState::New,
+                    received_at: now,
+                    started_at: None,
+                    completed_at: None,
+                });
+            }
         }
     }
 
