@@ -407,6 +407,12 @@ impl Scenario {
                 items.spend(&path, server_count.saturating_mul(per_server))?;
                 let servers = resolve_servers(&servers_path, j.servers.as_deref(), names, node_servers)?;
                 let strategy = build_strategy(&format!("{path}.strategy"), &j.strategy, servers.len())?;
+                if strategy.packets_per_item > 1 {
+                    // Forwarded in packets, every item is that many pieces at every server.
+                    let packets = (strategy.packets_per_item - 1) as u64;
+                    let extra = server_count.saturating_mul(per_server).saturating_mul(packets);
+                    items.spend(&format!("{path}.strategy.packets_per_chunk"), extra)?;
+                }
                 let playout_buffer = match j.content {
                     Content::Live(LiveContent { playout_buffer_s: Some(b), .. }) => {
                         check_time(&format!("{path}.content.playout_buffer_s"), b)?;

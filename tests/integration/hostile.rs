@@ -91,7 +91,25 @@ fn packets_per_chunk_outside_one_to_sixty_four_is_rejected() {
             &small_with("clients[0].jobs[0].strategy", strategy),
             &format!("clients[0].jobs[0].strategy.packets_per_chunk: {v} packets per chunk: expected 1 to 64"),
         );
-    }
+    } // Packets count against the budget of items delivered: 1,000,000 chunks in 64 packets at
+      // every server is refused before anything is allocated.
+    let mut doc = small();
+    cascade_sim::analysis::set_path(&mut doc, "network.groups[0].count", 500.into()).unwrap();
+    cascade_sim::analysis::set_path(
+        &mut doc,
+        "clients[0].jobs[0].content",
+        serde_json::json!({ "kind": "file", "size_mb": 1000, "chunks": 1_000_000 }),
+    )
+    .unwrap();
+    let fine = doc.to_string();
+    cascade_sim::scenario::parse(&fine).unwrap().build(None).expect("without packets it is within the limits");
+    cascade_sim::analysis::set_path(
+        &mut doc,
+        "clients[0].jobs[0].strategy",
+        serde_json::json!({ "kind": "optimal", "packets_per_chunk": 64 }),
+    )
+    .unwrap();
+    rejected("packets-budget", &doc.to_string(), "clients[0].jobs[0].strategy.packets_per_chunk: the number of items");
 }
 
 #[test]
