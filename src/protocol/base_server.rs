@@ -46,7 +46,8 @@ use crate::net::HostId;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::rc::Rc;
 
 /// The base server's accountability duty after end-job ([0074]–[0077]).
@@ -208,6 +209,15 @@ impl ServerReport {
     fn pending(&self) -> bool {
         self.verdict == Verdict::Pending
     }
+
+    /// Its place among the servers the base server may offer help to (fewest tenths of the
+    /// content first, then oldest progress), while it is one: pending, reached, not holding
+    /// the content, not yet helped. The key only grows (tenths and progress times never go
+    /// back), and a server that stops being one never becomes one again.
+    fn help_key(&self) -> Option<(u32, SimTime)> {
+        (self.pending() && self.received_at.is_none() && self.reached_at.is_some() && !self.helped)
+            .then(|| (self.decile, self.progress_at.unwrap_or(SimTime::ZERO)))
+    }
 }
 
 /// The duty's timing for one job, for reports.
@@ -244,6 +254,10 @@ pub struct BaseJob {
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
     pub reports: BTreeMap<HostId, ServerReport>,
+    /// The servers the base server may offer help to, by (tenths, progress time, server): one
+    /// entry per reached server, entered when it is reached and kept up lazily (see
+    /// [`BaseServer::help`]), so that helping costs no pass over every report.
+    help_queue: BTreeSet<(u32, SimTime, HostId)>,
     /// What the base server chose for an automatic cascade.
     pub plan: Option<CascadePlan>,
     /// Servers known to hold the job object.
@@ -282,6 +296,13 @@ pub struct BaseJob {
 }
 
 impl BaseJob {
+    /// Enters `server` among the candidates for help if it is one (see [`ServerReport::help_key`]).
+    fn enqueue_help(&mut self, server: HostId) {
+        if let Some((decile, at)) = self.reports.get(&server).and_then(ServerReport::help_key) {
+            self.help_queue.insert((decile, at, server));
+        }
+    }
+
     /// No server showed any progress for two wait periods: whatever waits is stuck.
     fn quiet(&self, now: SimTime, wait: SimDuration) -> bool {
         now.since(self.last_progress.min(now)) >= wait + wait
@@ -488,25 +509,24 @@ impl BaseServer {
         {
             return;
         }
-        // The `free` most lagging candidates, by one pass (no sort of the whole list).
+        // The `free` most lagging candidates not served already, in key order. An entry whose
+        // key has grown since it was entered moves to its place further on (and is met again
+        // there); one whose server stopped being a candidate leaves.
         let mut chosen: Vec<((u32, SimTime), HostId)> = Vec::new();
-        for (&h, r) in &state.reports {
-            if !r.pending()
-                || r.received_at.is_some()
-                || r.reached_at.is_none()
-                || r.helped
-                || state.forwarder.serves(h)
-            {
-                continue;
-            }
-            let key = (r.decile, r.progress_at.unwrap_or(SimTime::ZERO));
-            if chosen.len() < free as usize {
-                chosen.push((key, h));
-                chosen.sort();
-            } else if key < chosen.last().expect("full").0 {
-                chosen.pop();
-                chosen.push((key, h));
-                chosen.sort();
+        let mut after = Bound::Unbounded;
+        while chosen.len() < free as usize {
+            let Some(&(decile, at, h)) = state.help_queue.range((after, Bound::Unbounded)).next() else { break };
+            after = Bound::Excluded((decile, at, h));
+            let current = state.reports.get(&h).and_then(ServerReport::help_key);
+            if current == Some((decile, at)) {
+                if !state.forwarder.serves(h) {
+                    chosen.push(((decile, at), h));
+                }
+            } else {
+                state.help_queue.remove(&(decile, at, h));
+                if let Some((decile, at)) = current {
+                    state.help_queue.insert((decile, at, h));
+                }
             }
         }
         let object = state.object.clone();
@@ -518,8 +538,21 @@ impl BaseServer {
             offer_timeout: self.control.offer_timeout(),
             budget: u32::MAX,
         };
-        for (_, h) in chosen {
+        #[cfg(debug_assertions)]
+        {
+            // The queue picks what one pass over every report would (the pass it replaced).
+            let mut every: Vec<((u32, SimTime), HostId)> = state
+                .reports
+                .iter()
+                .filter_map(|(&h, r)| r.help_key().filter(|_| !state.forwarder.serves(h)).map(|key| (key, h)))
+                .collect();
+            every.sort();
+            every.truncate(free as usize);
+            debug_assert_eq!(chosen, every, "help candidates");
+        }
+        for ((decile, at), h) in chosen {
             state.reports.get_mut(&h).expect("listed").helped = true;
+            state.help_queue.remove(&(decile, at, h));
             state.forwarder.offer_help(h, ctx, out);
         }
     }
@@ -539,6 +572,7 @@ impl BaseServer {
                     report.reached_at = Some(now);
                     state.reached += 1;
                     Self::saw_progress(state, from, now);
+                    state.enqueue_help(from);
                     Self::progress(state, job, from, out);
                 }
             }
@@ -917,6 +951,7 @@ impl BaseServer {
             closed_at: None,
             session_ended_at: None,
             reports,
+            help_queue: BTreeSet::new(),
             plan,
             reached: 0,
             holders: 0,
@@ -1144,6 +1179,9 @@ impl BaseServer {
         if status.has_job && report.reached_at.is_none() {
             report.reached_at = Some(now);
             state.reached += 1;
+            if let Some((decile, at)) = report.help_key() {
+                state.help_queue.insert((decile, at, server));
+            }
         }
         if status.source.is_some() {
             report.source = status.source;
