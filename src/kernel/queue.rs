@@ -21,6 +21,9 @@ use super::time::SimTime;
 /// Buckets of a radix heap over 128-bit keys: bucket 0 plus one per bit.
 const BUCKETS: usize = 129;
 
+/// Entries a bucket keeps room for once emptied (a larger allocation is freed).
+const KEPT_BUCKET_CAPACITY: usize = 256;
+
 /// The queue's key: time in the high 64 bits, insertion sequence in the low 64.
 fn key(time: SimTime, seq: u64) -> u128 {
     (time.as_nanos() as u128) << 64 | seq as u128
@@ -130,7 +133,11 @@ impl<E> EventQueue<E> {
             for (k, e) in spilled.drain(..) {
                 self.insert(k, e);
             }
-            self.buckets[b] = spilled; // keep its allocation
+            // Keep a small allocation for the next entries; give a large one back, or every
+            // bucket would keep the most it ever held (at once, many times the queue).
+            if spilled.capacity() <= KEPT_BUCKET_CAPACITY {
+                self.buckets[b] = spilled;
+            }
         }
         let (k, event) = self.buckets[0].pop().expect("the smallest key is in bucket 0");
         debug_assert_eq!(k, least);
