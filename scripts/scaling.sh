@@ -5,7 +5,7 @@
 #
 #   scripts/scaling.sh                    # the ladders (about 15 minutes on a 2-core VM)
 #   scripts/scaling.sh --with-issue-rows  # also swarm-2600x750 and swarm-10kx256 (up to 30 min more)
-#   scripts/scaling.sh --with-million     # also cascade-1m (about an hour of CPU, 5.6 GB)
+#   scripts/scaling.sh --with-million     # also cascade-1m (about 35 min of CPU, 2.9 GB)
 #   scripts/scaling.sh --chart-only       # re-render the SVG from the existing CSV
 #
 # Ladders (one workload at a time, each in its own child process):
