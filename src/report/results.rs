@@ -379,7 +379,8 @@ pub struct JobResult {
     pub duty: Option<DutyResult>,
     /// The command queue, end-job last.
     pub commands: Vec<CommandResult>,
-    /// The client's view: progress reports in arrival order.
+    /// The client's view: progress reports in arrival order (past [`PER_SERVER_LIST_LIMIT`]
+    /// (server, job) pairs only those where a count reaches a new whole percent, and the last).
     pub progress: Vec<ProgressPoint>,
     /// Its servers' content-receipt times, seconds since its request, in server order: kept
     /// for charts when `nodes[]` is left out (not in results.json; see
@@ -578,9 +579,41 @@ fn lag_result(node: &NodeJob, buffer_s: f64) -> Option<(Percentiles, bool)> {
 /// `results.json` lists per-server entries (`nodes[]` and every job's
 /// `accountability.servers[]`) only while the run has at most this many (server, job) pairs;
 /// past it they are left out (`per_server_lists_omitted` says so) and `nodes.csv`, written row
-/// by row from the finished run without holding the rows, is the per-server record. At this
-/// limit results.json is about 15 MB.
+/// by row from the finished run without holding the rows, is the per-server record, and every
+/// job's `progress[]` (a few reports per server) keeps only the reports where a count reaches a
+/// new whole percent of its total, and the last. At this limit results.json is about 15 MB.
 pub const PER_SERVER_LIST_LIMIT: usize = 10_000;
+
+/// A job's progress reports past [`PER_SERVER_LIST_LIMIT`]: the first, the last, and each one
+/// where a count reaches a new whole percent of its total (servers reached, servers holding the
+/// content, the content percentage, command completions over servers × commands), so the curves
+/// keep 1 % resolution in at most about 400 points instead of a few per server.
+fn thin_progress(points: impl Iterator<Item = ProgressPoint>, servers: usize, commands: usize) -> Vec<ProgressPoint> {
+    let percent = |count: u32, total: usize| count as u64 * 100 / total.max(1) as u64;
+    let step = |p: &ProgressPoint| {
+        (
+            percent(p.reached, servers),
+            percent(p.holders, servers),
+            p.content_percent,
+            percent(p.commands_completed, servers * commands),
+        )
+    };
+    let mut kept: Vec<ProgressPoint> = Vec::new();
+    let mut last_step = None;
+    let mut pending_last = None;
+    for p in points {
+        let s = step(&p);
+        if last_step != Some(s) {
+            last_step = Some(s);
+            kept.push(p);
+            pending_last = None;
+        } else {
+            pending_last = Some(p);
+        }
+    }
+    kept.extend(pending_last);
+    kept
+}
 
 /// (server, job) pairs of a run: every job's servers, whether the job ran or not.
 pub fn server_job_pairs(engine: &Engine) -> usize {
@@ -969,7 +1002,7 @@ impl Results {
                 }
                 last_completion = last_completion.max(last);
                 all_completions.extend_from_slice(&completions);
-                let commands = cj
+                let commands: Vec<CommandResult> = cj
                     .log
                     .iter()
                     .filter_map(|item| match item {
@@ -1116,6 +1149,7 @@ impl Results {
                     playout_buffer_s: buffer_s,
                     lag_s: Percentiles::of(&all_lags),
                 });
+                let command_count = commands.len();
                 jobs.push(JobResult {
                     name: request.name.clone(),
                     client: client.name().to_string(),
@@ -1158,17 +1192,20 @@ impl Results {
                     refused: cj.refused.iter().map(|(t, what)| Notice { t_s: rel(*t), notice: what.clone() }).collect(),
                     duty,
                     commands,
-                    progress: cj
-                        .progress
-                        .iter()
-                        .map(|p| ProgressPoint {
+                    progress: {
+                        let points = cj.progress.iter().map(|p| ProgressPoint {
                             t_s: rel(p.at),
                             reached: p.reached,
                             holders: p.holders,
                             content_percent: p.content_percent,
                             commands_completed: p.commands_completed,
-                        })
-                        .collect(),
+                        });
+                        if list_servers {
+                            points.collect()
+                        } else {
+                            thin_progress(points, servers.len(), command_count)
+                        }
+                    },
                     queries: cj
                         .queries
                         .iter()
@@ -1281,5 +1318,44 @@ mod tests {
         let p = Percentiles::of(&[5.0, 1.0, 4.0, 2.0, 3.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
         assert_eq!((p.p50, p.p90, p.p99, p.max), (Some(5.0), Some(9.0), Some(10.0), Some(10.0)));
         assert_eq!(Percentiles::of(&[]).p50, None);
+    }
+
+    /// 10,000 servers reached one by one, then holding the content one by one (content percent
+    /// following), then completing end-job: 30,000 reports become the first, one per whole
+    /// percent of each count, and the last.
+    #[test]
+    fn thinned_progress_keeps_each_whole_percent_and_the_last() {
+        let servers = 10_000u32;
+        let point = |t: u32, reached, holders, commands_completed| ProgressPoint {
+            t_s: t as f64,
+            reached,
+            holders,
+            content_percent: (holders as u64 * 100 / servers as u64) as u32,
+            commands_completed,
+        };
+        let mut full = Vec::new();
+        for k in 1..=servers {
+            full.push(point(k, k, 0, 0));
+        }
+        for k in 1..=servers {
+            full.push(point(servers + k, servers, k, 0));
+        }
+        for k in 1..=servers {
+            full.push(point(2 * servers + k, servers, servers, k));
+        }
+        let thinned = thin_progress(full.iter().cloned(), servers as usize, 1);
+        assert_eq!(thinned.first(), full.first());
+        assert_eq!(thinned.last(), full.last());
+        // Reached: the first report (0 %) and the first of each percent 1..=100; holders and
+        // commands: the first of each percent 1..=100 (the last report is the 100 % one).
+        assert_eq!(thinned.len(), 101 + 100 + 100);
+        let whole = |p: &ProgressPoint| (p.reached * 100).is_multiple_of(servers);
+        assert!(thinned.iter().skip(1).take(99).all(whole), "each kept report is a percent's first");
+        // A last report at no new percent is kept too.
+        full.push(point(4 * servers, servers, servers, servers));
+        let thinned = thin_progress(full.iter().cloned(), servers as usize, 1);
+        assert_eq!((thinned.len(), thinned.last()), (302, full.last()));
+        assert_eq!(thin_progress(full[..1].iter().cloned(), servers as usize, 1), full[..1]);
+        assert!(thin_progress(std::iter::empty(), 0, 0).is_empty());
     }
 }

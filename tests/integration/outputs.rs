@@ -585,6 +585,12 @@ fn past_the_limit_results_json_leaves_out_the_per_server_lists_and_nodes_csv_str
     assert_eq!(json["per_server_lists_omitted"], true);
     let svg = std::str::from_utf8(file(&outputs.files, "completion.svg").unwrap()).unwrap();
     assert!(svg.contains(&format!("{servers} servers")), "the chart still has every server");
+    // Progress past the limit: some of the listed run's reports, in order, the first and the
+    // last among them (41 servers: each one reached is a new whole percent, so here all).
+    let (thinned, full) = (&job.progress, &listed.results.jobs[0].progress);
+    assert!(!thinned.is_empty() && thinned.first() == full.first() && thinned.last() == full.last());
+    let mut rest = full.iter();
+    assert!(thinned.iter().all(|p| rest.any(|q| q == p)), "a subsequence of the reports");
 
     let dir = std::env::temp_dir().join(format!("cascade-sim-big-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
