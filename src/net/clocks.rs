@@ -69,7 +69,7 @@ impl FlowModel {
             }
             self.refresh_entry(class);
         }
-        let Some(id) = self.due.pop_first() else {
+        let Some(id) = self.due.pop_first().map(FlowId) else {
             self.in_batch = false;
             return None;
         };
@@ -80,7 +80,7 @@ impl FlowModel {
 
     /// Takes a `Due` flow out of the flows waiting to be handed out.
     pub(super) fn forget_due(&mut self, flow: FlowId) {
-        if !self.due.remove(&flow) {
+        if !self.due.remove(flow.0) {
             self.zero_byte.retain(|&f| f != flow);
         }
     }
@@ -91,7 +91,7 @@ impl FlowModel {
             self.due_at = now;
         }
         self.flows[flow.0 as usize].state = State::Due;
-        self.due.insert(flow);
+        self.due.insert(flow.0);
     }
 
     // Class clocks ----------------------------------------------------------------------------

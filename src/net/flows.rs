@@ -58,9 +58,9 @@
 
 use super::classes::PairHasher;
 pub(super) use super::clocks::Finish;
-use super::heap::{IndexedHeap, ABSENT};
+use super::heap::{IndexedHeap, SmallIdSet, ABSENT};
 use crate::kernel::SimTime;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasherDefault;
 
@@ -183,7 +183,7 @@ pub struct FlowModel {
     pub(super) completions: IndexedHeap<SimTime>,
     pub(super) completion_pos: Vec<u32>,
     /// Flows all sent by `due_at`, not yet handed out, by id.
-    pub(super) due: BTreeSet<FlowId>,
+    pub(super) due: SmallIdSet,
     pub(super) due_at: SimTime,
     /// Zero-byte flows started at `due_at`: due from the next batch of completions on.
     pub(super) zero_byte: Vec<FlowId>,

@@ -131,6 +131,62 @@ impl<K: Ord + Copy> IndexedHeap<K> {
     }
 }
 
+/// Ids kept in a [`SmallIdSet`]'s vector before it moves them to a B-tree.
+const SMALL_SET: usize = 32;
+
+/// A set of ids handed out smallest first. Flows completing at one instant are usually one or
+/// two: a sorted vector (largest first, so the smallest pops from the end) serves those without
+/// the B-tree's node allocations; past [`SMALL_SET`] ids (many equal transfers ending together)
+/// they move to a B-tree, so a large batch costs O(log n) per id, not O(n).
+#[derive(Debug, Clone, Default)]
+pub struct SmallIdSet {
+    /// Sorted, largest first; empty while `large` is in use.
+    small: Vec<u32>,
+    large: std::collections::BTreeSet<u32>,
+}
+
+impl SmallIdSet {
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.small.is_empty() && self.large.is_empty()
+    }
+
+    /// Adds `id` (no effect if present).
+    pub fn insert(&mut self, id: u32) {
+        if !self.large.is_empty() {
+            self.large.insert(id);
+            return;
+        }
+        match self.small.binary_search_by(|x| id.cmp(x)) {
+            Ok(_) => {}
+            Err(at) if self.small.len() < SMALL_SET => self.small.insert(at, id),
+            Err(_) => {
+                self.large.extend(self.small.drain(..));
+                self.large.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; true if it was present.
+    pub fn remove(&mut self, id: u32) -> bool {
+        if !self.large.is_empty() {
+            return self.large.remove(&id);
+        }
+        match self.small.binary_search_by(|x| id.cmp(x)) {
+            Ok(at) => {
+                self.small.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Removes and returns the smallest id.
+    pub fn pop_first(&mut self) -> Option<u32> {
+        self.small.pop().or_else(|| self.large.pop_first())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +230,27 @@ mod tests {
                 prop_assert_eq!(heap.len(), model.len());
                 prop_assert_eq!(heap.is_empty(), model.is_empty());
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Against a B-tree set: inserts, removals and pops of the smallest in any order, across
+        /// the move from the vector to the B-tree and back.
+        #[test]
+        fn small_id_set_acts_as_a_btree_set(ops in proptest::collection::vec((0u8..3, 0u32..80), 0..400)) {
+            let (mut set, mut reference) = (SmallIdSet::default(), std::collections::BTreeSet::new());
+            for (op, id) in ops {
+                match op {
+                    0 => { set.insert(id); reference.insert(id); }
+                    1 => proptest::prop_assert_eq!(set.remove(id), reference.remove(&id)),
+                    _ => proptest::prop_assert_eq!(set.pop_first(), reference.pop_first()),
+                }
+                proptest::prop_assert_eq!(set.is_empty(), reference.is_empty());
+            }
+            while let Some(id) = reference.pop_first() {
+                proptest::prop_assert_eq!(set.pop_first(), Some(id));
+            }
+            proptest::prop_assert!(set.is_empty() && set.pop_first().is_none());
         }
     }
 }
