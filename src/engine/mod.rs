@@ -877,6 +877,9 @@ impl Engine {
 
     /// Carries out the outputs `host`'s role just produced.
     fn flush(&mut self, now: SimTime, host: HostId) {
+        if self.outbox.is_empty() {
+            return; // most calls: an item arrived and the role had nothing to say
+        }
         let mut outbox = std::mem::take(&mut self.outbox);
         for output in outbox.drain(..) {
             match output {
