@@ -5,6 +5,8 @@
 //! (`positions[id]`, [`ABSENT`] when the id is not in the heap): the flow model keeps one table
 //! for all per-class heaps of flows (a flow is in at most one of them) and one for the heap of
 //! classes. Nothing stale is ever left behind, so a heap holds exactly its live entries.
+//!
+//! Also [`SmallIdSet`], the set of flows due at one instant, handed out smallest id first.
 
 /// Position of an id that is in no heap.
 pub const ABSENT: u32 = u32::MAX;
