@@ -218,6 +218,11 @@ impl ServerReport {
         (self.pending() && self.received_at.is_none() && self.reached_at.is_some() && !self.helped)
             .then(|| (self.decile, self.progress_at.unwrap_or(SimTime::ZERO)))
     }
+
+    /// Its entry in a job's help queue (for `server`, this report's server), if a candidate.
+    fn help_entry(&self, server: HostId) -> Option<(u32, SimTime, HostId)> {
+        self.help_key().map(|(decile, at)| (decile, at, server))
+    }
 }
 
 /// The duty's timing for one job, for reports.
@@ -298,9 +303,7 @@ pub struct BaseJob {
 impl BaseJob {
     /// Enters `server` among the candidates for help if it is one (see [`ServerReport::help_key`]).
     fn enqueue_help(&mut self, server: HostId) {
-        if let Some((decile, at)) = self.reports.get(&server).and_then(ServerReport::help_key) {
-            self.help_queue.insert((decile, at, server));
-        }
+        self.help_queue.extend(self.reports.get(&server).and_then(|r| r.help_entry(server)));
     }
 
     /// No server showed any progress for two wait periods: whatever waits is stuck.
@@ -524,9 +527,7 @@ impl BaseServer {
                 }
             } else {
                 state.help_queue.remove(&(decile, at, h));
-                if let Some((decile, at)) = current {
-                    state.help_queue.insert((decile, at, h));
-                }
+                state.help_queue.extend(current.map(|(decile, at)| (decile, at, h)));
             }
         }
         let object = state.object.clone();
@@ -1179,9 +1180,7 @@ impl BaseServer {
         if status.has_job && report.reached_at.is_none() {
             report.reached_at = Some(now);
             state.reached += 1;
-            if let Some((decile, at)) = report.help_key() {
-                state.help_queue.insert((decile, at, server));
-            }
+            state.help_queue.extend(report.help_entry(server));
         }
         if status.source.is_some() {
             report.source = status.source;

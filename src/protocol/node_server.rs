@@ -481,9 +481,12 @@ impl NodeServer {
             let object = state.job.clone();
             let ctx = state.source_context(&object, upload, offer_timeout, budget);
             state.forwarder.fill(ctx, out);
-            // Room for exactly this job: a first push would reserve four records of 528 bytes,
-            // three of them never used by a server with one job (a third of a big run's memory).
-            self.jobs.reserve_exact(1);
+            if self.jobs.capacity() == 0 {
+                // Room for exactly this job: a first push would reserve four records of 528
+                // bytes, three never used by a server with one job (a third of a big run's
+                // memory). Later jobs grow the list as usual.
+                self.jobs.reserve_exact(1);
+            }
             self.jobs.push(state);
             return;
         };

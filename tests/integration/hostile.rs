@@ -91,8 +91,13 @@ fn packets_per_chunk_outside_one_to_sixty_four_is_rejected() {
             &small_with("clients[0].jobs[0].strategy", strategy),
             &format!("clients[0].jobs[0].strategy.packets_per_chunk: {v} packets per chunk: expected 1 to 64"),
         );
-    } // Packets count against the budget of items delivered: 1,000,000 chunks in 64 packets at
-      // every server is refused before anything is allocated.
+    }
+}
+
+/// Packets count against the budget of items delivered: 1,000,000 chunks in 64 packets at every
+/// one of 500 servers is refused before anything is allocated (in whole chunks it is within it).
+#[test]
+fn packets_per_chunk_count_against_the_items_budget() {
     let mut doc = small();
     cascade_sim::analysis::set_path(&mut doc, "network.groups[0].count", 500.into()).unwrap();
     cascade_sim::analysis::set_path(
