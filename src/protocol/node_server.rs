@@ -78,7 +78,7 @@ pub struct ResumePoint {
 // bound by cache misses on the per-server state, and this keeps an item's work to a few
 // adjacent cache lines instead of a walk over the whole record.
 #[derive(Debug, Clone)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct NodeJob {
     /// The job's id (a copy of `job.id`, so lookups need not follow the pointer).
     pub id: JobId,
@@ -90,19 +90,11 @@ pub struct NodeJob {
     high_water: u32,
     /// Deciles of the content reported to the base server so far.
     reported_decile: u32,
-    /// When the last content chunk arrived.
-    pub received_at: Option<SimTime>,
-    /// Commands received, in order.
-    pub commands: Vec<CommandRecord>,
     /// The job object as received.
     pub job: Rc<JobObject>,
-    /// The current source and the rate it declared.
-    pub source: Option<(HostId, f64)>,
-    /// The host whose stream delivered last (kept while the stream is paused).
+    /// The host whose stream delivered last (kept while the stream is paused); always one of
+    /// `sources`.
     parent: Option<HostId>,
-    /// Where the last acceptance asked its source to start, until an item arrives: if that
-    /// source is replaced before it sent anything, the next one starts there too.
-    asked_from: Option<ResumePoint>,
     /// When the last item arrived or the current source was taken.
     last_progress: SimTime,
     /// Content and command bytes received.
@@ -110,17 +102,26 @@ pub struct NodeJob {
     /// The rate measured from the current source: a moving average of item sizes over their
     /// inter-arrival times, bytes per second (0 until two items arrived).
     rate_ewma: f64,
+    /// The current source and the rate it declared.
+    pub source: Option<(HostId, f64)>,
+    /// When the last content chunk arrived.
+    pub received_at: Option<SimTime>,
     /// When the last item from the current source arrived, and its size.
     last_arrival: Option<(SimTime, u64)>,
+    /// Commands received, in order.
+    pub commands: Vec<CommandRecord>,
+    /// Where the last acceptance asked its source to start, until an item arrives: if that
+    /// source is replaced before it sent anything, the next one starts there too.
+    asked_from: Option<ResumePoint>,
     /// Items that arrived ahead of a gap (after a switch, or in a swarm), by index.
     early: BTreeMap<u32, Item>,
+    forwarder: Forwarder,
     /// Every source that streamed to this server, in order.
     pub sources: Vec<HostId>,
     /// Bytes received again for items this server had held before (restart from zero).
     pub bytes_resent: u64,
     /// Live jobs: delivery lag of each chunk (receipt minus production), microseconds.
     pub chunk_lags_us: Vec<u32>,
-    forwarder: Forwarder,
     /// A source waiting for the current stream to be broken: (host, declared rate, true for a
     /// reactivation by the base server rather than a dynamic switch).
     switching_to: Option<(HostId, f64, bool)>,
@@ -725,7 +726,9 @@ impl NodeServer {
         if index < state.high_water {
             state.bytes_resent += bytes;
         }
-        if !state.sources.contains(&from) {
+        // The usual sender is the parent, always among the sources: skip the list.
+        debug_assert!(state.parent.is_none_or(|p| state.sources.contains(&p)));
+        if state.parent != Some(from) && !state.sources.contains(&from) {
             state.sources.push(from);
         }
         state.last_progress = now;

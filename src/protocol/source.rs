@@ -104,8 +104,13 @@ struct Outstanding {
 }
 
 /// A source's distribution state for one job.
+// `paused` first, in declaration order: the one field read on every item the node receives
+// (see `NodeJob`'s layout).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Forwarder {
+    /// Children whose stream is paused: the next item each needs.
+    paused: BTreeMap<HostId, u32>,
     /// Servers not yet approached, as positions in the (possibly rotated) server list.
     pending: IndexList,
     /// Full-list mode: position `v` of `pending` is server `(v + rotate) % len`.
@@ -118,8 +123,6 @@ pub struct Forwarder {
     queued: VecDeque<(u32, IndexList)>,
     /// Servers offered to, or receiving content from us, with the list each was handed.
     outstanding: BTreeMap<HostId, Outstanding>,
-    /// Children whose stream is paused: the next item each needs.
-    paused: BTreeMap<HostId, u32>,
     /// Children with a reopened (command) stream.
     reopened: BTreeSet<HostId>,
     /// Keep half of the list at every hand-off and move on (FIGs. 5–7).

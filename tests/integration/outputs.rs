@@ -59,6 +59,37 @@ fn text<'a>(files: &'a [(&'static str, Vec<u8>)], name: &str) -> &'a str {
 /// Runs one bundled scenario and checks every output it writes. The reference scenarios
 /// (`scenarios/references/`, minutes in a debug build) run with their horizon cut to 5 s: their
 /// outputs then show jobs open at the horizon, which must validate all the same.
+/// Every stream's record agrees with itself and with what its receiver counted: something
+/// arrived exactly when arrival times are set, the first no later than the last and no earlier
+/// than the opening; and the bytes over the streams into a node server are at least the bytes
+/// it received (more by what broken streams and a swarm's packets of unfinished items carried).
+fn stream_records_add_up(name: &str, run: &cascade_sim::Run) {
+    let topology = run.engine.topology();
+    let mut over_streams: BTreeMap<String, u64> = BTreeMap::new();
+    for s in run.engine.stream_records() {
+        // (A swarm's connection can carry packets of items another connection completes: it
+        // has arrivals without whole items.)
+        assert!(s.chunks == 0 || s.first_arrival.is_some(), "{name}: {s:?}");
+        assert_eq!(s.first_arrival.is_some(), s.last_arrival.is_some(), "{name}: {s:?}");
+        if s.broken_at.is_none() {
+            // (A broken one also counts the part of the item in progress that left the source.)
+            assert_eq!(s.first_arrival.is_some(), s.bytes > 0 || s.chunks > 0, "{name}: {s:?}");
+        }
+        if let (Some(first), Some(last)) = (s.first_arrival, s.last_arrival) {
+            assert!(s.opened_at <= first && first <= last, "{name}: {s:?}");
+        }
+        *over_streams.entry(topology.host(s.dst).name.clone()).or_default() += s.bytes;
+    }
+    let mut received: BTreeMap<&str, u64> = BTreeMap::new();
+    for n in &run.results.nodes {
+        *received.entry(n.node.as_str()).or_default() += n.bytes_received;
+    }
+    for (node, bytes) in received {
+        let streamed = over_streams.get(node).copied().unwrap_or_default();
+        assert!(streamed >= bytes, "{name}: {node} received {bytes} bytes, its streams carried {streamed}");
+    }
+}
+
 fn check_outputs(path: &Path) {
     let name = path.display().to_string();
     let mut scenario = cascade_sim::scenario::load(path).unwrap();
@@ -119,6 +150,7 @@ fn check_outputs(path: &Path) {
         &cascade_sim::report::csv::STREAM_COLUMNS,
     );
     assert_eq!(streams.len(), run.engine.stream_records().len());
+    stream_records_add_up(&name, &run);
     parse_csv(
         &format!("{name} throughput.csv"),
         file(&files, "throughput.csv").unwrap(),
