@@ -37,7 +37,7 @@
 //! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
 //! and a re-solve touches the rack links.
 
-use super::flows::{Finish, FlowId, FlowModel, Group, Resource, State, NO_EPOCH};
+use super::flows::{Finish, FlowId, FlowModel, Group, Hop, Resource, State, NO_EPOCH};
 use super::heap::ABSENT;
 use super::ResourceId;
 use crate::kernel::SimTime;
@@ -118,10 +118,10 @@ impl FlowModel {
     /// capacity among the route's other resources.
     pub(super) fn update_bounds(&mut self, flow: FlowId, add: bool) {
         let f = flow.0 as usize;
-        let n = self.flows[f].resources.len();
+        let n = self.flows[f].hops.len();
         let (mut min1, mut arg1, mut min2) = (f64::INFINITY, usize::MAX, f64::INFINITY);
         for k in 0..n {
-            let c = self.resources[self.flows[f].resources[k].0 as usize].capacity;
+            let c = self.resources[self.flows[f].hops[k].resource.0 as usize].capacity;
             if c < min1 {
                 (min2, min1, arg1) = (min1, c, k);
             } else if c < min2 {
@@ -130,7 +130,7 @@ impl FlowModel {
         }
         for k in 0..n {
             let other = if k == arg1 { min2 } else { min1 };
-            let r = &mut self.resources[self.flows[f].resources[k].0 as usize];
+            let r = &mut self.resources[self.flows[f].hops[k].resource.0 as usize];
             if other >= UNBOUNDED {
                 if add {
                     r.unbounded += 1;
@@ -187,7 +187,7 @@ impl FlowModel {
         for i in 0..self.resources[q].flows.len() {
             let f = self.resources[q].flows[i];
             let k = self.route_index(f, q as u32);
-            if self.flows[f.0 as usize].slots[k].0 != ABSENT {
+            if self.flows[f.0 as usize].hops[k].group != ABSENT {
                 self.remove_from_group(f, k); // (not yet in a group: the flow being started)
             }
         }
@@ -196,12 +196,12 @@ impl FlowModel {
 
     /// Index of `resource` in `flow`'s route.
     fn route_index(&self, flow: FlowId, resource: u32) -> usize {
-        self.flows[flow.0 as usize].resources.iter().position(|r| r.0 == resource).expect("resource on the route")
+        self.flows[flow.0 as usize].hops.iter().position(|h| h.resource.0 == resource).expect("resource on the route")
     }
 
     /// Puts `flow` into group (its `k`-th resource, `class`).
     pub(super) fn add_to_group(&mut self, flow: FlowId, k: usize, class: u32) {
-        let q = self.flows[flow.0 as usize].resources[k].0;
+        let q = self.flows[flow.0 as usize].hops[k].resource.0;
         let g = match self.group_index.get(&pair(q, class)) {
             Some(&g) => g,
             None => self.new_group(q, class),
@@ -213,7 +213,8 @@ impl FlowModel {
         }
         let members = &mut self.groups[g as usize].flows;
         members.push(flow);
-        self.flows[flow.0 as usize].slots[k] = (g, members.len() as u32 - 1);
+        let hop = &mut self.flows[flow.0 as usize].hops[k];
+        (hop.group, hop.in_group) = (g, members.len() as u32 - 1);
         self.resources[q as usize].effective += 1;
     }
 
@@ -255,15 +256,16 @@ impl FlowModel {
     /// Takes `flow` out of its group for its `k`-th resource; an emptied group is dropped.
     pub(super) fn remove_from_group(&mut self, flow: FlowId, k: usize) {
         let f = flow.0 as usize;
-        let (g, index) = self.flows[f].slots[k];
+        let Hop { group: g, in_group: index, .. } = self.flows[f].hops[k];
         debug_assert!(g != ABSENT, "not in a group");
-        self.flows[f].slots[k] = (ABSENT, 0);
+        let hop = &mut self.flows[f].hops[k];
+        (hop.group, hop.in_group) = (ABSENT, 0);
         let q = self.groups[g as usize].resource;
         let members = &mut self.groups[g as usize].flows;
         members.swap_remove(index as usize);
         if let Some(&moved) = members.get(index as usize) {
             let km = self.route_index(moved, q);
-            self.flows[moved.0 as usize].slots[km].1 = index;
+            self.flows[moved.0 as usize].hops[km].in_group = index;
         }
         self.resources[q as usize].effective -= 1;
         if self.groups[g as usize].flows.is_empty() {
@@ -417,8 +419,8 @@ impl FlowModel {
                 left = Some(remaining);
             }
         }
-        for k in 0..self.flows[f].slots.len() {
-            if self.flows[f].slots[k].0 != ABSENT {
+        for k in 0..self.flows[f].hops.len() {
+            if self.flows[f].hops[k].group != ABSENT {
                 self.remove_from_group(flow, k);
                 self.add_to_group(flow, k, to);
             }

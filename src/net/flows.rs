@@ -96,55 +96,70 @@ pub(super) enum State {
 /// Cache epoch that matches no class: the completion instant must be recomputed.
 pub(super) const NO_EPOCH: u64 = u64::MAX;
 
+// Laid out in declaration order (`repr(C)`), by when the fields are read: the binding test and
+// status (every flow start and end, on each resource of its route) fill the first cache line,
+// the class clock (every completion) the second; big runs are bound by cache misses on these
+// records.
+#[repr(C, align(64))]
 pub(super) struct Resource {
-    pub capacity: f64,
-    /// Every flow crossing this resource, whether or not it may bind.
-    pub flows: Vec<FlowId>,
     // Binding test: `capacity`, and the sum over its flows of the smallest other capacity on
     // their routes, in fixed point (see `classes`); `unbounded` counts flows with no other
     // resource.
     pub cap_fixed: u128,
     pub bound: u128,
+    pub capacity: f64,
     pub unbounded: u32,
+    /// Flows in `groups`.
+    pub effective: u32,
     /// May bind: the resource takes part in filling (it is on its flows' effective routes).
     pub candidate: bool,
-    /// Groups (this resource, class): the classes whose flows cross it.
-    pub groups: Vec<u32>,
-    /// Flows in those groups.
-    pub effective: u32,
     /// Left out of filling for now: nobody's bottleneck, with headroom (see `classes`).
     pub idle: bool,
-    // This resource as a class: the groups of its flows (one per resource they cross, split
-    // between resources taking part in filling and idle ones), the level (rate of each of its
-    // flows), the virtual clock and its flows by finish point.
-    pub footprint: Vec<u32>,
-    pub footprint_idle: Vec<u32>,
-    /// Sum of every increase of `level` so far, and the groups of this class at idle resources
-    /// keyed by the `growth` at which their resource must be checked again.
-    pub growth: f64,
-    pub watch: IndexedHeap<Finish>,
+    pub frozen: bool,
+    // This resource as a class: its flows by finish point, the level (rate of each of its
+    // flows) and the virtual clock.
+    pub level_epoch: u64,
+    pub members: IndexedHeap<Finish>,
     pub level: f64,
     pub clock: f64,
     pub clock_at: SimTime,
-    pub level_epoch: u64,
-    pub members: IndexedHeap<Finish>,
+    /// Sum of every increase of `level` so far, and the groups of this class at idle resources
+    /// keyed by the `growth` at which their resource must be checked again.
+    pub growth: f64,
     // Filling scratch, valid while `mark == FlowModel::solve_epoch`.
     pub mark: u64,
+    /// The class's groups: one per resource its flows cross, split between resources taking
+    /// part in filling and idle ones.
+    pub footprint: Vec<u32>,
+    pub footprint_idle: Vec<u32>,
+    /// Every flow crossing this resource, whether or not it may bind.
+    pub flows: Vec<FlowId>,
+    /// Groups (this resource, class): the classes whose flows cross it.
+    pub groups: Vec<u32>,
+    pub watch: IndexedHeap<Finish>,
     pub class_mark: u64,
     pub check_mark: u64,
     pub left: f64,
     pub unfrozen: u32,
-    pub frozen: bool,
+}
+
+/// One resource of a flow's route and where the flow is listed at it. A flow's hops are one
+/// vector (one allocation, one cache miss), not a vector per field.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hop {
+    pub resource: ResourceId,
+    /// This flow's index in `resources[resource].flows`.
+    pub position: u32,
+    /// The flow's group at this resource, [`ABSENT`] when the resource cannot bind, and the
+    /// flow's index in that group.
+    pub group: u32,
+    pub in_group: u32,
 }
 
 pub(super) struct Flow {
     pub state: State,
-    pub resources: Vec<ResourceId>,
-    /// `positions[k]` is this flow's index in `resources[k].flows`.
-    pub positions: Vec<u32>,
-    /// `slots[k]`: (group, index in the group) for `resources[k]`, group [`ABSENT`] when that
-    /// resource cannot bind.
-    pub slots: Vec<(u32, u32)>,
+    /// The route, in order.
+    pub hops: Vec<Hop>,
     /// The class (bottleneck resource) the flow belongs to.
     pub class: u32,
     /// Finish point on the class clock (`Running`, `Due`), or bytes to send (`New`).
@@ -299,9 +314,7 @@ impl FlowModel {
             None => {
                 self.flows.push(Flow {
                     state: State::Ended,
-                    resources: Vec::new(),
-                    positions: Vec::new(),
-                    slots: Vec::new(),
+                    hops: Vec::new(),
                     class: ABSENT,
                     finish: 0.0,
                     sched: SimTime::ZERO,
@@ -314,19 +327,16 @@ impl FlowModel {
         let i = id.0 as usize;
         let flow = &mut self.flows[i];
         flow.state = State::New;
-        flow.resources.clear();
-        flow.resources.extend_from_slice(resources);
-        flow.positions.clear();
-        flow.slots.clear();
-        flow.slots.resize(resources.len(), (ABSENT, 0));
+        flow.hops.clear();
         flow.class = ABSENT;
         flow.finish = bytes;
         flow.sched_epoch = NO_EPOCH;
         for &r in resources {
             let res = &mut self.resources[r.0 as usize];
             debug_assert!(!res.flows.contains(&id), "resource listed twice on a route");
-            self.flows[i].positions.push(res.flows.len() as u32);
+            let position = res.flows.len() as u32;
             res.flows.push(id);
+            self.flows[i].hops.push(Hop { resource: r, position, group: ABSENT, in_group: 0 });
         }
         self.update_bounds(id, true);
         for &r in resources {
@@ -416,28 +426,29 @@ impl FlowModel {
         }
         let mut seeds = std::mem::take(&mut self.scratch_resources);
         seeds.clear();
-        for k in 0..self.flows[i].resources.len() {
-            if self.flows[i].slots[k].0 != ABSENT {
-                seeds.push(self.flows[i].resources[k].0);
+        for k in 0..self.flows[i].hops.len() {
+            let hop = self.flows[i].hops[k];
+            if hop.group != ABSENT {
+                seeds.push(hop.resource.0);
                 self.remove_from_group(flow, k);
             }
         }
         self.update_bounds(flow, false);
-        let resources = std::mem::take(&mut self.flows[i].resources);
-        for (k, &r) in resources.iter().enumerate() {
-            let pos = self.flows[i].positions[k] as usize;
+        let hops = std::mem::take(&mut self.flows[i].hops);
+        for hop in &hops {
+            let (r, pos) = (hop.resource, hop.position as usize);
             let res = &mut self.resources[r.0 as usize];
             res.flows.swap_remove(pos);
             if let Some(&moved) = res.flows.get(pos) {
                 let m = &mut self.flows[moved.0 as usize];
-                let km = m.resources.iter().position(|&x| x == r).expect("membership");
-                m.positions[km] = pos as u32;
+                let km = m.hops.iter().position(|h| h.resource == r).expect("membership");
+                m.hops[km].position = pos as u32;
             }
         }
-        for &r in &resources {
-            self.refresh_status(r, now);
+        for hop in &hops {
+            self.refresh_status(hop.resource, now);
         }
-        self.flows[i].resources = resources;
+        self.flows[i].hops = hops;
         self.flows[i].state = State::Ended;
         self.active_flows -= 1;
         self.free_flows.push(flow);
@@ -474,8 +485,8 @@ impl FlowModel {
         self.refresh_status(resource, now);
         for i in 0..self.resources[r].flows.len() {
             let f = self.resources[r].flows[i].0 as usize;
-            for k in 0..self.flows[f].resources.len() {
-                let q = self.flows[f].resources[k];
+            for k in 0..self.flows[f].hops.len() {
+                let q = self.flows[f].hops[k].resource;
                 self.refresh_status(q, now);
             }
         }
