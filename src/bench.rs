@@ -207,6 +207,7 @@ impl Workload {
             events_per_s: events as f64 / wall_s,
             cpu_s: cpu_seconds(),
             max_rss_mb: max_rss_mb(),
+            huge_pages_mb: huge_pages_mb(),
             detail,
         }
     }
@@ -229,6 +230,10 @@ pub struct Measurement {
     pub cpu_s: Option<f64>,
     /// Peak resident memory of the process that ran it, MB (`None` where `/proc` is missing).
     pub max_rss_mb: Option<f64>,
+    /// Memory of that process on transparent huge pages at the end of the run, MB (`None` where
+    /// `/proc` is missing): 0 when the heap was on 4 KB pages (see README, Performance).
+    #[serde(default)]
+    pub huge_pages_mb: Option<f64>,
     /// What the run produced (makespan, trace hash, ...), to tell runs apart.
     pub detail: String,
 }
@@ -236,7 +241,11 @@ pub struct Measurement {
 impl Measurement {
     /// One line of the human-readable table.
     pub fn line(&self) -> String {
-        let rss = self.max_rss_mb.map_or_else(|| "-".to_string(), |m| format!("{m:.0} MB"));
+        let rss = match (self.max_rss_mb, self.huge_pages_mb) {
+            (Some(m), Some(h)) if h > 0.0 => format!("{m:.0} MB ({h:.0} MB on huge pages)"),
+            (Some(m), _) => format!("{m:.0} MB"),
+            (None, _) => "-".to_string(),
+        };
         let cpu = self.cpu_s.map_or_else(|| "-".to_string(), |c| format!("{c:.2} s"));
         let rate = if self.events_per_s >= 1e6 {
             format!("{:.2} M", self.events_per_s / 1e6)
@@ -307,6 +316,14 @@ impl ScalingRow {
             max_rss_mb: None,
         }
     }
+}
+
+/// Memory of this process on transparent huge pages now, MB (Linux `AnonHugePages`).
+pub fn huge_pages_mb() -> Option<f64> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    let kb: f64 = line.trim_start_matches("AnonHugePages:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Peak resident set size of this process so far, MB (Linux `VmHWM`).

@@ -204,3 +204,32 @@ fn bench_runs_a_small_workload_in_a_child_process_and_prints_json() {
     // 20 * 21 / 2 MB through 100 MB/s.
     assert!(m[0]["detail"].as_str().unwrap().starts_with("makespan 2.100 s"), "{}", m[0]["detail"]);
 }
+
+/// The binary restarts itself with glibc's huge-page tunable (README, Performance): the results
+/// are the same either way, and `CASCADE_SIM_HUGE_PAGES=0` or a setting of the tunable already
+/// in `GLIBC_TUNABLES` leaves the heap on 4 KB pages (where the kernel gives huge pages only
+/// to memory that asks for them, its `madvise` mode).
+#[test]
+fn huge_pages_change_the_speed_not_the_results() {
+    let bench = |env: &[(&str, &str)]| -> serde_json::Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_cascade-sim"))
+            .args(["bench", "--child", "--workload", "cascade-1k"])
+            .envs(env.iter().copied())
+            .output()
+            .expect("binary runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let default = bench(&[]);
+    let off = bench(&[("CASCADE_SIM_HUGE_PAGES", "0")]);
+    let kept = bench(&[("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0")]);
+    for m in [&off, &kept] {
+        assert_eq!((&m["events"], &m["detail"]), (&default["events"], &default["detail"]));
+    }
+    assert!(default["huge_pages_mb"].is_number(), "{default}");
+    let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if mode.contains("[madvise]") {
+        assert_eq!(off["huge_pages_mb"], 0.0, "{off}");
+        assert_eq!(kept["huge_pages_mb"], 0.0, "{kept}");
+    }
+}
