@@ -352,8 +352,12 @@ fn restart_with_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
+        const RESTARTED: &str = "CASCADE_SIM_RESTARTED_FOR_HUGE_PAGES";
         let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-        if tunables.contains(HUGE_PAGES_TUNABLE) || std::env::var_os("CASCADE_SIM_HUGE_PAGES").is_some_and(|v| v == "0")
+        if tunables.contains(HUGE_PAGES_TUNABLE)
+            || std::env::var_os("CASCADE_SIM_HUGE_PAGES").is_some_and(|v| v == "0")
+            // Restarted once already (glibc drops `GLIBC_TUNABLES` in secure mode): no loop.
+            || std::env::var_os(RESTARTED).is_some()
         {
             return;
         }
@@ -370,7 +374,12 @@ fn restart_with_huge_pages() {
             format!("{tunables}:{HUGE_PAGES_TUNABLE}=1")
         };
         // `exec` returns only if it failed: carry on as we are.
-        let _ = std::process::Command::new(exe).arg0(name).args(args).env("GLIBC_TUNABLES", tunables).exec();
+        let _ = std::process::Command::new(exe)
+            .arg0(name)
+            .args(args)
+            .env("GLIBC_TUNABLES", tunables)
+            .env(RESTARTED, "1")
+            .exec();
     }
 }
 
