@@ -232,7 +232,6 @@ pub struct Measurement {
     pub max_rss_mb: Option<f64>,
     /// Memory of that process on transparent huge pages at the end of the run, MB (`None` where
     /// `/proc` is missing): 0 when the heap was on 4 KB pages (see README, Performance).
-    #[serde(default)]
     pub huge_pages_mb: Option<f64>,
     /// What the run produced (makespan, trace hash, ...), to tell runs apart.
     pub detail: String,

@@ -1120,6 +1120,7 @@ impl Engine {
     }
 
     fn wake_streams(&mut self, now: SimTime, host: HostId, job: JobId) {
+        debug_assert_eq!(self.hosts[host.0 as usize].sending, !self.out_streams[host.0 as usize].is_empty());
         if !self.hosts[host.0 as usize].sending {
             return; // most receivers (a tree's leaves) forward nothing: no list to look at
         }

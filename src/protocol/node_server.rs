@@ -483,9 +483,9 @@ impl NodeServer {
             let ctx = state.source_context(&object, upload, offer_timeout, budget);
             state.forwarder.fill(ctx, out);
             if self.jobs.capacity() == 0 {
-                // Room for exactly this job: a first push would reserve four records of 528
-                // bytes, three never used by a server with one job (a third of a big run's
-                // memory). Later jobs grow the list as usual.
+                // Room for exactly this job: a first push would reserve four records of over
+                // half a kilobyte, three never used by a server with one job (a third of a big
+                // run's memory). Later jobs grow the list as usual.
                 self.jobs.reserve_exact(1);
             }
             self.jobs.push(state);
