@@ -60,6 +60,7 @@ use super::classes::PairHasher;
 pub(super) use super::clocks::Finish;
 use super::heap::{IndexedHeap, SmallIdSet, ABSENT};
 use crate::kernel::SimTime;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasherDefault;
@@ -144,7 +145,8 @@ pub(super) struct Resource {
 }
 
 /// One resource of a flow's route and where the flow is listed at it. A flow's hops are one
-/// vector (one allocation, one cache miss), not a vector per field.
+/// list, not a list per field, kept inline in the flow's record up to [`INLINE_HOPS`] (a route
+/// between two hosts without links: upload, download): no separate allocation to miss.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Hop {
     pub resource: ResourceId,
@@ -156,10 +158,13 @@ pub(super) struct Hop {
     pub in_group: u32,
 }
 
+/// Hops a flow keeps inline; longer routes (links between routers) spill to the heap.
+pub(super) const INLINE_HOPS: usize = 2;
+
 pub(super) struct Flow {
     pub state: State,
     /// The route, in order.
-    pub hops: Vec<Hop>,
+    pub hops: SmallVec<[Hop; INLINE_HOPS]>,
     /// The class (bottleneck resource) the flow belongs to.
     pub class: u32,
     /// Finish point on the class clock (`Running`, `Due`), or bytes to send (`New`).
@@ -314,7 +319,7 @@ impl FlowModel {
             None => {
                 self.flows.push(Flow {
                     state: State::Ended,
-                    hops: Vec::new(),
+                    hops: SmallVec::new(),
                     class: ABSENT,
                     finish: 0.0,
                     sched: SimTime::ZERO,

@@ -27,6 +27,7 @@ use super::plan::auto_fanout;
 use super::source::{Forwarder, SourceContext, SourceHost};
 use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -238,7 +239,9 @@ pub struct NodeServer {
     /// Resume interrupted transfers from what is held ([0005]); false restarts from zero.
     resume: bool,
     control: ControlConfig,
-    jobs: Vec<NodeJob>,
+    /// The jobs, the first kept inline: a server reached for a job (every item it receives or
+    /// sends) costs one record lookup, not a second trip to a separately allocated list.
+    jobs: SmallVec<[NodeJob; 1]>,
     /// The base server it announced itself to when it joined (churn), until it answers.
     joined_via: Option<HostId>,
 }
@@ -255,7 +258,7 @@ impl NodeServer {
             max_uploads: None,
             resume,
             control,
-            jobs: Vec::new(),
+            jobs: SmallVec::new(),
             joined_via: None,
         }
     }
@@ -482,12 +485,6 @@ impl NodeServer {
             let object = state.job.clone();
             let ctx = state.source_context(&object, upload, offer_timeout, budget);
             state.forwarder.fill(ctx, out);
-            if self.jobs.capacity() == 0 {
-                // Room for exactly this job: a first push would reserve four records of over
-                // half a kilobyte, three never used by a server with one job (a third of a big
-                // run's memory). Later jobs grow the list as usual.
-                self.jobs.reserve_exact(1);
-            }
             self.jobs.push(state);
             return;
         };
