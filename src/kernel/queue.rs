@@ -1,50 +1,53 @@
 //! The event queue: a radix heap ordered by `(time, insertion sequence)`.
 //!
-//! Events scheduled for the same instant run first-in first-out: each push gets the next value
-//! of a monotonically increasing sequence number, and the queue orders by `(time, seq)`. This is
-//! what makes a run reproducible: no two entries ever compare equal, so the order never depends
-//! on the queue's internals. Cancellation is lazy: callers keep a version or a flag in their own
-//! state and ignore stale events when they pop them.
+//! Events scheduled for the same instant run first-in first-out: the queue orders by time and,
+//! among equal times, by the order of the pushes. This is what makes a run reproducible: the
+//! order never depends on the queue's internals. Cancellation is lazy: callers keep a version or
+//! a flag in their own state and ignore stale events when they pop them.
 //!
 //! A discrete-event queue is monotone: nothing is scheduled before the event being handled, so
-//! every key pushed is above the key last popped. That lets it be a *radix heap* (Ahuja,
+//! every time pushed is at or above the time last popped. That lets it be a *radix heap* (Ahuja,
 //! Mehlhorn, Orlin and Tarjan, "Faster algorithms for the shortest path problem", 1990): bucket
-//! `b` holds the keys whose highest bit differing from the last popped key is bit `b - 1`
-//! (bucket 0: the last popped key itself). A push appends to a bucket; a pop empties the lowest
-//! non-empty bucket into lower ones around its smallest key, which then sits alone in bucket 0.
-//! Each entry moves down at most once per bit of the key, and every move is a sequential append:
-//! far fewer cache misses than a binary heap's sift, which dominated large runs (a cascade of
-//! 30,000 servers keeps that many arrivals pending). The pop order is exactly the binary heap's.
+//! `b` holds the times whose highest bit differing from the last popped time is bit `b - 1`
+//! (bucket 0: the last popped time itself). A push appends to a bucket; a pop empties the lowest
+//! non-empty bucket into lower ones around its smallest time, which then sits in bucket 0.
+//! Each entry moves down at most once per bit of the time, and every move is a sequential
+//! append: far fewer cache misses than a binary heap's sift, which dominated large runs (a
+//! cascade of 30,000 servers keeps that many arrivals pending).
+//!
+//! Ties need no sequence number in the key: every bucket lists its entries in push order. A
+//! bucket only receives pushes (each later than everything queued) or, while it is empty, the
+//! entries of a higher bucket in their own order; entries of one time always share a bucket. So
+//! bucket 0 (one time) is first-in first-out, and the pop order is exactly a binary heap's over
+//! `(time, push sequence)`, with half the key and no spreading of equal times over buckets.
 
 use super::time::SimTime;
+use std::collections::VecDeque;
 
-/// Buckets of a radix heap over 128-bit keys: bucket 0 plus one per bit.
-const BUCKETS: usize = 129;
+/// Buckets of a radix heap over 64-bit times: bucket 0 plus one per bit.
+const BUCKETS: usize = 65;
 
 /// Entries a bucket keeps room for once emptied (a larger allocation is freed).
 const KEPT_BUCKET_CAPACITY: usize = 256;
 
-/// The queue's key: time in the high 64 bits, insertion sequence in the low 64.
-fn key(time: SimTime, seq: u64) -> u128 {
-    (time.as_nanos() as u128) << 64 | seq as u128
+/// The bucket of `time` relative to the last popped time `last` (`time >= last`).
+fn bucket(time: u64, last: u64) -> usize {
+    64 - (time ^ last).leading_zeros() as usize
 }
 
-/// The bucket of `key` relative to the last popped key `last` (`key >= last`).
-fn bucket(key: u128, last: u128) -> usize {
-    128 - (key ^ last).leading_zeros() as usize
-}
-
-/// A priority queue of events of type `E`, earliest `(time, seq)` first.
+/// A priority queue of events of type `E`, earliest time first, equal times in push order.
 pub struct EventQueue<E> {
-    buckets: Vec<Vec<(u128, E)>>,
-    /// Bit `b` of word `b / 64`: bucket `b` is not empty.
-    occupied: [u64; 3],
-    /// The key of the last event popped (0 before the first).
-    last: u128,
-    /// The smallest pending key, when known (pushes keep it; a pop forgets it).
-    least: Option<u128>,
+    /// Bucket 0: events at the last popped time, in push order.
+    current: VecDeque<E>,
+    /// Buckets 1..: `(time, event)` in push order; index 0 unused.
+    buckets: Vec<Vec<(u64, E)>>,
+    /// Bit `b` of word `b / 64`: bucket `b` (1..) is not empty.
+    occupied: [u64; 2],
+    /// The time of the last event popped (0 before the first).
+    last: u64,
+    /// The smallest pending time, when known (pushes keep it; a pop forgets it).
+    least: Option<u64>,
     len: usize,
-    next_seq: u64,
     now: SimTime,
 }
 
@@ -58,12 +61,12 @@ impl<E> EventQueue<E> {
     /// An empty queue at time zero.
     pub fn new() -> Self {
         EventQueue {
+            current: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            occupied: [0; 3],
+            occupied: [0; 2],
             last: 0,
             least: None,
             len: 0,
-            next_seq: 0,
             now: SimTime::ZERO,
         }
     }
@@ -76,40 +79,45 @@ impl<E> EventQueue<E> {
     /// Schedules `event` at `time`. Scheduling in the past is a broken invariant and panics.
     pub fn push(&mut self, time: SimTime, event: E) {
         assert!(time >= self.now, "event scheduled in the past: {time} < now {}", self.now);
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let key = key(time, seq);
-        // `time >= now` and a fresh sequence number keep every key above the last popped one.
-        debug_assert!(key > self.last || (self.last == 0 && key == 0));
+        let time = time.as_nanos();
+        // `time >= now >= last`: the time is never below the last popped one.
+        debug_assert!(time >= self.last);
         self.least = match self.least {
-            Some(least) => Some(least.min(key)),
-            None if self.len == 0 => Some(key),
+            Some(least) => Some(least.min(time)),
+            None if self.len == 0 => Some(time),
             None => None,
         };
-        self.insert(key, event);
+        self.insert(time, event);
         self.len += 1;
     }
 
-    fn insert(&mut self, key: u128, event: E) {
-        let b = bucket(key, self.last);
-        self.buckets[b].push((key, event));
-        self.occupied[b / 64] |= 1 << (b % 64);
+    fn insert(&mut self, time: u64, event: E) {
+        let b = bucket(time, self.last);
+        if b == 0 {
+            self.current.push_back(event);
+        } else {
+            self.buckets[b].push((time, event));
+            self.occupied[(b - 1) / 64] |= 1 << ((b - 1) % 64);
+        }
     }
 
-    /// The lowest non-empty bucket (the queue is not empty).
+    /// The lowest non-empty bucket above 0 (some is not empty).
     fn lowest_bucket(&self) -> usize {
         let word = self.occupied.iter().position(|&w| w != 0).expect("a non-empty queue has a bucket");
-        word * 64 + self.occupied[word].trailing_zeros() as usize
+        1 + word * 64 + self.occupied[word].trailing_zeros() as usize
     }
 
-    /// The smallest pending key, found (and remembered) if not known.
-    fn least_key(&mut self) -> Option<u128> {
+    /// The smallest pending time, found (and remembered) if not known.
+    fn least_time(&mut self) -> Option<u64> {
         if self.len == 0 {
             return None;
         }
+        if !self.current.is_empty() {
+            return Some(self.last);
+        }
         if self.least.is_none() {
             let b = self.lowest_bucket();
-            self.least = self.buckets[b].iter().map(|&(k, _)| k).min();
+            self.least = self.buckets[b].iter().map(|&(t, _)| t).min();
         }
         self.least
     }
@@ -117,21 +125,21 @@ impl<E> EventQueue<E> {
     /// The time of the earliest pending event (`&mut`: it may have to find it, and remembers it
     /// until the next pop).
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        self.least_key().map(|k| SimTime((k >> 64) as u64))
+        self.least_time().map(SimTime)
     }
 
     /// Removes and returns the earliest event, advancing "now" to its time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let least = self.least_key()?;
-        let b = self.lowest_bucket();
-        if b > 0 {
-            // Spread the bucket around its smallest key: everything in it lands lower, the
-            // smallest key alone in bucket 0.
+        let least = self.least_time()?;
+        if self.current.is_empty() {
+            // Spread the lowest bucket around its smallest time: everything in it lands lower,
+            // in order, the events at that time in bucket 0.
+            let b = self.lowest_bucket();
             self.last = least;
             let mut spilled = std::mem::take(&mut self.buckets[b]);
-            self.occupied[b / 64] &= !(1 << (b % 64));
-            for (k, e) in spilled.drain(..) {
-                self.insert(k, e);
+            self.occupied[(b - 1) / 64] &= !(1 << ((b - 1) % 64));
+            for (t, e) in spilled.drain(..) {
+                self.insert(t, e);
             }
             // Keep a small allocation for the next entries; give a large one back, or every
             // bucket would keep the most it ever held (at once, many times the queue).
@@ -139,14 +147,11 @@ impl<E> EventQueue<E> {
                 self.buckets[b] = spilled;
             }
         }
-        let (k, event) = self.buckets[0].pop().expect("the smallest key is in bucket 0");
-        debug_assert_eq!(k, least);
-        if self.buckets[0].is_empty() {
-            self.occupied[0] &= !1;
-        }
+        let event = self.current.pop_front().expect("the smallest time is in bucket 0");
+        debug_assert_eq!(least, self.last);
         self.len -= 1;
         self.least = None;
-        let time = SimTime((k >> 64) as u64);
+        let time = SimTime(least);
         self.now = time;
         Some((time, event))
     }
