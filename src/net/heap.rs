@@ -2,10 +2,12 @@
 //!
 //! Entries are `(key, id)` pairs ordered by key, then id (a total order, so the pop order never
 //! depends on the heap's internals, its arity included). Four children per node halve the
-//! depth of a binary heap: the heap of classes holds one entry per busy upload (10^5 in a
-//! big cascade) and is updated on every completion, so each level saved is a likely cache miss
-//! saved; the four children of a node sit side by side. Sifting moves a hole, not the entry:
-//! one position written per level instead of two. Every id knows its position through a caller-owned table
+//! depth of a binary heap: the heap of classes holds one entry per busy upload (10^5 in a big
+//! cascade) and is updated on every completion, so each level saved is a likely cache miss
+//! saved; the four children of a node sit side by side. Sifting moves a hole, not the entry: one
+//! position written per level instead of two.
+//!
+//! Every id knows its position through a caller-owned table
 //! (`positions[id]`, [`ABSENT`] when the id is not in the heap): the flow model keeps one table
 //! for all per-class heaps of flows (a flow is in at most one of them) and one for the heap of
 //! classes. Nothing stale is ever left behind, so a heap holds exactly its live entries.
