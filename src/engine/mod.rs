@@ -520,7 +520,9 @@ impl Engine {
     }
 
     /// Every stream opened, in order (an engine-driven strategy's connection counts as one
-    /// stream per sender and receiver).
+    /// stream per sender and receiver). Arrivals are counted in the stream while it runs and
+    /// moved into its record when its slot is freed or [`Self::run`] returns: read the records
+    /// after a run.
     pub fn stream_records(&self) -> &[StreamRecord] {
         &self.stream_records
     }

@@ -56,9 +56,6 @@ fn text<'a>(files: &'a [(&'static str, Vec<u8>)], name: &str) -> &'a str {
     std::str::from_utf8(file(files, name).unwrap_or_else(|| panic!("{name} written"))).unwrap()
 }
 
-/// Runs one bundled scenario and checks every output it writes. The reference scenarios
-/// (`scenarios/references/`, minutes in a debug build) run with their horizon cut to 5 s: their
-/// outputs then show jobs open at the horizon, which must validate all the same.
 /// Every stream's record agrees with itself and with what its receiver counted: something
 /// arrived exactly when arrival times are set, the first no later than the last and no earlier
 /// than the opening; and the bytes over the streams into a node server are at least the bytes
@@ -90,6 +87,9 @@ fn stream_records_add_up(name: &str, run: &cascade_sim::Run) {
     }
 }
 
+/// Runs one bundled scenario and checks every output it writes. The reference scenarios
+/// (`scenarios/references/`, minutes in a debug build) run with their horizon cut to 5 s: their
+/// outputs then show jobs open at the horizon, which must validate all the same.
 fn check_outputs(path: &Path) {
     let name = path.display().to_string();
     let mut scenario = cascade_sim::scenario::load(path).unwrap();
