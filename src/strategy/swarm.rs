@@ -78,7 +78,6 @@ use crate::scenario::{ScenarioError, Strategy};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
-use std::collections::BTreeMap;
 
 /// The swarm strategy.
 pub struct Swarm;
@@ -140,6 +139,9 @@ const ANNOUNCE: SimDuration = SimDuration::from_secs(30);
 
 /// Copies of one piece on their way to a peer at once in endgame.
 const ENDGAME_COPIES: usize = 2;
+
+/// [`BitTorrent::index`] entry of a host that is not a peer of the job.
+const NOT_A_PEER: u32 = u32::MAX;
 
 const TIMER_RECHOKE: u64 = 0;
 const TIMER_ANNOUNCE: u64 = 1;
@@ -222,7 +224,8 @@ struct Peer {
 /// The BitTorrent piece scheduler of one job.
 pub struct BitTorrent {
     peers: Vec<Peer>,
-    index: BTreeMap<HostId, u32>,
+    /// Per host id, its peer number ([`NOT_A_PEER`] for hosts outside the job).
+    index: Vec<u32>,
     want: u32,
     max_peers: u32,
     /// Pieces seen so far (one past the highest index).
@@ -233,6 +236,11 @@ pub struct BitTorrent {
     /// Per piece, the copies the origin started sending (super-seeding).
     origin_sent: Vec<u32>,
     rng: ChaCha12Rng,
+    /// Scratch of [`Self::ranked_candidates`] (rate, last unchoke, neighbour position) and its
+    /// callers' ranked list, kept between calls: these run several times per piece, and
+    /// allocating them each time was a tenth of a large swarm's run time.
+    candidates: Vec<(f64, Option<SimTime>, usize)>,
+    ranked: Vec<u32>,
 }
 
 impl Peer {
@@ -294,7 +302,13 @@ impl BitTorrent {
             })
             .collect();
         BitTorrent {
-            index: hosts.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect(),
+            index: {
+                let mut index = vec![NOT_A_PEER; setup.hosts.len()];
+                for (i, &h) in hosts.iter().enumerate() {
+                    index[h.0 as usize] = i as u32;
+                }
+                index
+            },
             peers,
             want: c.peers.max(1),
             max_peers: 2 * c.peers.max(1),
@@ -303,7 +317,14 @@ impl BitTorrent {
             leechers: 0,
             origin_sent: Vec::new(),
             rng: setup.rng,
+            candidates: Vec::new(),
+            ranked: Vec::new(),
         }
+    }
+
+    /// The peer number of `host`, if it takes part in the job.
+    fn peer_of(&self, host: HostId) -> Option<u32> {
+        self.index.get(host.0 as usize).copied().filter(|&p| p != NOT_A_PEER)
     }
 
     fn is_seed(&self, p: u32, ctx: &Ctx) -> bool {
@@ -327,10 +348,9 @@ impl BitTorrent {
         self.peers[q as usize].neighbours.push(Neighbour::new(p));
         for (a, b) in [(p, q), (q, p)] {
             self.grow_avail(a);
-            let pieces: Vec<u32> = self.peers[b as usize].have.iter().collect();
-            let avail = &mut self.peers[a as usize].avail;
-            for k in pieces {
-                avail[k as usize] += 1;
+            let [pa, pb] = self.peers.get_disjoint_mut([a as usize, b as usize]).expect("two distinct peers");
+            for k in pb.have.iter() {
+                pa.avail[k as usize] += 1;
             }
         }
     }
@@ -341,9 +361,8 @@ impl BitTorrent {
             if let Some(i) = self.neighbour_pos(a, b) {
                 self.peers[a as usize].neighbours.swap_remove(i);
             }
-            let pieces: Vec<u32> = self.peers[b as usize].have.iter().collect();
-            let peer = &mut self.peers[a as usize];
-            for k in pieces {
+            let [peer, other] = self.peers.get_disjoint_mut([a as usize, b as usize]).expect("two distinct peers");
+            for k in other.have.iter() {
                 if let Some(c) = peer.avail.get_mut(k as usize) {
                     *c = c.saturating_sub(1);
                 }
@@ -536,22 +555,30 @@ impl BitTorrent {
     /// Interested neighbours of `p` it does not upload to, best first: a leecher ranks by the
     /// rate it downloads from them, a seed by the rate it uploads to them and then by how long
     /// they have waited.
-    fn ranked_candidates(&mut self, p: u32, ctx: &Ctx, exclude: &[u32]) -> Vec<u32> {
+    /// Without `skip_unchoked`, the neighbours `p` unchokes now are candidates too. Writes them
+    /// to `ranked` (cleared first).
+    fn ranked_candidates(&mut self, p: u32, ctx: &Ctx, skip_unchoked: bool, ranked: &mut Vec<u32>) {
         let seed = self.is_seed(p, ctx);
+        let mut c = std::mem::take(&mut self.candidates);
+        c.clear();
         let peer = &self.peers[p as usize];
-        let mut c: Vec<(f64, Option<SimTime>, usize)> = peer
-            .neighbours
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| {
-                self.peers[n.peer as usize].active && !exclude.contains(&n.peer) && self.interested(n.peer, p, ctx)
-            })
-            .map(|(i, n)| (if seed { n.up_rate() } else { n.down_rate() }, n.unchoked_at, i))
-            .collect();
+        c.extend(
+            peer.neighbours
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| {
+                    self.peers[n.peer as usize].active
+                        && !(skip_unchoked && peer.unchoked.contains(&n.peer))
+                        && self.interested(n.peer, p, ctx)
+                })
+                .map(|(i, n)| (if seed { n.up_rate() } else { n.down_rate() }, n.unchoked_at, i)),
+        );
         // Equal rates (every rate is zero before the first rechoke) are broken at random.
         c.shuffle(&mut self.rng);
         c.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-        c.into_iter().map(|(_, _, i)| self.peers[p as usize].neighbours[i].peer).collect()
+        ranked.clear();
+        ranked.extend(c.iter().map(|&(_, _, i)| self.peers[p as usize].neighbours[i].peer));
+        self.candidates = c;
     }
 
     /// Fills `p`'s free upload slots with its best interested neighbours.
@@ -560,13 +587,15 @@ impl BitTorrent {
         if !peer.active || !peer.has_free_slot() || peer.held == 0 {
             return;
         }
-        let exclude = peer.unchoked.clone();
-        for q in self.ranked_candidates(p, ctx, &exclude) {
+        let mut ranked = std::mem::take(&mut self.ranked);
+        self.ranked_candidates(p, ctx, true, &mut ranked);
+        for &q in &ranked {
             if !self.peers[p as usize].has_free_slot() {
                 break;
             }
             self.unchoke(ctx, p, q);
         }
+        self.ranked = ranked;
     }
 
     /// `q` can take more than it receives (an upload to it ended): it tells its neighbours it is
@@ -634,7 +663,8 @@ impl BitTorrent {
         let slots = peer.slots as usize;
         let regular_slots = if slots >= 2 { slots - 1 } else { slots };
         let rotate_optimistic = peer.rechokes % OPTIMISTIC_EVERY == 1;
-        let ranked = self.ranked_candidates(p, ctx, &[]);
+        let mut ranked = std::mem::take(&mut self.ranked);
+        self.ranked_candidates(p, ctx, false, &mut ranked);
         let mut chosen: Vec<u32> = ranked.iter().copied().take(regular_slots).collect();
         let current_optimistic =
             self.peers[p as usize].optimistic.filter(|o| ranked.contains(o) && !chosen.contains(o));
@@ -662,6 +692,7 @@ impl BitTorrent {
             }
             self.unchoke(ctx, p, q);
         }
+        self.ranked = ranked;
         self.fill(ctx, p);
     }
 
@@ -779,7 +810,7 @@ impl PieceScheduler for BitTorrent {
             self.origin_timers = true;
             self.arm(ctx, 0);
         }
-        let Some(&p) = self.index.get(&peer) else { return };
+        let Some(p) = self.peer_of(peer) else { return };
         if self.peers[p as usize].active && p != 0 {
             return;
         }
@@ -797,7 +828,7 @@ impl PieceScheduler for BitTorrent {
     }
 
     fn left(&mut self, ctx: &mut Ctx, peer: HostId) {
-        let Some(&p) = self.index.get(&peer) else { return };
+        let Some(p) = self.peer_of(peer) else { return };
         if !self.peers[p as usize].active {
             return;
         }
@@ -854,7 +885,7 @@ impl PieceScheduler for BitTorrent {
     }
 
     fn gained(&mut self, ctx: &mut Ctx, peer: HostId, piece: u32) {
-        let Some(&p) = self.index.get(&peer) else { return };
+        let Some(p) = self.peer_of(peer) else { return };
         if self.peers[p as usize].have.get(piece) {
             return;
         }
@@ -887,7 +918,7 @@ impl PieceScheduler for BitTorrent {
     }
 
     fn upload_finished(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
-        let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
+        let (Some(p), Some(q)) = (self.peer_of(from), self.peer_of(to)) else { return };
         self.end_send(p, q, piece);
         self.peers[q as usize].arriving.set(piece);
         if p == 0 && self.peers[0].unchoked.contains(&q) {
@@ -903,14 +934,14 @@ impl PieceScheduler for BitTorrent {
     }
 
     fn upload_aborted(&mut self, ctx: &mut Ctx, from: HostId, to: HostId, piece: u32) {
-        let (Some(&p), Some(&q)) = (self.index.get(&from), self.index.get(&to)) else { return };
+        let (Some(p), Some(q)) = (self.peer_of(from), self.peer_of(to)) else { return };
         self.end_send(p, q, piece);
         self.release_incoming(q, piece);
         let _ = ctx;
     }
 
     fn lost(&mut self, _ctx: &mut Ctx, to: HostId, piece: u32) {
-        if let Some(&q) = self.index.get(&to) {
+        if let Some(q) = self.peer_of(to) {
             self.peers[q as usize].arriving.clear(piece);
             self.release_incoming(q, piece);
         }
