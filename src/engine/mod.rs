@@ -39,7 +39,8 @@ use crate::strategy::{Action, Ctx, PieceScheduler, SchedulerSetup, World};
 use faults::{FaultLog, RandomFaults};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use transport::Transport;
 
@@ -316,9 +317,9 @@ pub struct Engine {
     /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
     out_streams: Vec<Vec<u32>>,
     /// The latest stream opened to each (receiver, job): looked up, never iterated.
-    last_incoming: HashMap<(HostId, JobId), u32>,
+    last_incoming: FxHashMap<(HostId, JobId), u32>,
     /// (source, receiver, job) whose stream the receiver released before it opened.
-    refused: std::collections::HashSet<(HostId, HostId, JobId)>,
+    refused: FxHashSet<(HostId, HostId, JobId)>,
     base_server: Option<BaseServer>,
     nodes: Vec<Option<NodeServer>>,
     origins: Vec<OriginServer>,
@@ -332,14 +333,14 @@ pub struct Engine {
     packets_per_item: Vec<u32>,
     /// Packets of an item that a host holds before the whole item (bit `i`: packet `i`), for
     /// jobs forwarded in packets; looked up, never iterated; removed once the item is whole.
-    partial_items: HashMap<(JobId, HostId, u32), u64>,
+    partial_items: FxHashMap<(JobId, HostId, u32), u64>,
     conns: Vec<Conn>,
     /// Connections of engine-driven jobs by (job, sender, receiver), ordered (a job's are cut
     /// together, in this order).
     conn_index: BTreeMap<(JobId, HostId, HostId), u32>,
     /// The same, for point lookups only (never iterated): a swarm's rechoke looks up every
     /// neighbour's connection once per piece transfer, which the B-tree made the hottest code.
-    conn_lookup: HashMap<(JobId, HostId, HostId), u32>,
+    conn_lookup: FxHashMap<(JobId, HostId, HostId), u32>,
     piece_log: Vec<PieceRecord>,
     actions: Vec<Action>,
     /// Fault state (besides each host's `up`): hosts a repair can bring back, crash counters
@@ -359,7 +360,7 @@ pub struct Engine {
     pub messages_lost: u64,
     transport: Transport,
     /// The serial of the latest setting of each pending role timer.
-    timers: HashMap<(HostId, Timer), u64>,
+    timers: FxHashMap<(HostId, Timer), u64>,
     timer_serial: u64,
     /// Time of the last event that did anything (stale timers do not count).
     last_event: SimTime,
@@ -461,8 +462,8 @@ impl Engine {
             free_streams: Vec::new(),
             hosts,
             out_streams: vec![Vec::new(); host_count],
-            last_incoming: HashMap::new(),
-            refused: std::collections::HashSet::new(),
+            last_incoming: FxHashMap::default(),
+            refused: FxHashSet::default(),
             base_server,
             nodes,
             origins,
@@ -470,10 +471,10 @@ impl Engine {
             job_client: Vec::new(),
             schedulers: Vec::new(),
             packets_per_item: Vec::new(),
-            partial_items: HashMap::new(),
+            partial_items: FxHashMap::default(),
             conns: Vec::new(),
             conn_index: BTreeMap::new(),
-            conn_lookup: HashMap::new(),
+            conn_lookup: FxHashMap::default(),
             piece_log: Vec::new(),
             actions: Vec::new(),
             presence,
@@ -487,7 +488,7 @@ impl Engine {
             fault_log: FaultLog::default(),
             messages_lost: 0,
             transport: Transport::new(built.control),
-            timers: HashMap::new(),
+            timers: FxHashMap::default(),
             timer_serial: 0,
             last_event: SimTime::ZERO,
             flow_time: SimTime::ZERO,
@@ -1791,7 +1792,7 @@ struct EngineWorld<'a> {
     hosts: &'a [HostSlot],
     side: &'a [u32],
     conns: &'a [Conn],
-    conn_lookup: &'a HashMap<(JobId, HostId, HostId), u32>,
+    conn_lookup: &'a FxHashMap<(JobId, HostId, HostId), u32>,
     log: &'a [Item],
     content: &'a crate::protocol::job::ContentSpec,
     final_pieces: Option<u32>,

@@ -18,7 +18,8 @@
 use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
 use crate::protocol::message::{ControlConfig, Message};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A control message on its way.
 #[derive(Debug, Clone)]
@@ -58,7 +59,7 @@ pub struct Transport {
     pending: Vec<Option<Pending>>,
     free: Vec<u32>,
     /// Only channels with a blocked head or a queue; looked up, never iterated.
-    channels: HashMap<(HostId, HostId), Channel>,
+    channels: FxHashMap<(HostId, HostId), Channel>,
     /// Blocked heads by receiver, so a receiver that comes back is retried at once.
     blocked_to: BTreeMap<HostId, BTreeSet<u32>>,
     next_seq: u64,
@@ -75,7 +76,7 @@ impl Transport {
             config,
             pending: Vec::new(),
             free: Vec::new(),
-            channels: HashMap::new(),
+            channels: FxHashMap::default(),
             blocked_to: BTreeMap::new(),
             next_seq: 0,
             lost_attempts: 0,

@@ -17,8 +17,9 @@ use super::flows::{FlowModel, ResourceId};
 use crate::kernel::SimDuration;
 use petgraph::graph::{EdgeIndex, NodeIndex, UnGraph};
 use petgraph::visit::EdgeRef;
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -86,9 +87,9 @@ pub struct Topology {
     hosts: Vec<Host>,
     graph: Option<UnGraph<(), usize>>,
     links: Vec<Link>,
-    routes: HashMap<(HostId, HostId), Rc<Route>>,
+    routes: FxHashMap<(HostId, HostId), Rc<Route>>,
     /// Shortest-path tree of each source host searched so far: the predecessor of every node.
-    trees: HashMap<HostId, Vec<u32>>,
+    trees: FxHashMap<HostId, Vec<u32>>,
     tree_nodes: usize,
 }
 
@@ -210,8 +211,8 @@ impl Topology {
             hosts,
             graph: None,
             links: Vec::new(),
-            routes: HashMap::new(),
-            trees: HashMap::new(),
+            routes: FxHashMap::default(),
+            trees: FxHashMap::default(),
             tree_nodes: 0,
         };
         if !links.is_empty() {
