@@ -33,6 +33,7 @@ use crate::kernel::{SimDuration, SimTime};
 use crate::net::{HostId, HostSpec};
 use crate::protocol::job::{StrategyConfig, StrategyKind};
 use crate::scenario::{ScenarioError, Strategy};
+use smallvec::SmallVec;
 
 /// One distribution strategy.
 pub trait StrategyModule: Sync {
@@ -203,9 +204,11 @@ pub trait PieceScheduler {
     }
 }
 
-/// A set of piece indexes that grows as the job's log grows.
+/// A set of piece indexes that grows as the job's log grows. The first 256 indexes live inside
+/// the set itself (no allocation to reach: the swarm reads its neighbours' sets in its hottest
+/// loops).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Bits(pub Vec<u64>);
+pub struct Bits(pub SmallVec<[u64; 4]>);
 
 impl Bits {
     /// Whether `i` is in the set.

@@ -78,6 +78,7 @@ use crate::scenario::{ScenarioError, Strategy};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
+use smallvec::SmallVec;
 
 /// The swarm strategy.
 pub struct Swarm;
@@ -186,35 +187,43 @@ impl Neighbour {
     }
 }
 
+/// Small lists kept inside the peer's record (a peer rarely has more than a few upload slots).
+const INLINE_SLOTS: usize = 4;
+
+// Laid out in declaration order (`repr(C)`): what the per-neighbour loops read of *another*
+// peer (asking whether it is interested, whether it has a free slot, counting a HAVE) comes
+// first, so that a visit touches a few adjacent lines of one record rather than the record and
+// several separate allocations; a large swarm is bound by these misses.
 #[derive(Debug, Clone)]
+#[repr(C)]
 struct Peer {
-    host: HostId,
     /// Joined and up.
     active: bool,
-    /// Bumped on every join and crash; timers of an older epoch are stale.
-    epoch: u32,
-    have: Bits,
     held: u32,
-    /// Pieces on their way to this peer.
-    incoming: Bits,
-    /// Pieces whose last byte left a sender for this peer and that have not arrived yet (one
-    /// latency): no endgame copy is sent for them.
-    arriving: Bits,
-    /// Per piece, how many neighbours announced it.
-    avail: Vec<u16>,
-    neighbours: Vec<Neighbour>,
-    /// Peers this one uploads to (regular unchokes, then the optimistic one).
-    unchoked: Vec<u32>,
-    optimistic: Option<u32>,
-    /// Uploads in progress: (receiver, piece).
-    sending: Vec<(u32, u32)>,
     slots: u32,
-    /// Nominal rate of one of its upload slots (upload / slots), bytes per second.
-    slot_rate: u64,
     /// Download, bytes per second.
     download: u64,
     /// Sum of the nominal slot rates of the uploads now coming to this peer.
     inflow: u64,
+    /// Nominal rate of one of its upload slots (upload / slots), bytes per second.
+    slot_rate: u64,
+    /// Peers this one uploads to (regular unchokes, then the optimistic one).
+    unchoked: SmallVec<[u32; INLINE_SLOTS]>,
+    /// Uploads in progress: (receiver, piece).
+    sending: SmallVec<[(u32, u32); INLINE_SLOTS]>,
+    have: Bits,
+    /// Pieces on their way to this peer.
+    incoming: Bits,
+    /// Per piece, how many neighbours announced it.
+    avail: Vec<u16>,
+    host: HostId,
+    /// Bumped on every join and crash; timers of an older epoch are stale.
+    epoch: u32,
+    /// Pieces whose last byte left a sender for this peer and that have not arrived yet (one
+    /// latency): no endgame copy is sent for them.
+    arriving: Bits,
+    neighbours: Vec<Neighbour>,
+    optimistic: Option<u32>,
     rechokes: u32,
     last_rechoke: SimTime,
     /// Its rechoke period.
@@ -288,9 +297,9 @@ impl BitTorrent {
                     arriving: Bits::default(),
                     avail: Vec::new(),
                     neighbours: Vec::new(),
-                    unchoked: Vec::new(),
+                    unchoked: SmallVec::new(),
                     optimistic: None,
-                    sending: Vec::new(),
+                    sending: SmallVec::new(),
                     slots,
                     slot_rate: (up / slots as f64) as u64,
                     download: setup.hosts[h.0 as usize].download_bps as u64,
@@ -367,7 +376,7 @@ impl BitTorrent {
                     *c = c.saturating_sub(1);
                 }
             }
-            peer.unchoked.retain(|&x| x != b);
+            peer.unchoked.retain(|x| *x != b);
             if peer.optimistic == Some(b) {
                 peer.optimistic = None;
             }
@@ -548,7 +557,7 @@ impl BitTorrent {
         }
         self.peers[p as usize].unchoked.push(q);
         if !self.start(ctx, p, q) {
-            self.peers[p as usize].unchoked.retain(|&x| x != q);
+            self.peers[p as usize].unchoked.retain(|x| *x != q);
         }
     }
 
@@ -636,6 +645,9 @@ impl BitTorrent {
             // has the same counts as then (and no piece on its way now, since starting one sets
             // the flag), so neither the engine nor the neighbour's record is read for it.
             let (down_moved, up_moved) = (n.down_moved, n.up_moved);
+            if !down_moved && !up_moved && n.down_rates == [0.0; 2] && n.up_rates == [0.0; 2] {
+                continue; // idle for two periods: its rates stay zero (most of a peer's neighbours)
+            }
             let (mut down, mut up) = (n.down_seen, n.up_seen);
             let (mut receiving, mut giving) = (false, false);
             if down_moved || up_moved {
@@ -711,7 +723,7 @@ impl BitTorrent {
     /// longest ago (never served first), `q` keeping it only when nobody else wants a piece. With
     /// super-seeding this spreads the origin's pieces one per peer, as a super-seeding client does.
     fn origin_next(&mut self, ctx: &mut Ctx, q: u32) {
-        self.peers[0].unchoked.retain(|&x| x != q);
+        self.peers[0].unchoked.retain(|x| *x != q);
         let busy = self.peers[0].unchoked.clone();
         let mut waiting: Vec<(Option<SimTime>, u32)> = self.peers[0]
             .neighbours
@@ -904,7 +916,7 @@ impl PieceScheduler for BitTorrent {
                 self.end_send(r, p, piece);
                 ctx.cancel(self.peers[r as usize].host, peer);
                 if self.peers[r as usize].unchoked.contains(&p) && !self.start(ctx, r, p) {
-                    self.peers[r as usize].unchoked.retain(|&x| x != p);
+                    self.peers[r as usize].unchoked.retain(|x| *x != p);
                 }
                 self.fill(ctx, r);
             }
@@ -927,7 +939,7 @@ impl PieceScheduler for BitTorrent {
         }
         if self.peers[p as usize].unchoked.contains(&q) && !self.start(ctx, p, q) {
             // Not interested any more: the slot goes to the best interested neighbour.
-            self.peers[p as usize].unchoked.retain(|&x| x != q);
+            self.peers[p as usize].unchoked.retain(|x| *x != q);
         }
         self.fill(ctx, p);
         self.offer_to(ctx, q);
