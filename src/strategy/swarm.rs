@@ -214,8 +214,8 @@ struct Peer {
     have: Bits,
     /// Pieces on their way to this peer.
     incoming: Bits,
-    /// Per piece, how many neighbours announced it.
-    avail: Vec<u16>,
+    /// Uploads in progress to this peer: (sender, piece), the mirror of the senders' `sending`.
+    receiving: SmallVec<[(u32, u32); INLINE_SLOTS]>,
     host: HostId,
     /// Bumped on every join and crash; timers of an older epoch are stale.
     epoch: u32,
@@ -239,6 +239,11 @@ pub struct BitTorrent {
     max_peers: u32,
     /// Pieces seen so far (one past the highest index).
     pieces: u32,
+    /// Per peer and piece, how many of the peer's neighbours announced the piece: peer `p`'s
+    /// counts are `avail[p * avail_stride..][..pieces]`. One array rather than a vector per
+    /// peer: a HAVE adds one to a counter of each neighbour and reads nothing else of it.
+    avail: Vec<u16>,
+    avail_stride: usize,
     origin_timers: bool,
     /// Joined, up peers that still lack pieces; timers stop when none is left.
     leechers: u32,
@@ -295,7 +300,7 @@ impl BitTorrent {
                     held: 0,
                     incoming: Bits::default(),
                     arriving: Bits::default(),
-                    avail: Vec::new(),
+                    receiving: SmallVec::new(),
                     neighbours: Vec::new(),
                     unchoked: SmallVec::new(),
                     optimistic: None,
@@ -322,6 +327,8 @@ impl BitTorrent {
             want: c.peers.max(1),
             max_peers: 2 * c.peers.max(1),
             pieces: 0,
+            avail: Vec::new(),
+            avail_stride: 0,
             origin_timers: false,
             leechers: 0,
             origin_sent: Vec::new(),
@@ -344,22 +351,36 @@ impl BitTorrent {
         self.peers[p as usize].neighbours.iter().position(|n| n.peer == q)
     }
 
-    fn grow_avail(&mut self, p: u32) {
-        let n = self.pieces as usize;
-        let a = &mut self.peers[p as usize].avail;
-        if a.len() < n {
-            a.resize(n, 0);
+    /// Makes room in [`Self::avail`] for every piece seen so far (new counts are zero).
+    fn grow_avail(&mut self) {
+        let (old, pieces) = (self.avail_stride, self.pieces as usize);
+        if pieces <= old {
+            return;
         }
+        let stride = pieces.max(2 * old);
+        let mut avail = vec![0u16; self.peers.len() * stride];
+        if old > 0 {
+            for (row, counts) in avail.chunks_exact_mut(stride).zip(self.avail.chunks_exact(old)) {
+                row[..old].copy_from_slice(counts);
+            }
+        }
+        self.avail = avail;
+        self.avail_stride = stride;
+    }
+
+    /// Where peer `p`'s count of `piece` is in [`Self::avail`].
+    fn avail_at(&self, p: u32, piece: u32) -> usize {
+        debug_assert!(piece < self.pieces);
+        p as usize * self.avail_stride + piece as usize
     }
 
     fn connect(&mut self, p: u32, q: u32) {
         self.peers[p as usize].neighbours.push(Neighbour::new(q));
         self.peers[q as usize].neighbours.push(Neighbour::new(p));
         for (a, b) in [(p, q), (q, p)] {
-            self.grow_avail(a);
-            let [pa, pb] = self.peers.get_disjoint_mut([a as usize, b as usize]).expect("two distinct peers");
-            for k in pb.have.iter() {
-                pa.avail[k as usize] += 1;
+            for k in self.peers[b as usize].have.iter() {
+                let at = self.avail_at(a, k);
+                self.avail[at] += 1;
             }
         }
     }
@@ -370,12 +391,11 @@ impl BitTorrent {
             if let Some(i) = self.neighbour_pos(a, b) {
                 self.peers[a as usize].neighbours.swap_remove(i);
             }
-            let [peer, other] = self.peers.get_disjoint_mut([a as usize, b as usize]).expect("two distinct peers");
-            for k in other.have.iter() {
-                if let Some(c) = peer.avail.get_mut(k as usize) {
-                    *c = c.saturating_sub(1);
-                }
+            for k in self.peers[b as usize].have.iter() {
+                let at = self.avail_at(a, k);
+                self.avail[at] = self.avail[at].saturating_sub(1);
             }
+            let peer = &mut self.peers[a as usize];
             peer.unchoked.retain(|x| *x != b);
             if peer.optimistic == Some(b) {
                 peer.optimistic = None;
@@ -398,6 +418,7 @@ impl BitTorrent {
             self.peers[q as usize].neighbours[i].down_moved = true;
         }
         self.peers[p as usize].sending.push((q, piece));
+        self.peers[q as usize].receiving.push((p, piece));
         self.peers[q as usize].inflow += self.peers[p as usize].slot_rate;
     }
 
@@ -406,6 +427,10 @@ impl BitTorrent {
         let sending = &mut self.peers[p as usize].sending;
         if let Some(i) = sending.iter().position(|&s| s == (q, piece)) {
             sending.swap_remove(i);
+            let receiving = &mut self.peers[q as usize].receiving;
+            if let Some(j) = receiving.iter().position(|&r| r == (p, piece)) {
+                receiving.swap_remove(j);
+            }
             let rate = self.peers[p as usize].slot_rate;
             let inflow = &mut self.peers[q as usize].inflow;
             *inflow = inflow.saturating_sub(rate);
@@ -481,7 +506,6 @@ impl BitTorrent {
     /// The piece `q` asks `p` for next: local rarest first, ties by a random rotation; in
     /// endgame a piece already on its way from elsewhere.
     fn pick(&mut self, q: u32, p: u32, ctx: &Ctx) -> Option<u32> {
-        self.grow_avail(q);
         if self.saturated(q, p) {
             return None;
         }
@@ -499,7 +523,7 @@ impl BitTorrent {
                 let rarity = if p == 0 {
                     self.origin_sent.get(k as usize).map_or(0, |&c| c.min(u16::MAX as u32) as u16)
                 } else {
-                    b.avail[k as usize]
+                    self.avail[self.avail_at(q, k)]
                 };
                 let key = (rarity, (k + n - start) % n, k);
                 if best.is_none_or(|x| key < x) {
@@ -749,6 +773,26 @@ impl BitTorrent {
         }
     }
 
+    /// `p`'s HAVE of `piece` when another copy of it may be on its way to `p` (endgame): each
+    /// neighbour counts it, and a neighbour still sending it stops and sends the next piece `p`
+    /// asks for (or frees its slot).
+    fn have_with_copies_on_their_way(&mut self, ctx: &mut Ctx, p: u32, piece: u32) {
+        let peer = self.peers[p as usize].host;
+        for i in 0..self.peers[p as usize].neighbours.len() {
+            let r = self.peers[p as usize].neighbours[i].peer;
+            let at = self.avail_at(r, piece);
+            self.avail[at] += 1;
+            if self.peers[r as usize].sending.contains(&(p, piece)) {
+                self.end_send(r, p, piece);
+                ctx.cancel(self.peers[r as usize].host, peer);
+                if self.peers[r as usize].unchoked.contains(&p) && !self.start(ctx, r, p) {
+                    self.peers[r as usize].unchoked.retain(|x| *x != p);
+                }
+                self.fill(ctx, r);
+            }
+        }
+    }
+
     /// `p` became a seed: connections to other seeds are useless.
     fn drop_seed_links(&mut self, ctx: &mut Ctx, p: u32) {
         let seeds: Vec<u32> =
@@ -858,7 +902,11 @@ impl PieceScheduler for BitTorrent {
         state.arriving = Bits::default();
         state.inflow = 0;
         let sending = std::mem::take(&mut state.sending);
-        for (q, _) in sending {
+        for (q, piece) in sending {
+            let receiving = &mut self.peers[q as usize].receiving;
+            if let Some(j) = receiving.iter().position(|&r| r == (p, piece)) {
+                receiving.swap_remove(j);
+            }
             let rate = self.peers[p as usize].slot_rate;
             self.peers[q as usize].inflow = self.peers[q as usize].inflow.saturating_sub(rate);
         }
@@ -902,24 +950,26 @@ impl PieceScheduler for BitTorrent {
             return;
         }
         self.pieces = self.pieces.max(piece + 1);
+        self.grow_avail();
         let state = &mut self.peers[p as usize];
         state.have.set(piece);
         state.held += 1;
         state.incoming.clear(piece);
         state.arriving.clear(piece);
-        // HAVE to every neighbour; endgame copies still on their way are cancelled.
-        for i in 0..self.peers[p as usize].neighbours.len() {
-            let r = self.peers[p as usize].neighbours[i].peer;
-            self.grow_avail(r);
-            self.peers[r as usize].avail[piece as usize] += 1;
-            if self.peers[r as usize].sending.contains(&(p, piece)) {
-                self.end_send(r, p, piece);
-                ctx.cancel(self.peers[r as usize].host, peer);
-                if self.peers[r as usize].unchoked.contains(&p) && !self.start(ctx, r, p) {
-                    self.peers[r as usize].unchoked.retain(|x| *x != p);
-                }
-                self.fill(ctx, r);
+        // HAVE to every neighbour; endgame copies still on their way are cancelled. Most pieces
+        // have no other copy on its way: then the HAVE only counts, and touches nothing else of
+        // the neighbours (the same counts, in the same order, as the full pass below).
+        if !self.peers[p as usize].receiving.iter().any(|&(_, k)| k == piece) {
+            debug_assert!(self.peers[p as usize]
+                .neighbours
+                .iter()
+                .all(|n| !self.peers[n.peer as usize].sending.contains(&(p, piece))));
+            let peer = &self.peers[p as usize];
+            for n in &peer.neighbours {
+                self.avail[n.peer as usize * self.avail_stride + piece as usize] += 1;
             }
+        } else {
+            self.have_with_copies_on_their_way(ctx, p, piece);
         }
         if p != 0 && self.is_seed(p, ctx) {
             self.leechers -= 1;
