@@ -793,6 +793,20 @@ impl BitTorrent {
         }
     }
 
+    /// Whether `p`'s `receiving` holds exactly the uploads its neighbours list as going to `p`
+    /// (the invariant the HAVE's fast path rests on; checked in debug builds).
+    fn receiving_mirrors_senders(&self, p: u32) -> bool {
+        let mut mirrored: Vec<(u32, u32)> = self.peers[p as usize].receiving.to_vec();
+        let mut sent: Vec<(u32, u32)> = self.peers[p as usize]
+            .neighbours
+            .iter()
+            .flat_map(|n| self.peers[n.peer as usize].sending.iter().filter(|s| s.0 == p).map(move |s| (n.peer, s.1)))
+            .collect();
+        mirrored.sort_unstable();
+        sent.sort_unstable();
+        mirrored == sent
+    }
+
     /// `p` became a seed: connections to other seeds are useless.
     fn drop_seed_links(&mut self, ctx: &mut Ctx, p: u32) {
         let seeds: Vec<u32> =
@@ -959,11 +973,11 @@ impl PieceScheduler for BitTorrent {
         // HAVE to every neighbour; endgame copies still on their way are cancelled. Most pieces
         // have no other copy on its way: then the HAVE only counts, and touches nothing else of
         // the neighbours (the same counts, in the same order, as the full pass below).
+        debug_assert!(
+            self.receiving_mirrors_senders(p),
+            "peer {p}'s incoming uploads are not its senders' outgoing ones"
+        );
         if !self.peers[p as usize].receiving.iter().any(|&(_, k)| k == piece) {
-            debug_assert!(self.peers[p as usize]
-                .neighbours
-                .iter()
-                .all(|n| !self.peers[n.peer as usize].sending.contains(&(p, piece))));
             let peer = &self.peers[p as usize];
             for n in &peer.neighbours {
                 self.avail[n.peer as usize * self.avail_stride + piece as usize] += 1;
