@@ -972,7 +972,7 @@ impl PieceScheduler for BitTorrent {
         state.arriving.clear(piece);
         // HAVE to every neighbour; endgame copies still on their way are cancelled. Most pieces
         // have no other copy on its way: then the HAVE only counts, and touches nothing else of
-        // the neighbours (the same counts, in the same order, as the full pass below).
+        // the neighbours (the same counts, in the same order, as `have_with_copies_on_their_way`).
         debug_assert!(
             self.receiving_mirrors_senders(p),
             "peer {p}'s incoming uploads are not its senders' outgoing ones"
