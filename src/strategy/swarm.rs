@@ -409,6 +409,15 @@ impl BitTorrent {
         }
     }
 
+    /// `q` no longer receives `piece` from `p` (the other half of removing `(q, piece)` from
+    /// `p`'s `sending`).
+    fn forget_receiving(&mut self, q: u32, p: u32, piece: u32) {
+        let receiving = &mut self.peers[q as usize].receiving;
+        if let Some(j) = receiving.iter().position(|&r| r == (p, piece)) {
+            receiving.swap_remove(j);
+        }
+    }
+
     /// `p` starts sending `piece` to `q`.
     fn begin_send(&mut self, p: u32, q: u32, piece: u32) {
         if let Some(i) = self.neighbour_pos(p, q) {
@@ -427,10 +436,7 @@ impl BitTorrent {
         let sending = &mut self.peers[p as usize].sending;
         if let Some(i) = sending.iter().position(|&s| s == (q, piece)) {
             sending.swap_remove(i);
-            let receiving = &mut self.peers[q as usize].receiving;
-            if let Some(j) = receiving.iter().position(|&r| r == (p, piece)) {
-                receiving.swap_remove(j);
-            }
+            self.forget_receiving(q, p, piece);
             let rate = self.peers[p as usize].slot_rate;
             let inflow = &mut self.peers[q as usize].inflow;
             *inflow = inflow.saturating_sub(rate);
@@ -917,10 +923,7 @@ impl PieceScheduler for BitTorrent {
         state.inflow = 0;
         let sending = std::mem::take(&mut state.sending);
         for (q, piece) in sending {
-            let receiving = &mut self.peers[q as usize].receiving;
-            if let Some(j) = receiving.iter().position(|&r| r == (p, piece)) {
-                receiving.swap_remove(j);
-            }
+            self.forget_receiving(q, p, piece);
             let rate = self.peers[p as usize].slot_rate;
             self.peers[q as usize].inflow = self.peers[q as usize].inflow.saturating_sub(rate);
         }
@@ -978,9 +981,9 @@ impl PieceScheduler for BitTorrent {
             "peer {p}'s incoming uploads are not its senders' outgoing ones"
         );
         if !self.peers[p as usize].receiving.iter().any(|&(_, k)| k == piece) {
-            let peer = &self.peers[p as usize];
-            for n in &peer.neighbours {
-                self.avail[n.peer as usize * self.avail_stride + piece as usize] += 1;
+            let stride = self.avail_stride;
+            for n in &self.peers[p as usize].neighbours {
+                self.avail[n.peer as usize * stride + piece as usize] += 1;
             }
         } else {
             self.have_with_copies_on_their_way(ctx, p, piece);
