@@ -161,6 +161,10 @@ struct Stream {
     skip: u64,
     /// The flow carrying the current item; `None` while stalled or once closed.
     flow: Option<FlowId>,
+    /// While stalled (waiting for the source to receive the next item): the stream's last flow,
+    /// paused, to be resumed for the next item (see [`FlowModel::pause_flow`]); ended when
+    /// the stream closes.
+    parked: Option<FlowId>,
     route: Rc<Route>,
     /// `route.latency`, kept here: read on every item, it then costs no trip to the route.
     latency: SimDuration,
@@ -1032,6 +1036,7 @@ impl Engine {
             next: from_item,
             skip: from_byte,
             flow: None,
+            parked: None,
             latency: route.latency,
             route,
             closed: false,
@@ -1068,12 +1073,20 @@ impl Engine {
         let (held, content_complete, log_complete) = self.holdings(src, job);
         if next < held {
             let bytes = self.item_bytes(job, next) - self.streams[id as usize].skip;
-            let flow = self.flows.start_flow(now, &self.streams[id as usize].route.resources, bytes as f64);
-            self.streams[id as usize].flow = Some(flow);
-            self.set_owner(flow, FlowOwner::Stream(id));
+            match self.streams[id as usize].parked.take() {
+                Some(flow) => {
+                    self.flows.resume_flow(now, flow, bytes as f64);
+                    self.streams[id as usize].flow = Some(flow);
+                }
+                None => {
+                    let flow = self.flows.start_flow(now, &self.streams[id as usize].route.resources, bytes as f64);
+                    self.streams[id as usize].flow = Some(flow);
+                    self.set_owner(flow, FlowOwner::Stream(id));
+                }
+            }
         } else if content_complete {
             // Everything the source holds is sent and no more content is coming: drain.
-            self.close_stream(id);
+            self.close_stream(now, id);
             let done = log_complete;
             match self.hosts[src.0 as usize].role {
                 Role::Base => {
@@ -1094,7 +1107,10 @@ impl Engine {
         }
     }
 
-    fn close_stream(&mut self, id: u32) {
+    fn close_stream(&mut self, now: SimTime, id: u32) {
+        if let Some(flow) = self.streams[id as usize].parked.take() {
+            self.flows.end_flow(now, flow);
+        }
         let s = &mut self.streams[id as usize];
         s.closed = true;
         let src = s.src;
@@ -1158,7 +1174,7 @@ impl Engine {
         };
         self.stream_records[record as usize].bytes += sent;
         self.stream_records[record as usize].broken_at = Some(now);
-        self.close_stream(id);
+        self.close_stream(now, id);
         (ResumePoint { item: next, byte: skip + sent }, sent)
     }
 
@@ -1449,8 +1465,11 @@ impl Engine {
                     let bytes = self.item_bytes(job, next) as f64;
                     self.flows.extend_flow(now, flow, bytes);
                 } else {
-                    self.flows.end_flow(now, flow);
-                    self.streams[id as usize].flow = None;
+                    // Stalled until the source receives item `next`: the flow waits, paused.
+                    self.flows.pause_flow(now, flow);
+                    let s = &mut self.streams[id as usize];
+                    s.flow = None;
+                    s.parked = Some(flow);
                     self.advance(now, id);
                 }
                 self.maybe_grow_fanout(now, src, job);

@@ -3,7 +3,9 @@
 //!
 //! **Which resources may bind.** For a resource `r`, let `bound(r)` be the sum, over the flows
 //! crossing `r`, of the smallest capacity among the *other* resources of each flow's route: no
-//! allocation can give those flows more than that in total. If `capacity(r) > bound(r)`, `r` is
+//! allocation can give those flows more than that in total. (Paused flows count too, see
+//! [`FlowModel::pause_flow`]: they take nothing while paused, so the bound only grows, which can
+//! keep a resource in filling that could have been left out, and changes no rate.) If `capacity(r) > bound(r)`, `r` is
 //! never saturated, so it is never a bottleneck and the max-min allocation computed without it
 //! is the allocation with it (that allocation is feasible for `r`, and max-min fairness over a
 //! larger feasible set that contains it picks it). Several such resources can be left out at
@@ -37,7 +39,7 @@
 //! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
 //! and a re-solve touches the rack links.
 
-use super::flows::{Finish, FlowId, FlowModel, Group, Hop, Resource, State, NO_EPOCH};
+use super::flows::{Finish, FlowId, FlowModel, Group, Hop, Resource, State, NO_EPOCH, PAUSED_AT_CANDIDATE};
 use super::heap::ABSENT;
 use super::ResourceId;
 use crate::kernel::SimTime;
@@ -171,7 +173,13 @@ impl FlowModel {
             let f = self.resources[q].flows[i];
             let class = self.flows[f.0 as usize].class;
             if class == ABSENT {
-                continue; // the flow being started: it joins its groups once its class is chosen
+                // The flow being started joins its groups once its class is chosen; a paused
+                // flow joins them when it resumes.
+                if self.flows[f.0 as usize].state == State::Paused {
+                    let k = self.route_index(f, q as u32);
+                    self.flows[f.0 as usize].hops[k].group = PAUSED_AT_CANDIDATE;
+                }
+                continue;
             }
             let k = self.route_index(f, q as u32);
             self.add_to_group(f, k, class);
@@ -187,8 +195,10 @@ impl FlowModel {
         for i in 0..self.resources[q].flows.len() {
             let f = self.resources[q].flows[i];
             let k = self.route_index(f, q as u32);
-            if self.flows[f.0 as usize].hops[k].group != ABSENT {
-                self.remove_from_group(f, k); // (not yet in a group: the flow being started)
+            match self.flows[f.0 as usize].hops[k].group {
+                ABSENT => {} // the flow being started: not yet in a group
+                PAUSED_AT_CANDIDATE => self.flows[f.0 as usize].hops[k].group = ABSENT,
+                _ => self.remove_from_group(f, k),
             }
         }
         debug_assert!(self.resources[q].groups.is_empty());

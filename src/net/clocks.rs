@@ -108,7 +108,7 @@ impl FlowModel {
         match f.state {
             State::New => f.finish,
             State::Running | State::Due => (f.finish - self.virtual_time(f.class, now)).max(0.0),
-            State::Done | State::Ended => 0.0,
+            State::Done | State::Paused | State::Ended => 0.0,
         }
     }
 

@@ -37,6 +37,13 @@
 //!   bind again is brought back at once. This is what lets 10,000 transfers to 10,000 receivers
 //!   with fast downloads form a single group.
 //!
+//! - **Pausing** ([`FlowModel::pause_flow`], [`FlowModel::resume_flow`]). A cascade's stream
+//!   whose source has not yet received the next item stalls, and most items are sent by a stream
+//!   that had stalled. Its flow is paused rather than ended: it leaves its class and groups
+//!   (the rates change as for an end, with a re-solve) but stays listed at its route's resources
+//!   and in their bounds, keeping its id, so that neither the pause nor the resume touches the
+//!   receiver's download or any other resource that cannot bind.
+//!
 //! Max-min fairness decomposes over connected components, so a re-solve covers only the
 //! component(s) touched since the last one. Changes are batched: starting or ending a flow or
 //! changing a capacity only marks the touched resources; the re-solve happens when the model is
@@ -90,6 +97,10 @@ pub(super) enum State {
     Due,
     /// Handed out by `pop_completed`; the caller extends or ends it at the same instant.
     Done,
+    /// Paused after a completion ([`FlowModel::pause_flow`]): still listed at the resources of
+    /// its route and counted in their bounds, but in no class and no group, so it takes no
+    /// share until [`FlowModel::resume_flow`].
+    Paused,
     /// Ended; the id is free.
     Ended,
 }
@@ -153,10 +164,15 @@ pub(super) struct Hop {
     /// This flow's index in `resources[resource].flows`.
     pub position: u32,
     /// The flow's group at this resource, [`ABSENT`] when the resource cannot bind, and the
-    /// flow's index in that group.
+    /// flow's index in that group. A paused flow is in no group: [`PAUSED_AT_CANDIDATE`] at a
+    /// resource that may bind, kept up to date by promotion and demotion, so that resuming
+    /// reads no other resource's record.
     pub group: u32,
     pub in_group: u32,
 }
+
+/// `Hop::group` of a paused flow at a resource that may bind.
+pub(super) const PAUSED_AT_CANDIDATE: u32 = ABSENT - 1;
 
 /// Hops a flow keeps inline; longer routes (links between routers) spill to the heap.
 pub(super) const INLINE_HOPS: usize = 2;
@@ -291,7 +307,7 @@ impl FlowModel {
     pub fn rate(&mut self, flow: FlowId) -> f64 {
         self.solve_pending();
         let f = &self.flows[flow.0 as usize];
-        if f.state == State::Ended {
+        if matches!(f.state, State::Ended | State::Paused) {
             0.0
         } else {
             self.resources[f.class as usize].level
@@ -347,27 +363,52 @@ impl FlowModel {
         for &r in resources {
             self.refresh_status(r, now);
         }
-        // Start in the class of the smallest candidate capacity on the route (the likeliest
-        // bottleneck); filling moves the flow if another resource binds first.
-        let class = resources
-            .iter()
-            .filter(|r| self.resources[r.0 as usize].candidate)
-            .min_by(|a, b| self.capacity(**a).total_cmp(&self.capacity(**b)))
-            .expect("the smallest capacity on a route always may bind")
-            .0;
-        self.flows[i].class = class;
-        for (k, &r) in resources.iter().enumerate() {
-            if self.resources[r.0 as usize].candidate {
-                if self.resources[r.0 as usize].idle {
-                    self.make_active(r.0); // its load grows by a rate nobody bounded
-                }
-                self.add_to_group(id, k, class);
-                self.dirty.push(r);
+        self.join(now, id, bytes, false);
+        id
+    }
+
+    /// Puts a flow listed at its resources but in no class (just started, or resumed) into the
+    /// class of the smallest candidate capacity on its route (the likeliest bottleneck; filling
+    /// moves it if another resource binds first) and into its groups; it is solved with the
+    /// next batch. A `resumed` flow's hops say which resources may bind (see
+    /// [`PAUSED_AT_CANDIDATE`]): the others are not looked at.
+    fn join(&mut self, now: SimTime, id: FlowId, bytes: f64, resumed: bool) {
+        let i = id.0 as usize;
+        let mut class = ABSENT;
+        let mut smallest = f64::INFINITY;
+        let mut candidates: SmallVec<[usize; INLINE_HOPS]> = SmallVec::new();
+        for k in 0..self.flows[i].hops.len() {
+            let hop = &mut self.flows[i].hops[k];
+            let candidate = if resumed {
+                let marked = hop.group == PAUSED_AT_CANDIDATE;
+                hop.group = ABSENT;
+                marked
+            } else {
+                self.resources[hop.resource.0 as usize].candidate
+            };
+            if !candidate {
+                continue;
             }
+            candidates.push(k);
+            let capacity = self.resources[hop.resource.0 as usize].capacity;
+            // The first of equal smallest capacities, as `min_by` over the route picks.
+            if class == ABSENT || capacity < smallest {
+                (class, smallest) = (hop.resource.0, capacity);
+            }
+        }
+        assert!(class != ABSENT, "the smallest capacity on a route always may bind");
+        self.flows[i].class = class;
+        for k in candidates {
+            let r = self.flows[i].hops[k].resource;
+            if self.resources[r.0 as usize].idle {
+                self.make_active(r.0); // its load grows by a rate nobody bounded
+            }
+            self.add_to_group(id, k, class);
+            self.dirty.push(r);
         }
         self.dirty_at = Some(now);
         self.active_flows += 1;
-        if bytes == 0.0 && resources.iter().all(|&r| self.capacity(r) > 0.0) {
+        if bytes == 0.0 && self.flows[i].hops.iter().all(|h| self.resources[h.resource.0 as usize].capacity > 0.0) {
             // Nothing to send and a positive rate whatever the solution (every capacity on the
             // route is positive): it completes now, without waiting for the re-solve, with the
             // next batch of completions (as if the re-solve had found it).
@@ -380,7 +421,6 @@ impl FlowModel {
         } else {
             self.new_flows.push(id);
         }
-        id
     }
 
     /// Adds `bytes` to a flow (normally one that has just completed, see
@@ -392,7 +432,7 @@ impl FlowModel {
         }
         let i = flow.0 as usize;
         let state = self.flows[i].state;
-        assert!(state != State::Ended, "extending an ended flow");
+        assert!(!matches!(state, State::Ended | State::Paused), "extending an ended or paused flow");
         if state == State::New {
             self.flows[i].finish += bytes;
             return;
@@ -420,23 +460,12 @@ impl FlowModel {
         let state = self.flows[i].state;
         assert!(state != State::Ended, "ending an ended flow");
         let unsent = self.unsent(flow, now);
-        let class = self.flows[i].class;
-        match state {
-            State::Running => {
-                self.resources[class as usize].members.remove(&mut self.member_pos, flow.0);
-                self.refresh_entry(class);
-            }
-            State::Due => self.forget_due(flow),
-            _ => {}
-        }
         let mut seeds = std::mem::take(&mut self.scratch_resources);
         seeds.clear();
-        for k in 0..self.flows[i].hops.len() {
-            let hop = self.flows[i].hops[k];
-            if hop.group != ABSENT {
-                seeds.push(hop.resource.0);
-                self.remove_from_group(flow, k);
-            }
+        if state != State::Paused {
+            // (A paused flow is in no class and already counted out of the active flows.)
+            self.leave_class(flow, &mut seeds);
+            self.active_flows -= 1;
         }
         self.update_bounds(flow, false);
         let hops = std::mem::take(&mut self.flows[i].hops);
@@ -455,7 +484,6 @@ impl FlowModel {
         }
         self.flows[i].hops = hops;
         self.flows[i].state = State::Ended;
-        self.active_flows -= 1;
         self.free_flows.push(flow);
         if !seeds.is_empty() {
             self.dirty.extend(seeds.iter().map(|&r| ResourceId(r)));
@@ -463,6 +491,82 @@ impl FlowModel {
         }
         self.scratch_resources = seeds;
         unsent
+    }
+
+    /// Takes `flow` out of its class's heap (or the flows due) and out of its groups, listing
+    /// in `seeds` the resources where it was in a group.
+    fn leave_class(&mut self, flow: FlowId, seeds: &mut Vec<u32>) {
+        let i = flow.0 as usize;
+        let class = self.flows[i].class;
+        match self.flows[i].state {
+            State::Running => {
+                self.resources[class as usize].members.remove(&mut self.member_pos, flow.0);
+                self.refresh_entry(class);
+            }
+            State::Due => self.forget_due(flow),
+            _ => {}
+        }
+        for k in 0..self.flows[i].hops.len() {
+            let hop = self.flows[i].hops[k];
+            if hop.group != ABSENT {
+                seeds.push(hop.resource.0);
+                self.remove_from_group(flow, k);
+            }
+        }
+    }
+
+    /// Pauses `flow`, which has just completed (handed out by [`Self::pop_completed`]), until
+    /// [`Self::resume_flow`]: it takes no share meanwhile (its component is re-solved with the
+    /// next batch, as for an end), but it stays listed at the resources of its route and in
+    /// their bounds, and keeps its id. A sender waiting for its next item to arrive costs a
+    /// pause and a resume instead of an end and a start: no list or bound at the other
+    /// resources of its route is touched. Counting a paused flow in bounds only keeps a
+    /// resource in filling where an end would have left it out, which changes no rate (see
+    /// [`super::classes`]).
+    pub fn pause_flow(&mut self, now: SimTime, flow: FlowId) {
+        if self.dirty_at.is_some_and(|t| t < now) {
+            self.solve_pending();
+        }
+        let i = flow.0 as usize;
+        assert!(self.flows[i].state == State::Done, "pausing a flow that has not just completed");
+        let mut seeds = std::mem::take(&mut self.scratch_resources);
+        seeds.clear();
+        self.leave_class(flow, &mut seeds);
+        let f = &mut self.flows[i];
+        f.state = State::Paused;
+        f.class = ABSENT;
+        // It was in a group exactly at the resources that may bind.
+        for hop in f.hops.iter_mut() {
+            if seeds.contains(&hop.resource.0) {
+                hop.group = PAUSED_AT_CANDIDATE;
+            }
+        }
+        // Out of its class, a resource may no longer be anybody's bottleneck.
+        for &r in &seeds {
+            self.refresh_status(ResourceId(r), now);
+        }
+        self.active_flows -= 1;
+        if !seeds.is_empty() {
+            self.dirty.extend(seeds.iter().map(|&r| ResourceId(r)));
+            self.dirty_at = Some(now);
+        }
+        self.scratch_resources = seeds;
+    }
+
+    /// Resumes a paused flow with `bytes` to send, on the same route; it is solved with the next
+    /// batch, as a flow started now.
+    pub fn resume_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
+        assert!(bytes >= 0.0, "negative flow size");
+        if self.dirty_at.is_some_and(|t| t < now) {
+            self.solve_pending();
+        }
+        let i = flow.0 as usize;
+        assert!(self.flows[i].state == State::Paused, "resuming a flow that is not paused");
+        let f = &mut self.flows[i];
+        f.state = State::New;
+        f.finish = bytes;
+        f.sched_epoch = NO_EPOCH;
+        self.join(now, flow, bytes, true);
     }
 
     /// Changes a resource's capacity (slowdown, link degradation, cut); its component is
@@ -623,6 +727,43 @@ mod tests {
         assert_eq!(m.pop_completed(t), Some(f));
         m.extend_flow(t, f, 200.0);
         assert_eq!(m.next_completion(), Some(SimTime::from_secs_f64(3.0)));
+    }
+
+    #[test]
+    fn a_paused_flow_gives_its_share_back_until_resumed() {
+        // One 100 B/s link; a sends 100 B, b 300 B, both at 50 B/s: a is done at 2 s and pauses,
+        // b alone goes on at 100 B/s (200 B left at 2 s); a resumes at 3 s with 50 B, both at
+        // 50 B/s again (b has 100 B left): a is done at 4 s, then b alone sends its last 50 B by
+        // 4.5 s.
+        let mut m = FlowModel::new();
+        let l = m.add_resource(100.0);
+        let a = m.start_flow(SimTime::ZERO, &[l], 100.0);
+        let b = m.start_flow(SimTime::ZERO, &[l], 300.0);
+        let t2 = m.next_completion().unwrap();
+        assert_eq!(t2, SimTime::from_secs_f64(2.0));
+        assert_eq!(m.pop_completed(t2), Some(a));
+        m.pause_flow(t2, a);
+        assert_eq!(m.pop_completed(t2), None);
+        assert_eq!((m.rate(a), m.rate(b)), (0.0, 100.0));
+        assert_eq!(m.active_flows(), 1);
+        let t3 = SimTime::from_secs_f64(3.0);
+        let c = m.start_flow(t3, &[l], 0.0);
+        assert_ne!(c, a, "a paused flow keeps its id");
+        assert_eq!(m.pop_completed(t3), Some(c));
+        m.end_flow(t3, c);
+        m.resume_flow(t3, a, 50.0);
+        assert_eq!((m.rate(a), m.rate(b)), (50.0, 50.0));
+        assert!((m.remaining(b, t3) - 100.0).abs() < 1e-9);
+        let t4 = m.next_completion().unwrap();
+        assert_eq!(t4, SimTime::from_secs_f64(4.0));
+        assert_eq!(m.pop_completed(t4), Some(a));
+        m.pause_flow(t4, a);
+        assert_eq!(m.pop_completed(t4), None);
+        assert_eq!(m.next_completion(), Some(SimTime::from_secs_f64(4.5)));
+        // Ending a paused flow releases its route; nothing is left unsent.
+        assert_eq!(m.end_flow(t4, a), 0.0);
+        assert_eq!(m.active_flows(), 1);
+        assert_eq!(m.resources[l.0 as usize].flows, vec![b]);
     }
 
     #[test]

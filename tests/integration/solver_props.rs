@@ -94,6 +94,9 @@ struct FlowSpec {
     route: Vec<usize>,
     start_ms: u64,
     items: Vec<f64>,
+    /// After item `k`: the flow pauses for this many ms before item `k + 1` (a stream waiting
+    /// for its source to receive the next item), or goes straight on.
+    pauses: Vec<Option<u64>>,
     abort_ms: Option<u64>,
 }
 
@@ -101,6 +104,7 @@ struct FlowSpec {
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Start(usize),
+    Resume(usize),
     Abort(usize),
     Capacity(usize, f64),
 }
@@ -122,6 +126,11 @@ trait Api {
     fn start(&mut self, now: SimTime, route: &[usize], bytes: f64) -> Self::Id;
     fn extend(&mut self, now: SimTime, id: Self::Id, bytes: f64);
     fn end(&mut self, now: SimTime, id: Self::Id) -> f64;
+    /// Pauses a flow that has just completed an item; `resume` carries the next item on the
+    /// same route and returns the id to use from then on; `end_paused` aborts a paused flow.
+    fn pause(&mut self, now: SimTime, id: Self::Id);
+    fn resume(&mut self, now: SimTime, id: Self::Id, route: &[usize], bytes: f64) -> Self::Id;
+    fn end_paused(&mut self, now: SimTime, id: Self::Id) -> f64;
     fn set_capacity(&mut self, now: SimTime, r: usize, capacity: f64);
     fn pending_since(&self) -> Option<SimTime>;
     fn solve(&mut self);
@@ -143,6 +152,16 @@ impl Api for Fast {
         self.0.extend_flow(now, id, bytes)
     }
     fn end(&mut self, now: SimTime, id: FlowId) -> f64 {
+        self.0.end_flow(now, id)
+    }
+    fn pause(&mut self, now: SimTime, id: FlowId) {
+        self.0.pause_flow(now, id)
+    }
+    fn resume(&mut self, now: SimTime, id: FlowId, _route: &[usize], bytes: f64) -> FlowId {
+        self.0.resume_flow(now, id, bytes);
+        id
+    }
+    fn end_paused(&mut self, now: SimTime, id: FlowId) -> f64 {
         self.0.end_flow(now, id)
     }
     fn set_capacity(&mut self, now: SimTime, r: usize, capacity: f64) {
@@ -175,6 +194,16 @@ impl Api for ReferenceModel {
     }
     fn end(&mut self, now: SimTime, id: usize) -> f64 {
         ReferenceModel::end(self, now, id)
+    }
+    /// The reference has no pause: the flow ends, and a new one starts for the next item.
+    fn pause(&mut self, now: SimTime, id: usize) {
+        ReferenceModel::end(self, now, id);
+    }
+    fn resume(&mut self, now: SimTime, _id: usize, route: &[usize], bytes: f64) -> usize {
+        ReferenceModel::start(self, now, route.to_vec(), bytes)
+    }
+    fn end_paused(&mut self, _now: SimTime, _id: usize) -> f64 {
+        0.0
     }
     fn set_capacity(&mut self, now: SimTime, r: usize, capacity: f64) {
         ReferenceModel::set_capacity(self, now, r, capacity)
@@ -216,6 +245,8 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
     let index = |ids: &[Option<M::Id>], id: M::Id| ids.iter().position(|&x| x == Some(id)).expect("known flow");
     let mut next_item = vec![0usize; w.flows.len()];
     let mut running = vec![false; w.flows.len()];
+    // Paused flows' ids, out of `ids` meanwhile (the reference may give the id to another).
+    let mut paused: Vec<Option<M::Id>> = vec![None; w.flows.len()];
     let mut last = SimTime::ZERO;
     for _ in 0..100_000 {
         let next_script = script.keys().next().map(|&t| SimTime(t));
@@ -234,7 +265,7 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
         };
         if now > last {
             // The rates that held from the end of the last instant until this one.
-            for i in (0..w.flows.len()).filter(|&i| running[i]) {
+            for i in (0..w.flows.len()).filter(|&i| running[i] && paused[i].is_none()) {
                 out.rates.push((last.0, i, model.rate(ids[i].unwrap())));
             }
             last = now;
@@ -245,6 +276,12 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
                 out.completions.push((now.0, i, next_item[i]));
                 next_item[i] += 1;
                 match w.flows[i].items.get(next_item[i]) {
+                    Some(_) if w.flows[i].pauses[next_item[i] - 1].is_some() => {
+                        let gap = w.flows[i].pauses[next_item[i] - 1].unwrap();
+                        model.pause(now, id);
+                        (paused[i], ids[i]) = (Some(id), None);
+                        script.entry(now.0 + ms(gap)).or_default().push(Action::Resume(i));
+                    }
                     Some(&bytes) => model.extend(now, id, bytes),
                     None => {
                         model.end(now, id);
@@ -259,8 +296,18 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
                         ids[i] = Some(model.start(now, &w.flows[i].route, w.flows[i].items[0]));
                         running[i] = true;
                     }
+                    Action::Resume(i) if running[i] => {
+                        let id = paused[i].take().expect("a resumed flow is paused");
+                        let bytes = w.flows[i].items[next_item[i]];
+                        ids[i] = Some(model.resume(now, id, &w.flows[i].route, bytes));
+                    }
+                    Action::Resume(_) => {} // aborted while paused
                     Action::Abort(i) if running[i] => {
-                        out.aborts.push((now.0, i, model.end(now, ids[i].unwrap())));
+                        let unsent = match paused[i].take() {
+                            Some(id) => model.end_paused(now, id),
+                            None => model.end(now, ids[i].unwrap()),
+                        };
+                        out.aborts.push((now.0, i, unsent));
                         (running[i], ids[i]) = (false, None);
                     }
                     Action::Abort(_) => {}
@@ -289,6 +336,8 @@ fn workload(resources: usize, flows: usize) -> impl Strategy<Value = Workload> {
                 proptest::sample::select(patterns),
                 0u64..5,
                 proptest::collection::vec(prop_oneof![1 => Just(0u32), 4 => 1u32..3000], 1..4),
+                // Pauses: none, or a gap of 0 (resumed at the instant it paused) to 800 ms.
+                proptest::collection::vec(proptest::option::weighted(0.4, prop_oneof![Just(0u64), 1u64..800]), 3),
                 proptest::option::weighted(0.3, 0u64..3000),
             );
             let flows = proptest::collection::vec(flow, 1..flows);
@@ -301,10 +350,11 @@ fn workload(resources: usize, flows: usize) -> impl Strategy<Value = Workload> {
             let capacities: Vec<f64> = caps.iter().map(|&c| c as f64).collect();
             let flows = flows
                 .into_iter()
-                .map(|(route, start, items, abort)| FlowSpec {
+                .map(|(route, start, items, pauses, abort)| FlowSpec {
                     route,
                     start_ms: start * 500,
                     items: items.into_iter().map(|b| b as f64).collect(),
+                    pauses,
                     abort_ms: abort.map(|a| start * 500 + if a < 300 { 0 } else { a }),
                 })
                 .collect();
@@ -331,7 +381,9 @@ proptest! {
     /// The model and the reference simulation send the same items at the same nanoseconds, give
     /// the same rates after every re-solve and leave the same bytes unsent on aborts, through
     /// simultaneous starts, zero-byte items, flows aborted at their start, identical routes,
-    /// capacity cuts and restorations, and resources that start out unable to bind.
+    /// capacity cuts and restorations, resources that start out unable to bind, and flows paused
+    /// between items (the model's `pause_flow`/`resume_flow`, the reference's end and start),
+    /// resumed at the instant they paused or later, or aborted while paused.
     #[test]
     fn model_equals_the_reference_simulation_to_the_nanosecond(w in workload(6, 14)) {
         same_outcome(&w)?;
