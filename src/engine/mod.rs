@@ -973,6 +973,16 @@ impl Engine {
         &self.client_job(job).log[index as usize]
     }
 
+    /// Items of `job` held at `host`: all a stream needs to know while it is behind its source
+    /// (every item sent), read without the fields of [`Self::holdings`] that only matter once
+    /// it has caught up (at 10^5 servers each is another cache miss on the source's job record).
+    fn held(&self, host: HostId, job: JobId) -> u32 {
+        match self.hosts[host.0 as usize].role {
+            Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").held(job),
+            _ => self.holdings(host, job).0,
+        }
+    }
+
     /// (items held, content complete, log complete) of `job` at `host`.
     fn holdings(&self, host: HostId, job: JobId) -> (u32, bool, bool) {
         match self.hosts[host.0 as usize].role {
@@ -1070,8 +1080,7 @@ impl Engine {
             return;
         }
         let (job, src, dst, next) = (s.job, s.src, s.dst, s.next);
-        let (held, content_complete, log_complete) = self.holdings(src, job);
-        if next < held {
+        if next < self.held(src, job) {
             let bytes = self.item_bytes(job, next) - self.streams[id as usize].skip;
             match self.streams[id as usize].parked.take() {
                 Some(flow) => {
@@ -1084,10 +1093,19 @@ impl Engine {
                     self.set_owner(flow, FlowOwner::Stream(id));
                 }
             }
-        } else if content_complete {
+            return;
+        }
+        let drained = match self.hosts[src.0 as usize].role {
+            // (A stalled stream's source is mostly a node without all content: one line read.)
+            Role::Node => self.nodes[src.0 as usize].as_ref().expect("node").drained_state(job),
+            _ => {
+                let (_, content_complete, log_complete) = self.holdings(src, job);
+                content_complete.then_some(log_complete)
+            }
+        };
+        if let Some(done) = drained {
             // Everything the source holds is sent and no more content is coming: drain.
             self.close_stream(now, id);
-            let done = log_complete;
             match self.hosts[src.0 as usize].role {
                 Role::Base => {
                     self.base_server.as_mut().expect("bs").on_stream_drained(job, dst, next, done, &mut self.outbox)
@@ -1460,8 +1478,7 @@ impl Engine {
                 s.in_flight += 1;
                 let next = s.next;
                 self.queue.push(now + latency, Event::ItemArrives { stream: id, index, bytes });
-                let (held, _, _) = self.holdings(src, job);
-                if next < held {
+                if next < self.held(src, job) {
                     let bytes = self.item_bytes(job, next) as f64;
                     self.flows.extend_flow(now, flow, bytes);
                 } else {

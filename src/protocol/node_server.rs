@@ -77,7 +77,9 @@ pub struct ResumePoint {
 /// A node server's copy of one job and what it has done with it.
 // Laid out in declaration order (`repr(C)`), the fields read on every item first: a big run is
 // bound by cache misses on the per-server state, and this keeps an item's work to a few
-// adjacent cache lines instead of a walk over the whole record.
+// adjacent cache lines instead of a walk over the whole record. The first line (up to
+// `received_at`) holds what the engine reads of a *sending* server on every item it sends
+// (`held`, and `received_at` when a stream has caught up with it).
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct NodeJob {
@@ -98,6 +100,8 @@ pub struct NodeJob {
     parent: Option<HostId>,
     /// When the last item arrived or the current source was taken.
     last_progress: SimTime,
+    /// When the last content chunk arrived.
+    pub received_at: Option<SimTime>,
     /// Content and command bytes received.
     pub bytes_received: u64,
     /// The rate measured from the current source: a moving average of item sizes over their
@@ -105,8 +109,6 @@ pub struct NodeJob {
     rate_ewma: f64,
     /// The current source and the rate it declared.
     pub source: Option<(HostId, f64)>,
-    /// When the last content chunk arrived.
-    pub received_at: Option<SimTime>,
     /// When the last item from the current source arrived, and its size.
     last_arrival: Option<(SimTime, u64)>,
     /// Commands received, in order.
@@ -338,6 +340,12 @@ impl NodeServer {
     /// True when the server holds `job`'s end-job command.
     pub fn log_complete(&self, job: JobId) -> bool {
         self.job(job).is_some_and(NodeJob::log_complete)
+    }
+
+    /// Whether `job`'s content is all here and, if it is, whether its log is complete too
+    /// (`None` while content is missing, read from the job record's first line alone).
+    pub fn drained_state(&self, job: JobId) -> Option<bool> {
+        self.job(job).and_then(|j| j.received_at.is_some().then(|| j.log_complete()))
     }
 
     /// [`held`](Self::held), [`content_complete`](Self::content_complete) and
