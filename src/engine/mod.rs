@@ -40,6 +40,7 @@ use faults::{FaultLog, RandomFaults};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 use rustc_hash::{FxHashMap, FxHashSet};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use transport::Transport;
@@ -319,7 +320,9 @@ pub struct Engine {
     /// Per host: its role, whether it is up, whether it has outgoing streams (see [`HostSlot`]).
     hosts: Vec<HostSlot>,
     /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
-    out_streams: Vec<Vec<u32>>,
+    /// Up to four kept inline (a cascade's fanout): waking them on each arrival then follows
+    /// no pointer to a separate list (one dependent cache miss fewer at 10^5 servers).
+    out_streams: Vec<SmallVec<[u32; 4]>>,
     /// The latest stream opened to each (receiver, job): looked up, never iterated.
     last_incoming: FxHashMap<(HostId, JobId), u32>,
     /// (source, receiver, job) whose stream the receiver released before it opened.
@@ -465,7 +468,7 @@ impl Engine {
             streams: Vec::new(),
             free_streams: Vec::new(),
             hosts,
-            out_streams: vec![Vec::new(); host_count],
+            out_streams: vec![SmallVec::new(); host_count],
             last_incoming: FxHashMap::default(),
             refused: FxHashSet::default(),
             base_server,
@@ -1133,7 +1136,7 @@ impl Engine {
         s.closed = true;
         let src = s.src;
         let free = s.in_flight == 0;
-        self.out_streams[src.0 as usize].retain(|&x| x != id);
+        self.out_streams[src.0 as usize].retain(|x| *x != id);
         self.hosts[src.0 as usize].sending = !self.out_streams[src.0 as usize].is_empty();
         if free {
             self.settle_arrivals(id);
