@@ -268,8 +268,8 @@ fn thirty_percent_loss_everywhere_costs_little_and_repairs_nobody() {
     // ratio has a median near 1.25 and a long tail (a first node whose acceptance is lost again
     // and again waits out the retransmission back-off, up to 9x here). So this takes nine seeds
     // and bounds the median.
-    // (Without dynamic switching: under heavy loss every switch's round trip of control
-    // messages stalls a stream, so switching costs more than it saves; see the README.)
+    // (Without dynamic switching, so that the run is about lost control messages alone: a
+    // switch's round trips are more messages to lose; see the README.)
     let cascade = r#"{ "kind": "cascade", "fanout": 4, "first_nodes": 1, "dynamic_switching": false }"#;
     let fault = r#"{ "kind": "message_loss", "at_s": 0, "probability": 0.3, "until_s": 100 }"#;
     let seeded = |json: String, seed: u32| json.replace(r#""seed": 1,"#, &format!(r#""seed": {seed},"#));
