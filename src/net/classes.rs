@@ -5,8 +5,8 @@
 //! crossing `r`, of the smallest capacity among the *other* resources of each flow's route: no
 //! allocation can give those flows more than that in total. (Paused flows count too, see
 //! [`FlowModel::pause_flow`]: they take nothing while paused, so the bound only grows, which can
-//! keep a resource in filling that could have been left out, and changes no rate.) If `capacity(r) > bound(r)`, `r` is
-//! never saturated, so it is never a bottleneck and the max-min allocation computed without it
+//! keep a resource in filling that could have been left out, and changes no rate.) If
+//! `capacity(r) > bound(r)`, `r` is never saturated, so it is never a bottleneck and the max-min allocation computed without it
 //! is the allocation with it (that allocation is feasible for `r`, and max-min fairness over a
 //! larger feasible set that contains it picks it). Several such resources can be left out at
 //! once: the smallest capacity on a route is never strictly above its own bound, so every flow
