@@ -590,6 +590,23 @@ impl FlowModel {
             self.update_bounds(f, true);
         }
         self.resources[r].flows = crossing;
+        if capacity == 0.0 && self.due_at == now {
+            // A zero-byte flow started at this instant completes at once only on a route of
+            // positive capacities (see `join`); cut now, it waits for the re-solve like any
+            // other flow, and completes when its route carries data again.
+            let mut k = 0;
+            while k < self.zero_byte.len() {
+                let flow = self.zero_byte[k];
+                if self.flows[flow.0 as usize].hops.iter().any(|h| h.resource == resource) {
+                    self.zero_byte.swap_remove(k);
+                    let f = &mut self.flows[flow.0 as usize];
+                    (f.state, f.finish) = (State::New, 0.0);
+                    self.new_flows.push(flow);
+                } else {
+                    k += 1;
+                }
+            }
+        }
         // Every resource whose capacity or bound changed may bind now, or may no longer.
         self.refresh_status(resource, now);
         for i in 0..self.resources[r].flows.len() {
@@ -764,6 +781,30 @@ mod tests {
         assert_eq!(m.end_flow(t4, a), 0.0);
         assert_eq!(m.active_flows(), 1);
         assert_eq!(m.resources[l.0 as usize].flows, vec![b]);
+    }
+
+    #[test]
+    fn a_zero_byte_flow_whose_route_is_cut_at_its_start_waits_for_the_route() {
+        // Shrunk from the solver property test (seed 777): a zero-byte flow starts at 2 s and a
+        // resource of its route is cut at the same instant; the reference completes it when the
+        // resource is back (2.001 s), not at 2 s as if nothing had been cut.
+        let mut m = FlowModel::new();
+        let (a, b) = (m.add_resource(1488.0), m.add_resource(3425.0));
+        let (t, back) = (SimTime::from_secs_f64(2.0), SimTime::from_secs_f64(2.001));
+        let f = m.start_flow(t, &[a, b], 0.0);
+        m.set_capacity(t, a, 0.0);
+        assert_eq!(m.next_completion(), None);
+        assert_eq!(m.rate(f), 0.0);
+        m.set_capacity(back, a, 1488.0);
+        assert_eq!(m.next_completion(), Some(back));
+        assert_eq!(m.pop_completed(back), Some(f));
+        // Cut and restored within the instant of its start: it completes at that instant.
+        let g = m.start_flow(back, &[a, b], 0.0);
+        m.end_flow(back, f);
+        m.set_capacity(back, b, 0.0);
+        m.set_capacity(back, b, 3425.0);
+        assert_eq!(m.next_completion(), Some(back));
+        assert_eq!(m.pop_completed(back), Some(g));
     }
 
     #[test]
