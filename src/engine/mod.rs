@@ -1006,32 +1006,37 @@ impl Engine {
     }
 
     /// Items of `job` held at `host`: all a stream needs to know while it is behind its source
-    /// (every item sent), read without the fields of [`Self::holdings`] that only matter once
-    /// it has caught up (at 10^5 servers each is another cache miss on the source's job record).
+    /// (every item sent). Completeness ([`Self::drained`]) is only asked once it has caught up:
+    /// at 10^5 servers each field is another cache miss on the source's job record.
     fn held(&self, host: HostId, job: JobId) -> u32 {
         match self.hosts[host.0 as usize].role {
+            Role::Base => self.base_server.as_ref().expect("base server").held(job),
+            Role::Client(ci) => self.clients[ci as usize].held(job),
             Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").held(job),
-            _ => self.holdings(host, job).0,
+            Role::Origin(o) => self.origins[o as usize].held(job),
+            Role::None => 0,
         }
     }
 
-    /// (items held, content complete, log complete) of `job` at `host`.
-    fn holdings(&self, host: HostId, job: JobId) -> (u32, bool, bool) {
+    /// For a stream that has sent everything `host` holds of `job`: `Some(log complete)` when
+    /// no more content is coming (the stream drains), `None` while it is (the stream stalls).
+    fn drained(&self, host: HostId, job: JobId) -> Option<bool> {
         match self.hosts[host.0 as usize].role {
             Role::Base => {
                 let bs = self.base_server.as_ref().expect("base server");
-                (bs.held(job), bs.content_complete(job), bs.log_complete(job))
+                bs.content_complete(job).then(|| bs.log_complete(job))
             }
             Role::Client(ci) => {
                 let c = &self.clients[ci as usize];
-                (c.held(job), c.content_complete(job), c.log_complete(job))
+                c.content_complete(job).then(|| c.log_complete(job))
             }
-            Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").holdings(job),
+            // (A stalled stream's source is mostly a node without all content: one line read.)
+            Role::Node => self.nodes[host.0 as usize].as_ref().expect("node").drained_state(job),
             Role::Origin(o) => {
                 let origin = &self.origins[o as usize];
-                (origin.held(job), origin.content_complete(job), origin.log_complete(job))
+                origin.content_complete(job).then(|| origin.log_complete(job))
             }
-            Role::None => (0, false, false),
+            Role::None => None,
         }
     }
 
@@ -1132,15 +1137,7 @@ impl Engine {
             self.streams[id as usize].sending = Sending::Item(flow);
             return;
         }
-        let drained = match self.hosts[src.0 as usize].role {
-            // (A stalled stream's source is mostly a node without all content: one line read.)
-            Role::Node => self.nodes[src.0 as usize].as_ref().expect("node").drained_state(job),
-            _ => {
-                let (_, content_complete, log_complete) = self.holdings(src, job);
-                content_complete.then_some(log_complete)
-            }
-        };
-        if let Some(done) = drained {
+        if let Some(done) = self.drained(src, job) {
             // Everything the source holds is sent and no more content is coming: drain.
             self.close_stream(now, id);
             match self.hosts[src.0 as usize].role {

@@ -384,17 +384,11 @@ impl NodeServer {
         self.job(job).is_some_and(NodeJob::log_complete)
     }
 
-    /// Whether `job`'s content is all here and, if it is, whether its log is complete too
-    /// (`None` while content is missing, read from the job record's first line alone).
+    /// Whether `job`'s content is all here and, if it is, whether its log is complete too:
+    /// `None` while content is missing, read from the job record's first line alone (the
+    /// command list, further on, only once content is complete).
     pub fn drained_state(&self, job: JobId) -> Option<bool> {
         self.job(job).and_then(|j| j.received_at.is_some().then(|| j.log_complete()))
-    }
-
-    /// [`held`](Self::held), [`content_complete`](Self::content_complete) and
-    /// [`log_complete`](Self::log_complete) of `job` from one lookup (the engine asks for all
-    /// three on every item it sends).
-    pub fn holdings(&self, job: JobId) -> (u32, bool, bool) {
-        self.job(job).map_or((0, false, false), |j| (j.held, j.received_at.is_some(), j.log_complete()))
     }
 
     /// With a connection limit over all jobs, a connection freed in one job may let another

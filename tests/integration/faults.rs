@@ -272,7 +272,10 @@ fn thirty_percent_loss_everywhere_costs_little_and_repairs_nobody() {
     // switch's round trips are more messages to lose; see the README.)
     let cascade = r#"{ "kind": "cascade", "fanout": 4, "first_nodes": 1, "dynamic_switching": false }"#;
     let fault = r#"{ "kind": "message_loss", "at_s": 0, "probability": 0.3, "until_s": 100 }"#;
-    let seeded = |json: String, seed: u32| json.replace(r#""seed": 1,"#, &format!(r#""seed": {seed},"#));
+    let seeded = |json: String, seed: u32| {
+        assert!(json.contains(r#""seed": 1,"#), "the scenario names its seed");
+        json.replace(r#""seed": 1,"#, &format!(r#""seed": {seed},"#))
+    };
     let mut ratios: Vec<f64> = (1..=9)
         .map(|seed| {
             let r = run_json(&seeded(small(50, cascade, "", fault), seed));
