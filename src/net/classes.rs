@@ -420,6 +420,7 @@ impl FlowModel {
         let mut left = None;
         if matches!(state, State::Running | State::Due) {
             let remaining = (self.flows[f].finish - self.virtual_time(from, at)).max(0.0);
+            self.restart_idle_clock(to, at);
             let finish = self.virtual_time(to, at) + remaining;
             self.flows[f].finish = finish;
             self.flows[f].sched_epoch = NO_EPOCH;

@@ -58,7 +58,11 @@
 //! what a per-flow model computes). After a level change, the instant is recomputed from the
 //! virtual clock: `clock_at + round((finish - clock) / x)`, equal in exact arithmetic to settling
 //! the flow's own remaining bytes; the two differ by float rounding only (about 1e-6 ns at the
-//! sizes of the tests). [`SimDuration::from_secs_f64`] is the one rounding point. Flows completing
+//! sizes of the tests), as long as the clock's reading is not much larger than the bytes its
+//! flows send: a class with no flow restarts its clock from zero when one joins. Where the exact
+//! instant lies within `TIE_NANOS` of a rounding threshold, that float noise can still decide
+//! the nanosecond ([`super::reference`] flags such completions).
+//! [`SimDuration::from_secs_f64`] is the one rounding point. Flows completing
 //! at the same instant are handed out in flow-id order, batch by batch
 //! ([`FlowModel::pop_completed`]); a zero-byte flow on a route of positive capacities completes
 //! at its start without a re-solve, with the next batch (where the re-solve would put it).
@@ -704,6 +708,30 @@ mod tests {
         assert_eq!(m.rate(b), 100.0);
         assert_eq!(m.solver_work - work, 1, "only b's component is re-solved");
         assert!((m.remaining(b, SimTime::from_secs_f64(1.0)) - 950.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_class_whose_clock_ran_on_while_empty_restarts_it_for_its_next_flow() {
+        // `fast` binds one short flow at ~1 MB/s, then has none of its own; its clock would
+        // read ~3.7e6 bytes at 3.683 s. When its capacity drops and it binds `slow` there, the
+        // finish point must not carry that reading: the bytes left are exact to ~1e-13, not
+        // to the ~5e-10 that finish points near 3.7e6 can resolve (enough to round an instant
+        // 1 ns off the reference's, as a property-test case found).
+        let mut m = FlowModel::new();
+        let fast = m.add_resource(1e6);
+        let thin = m.add_resource(189.0);
+        let short = m.start_flow(SimTime::ZERO, &[fast], 1.0);
+        let slow = m.start_flow(SimTime::ZERO, &[fast, thin], 1000.0);
+        let t = m.next_completion().unwrap();
+        assert_eq!(m.pop_completed(t), Some(short));
+        assert_eq!(m.pop_completed(t), None);
+        m.end_flow(t, short);
+        let cut = SimTime::from_secs_f64(3.683);
+        m.set_capacity(cut, fast, 100.0);
+        assert_eq!(m.rate(slow), 100.0);
+        let left = 1000.0 - 189.0 * 3.683;
+        assert!((m.remaining(slow, cut) - left).abs() < 1e-11, "{} vs {left}", m.remaining(slow, cut));
+        assert_eq!(m.next_completion(), Some(cut + crate::kernel::SimDuration::from_secs_f64(left / 100.0)));
     }
 
     #[test]

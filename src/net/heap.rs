@@ -40,7 +40,6 @@ impl<K: Ord + Copy> IndexedHeap<K> {
     }
 
     /// True when empty.
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -7,7 +7,15 @@
 //! changes is settled at its old rate and rescheduled at `now + round(left / rate)`; a flow whose
 //! rate does not change keeps its completion instant. No classes, no virtual clocks, no pruning:
 //! slow and obviously right.
+//!
+//! Right, that is, up to the last bit of a float: the model computes the same instants by
+//! another sequence of operations (a class clock instead of per-flow bytes left), so when the
+//! exact instant lies within [`TIE_NANOS`] of the threshold where
+//! [`SimDuration::from_secs_f64`] rounds up instead of down, float noise may round the two one
+//! nanosecond apart. The reference says when one of its completions was such a case
+//! ([`ReferenceModel::completed_near_tie`]), so that a comparison can tell that from a bug.
 
+use crate::kernel::time::{NANOS_PER_SEC, TIE_NANOS};
 use crate::kernel::{SimDuration, SimTime};
 
 /// Naive max-min fair rates by progressive filling over every flow at once. `flows[i]` lists
@@ -57,6 +65,16 @@ struct ReferenceFlow {
     rate: f64,
     settled_at: SimTime,
     completion: Option<SimTime>,
+    /// The last completion instant scheduled came from a value within `TIE_NANOS` of the
+    /// rounding threshold.
+    near_tie: bool,
+}
+
+/// Whether rounding `secs` to the nearest nanosecond ([`SimDuration::from_secs_f64`]) is
+/// decided by less than [`TIE_NANOS`]: the value it rounds lies that close to a half.
+fn near_rounding_tie(secs: f64) -> bool {
+    let shifted = secs * NANOS_PER_SEC as f64 + TIE_NANOS;
+    (shifted - shifted.floor() - 0.5).abs() < TIE_NANOS
 }
 
 /// Event-by-event simulation of flows under [`reference_max_min`]; flow ids are indices in
@@ -91,6 +109,7 @@ impl ReferenceModel {
             rate: 0.0,
             settled_at: now,
             completion: None,
+            near_tie: false,
         });
         self.flows.len() - 1
     }
@@ -104,6 +123,14 @@ impl ReferenceModel {
     fn schedule(&mut self, id: usize, now: SimTime) {
         let f = &mut self.flows[id];
         f.completion = (f.rate > 0.0).then(|| now + SimDuration::from_secs_f64(f.left / f.rate));
+        f.near_tie = f.rate > 0.0 && near_rounding_tie(f.left / f.rate);
+    }
+
+    /// Whether the last completion of flow `id` handed out by [`pop_completed`](Self::pop_completed)
+    /// was scheduled from a value within [`TIE_NANOS`] of a rounding threshold: a completion
+    /// that another correct float computation may put one nanosecond later or earlier.
+    pub fn completed_near_tie(&self, id: usize) -> bool {
+        self.flows[id].near_tie
     }
 
     /// Adds `bytes` to flow `id` (just handed out, or still sending) at the same rate.
@@ -191,5 +218,24 @@ impl ReferenceModel {
         f.settled_at = now;
         f.completion = None;
         Some(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_decided_by_less_than_the_tie_tolerance_are_flagged() {
+        // One flow at 1 B/s: `bytes` seconds. 2.4995 ns is 0.0005 ns from where the rounding
+        // (ties up, TIE_NANOS = 0.001 ns of slack) switches: flagged, and rounded up. 2.3 ns
+        // and 2.7 ns are decided by far more.
+        for (bytes, near, nanos) in [(2.4995e-9, true, 3), (2.3e-9, false, 2), (2.7e-9, false, 3)] {
+            let mut m = ReferenceModel::new(vec![1.0]);
+            let id = m.start(SimTime::ZERO, vec![0], bytes);
+            assert_eq!(m.next_completion(), Some(SimTime(nanos)), "{bytes} B at 1 B/s");
+            assert_eq!(m.pop_completed(SimTime(nanos)), Some(id));
+            assert_eq!(m.completed_near_tie(id), near, "{bytes} B at 1 B/s");
+        }
     }
 }

@@ -118,6 +118,9 @@ struct Outcome {
     aborts: Vec<(u64, usize, f64)>,
     /// (instant in ns, flow, rate) at the end of every instant.
     rates: Vec<(u64, usize, f64)>,
+    /// The completions (as in `completions`) whose instant was decided by less than
+    /// `TIE_NANOS`: the reference's value lay that close to the rounding threshold.
+    near_ties: Vec<(u64, usize, usize)>,
 }
 
 /// The two models behind one interface.
@@ -137,6 +140,11 @@ trait Api {
     fn peek(&self) -> Option<SimTime>;
     fn pop(&mut self, now: SimTime) -> Option<Self::Id>;
     fn rate(&mut self, id: Self::Id) -> f64;
+    /// Whether the completion of `id` just popped was scheduled within `TIE_NANOS` of a
+    /// rounding threshold (only the reference says).
+    fn near_tie(&self, _id: Self::Id) -> bool {
+        false
+    }
 }
 
 /// The flow model with resources numbered like the workload's.
@@ -223,6 +231,9 @@ impl Api for ReferenceModel {
     fn rate(&mut self, id: usize) -> f64 {
         ReferenceModel::rate(self, id)
     }
+    fn near_tie(&self, id: usize) -> bool {
+        self.completed_near_tie(id)
+    }
 }
 
 /// Runs `w` like the engine does: at each instant, completions first (each flow then sends its
@@ -274,6 +285,9 @@ fn drive<M: Api>(model: &mut M, w: &Workload) -> Outcome {
             while let Some(id) = model.pop(now) {
                 let i = index(&ids, id);
                 out.completions.push((now.0, i, next_item[i]));
+                if model.near_tie(id) {
+                    out.near_ties.push((now.0, i, next_item[i]));
+                }
                 next_item[i] += 1;
                 match w.flows[i].items.get(next_item[i]) {
                     Some(_) if w.flows[i].pauses[next_item[i] - 1].is_some() => {
@@ -383,7 +397,8 @@ proptest! {
     /// simultaneous starts, zero-byte items, flows aborted at their start, identical routes,
     /// capacity cuts and restorations, resources that start out unable to bind, and flows paused
     /// between items (the model's `pause_flow`/`resume_flow`, the reference's end and start),
-    /// resumed at the instant they paused or later, or aborted while paused.
+    /// resumed at the instant they paused or later, or aborted while paused. (Up to a completion
+    /// that float noise may legitimately round 1 ns apart: see `same_outcome`.)
     #[test]
     fn model_equals_the_reference_simulation_to_the_nanosecond(w in workload(6, 14)) {
         same_outcome(&w)?;
@@ -404,22 +419,61 @@ proptest! {
     }
 }
 
-/// Drives the model and the reference through `w` and compares what they did.
+/// Drives the model and the reference through `w` and compares what they did: the same items
+/// at the same nanoseconds, the same rates after every re-solve, the same bytes unsent on
+/// aborts.
+///
+/// With one exception, which float arithmetic forces on any two correct computations: where
+/// the exact instant of a completion lies within `TIE_NANOS` (a picosecond) of the threshold
+/// between rounding down and up, the model (class clocks) and the reference (bytes left per
+/// flow) may round it one nanosecond apart, and from there on their instants legitimately
+/// differ. Such a run is compared up to that instant, and only if the reference flagged that
+/// very completion as decided by less than `TIE_NANOS` and the model sent the same item one
+/// nanosecond away; any other difference fails.
 fn same_outcome(w: &Workload) -> Result<(), TestCaseError> {
-    {
-        let mut model = FlowModel::new();
-        let resources = w.capacities.iter().map(|&c| model.add_resource(c)).collect();
-        let mut fast = Fast(model, resources);
-        let (a, b) = (drive(&mut fast, w), drive(&mut ReferenceModel::new(w.capacities.clone()), w));
-        prop_assert_eq!(&a.completions, &b.completions);
-        prop_assert_eq!(a.aborts.len(), b.aborts.len());
-        for (x, y) in a.aborts.iter().zip(&b.aborts) {
-            prop_assert!(x.0 == y.0 && x.1 == y.1 && close(x.2, y.2, 1e-9), "abort {:?} vs {:?}", x, y);
+    let mut model = FlowModel::new();
+    let resources = w.capacities.iter().map(|&c| model.add_resource(c)).collect();
+    let mut fast = Fast(model, resources);
+    let (a, b) = (drive(&mut fast, w), drive(&mut ReferenceModel::new(w.capacities.clone()), w));
+    let first_difference = a.completions.iter().zip(&b.completions).position(|(x, y)| x != y);
+    let horizon = match first_difference {
+        None => {
+            prop_assert_eq!(
+                a.completions.len(),
+                b.completions.len(),
+                "completions {:?} vs {:?}",
+                a.completions,
+                b.completions
+            );
+            u64::MAX
         }
-        prop_assert_eq!(a.rates.len(), b.rates.len());
-        for (x, y) in a.rates.iter().zip(&b.rates) {
-            prop_assert!(x.0 == y.0 && x.1 == y.1 && close(x.2, y.2, 1e-9), "rate {:?} vs {:?}", x, y);
+        Some(k) => {
+            let at = a.completions[k].0.min(b.completions[k].0);
+            let explained = b.near_ties.iter().any(|&(t, flow, item)| {
+                (t == at || t == at + 1)
+                    && a.completions.iter().any(|&(u, f, n)| f == flow && n == item && u.abs_diff(t) == 1)
+            });
+            prop_assert!(
+                explained,
+                "completions differ from index {} (instant {} ns) with no rounding tie there:\n{:?}\nvs reference\n{:?}",
+                k,
+                at,
+                a.completions,
+                b.completions
+            );
+            at
         }
+    };
+    let before = |list: &[(u64, usize, f64)]| list.iter().copied().filter(|x| x.0 < horizon).collect::<Vec<_>>();
+    let (a_aborts, b_aborts) = (before(&a.aborts), before(&b.aborts));
+    prop_assert_eq!(a_aborts.len(), b_aborts.len());
+    for (x, y) in a_aborts.iter().zip(&b_aborts) {
+        prop_assert!(x.0 == y.0 && x.1 == y.1 && close(x.2, y.2, 1e-9), "abort {:?} vs {:?}", x, y);
+    }
+    let (a_rates, b_rates) = (before(&a.rates), before(&b.rates));
+    prop_assert_eq!(a_rates.len(), b_rates.len());
+    for (x, y) in a_rates.iter().zip(&b_rates) {
+        prop_assert!(x.0 == y.0 && x.1 == y.1 && close(x.2, y.2, 1e-9), "rate {:?} vs {:?}", x, y);
     }
     Ok(())
 }
