@@ -21,9 +21,12 @@
 //! in completions, so a server that is receiving is never a laggard. A server that answers
 //! without progress is left waiting while its source progresses (it is waiting for its turn in
 //! the cascade); it is *reactivated* — offered the job by the base server, resuming from what it
-//! holds ([0076]) — when it has no source, when its source made no progress for a period, or
-//! when the whole job made no progress for a period (which also reaches servers never
-//! approached because their source died). A server that does not answer is *repaired*: each
+//! holds ([0076]) — when it has no source or its chain of sources made no progress for a
+//! period, or when the whole job made no progress for two periods (which also reaches servers
+//! never approached because their source died). That last verdict waits one more period, in
+//! which every pending server is asked: a job whose content is a few large items goes many
+//! periods without a notice while one level of the tree receives, and only the receiving
+//! servers' answers show their bytes. A server that does not answer is *repaired*: each
 //! attempt takes `repair_time` and works with `repair_success`; a repaired server is
 //! reactivated. At most `max_repairs` attempts are made; then the server is given up on and the
 //! client told ([0077]). The job closes when every server completed end-job or was given up on.
@@ -168,6 +171,11 @@ pub struct ServerReport {
     absent: bool,
     /// Servers the base server asked this one to serve once it held the content (churn).
     served: u32,
+    /// It answered without progress while the job looked quiet, though its own chain of
+    /// sources leads to a live one: reactivated at the end of the next wait period if the job
+    /// is still quiet then, after every pending server was asked (a chain's head may be
+    /// receiving a large item without notices, which only its answer shows).
+    suspect: bool,
 }
 
 impl Default for ServerReport {
@@ -201,6 +209,7 @@ impl Default for ServerReport {
             left_at: None,
             absent: false,
             served: 0,
+            suspect: false,
         }
     }
 }
@@ -1115,13 +1124,25 @@ impl BaseServer {
         timing.periods += 1;
         let wait = timing.wait_period;
         let quiet = state.quiet(now, wait);
+        // Suspects of the last period: the job stayed quiet although every pending server was
+        // asked, so whatever waits is stuck; or it progressed, and they wait for their turn.
+        let mut confirmed = Vec::new();
+        for (&server, report) in state.reports.iter_mut() {
+            if std::mem::take(&mut report.suspect) && quiet && report.pending() && !report.repairing {
+                report.faulted = true;
+                report.check_every = 1;
+                confirmed.push(server);
+            }
+        }
         let mut due = Vec::new();
         for (&server, report) in state.reports.iter() {
+            // While the job looks quiet, every pending server is asked, also those checked
+            // less often because they progressed: their answers show progress no notice did.
             if !report.pending()
                 || report.repairing
                 || report.awaiting.is_some()
                 || report.absent
-                || now < report.next_check
+                || (now < report.next_check && !quiet)
             {
                 continue;
             }
@@ -1134,6 +1155,9 @@ impl BaseServer {
                 continue;
             }
             due.push(server);
+        }
+        for server in confirmed {
+            self.serve(now, job, server, out);
         }
         for server in due {
             self.query(job, server, out);
@@ -1212,20 +1236,26 @@ impl BaseServer {
         if !report.pending() {
             return;
         }
-        // A server holding the whole log only runs its commands: it is not stalled.
-        let stalled = if !status.has_job {
-            quiet
+        // A server holding the whole log only runs its commands: it is not stalled. One without
+        // a live chain of sources is; one with such a chain, or without the job, is a suspect
+        // if the whole job looks quiet (confirmed by the next wait period, see `suspect`).
+        let (stalled, suspect) = if !status.has_job {
+            (false, quiet)
         } else if status.log_complete {
-            false
+            (false, false)
+        } else if status.orphaned || status.source.is_none_or(|s| !state.fed(s, host, now, wait)) {
+            (true, false)
         } else {
-            status.orphaned || status.source.is_none_or(|s| !state.fed(s, host, now, wait)) || quiet
+            (false, quiet)
         };
-        let stalled = stalled && !progressed;
         let report = self.jobs[job.0 as usize].reports.get_mut(&server).expect("listed");
-        if stalled {
+        report.suspect = suspect && !progressed;
+        if stalled && !progressed {
             report.faulted = true;
             report.check_every = 1;
             self.serve(now, job, server, out);
+        } else if report.suspect {
+            report.check_every = 1;
         } else {
             // Progressing, or waiting for its turn behind a source that progresses: check it
             // less often while that lasts (a slow but steady server, or the tail of a long

@@ -363,6 +363,38 @@ fn no_repair_storm_when_servers_are_merely_not_reached_yet() {
 }
 
 #[test]
+fn no_reactivation_while_a_single_large_item_is_stored_and_forwarded() {
+    // The whole file is one item: a server can forward nothing until it holds all of it, so
+    // for most of the run only one level of the tree is receiving, no server completes an
+    // item for many wait periods, and those below wait behind sources holding nothing yet.
+    // The job looked quiet, and the base server used to reactivate every waiting server and
+    // serve them all itself (10,000 servers: makespan 1,000x the bound, 20,465 s instead of
+    // 321 s). Asking the receiving servers shows their bytes: nobody is reactivated, and the
+    // run is exactly the duty-free one.
+    let one_item = |duty: &str| {
+        format!(
+            r#"{{ "name": "one-item", "seed": 1, "horizon_s": 3600, "network": {{
+                "base_server": {{ "name": "bs", "upload_mbps": 1000, "download_mbps": 1000, "latency_ms": 5, "duty": {{ {duty} }} }},
+                "groups": [ {{ "name": "n", "count": 85, "upload_mbps": {{ "uniform": [50, 150] }}, "download_mbps": 200,
+                               "latency_ms": {{ "uniform": [5, 40] }} }} ] }},
+              "clients": [ {{ "name": "c", "upload_mbps": 1000, "download_mbps": 1000, "latency_ms": 5,
+                "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": 256, "chunks": 1 }},
+                            "strategy": {{ "kind": "cascade", "fanout": 4, "first_nodes": 4 }} }} ] }} ] }}"#
+        )
+    };
+    let (on, off) = (run_json(&one_item("")), run_json(&one_item(r#""enabled": false"#)));
+    assert_eq!(on.makespan_s, off.makespan_s);
+    let acc = on.jobs[0].accountability.as_ref().unwrap();
+    assert!(
+        acc.servers.iter().all(|s| s.repairs == 0 && s.activations == 0 && s.state == "completed"),
+        "{:?}",
+        acc.servers
+    );
+    // The duty did look: servers waiting behind empty sources were asked, many times.
+    assert!(acc.servers.iter().map(|s| s.queries).sum::<u32>() > 85, "{:?}", acc.servers);
+}
+
+#[test]
 fn max_repairs_zero_gives_up_at_the_first_silence() {
     let dead = r#"{ "kind": "crash", "at_s": 0.5, "host": "n-3", "permanent": true }"#;
     let r = run_json(&small(3, FANOUT_2, r#""max_repairs": 0"#, dead));
