@@ -23,10 +23,11 @@
 //! the cascade); it is *reactivated* — offered the job by the base server, resuming from what it
 //! holds ([0076]) — when it has no source or its chain of sources made no progress for a
 //! period, or when the whole job made no progress for two periods (which also reaches servers
-//! never approached because their source died). That last verdict waits one more period, in
-//! which every pending server is asked: a job whose content is a few large items goes many
-//! periods without a notice while one level of the tree receives, and only the receiving
-//! servers' answers show their bytes. A server that does not answer is *repaired*: each
+//! never approached because their source died). That last verdict is confirmed two periods
+//! later: every pending server is asked in between, and only if the job still looks quiet are
+//! the suspects reactivated. A job whose content is a few large items goes many periods
+//! without a notice while one level of the tree receives, and only the receiving servers'
+//! answers show their bytes. A server that does not answer is *repaired*: each
 //! attempt takes `repair_time` and works with `repair_success`; a repaired server is
 //! reactivated. At most `max_repairs` attempts are made; then the server is given up on and the
 //! client told ([0077]). The job closes when every server completed end-job or was given up on.
@@ -172,9 +173,9 @@ pub struct ServerReport {
     /// Servers the base server asked this one to serve once it held the content (churn).
     served: u32,
     /// It answered without progress while the job looked quiet, though its own chain of
-    /// sources leads to a live one: reactivated at the end of the next wait period if the job
-    /// is still quiet then, after every pending server was asked (a chain's head may be
-    /// receiving a large item without notices, which only its answer shows).
+    /// sources leads to a live one: reactivated if the job still looks quiet after the next
+    /// wait period asked every pending server (a chain's head may be receiving a large item
+    /// without notices, which only its answer shows).
     suspect: bool,
 }
 
@@ -307,6 +308,9 @@ pub struct BaseJob {
     forwarder: Forwarder,
     /// Origins whose copy of the log is paused, with the next item each needs.
     mirrors: BTreeMap<HostId, u32>,
+    /// The last wait period, the job looking quiet with suspects, asked every pending server
+    /// (see [`ServerReport::suspect`]).
+    asked_all_while_quiet: bool,
 }
 
 impl BaseJob {
@@ -989,6 +993,7 @@ impl BaseServer {
             next_query: 0,
             forwarder,
             mirrors: BTreeMap::new(),
+            asked_all_while_quiet: false,
         });
     }
 
@@ -1124,25 +1129,35 @@ impl BaseServer {
         timing.periods += 1;
         let wait = timing.wait_period;
         let quiet = state.quiet(now, wait);
-        // Suspects of the last period: the job stayed quiet although every pending server was
-        // asked, so whatever waits is stuck; or it progressed, and they wait for their turn.
+        // Suspects (servers that answered without progress while the job looked quiet): if the
+        // job still looks quiet, every pending server is asked once, also those checked less
+        // often because they progressed (their answers show progress no notice did); if it
+        // still looks quiet after that, whatever waits is stuck and the suspects are
+        // reactivated. If the job progressed meanwhile, they wait for their turn.
+        let suspects = state.reports.values().any(|r| r.suspect && r.pending() && !r.repairing);
+        let (ask_all, confirm) = match (quiet && suspects, state.asked_all_while_quiet) {
+            (false, _) => (false, false),
+            (true, false) => (true, false),
+            (true, true) => (false, true),
+        };
+        state.asked_all_while_quiet = ask_all;
         let mut confirmed = Vec::new();
-        for (&server, report) in state.reports.iter_mut() {
-            if std::mem::take(&mut report.suspect) && quiet && report.pending() && !report.repairing {
-                report.faulted = true;
-                report.check_every = 1;
-                confirmed.push(server);
+        if !quiet || confirm {
+            for (&server, report) in state.reports.iter_mut() {
+                if std::mem::take(&mut report.suspect) && confirm && report.pending() && !report.repairing {
+                    report.faulted = true;
+                    report.check_every = 1;
+                    confirmed.push(server);
+                }
             }
         }
         let mut due = Vec::new();
         for (&server, report) in state.reports.iter() {
-            // While the job looks quiet, every pending server is asked, also those checked
-            // less often because they progressed: their answers show progress no notice did.
             if !report.pending()
                 || report.repairing
                 || report.awaiting.is_some()
                 || report.absent
-                || (now < report.next_check && !quiet)
+                || (now < report.next_check && !ask_all)
             {
                 continue;
             }
