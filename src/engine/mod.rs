@@ -351,6 +351,10 @@ pub struct Engine {
     /// Up to four kept inline (a cascade's fanout): waking them on each arrival then follows
     /// no pointer to a separate list (one dependent cache miss fewer at 10^5 servers).
     out_streams: Vec<SmallVec<[u32; 4]>>,
+    /// The open stream of each (source, receiver, job), the same streams as `out_streams`:
+    /// looked up, never iterated. A source feeding thousands (the base server of a star, or
+    /// serving many reactivated servers) finds one without a pass over all of them.
+    open_streams: FxHashMap<(HostId, HostId, JobId), u32>,
     /// The latest stream opened to each (receiver, job): looked up, never iterated.
     last_incoming: FxHashMap<(HostId, JobId), u32>,
     /// (source, receiver, job) whose stream the receiver released before it opened.
@@ -498,6 +502,7 @@ impl Engine {
             free_streams: Vec::new(),
             hosts,
             out_streams: vec![SmallVec::new(); host_count],
+            open_streams: FxHashMap::default(),
             last_incoming: FxHashMap::default(),
             refused: FxHashSet::default(),
             base_server,
@@ -1096,6 +1101,7 @@ impl Engine {
             None => self.streams_cold.push(cold),
         }
         self.out_streams[src.0 as usize].push(id);
+        self.open_streams.insert((src, dst, job), id);
         self.hosts[src.0 as usize].sending = true;
         self.last_incoming.insert((dst, job), id);
         if !self.hosts[dst.0 as usize].up || !self.hosts[src.0 as usize].up || self.partitioned(src, dst) {
@@ -1166,9 +1172,12 @@ impl Engine {
         let s = &mut self.streams[id as usize];
         debug_assert!(s.flow().is_none(), "a stream closes without a flow in progress");
         s.sending = Sending::Closed;
-        let src = s.src;
+        let (src, dst, job) = (s.src, s.dst, s.job);
         let free = s.in_flight == 0;
         self.out_streams[src.0 as usize].retain(|x| *x != id);
+        if self.open_streams.get(&(src, dst, job)) == Some(&id) {
+            self.open_streams.remove(&(src, dst, job));
+        }
         self.hosts[src.0 as usize].sending = !self.out_streams[src.0 as usize].is_empty();
         if free {
             self.settle_arrivals(id);
@@ -1234,10 +1243,16 @@ impl Engine {
     }
 
     fn find_stream(&self, src: HostId, dst: HostId, job: JobId) -> Option<u32> {
-        self.out_streams[src.0 as usize]
-            .iter()
-            .copied()
-            .find(|&id| self.streams[id as usize].dst == dst && self.streams[id as usize].job == job)
+        let found = self.open_streams.get(&(src, dst, job)).copied();
+        debug_assert_eq!(
+            found,
+            self.out_streams[src.0 as usize]
+                .iter()
+                .copied()
+                .find(|&id| self.streams[id as usize].dst == dst && self.streams[id as usize].job == job),
+            "the index of open streams agrees with the lists"
+        );
+        found
     }
 
     /// The receiver `dst` breaks the stream of `job` from `src` now (a dynamic switch): the
