@@ -308,8 +308,8 @@ pub struct BaseJob {
     forwarder: Forwarder,
     /// Origins whose copy of the log is paused, with the next item each needs.
     mirrors: BTreeMap<HostId, u32>,
-    /// The last wait period, the job looking quiet with suspects, asked every pending server
-    /// (see [`ServerReport::suspect`]).
+    /// The last wait period asked every pending server, because the job looked quiet and some
+    /// servers were suspects (see [`ServerReport::suspect`]).
     asked_all_while_quiet: bool,
 }
 
