@@ -421,3 +421,56 @@ fn a_server_that_came_back_by_itself_is_not_credited_as_repaired() {
     assert_eq!(r.jobs[0].switches, 0);
     assert!(node(&r, "n-2").faults >= 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("DUTY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(11),
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+    /// Without faults the duty has nothing to repair, whatever the shape of the job: for
+    /// cascades and chains of random size, fanout, chunking (one item to many), file size and
+    /// host speeds, no server is reactivated or repaired and every one completes, as with the
+    /// duty off. (Not the same makespan: the duty's status answers tell the base server about
+    /// progress, which reorders whom it offers its help to; see the README's duty section.)
+    #[test]
+    fn without_faults_the_duty_changes_nothing(
+        servers in 3u32..60,
+        fanout in 1u32..6,
+        first_nodes in 1u32..4,
+        chunks in proptest::prop_oneof![proptest::strategy::Just(1u32), proptest::strategy::Just(2), 1u32..40],
+        size_mb in 1u32..300,
+        slow in 10u32..100,
+        spread in 1u32..20,
+        chain in proptest::bool::ANY,
+    ) {
+        use proptest::{prop_assert, prop_assert_eq};
+        let strategy = if chain {
+            r#"{ "kind": "chain" }"#.to_string()
+        } else {
+            format!(r#"{{ "kind": "cascade", "fanout": {fanout}, "first_nodes": {first_nodes} }}"#)
+        };
+        let scenario = |duty: &str| {
+            format!(
+                r#"{{ "name": "p", "seed": 3, "horizon_s": 100000, "network": {{
+                    "base_server": {{ "name": "bs", "upload_mbps": 1000, "download_mbps": 1000, "latency_ms": 5, "duty": {{ {duty} }} }},
+                    "groups": [ {{ "name": "n", "count": {servers}, "upload_mbps": {{ "uniform": [{slow}, {fast}] }},
+                                   "download_mbps": 1000, "latency_ms": {{ "uniform": [5, 40] }} }} ] }},
+                  "clients": [ {{ "name": "c", "upload_mbps": 1000, "download_mbps": 1000, "latency_ms": 5,
+                    "jobs": [ {{ "name": "j", "content": {{ "kind": "file", "size_mb": {size_mb}, "chunks": {chunks} }},
+                                "strategy": {strategy} }} ] }} ] }}"#,
+                fast = slow * spread,
+            )
+        };
+        let (on, off) = (run_json(&scenario("")), run_json(&scenario(r#""enabled": false"#)));
+        let acc = on.jobs[0].accountability.as_ref().unwrap();
+        prop_assert!(
+            acc.servers.iter().all(|s| s.repairs == 0 && s.activations == 0 && s.state == "completed"),
+            "{:?}",
+            acc.servers
+        );
+        prop_assert_eq!(on.jobs[0].outcome.as_str(), "closed");
+        prop_assert!(off.makespan_s.is_some() && on.makespan_s.is_some());
+    }
+}
