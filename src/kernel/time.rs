@@ -79,12 +79,25 @@ impl SimDuration {
     /// invariant and panic.
     pub fn from_secs_f64(secs: f64) -> SimDuration {
         assert!(secs >= 0.0, "negative or NaN duration: {secs}");
-        let nanos = (secs * NANOS_PER_SEC as f64 + TIE_NANOS).round();
+        let nanos = Self::shifted_nanos(secs).round();
         if nanos >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
             SimDuration(nanos as u64)
         }
+    }
+
+    /// Whether [`Self::from_secs_f64`] decides `secs` by less than [`TIE_NANOS`]: the value it
+    /// rounds lies that close to a half, so another correct float computation of the same
+    /// duration may come out one nanosecond apart.
+    pub fn near_rounding_tie(secs: f64) -> bool {
+        let shifted = Self::shifted_nanos(secs);
+        (shifted - shifted.floor() - 0.5).abs() < TIE_NANOS
+    }
+
+    /// `secs` in nanoseconds, moved up by [`TIE_NANOS`]: what [`Self::from_secs_f64`] rounds.
+    fn shifted_nanos(secs: f64) -> f64 {
+        secs * NANOS_PER_SEC as f64 + TIE_NANOS
     }
 
     /// Nanoseconds in the span.

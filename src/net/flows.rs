@@ -62,8 +62,8 @@
 //! flows send: a class with no flow restarts its clock from zero when one joins. Where the exact
 //! instant lies within `TIE_NANOS` of a rounding threshold, that float noise can still decide
 //! the nanosecond ([`super::reference`] flags such completions).
-//! [`SimDuration::from_secs_f64`] is the one rounding point. Flows completing
-//! at the same instant are handed out in flow-id order, batch by batch
+//! [`SimDuration::from_secs_f64`](crate::kernel::SimDuration::from_secs_f64) is the one rounding
+//! point. Flows completing at the same instant are handed out in flow-id order, batch by batch
 //! ([`FlowModel::pop_completed`]); a zero-byte flow on a route of positive capacities completes
 //! at its start without a re-solve, with the next batch (where the re-solve would put it).
 

@@ -10,12 +10,11 @@
 //!
 //! Right, that is, up to the last bit of a float: the model computes the same instants by
 //! another sequence of operations (a class clock instead of per-flow bytes left), so when the
-//! exact instant lies within [`TIE_NANOS`] of the threshold where
+//! exact instant lies within [`TIE_NANOS`](crate::kernel::time::TIE_NANOS) of the threshold where
 //! [`SimDuration::from_secs_f64`] rounds up instead of down, float noise may round the two one
 //! nanosecond apart. The reference says when one of its completions was such a case
 //! ([`ReferenceModel::completed_near_tie`]), so that a comparison can tell that from a bug.
 
-use crate::kernel::time::{NANOS_PER_SEC, TIE_NANOS};
 use crate::kernel::{SimDuration, SimTime};
 
 /// Naive max-min fair rates by progressive filling over every flow at once. `flows[i]` lists
@@ -70,13 +69,6 @@ struct ReferenceFlow {
     near_tie: bool,
 }
 
-/// Whether rounding `secs` to the nearest nanosecond ([`SimDuration::from_secs_f64`]) is
-/// decided by less than [`TIE_NANOS`]: the value it rounds lies that close to a half.
-fn near_rounding_tie(secs: f64) -> bool {
-    let shifted = secs * NANOS_PER_SEC as f64 + TIE_NANOS;
-    (shifted - shifted.floor() - 0.5).abs() < TIE_NANOS
-}
-
 /// Event-by-event simulation of flows under [`reference_max_min`]; flow ids are indices in
 /// start order (never reused).
 #[derive(Debug, Clone)]
@@ -123,11 +115,11 @@ impl ReferenceModel {
     fn schedule(&mut self, id: usize, now: SimTime) {
         let f = &mut self.flows[id];
         f.completion = (f.rate > 0.0).then(|| now + SimDuration::from_secs_f64(f.left / f.rate));
-        f.near_tie = f.rate > 0.0 && near_rounding_tie(f.left / f.rate);
+        f.near_tie = f.rate > 0.0 && SimDuration::near_rounding_tie(f.left / f.rate);
     }
 
     /// Whether the last completion of flow `id` handed out by [`pop_completed`](Self::pop_completed)
-    /// was scheduled from a value within [`TIE_NANOS`] of a rounding threshold: a completion
+    /// was scheduled from a value within [`TIE_NANOS`](crate::kernel::time::TIE_NANOS) of a rounding threshold: a completion
     /// that another correct float computation may put one nanosecond later or earlier.
     pub fn completed_near_tie(&self, id: usize) -> bool {
         self.flows[id].near_tie
