@@ -251,6 +251,26 @@ impl JobList {
         usize::from(self.first.is_some()) + self.rest.len()
     }
 
+    /// The record of `job`. The first job is checked before the list of the others is read:
+    /// `rest` lies nine cache lines past `first`'s start, and chaining the two iterators reads
+    /// it at once, a second cache miss on every item at 10^5 servers.
+    fn find(&self, job: JobId) -> Option<&NodeJob> {
+        match &self.first {
+            Some(first) if first.id == job => Some(first),
+            Some(_) => self.rest.iter().find(|j| j.id == job),
+            None => None,
+        }
+    }
+
+    /// [`Self::find`], mutable.
+    fn find_mut(&mut self, job: JobId) -> Option<&mut NodeJob> {
+        match &mut self.first {
+            Some(first) if first.id == job => Some(first),
+            Some(_) => self.rest.iter_mut().find(|j| j.id == job),
+            None => None,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.first.is_none()
     }
@@ -362,11 +382,11 @@ impl NodeServer {
 
     /// The server's state for `job`, if it has the job object.
     pub fn job(&self, job: JobId) -> Option<&NodeJob> {
-        self.jobs.iter().find(|j| j.id == job)
+        self.jobs.find(job)
     }
 
     fn job_mut(&mut self, job: JobId) -> Option<&mut NodeJob> {
-        self.jobs.iter_mut().find(|j| j.id == job)
+        self.jobs.find_mut(job)
     }
 
     /// Items of `job` this server holds (and can therefore forward).
