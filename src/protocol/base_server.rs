@@ -121,6 +121,11 @@ pub struct ServerReport {
     pub progress: (u32, u64),
     /// When progress was last seen.
     pub progress_at: Option<SimTime>,
+    /// When the base server learned the server's current tenth of the content (or that it was
+    /// reached): its place among the servers of the same tenth in the help order. Unlike
+    /// `progress_at` it does not move when a status answer shows bytes within the tenth, so
+    /// the duty's queries do not reorder whom the base server helps.
+    decile_at: Option<SimTime>,
     /// The time between the last two progress observations.
     progress_gap: Option<SimDuration>,
     /// The server's source, as last reported.
@@ -186,6 +191,7 @@ impl Default for ServerReport {
             received_at: None,
             progress: (0, 0),
             progress_at: None,
+            decile_at: None,
             progress_gap: None,
             source: None,
             commands_completed: 0,
@@ -221,12 +227,15 @@ impl ServerReport {
     }
 
     /// Its place among the servers the base server may offer help to (fewest tenths of the
-    /// content first, then oldest progress), while it is one: pending, reached, not holding
-    /// the content, not yet helped. The key only grows (tenths and progress times never go
-    /// back), and a server that stops being one never becomes one again.
+    /// content first, then the longest at that tenth, as far as the base server knows), while
+    /// it is one: pending, reached, not holding the content, not yet helped. The key only
+    /// grows (tenths and the times they were learned never go back), and a server that stops
+    /// being one never becomes one again. It changes only with what the servers' notices tell
+    /// (reach, tenths), which status answers repeat later, never sooner: so the order, and with
+    /// it a fault-free job's course, is the same with the duty's queries and without them.
     fn help_key(&self) -> Option<(u32, SimTime)> {
         (self.pending() && self.received_at.is_none() && self.reached_at.is_some() && !self.helped)
-            .then(|| (self.decile, self.progress_at.unwrap_or(SimTime::ZERO)))
+            .then(|| (self.decile, self.decile_at.unwrap_or(SimTime::ZERO)))
     }
 
     /// Its entry in a job's help queue (for `server`, this report's server), if a candidate.
@@ -584,6 +593,7 @@ impl BaseServer {
                 report.source = Some(source);
                 if report.reached_at.is_none() {
                     report.reached_at = Some(now);
+                    report.decile_at = Some(now);
                     state.reached += 1;
                     Self::saw_progress(state, from, now);
                     state.enqueue_help(from);
@@ -597,7 +607,7 @@ impl BaseServer {
                     report.progress = (items_held, 0);
                     Self::saw_progress(state, from, now);
                 }
-                if Self::note_decile(state, from, items_held) && state.closed_at.is_none() {
+                if Self::note_decile(state, from, items_held, now) && state.closed_at.is_none() {
                     Self::progress(state, job, from, out);
                 }
             }
@@ -682,13 +692,14 @@ impl BaseServer {
 
     /// Records the tenth of the content `server` holds; true when the job's overall percentage
     /// moved (the client should hear of it).
-    fn note_decile(state: &mut BaseJob, server: HostId, items_held: u32) -> bool {
+    fn note_decile(state: &mut BaseJob, server: HostId, items_held: u32, now: SimTime) -> bool {
         let chunks = state.object.content.chunks.max(1);
         let decile = (items_held.min(chunks) as u64 * 10 / chunks as u64) as u32;
         let Some(report) = state.reports.get_mut(&server) else { return false };
         if decile > report.decile {
             state.deciles += (decile - report.decile) as u64;
             report.decile = decile;
+            report.decile_at = Some(now);
             let percent = (state.deciles * 10 / state.object.servers.len() as u64) as u32;
             if percent > state.reported_percent {
                 state.reported_percent = percent;
@@ -720,11 +731,12 @@ impl BaseServer {
             report.received_at = Some(now);
             if report.reached_at.is_none() {
                 report.reached_at = Some(now);
+                report.decile_at = Some(now);
                 state.reached += 1;
             }
             state.holders += 1;
             Self::saw_progress(state, from, now);
-            Self::note_decile(state, from, chunks);
+            Self::note_decile(state, from, chunks, now);
             if state.closed_at.is_none() {
                 Self::progress(state, job, from, out);
             }
@@ -1218,6 +1230,7 @@ impl BaseServer {
         report.answers += 1;
         if status.has_job && report.reached_at.is_none() {
             report.reached_at = Some(now);
+            report.decile_at = Some(now);
             state.reached += 1;
             state.help_queue.extend(report.help_entry(server));
         }
