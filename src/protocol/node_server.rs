@@ -31,8 +31,17 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A dynamic switch needs the newcomer to hold at least this many items more than the
-/// receiver: a switch for the last few items costs more than it saves.
+/// receiver (or a tenth of the content's chunks, when that is fewer): a switch for the last few
+/// items costs more than it saves.
 pub const MIN_ITEMS_TO_SWITCH: u32 = 4;
+
+/// Items a newcomer must hold beyond the receiver's for a dynamic switch to it: four, or a tenth
+/// of the content (rounded up) when the content has fewer than 40 chunks. A file of a few large
+/// chunks is never four items ahead anywhere, yet switching to a faster source halfway through
+/// a chunk pays (the new source continues at the byte offset).
+pub fn items_ahead_to_switch(chunks: u32) -> u32 {
+    MIN_ITEMS_TO_SWITCH.min(chunks.div_ceil(10)).max(1)
+}
 
 /// A command's life at one node server.
 #[derive(Debug, Clone, PartialEq)]
@@ -605,12 +614,12 @@ impl NodeServer {
         let offered = rate_bps.min(download);
         // A switch costs a round trip of control messages: it is only worth it with enough
         // content left to move at the better rate (a tenth of it, and at least
-        // `MIN_ITEMS_TO_SWITCH` items the newcomer already holds).
+        // `items_ahead_to_switch` items the newcomer already holds).
         let missing = state.job.content.chunks - state.chunks_held;
         let receiving = state.received_at.is_none()
             && state.source.is_some_and(|(h, _)| h != from)
             && state.switching_to.is_none()
-            && items_held >= state.held + MIN_ITEMS_TO_SWITCH
+            && items_held >= state.held + items_ahead_to_switch(state.job.content.chunks)
             && missing * 10 >= state.job.content.chunks;
         if s.dynamic_switching
             && receiving
@@ -976,6 +985,14 @@ impl SourceHost for NodeServer {
 mod tests {
     use super::*;
     use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn a_switch_needs_four_items_ahead_or_a_tenth_of_a_small_content() {
+        for (chunks, ahead) in [(1, 1), (2, 1), (10, 1), (11, 2), (25, 3), (31, 4), (39, 4), (40, 4), (256, 4)] {
+            assert_eq!(items_ahead_to_switch(chunks), ahead, "{chunks} chunks");
+        }
+        assert_eq!(items_ahead_to_switch(0), 1, "never zero: the newcomer is ahead");
+    }
 
     #[test]
     fn a_job_is_reached_through_the_first_line_of_its_record() {

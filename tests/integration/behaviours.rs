@@ -40,6 +40,31 @@ fn dynamic_switching_rescues_full_lists() {
 }
 
 #[test]
+fn dynamic_switching_works_for_a_file_of_few_large_chunks() {
+    // switching-on.json (32 MB) as one chunk, then two: a server that is halfway through a chunk
+    // from a slow source takes a faster one that holds it (and continues at the byte offset).
+    // When a newcomer had to hold four items more, no offer was ever taken below four chunks:
+    // the makespan with switching was the one without it (419.4 s and 244.4 s).
+    let doc = load("switching-on");
+    for chunks in [1, 2] {
+        let with = |switching: bool| {
+            let mut doc = doc.clone();
+            doc["clients"][0]["jobs"][0]["content"]["chunks"] = json!(chunks);
+            doc["clients"][0]["jobs"][0]["strategy"]["dynamic_switching"] = json!(switching);
+            run(doc, None)
+        };
+        let (on, off) = (with(true), with(false));
+        assert!(on.jobs[0].switches > 0, "{chunks} chunk(s): nobody switched");
+        assert!(
+            makespan(&on) < 0.5 * makespan(&off),
+            "{chunks} chunk(s): {} with switching, {} without",
+            makespan(&on),
+            makespan(&off)
+        );
+    }
+}
+
+#[test]
 fn the_rate_sort_order_keeps_slow_servers_at_the_leaves() {
     let (on, off) = (run(load("rate-sort-on"), None), run(load("rate-sort-off"), None));
     assert!(makespan(&on) < makespan(&off));
