@@ -60,7 +60,7 @@ impl FlowModel {
             if t > now {
                 break;
             }
-            while let Some((_, id)) = self.resources[class as usize].members.peek() {
+            while let Some(id) = self.resources[class as usize].members.peek_id() {
                 if self.member_completion(FlowId(id)).is_none_or(|t| t > now) {
                     break;
                 }
@@ -162,8 +162,8 @@ impl FlowModel {
 
     /// Updates the completion heap's entry of `class` from its earliest flow.
     pub(super) fn refresh_entry(&mut self, class: u32) {
-        let next = match self.resources[class as usize].members.peek() {
-            Some((_, id)) => self.member_completion(FlowId(id)),
+        let next = match self.resources[class as usize].members.peek_id() {
+            Some(id) => self.member_completion(FlowId(id)),
             None => None,
         };
         match next {

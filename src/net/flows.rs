@@ -655,6 +655,25 @@ mod tests {
 
     const MB: f64 = 1e6;
 
+    #[test]
+    fn a_completion_reads_the_first_two_lines_of_its_class() {
+        // The binding test and status in the first line, the class clock (its epoch, the id
+        // of its earliest flow, level, clock) in the first two: the two lines of an aligned
+        // pair, which the processor fetches together.
+        use std::mem::offset_of;
+        assert_eq!(std::mem::align_of::<Resource>(), 64);
+        let ends = [
+            offset_of!(Resource, level_epoch) + 8,
+            offset_of!(Resource, members) + std::mem::size_of::<IndexedHeap<Finish>>(),
+            offset_of!(Resource, level) + 8,
+            offset_of!(Resource, clock) + 8,
+            offset_of!(Resource, clock_at) + 8,
+        ];
+        for end in ends {
+            assert!(end <= 128, "field ends at byte {end}");
+        }
+    }
+
     /// Runs flows to completion and returns each flow's finish time in seconds.
     fn run_to_completion(model: &mut FlowModel, ids: &[FlowId]) -> Vec<f64> {
         let mut finish = vec![f64::NAN; ids.len()];

@@ -24,11 +24,15 @@ const ARITY: usize = 4;
 #[derive(Debug, Clone)]
 pub struct IndexedHeap<K> {
     entries: Vec<(K, u32)>,
+    /// The id of the smallest entry ([`ABSENT`] when empty), kept beside the vector's header:
+    /// asking which id comes first ([`Self::peek_id`]) does not load the entries, which for a
+    /// heap kept in a larger record (a class's flows) is one dependent cache miss less.
+    top: u32,
 }
 
 impl<K> Default for IndexedHeap<K> {
     fn default() -> Self {
-        IndexedHeap { entries: Vec::new() }
+        IndexedHeap { entries: Vec::new(), top: ABSENT }
     }
 }
 
@@ -47,6 +51,12 @@ impl<K: Ord + Copy> IndexedHeap<K> {
     /// The smallest entry.
     pub fn peek(&self) -> Option<(K, u32)> {
         self.entries.first().copied()
+    }
+
+    /// The id of the smallest entry, read without the entries.
+    pub fn peek_id(&self) -> Option<u32> {
+        debug_assert_eq!(self.top, self.entries.first().map_or(ABSENT, |e| e.1), "cached top");
+        (self.top != ABSENT).then_some(self.top)
     }
 
     /// Inserts `id` with `key`, or moves it to `key` if it is already in.
@@ -78,7 +88,9 @@ impl<K: Ord + Copy> IndexedHeap<K> {
         positions[id as usize] = ABSENT;
         let i = p as usize;
         let (key, _) = self.entries.swap_remove(i);
-        if i < self.entries.len() {
+        if self.entries.is_empty() {
+            self.top = ABSENT;
+        } else if i < self.entries.len() {
             positions[self.entries[i].1 as usize] = i as u32;
             self.sift_down(positions, i);
             self.sift_up(positions, i);
@@ -114,6 +126,9 @@ impl<K: Ord + Copy> IndexedHeap<K> {
         }
         self.entries[i] = entry;
         positions[entry.1 as usize] = i as u32;
+        if i == 0 {
+            self.top = entry.1;
+        }
     }
 
     /// Moves the entry at `i` down to its place.
@@ -136,10 +151,16 @@ impl<K: Ord + Copy> IndexedHeap<K> {
             }
             self.entries[i] = self.entries[smallest];
             positions[self.entries[i].1 as usize] = i as u32;
+            if i == 0 {
+                self.top = self.entries[0].1;
+            }
             i = smallest;
         }
         self.entries[i] = entry;
         positions[entry.1 as usize] = i as u32;
+        if i == 0 {
+            self.top = entry.1;
+        }
     }
 }
 
@@ -239,6 +260,8 @@ mod tests {
                 for (p, e) in heap.entries().iter().enumerate() {
                     prop_assert_eq!(positions[e.1 as usize], p as u32);
                 }
+                let smallest = model.iter().min().map(|&(_, id)| id);
+                prop_assert_eq!(heap.peek_id(), smallest);
                 prop_assert_eq!(heap.len(), model.len());
                 prop_assert_eq!(heap.is_empty(), model.is_empty());
             }
