@@ -278,8 +278,8 @@ pub struct BaseJob {
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
     pub reports: BTreeMap<HostId, ServerReport>,
-    /// The servers the base server may offer help to, by (tenths, progress time, server): one
-    /// entry per reached server, entered when it is reached and kept up lazily (see
+    /// The servers the base server may offer help to, by (tenths, when the tenth was learned,
+    /// server): one entry per reached server, entered when it is reached and kept up lazily (see
     /// [`BaseServer::help`]), so that helping costs no pass over every report.
     help_queue: BTreeSet<(u32, SimTime, HostId)>,
     /// What the base server chose for an automatic cascade.
@@ -520,9 +520,9 @@ impl BaseServer {
     }
 
     /// With free connections and the whole content, the base server offers itself to the
-    /// servers it knows to lag most (fewest tenths of the content reported, oldest progress),
-    /// each at most once: they switch to it if it beats the rate they measure ([0073]). The
-    /// base server's upload then does not idle once the first nodes are served.
+    /// servers it knows to lag most (fewest tenths of the content reported, then the longest at
+    /// that tenth), each at most once: they switch to it if it beats the rate they measure
+    /// ([0073]). The base server's upload then does not idle once the first nodes are served.
     fn help(&mut self, job: JobId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
         let s = state.object.strategy;
