@@ -226,6 +226,12 @@ impl ServerReport {
         self.verdict == Verdict::Pending
     }
 
+    /// The base server learned that the server holds the job object: it is at tenth 0 since.
+    fn note_reached(&mut self, now: SimTime) {
+        self.reached_at = Some(now);
+        self.decile_at = Some(now);
+    }
+
     /// Its place among the servers the base server may offer help to (fewest tenths of the
     /// content first, then the longest at that tenth, as far as the base server knows), while
     /// it is one: pending, reached, not holding the content, not yet helped. The key only
@@ -592,8 +598,7 @@ impl BaseServer {
                 let Some(report) = state.reports.get_mut(&from) else { return };
                 report.source = Some(source);
                 if report.reached_at.is_none() {
-                    report.reached_at = Some(now);
-                    report.decile_at = Some(now);
+                    report.note_reached(now);
                     state.reached += 1;
                     Self::saw_progress(state, from, now);
                     state.enqueue_help(from);
@@ -730,8 +735,7 @@ impl BaseServer {
         if report.received_at.is_none() {
             report.received_at = Some(now);
             if report.reached_at.is_none() {
-                report.reached_at = Some(now);
-                report.decile_at = Some(now);
+                report.note_reached(now);
                 state.reached += 1;
             }
             state.holders += 1;
@@ -1229,8 +1233,7 @@ impl BaseServer {
         }
         report.answers += 1;
         if status.has_job && report.reached_at.is_none() {
-            report.reached_at = Some(now);
-            report.decile_at = Some(now);
+            report.note_reached(now);
             state.reached += 1;
             state.help_queue.extend(report.help_entry(server));
         }
