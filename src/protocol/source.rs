@@ -104,10 +104,7 @@ struct Outstanding {
 }
 
 /// A source's distribution state for one job.
-// `paused` first, in declaration order: the one field read on every item the node receives
-// (see `NodeJob`'s layout).
 #[derive(Debug, Clone)]
-#[repr(C)]
 pub struct Forwarder {
     /// Children whose stream is paused: the next item each needs.
     paused: BTreeMap<HostId, u32>,
@@ -440,6 +437,11 @@ impl Forwarder {
         self.outstanding.clear();
         self.paused.clear();
         self.reopened.clear();
+    }
+
+    /// True when some child's stream is paused, waiting for new items.
+    pub fn has_paused_children(&self) -> bool {
+        !self.paused.is_empty()
     }
 
     /// The host now holds `held` items of `job`: reopen the paused streams of children that
