@@ -39,7 +39,7 @@ impl FlowModel {
         if !self.due.is_empty() || !self.zero_byte.is_empty() {
             return Some(self.due_at);
         }
-        self.completions.peek().map(|(t, _)| t)
+        self.completions.peek().map(|((t, _), _)| t)
     }
 
     /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
@@ -56,16 +56,21 @@ impl FlowModel {
         }
         // Pending changes made at `now` do not affect what completes at `now`: the old rates
         // held until this instant.
-        while let Some((t, class)) = self.completions.peek() {
+        while let Some(((t, earliest), class)) = self.completions.peek() {
             if t > now {
                 break;
             }
-            while let Some(id) = self.resources[class as usize].members.peek_id() {
+            // The entry names the class's earliest flow, so that flow's record is fetched
+            // beside the class's instead of after it (at 10^5 classes both are cache misses).
+            debug_assert_eq!(Some(earliest), self.resources[class as usize].members.peek_id(), "entry's flow");
+            let mut next = Some(earliest);
+            while let Some(id) = next {
                 if self.member_completion(FlowId(id)).is_none_or(|t| t > now) {
                     break;
                 }
                 self.resources[class as usize].members.remove(&mut self.member_pos, id);
                 self.mark_due(FlowId(id), now);
+                next = self.resources[class as usize].members.peek_id();
             }
             self.refresh_entry(class);
         }
@@ -163,11 +168,11 @@ impl FlowModel {
     /// Updates the completion heap's entry of `class` from its earliest flow.
     pub(super) fn refresh_entry(&mut self, class: u32) {
         let next = match self.resources[class as usize].members.peek_id() {
-            Some(id) => self.member_completion(FlowId(id)),
+            Some(id) => self.member_completion(FlowId(id)).map(|t| (t, id)),
             None => None,
         };
         match next {
-            Some(t) => self.completions.set(&mut self.completion_pos, class, t),
+            Some(entry) => self.completions.set(&mut self.completion_pos, class, entry),
             None => {
                 self.completions.remove(&mut self.completion_pos, class);
             }

@@ -219,8 +219,10 @@ pub struct FlowModel {
     pub(super) group_index: HashMap<u64, u32, BuildHasherDefault<PairHasher>>,
     /// Position of each flow in its class's heap.
     pub(super) member_pos: Vec<u32>,
-    /// One entry per class with a pending completion: its earliest completion instant.
-    pub(super) completions: IndexedHeap<SimTime>,
+    /// One entry per class with a pending completion: its earliest completion instant and the
+    /// flow that completes then (the class's earliest; among classes of one instant the order
+    /// does not matter, the flows due are handed out by id).
+    pub(super) completions: IndexedHeap<(SimTime, u32)>,
     pub(super) completion_pos: Vec<u32>,
     /// Flows all sent by `due_at`, not yet handed out, by id.
     pub(super) due: SmallIdSet,
