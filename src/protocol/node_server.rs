@@ -248,7 +248,8 @@ impl NodeJob {
 }
 
 /// A node server's jobs in order of arrival, the first inline. Reaching it reads the first cache
-/// line of its record only: the `Option`'s tag is the job object's pointer, in that line. (A
+/// line of its record only: the `Option`'s tag, and the engine's `Option<NodeServer>`'s, is a
+/// niche of a field in that line (the compiled `is_some` reads `received_at`'s tag byte). (A
 /// `SmallVec` of these 64-byte aligned records keeps its length in a line of its own, one more
 /// cache miss per item at 10^5 servers.)
 #[derive(Debug, Clone, Default)]
@@ -1042,7 +1043,7 @@ mod tests {
 
     #[test]
     fn a_job_is_reached_through_the_first_line_of_its_record() {
-        // The first job's `Option` tag is a niche of its record (the job object's pointer),
+        // The first job's `Option` tag is a niche of its record (a field of its first line),
         // and what a sending server is asked on every item sits in the record's first line.
         assert_eq!(size_of::<Option<NodeJob>>(), size_of::<NodeJob>());
         for end in [
