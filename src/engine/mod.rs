@@ -24,6 +24,7 @@
 //! Every processed event is folded into the run's [`TraceHash`].
 
 pub mod faults;
+mod lookahead;
 pub mod transport;
 
 use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
@@ -350,6 +351,8 @@ pub struct Engine {
     flows: FlowModel,
     topology: Topology,
     flow_owner: Vec<FlowOwner>,
+    /// How far the records of the next events have been asked for.
+    ahead: lookahead::Lookahead,
     streams: Vec<Stream>,
     /// Per stream slot, beside `streams`.
     streams_cold: Vec<StreamCold>,
@@ -506,6 +509,7 @@ impl Engine {
             flows,
             topology,
             flow_owner: Vec::new(),
+            ahead: lookahead::Lookahead::default(),
             streams: Vec::new(),
             streams_cold: Vec::new(),
             free_streams: Vec::new(),
@@ -603,14 +607,23 @@ impl Engine {
             if now > self.horizon {
                 break;
             }
+            // Before and after every event, the records of the next ones are asked for from
+            // memory (`lookahead`): nothing changes, they only load while this one is handled.
             if flow_first {
                 self.queue.advance_to(now);
                 self.flow_time = now;
+                self.look_ahead();
+                let mut batch_start = true;
                 while let Some(flow) = self.flows.pop_completed(now) {
+                    self.look_ahead_in_batch(std::mem::take(&mut batch_start));
+                    self.ahead.completing(flow);
+                    self.look_ahead();
                     self.on_flow_completed(now, flow);
+                    self.ahead.count_handled();
                 }
             } else {
                 let (now, event) = self.queue.pop().expect("peeked");
+                self.look_ahead();
                 if let Event::Timer { host, timer, incarnation, serial } = event {
                     let h = host.0 as usize;
                     if self.timers.get(&(host, timer)) != Some(&serial) {
@@ -624,7 +637,9 @@ impl Engine {
                 self.trace.record(&event.trace_words(now));
                 self.last_event = now;
                 self.handle(now, event);
+                self.ahead.count_handled();
             }
+            self.look_ahead();
         }
         for id in 0..self.streams.len() as u32 {
             self.settle_arrivals(id);

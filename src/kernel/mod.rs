@@ -5,6 +5,7 @@
 //! then insertion sequence), randomness only from seeded ChaCha streams ([`rng`]) and a stable
 //! fingerprint of what happened ([`trace`]).
 
+pub mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod time;

@@ -47,6 +47,9 @@ pub struct EventQueue<E> {
     last: u64,
     /// The smallest pending time, when known (pushes keep it; a pop forgets it).
     least: Option<u64>,
+    /// Where the first-pushed event of time `least` is, `(bucket, index)`, while `least` is
+    /// known and bucket 0 is empty (when it is not, its front is next).
+    least_slot: (usize, usize),
     len: usize,
     now: SimTime,
 }
@@ -66,6 +69,7 @@ impl<E> EventQueue<E> {
             occupied: [0; 2],
             last: 0,
             least: None,
+            least_slot: (0, 0),
             len: 0,
             now: SimTime::ZERO,
         }
@@ -82,22 +86,25 @@ impl<E> EventQueue<E> {
         let time = time.as_nanos();
         // `time >= now >= last`: the time is never below the last popped one.
         debug_assert!(time >= self.last);
-        self.least = match self.least {
-            Some(least) => Some(least.min(time)),
-            None if self.len == 0 => Some(time),
-            None => None,
-        };
-        self.insert(time, event);
+        let slot = self.insert(time, event);
+        match self.least {
+            Some(least) if time < least => (self.least, self.least_slot) = (Some(time), slot),
+            None if self.len == 0 => (self.least, self.least_slot) = (Some(time), slot),
+            _ => {}
+        }
         self.len += 1;
     }
 
-    fn insert(&mut self, time: u64, event: E) {
+    /// Files `event` in its bucket; returns where it went, `(bucket, index)`.
+    fn insert(&mut self, time: u64, event: E) -> (usize, usize) {
         let b = bucket(time, self.last);
         if b == 0 {
             self.current.push_back(event);
+            (0, self.current.len() - 1)
         } else {
             self.buckets[b].push((time, event));
             self.occupied[(b - 1) / 64] |= 1 << ((b - 1) % 64);
+            (b, self.buckets[b].len() - 1)
         }
     }
 
@@ -117,9 +124,28 @@ impl<E> EventQueue<E> {
         }
         if self.least.is_none() {
             let b = self.lowest_bucket();
-            self.least = self.buckets[b].iter().map(|&(t, _)| t).min();
+            // The first entry of the smallest time (`min_by_key` keeps the first of equals, and
+            // entries of one time are in push order).
+            let (i, &(t, _)) = self.buckets[b]
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (t, _))| *t)
+                .expect("the lowest bucket is not empty");
+            (self.least, self.least_slot) = (Some(t), (b, i));
         }
         self.least
+    }
+
+    /// The event [`Self::pop`] would return next (`&mut`: it may have to find it, and
+    /// remembers where until the next pop). Used to fetch that event's records early.
+    pub fn peek(&mut self) -> Option<&E> {
+        if !self.current.is_empty() {
+            return self.current.front();
+        }
+        let least = self.least_time()?;
+        let (b, i) = self.least_slot;
+        debug_assert_eq!(self.buckets[b][i].0, least, "the remembered slot holds the smallest time");
+        Some(&self.buckets[b][i].1)
     }
 
     /// The time of the earliest pending event (`&mut`: it may have to find it, and remembers it
@@ -139,7 +165,7 @@ impl<E> EventQueue<E> {
             let mut spilled = std::mem::take(&mut self.buckets[b]);
             self.occupied[(b - 1) / 64] &= !(1 << ((b - 1) % 64));
             for (t, e) in spilled.drain(..) {
-                self.insert(t, e);
+                let _ = self.insert(t, e);
             }
             // Keep a small allocation for the next entries; give a large one back, or every
             // bucket would keep the most it ever held (at once, many times the queue).
@@ -210,7 +236,7 @@ mod tests {
 
     proptest::proptest! {
         /// Against a binary heap of `(time, seq)`: any interleaving of pops and pushes at or
-        /// after "now" pops the same events at the same times.
+        /// after "now" pops the same events at the same times, and `peek` names the next.
         #[test]
         fn pops_like_a_binary_heap(ops in proptest::collection::vec((0u8..3, 0u64..1_000, 0u32..4), 1..400)) {
             use std::cmp::Reverse;
@@ -231,6 +257,7 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(q.len(), reference.len());
                 proptest::prop_assert_eq!(q.peek_time(), reference.peek().map(|Reverse((t, _))| SimTime(*t)));
+                proptest::prop_assert_eq!(q.peek().copied(), reference.peek().map(|Reverse((_, s))| *s));
             }
         }
     }

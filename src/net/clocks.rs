@@ -26,6 +26,17 @@ impl Ord for Finish {
     }
 }
 
+/// A pending completion: the instant `flow` has sent everything, under the rates solved so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Upcoming {
+    /// When it completes.
+    pub at: SimTime,
+    /// The flow that completes.
+    pub flow: FlowId,
+    /// Its class (the resource whose share sets its rate).
+    class: u32,
+}
+
 impl FlowModel {
     /// Time of the earliest pending completion (solving pending changes first).
     pub fn next_completion(&mut self) -> Option<SimTime> {
@@ -40,6 +51,38 @@ impl FlowModel {
             return Some(self.due_at);
         }
         self.completions.peek().map(|((t, _), _)| t)
+    }
+
+    /// The next two completions under the rates solved so far, earliest first (the earliest
+    /// class's earliest flow, and the second class's).
+    pub fn next_completions(&self) -> [Option<Upcoming>; 2] {
+        let upcoming = |((at, flow), class): ((SimTime, u32), u32)| Upcoming { at, flow: FlowId(flow), class };
+        [self.completions.peek().map(upcoming), self.completions.peek_second().map(upcoming)]
+    }
+
+    /// Asks for the records a completion reads, so that they load while something else is
+    /// handled: `deeper` false, the class's record, the flow's and its heap position; true
+    /// (once those have arrived), the class's heap of flows, found through the class's record.
+    pub fn prefetch_completion(&self, c: &Upcoming, deeper: bool) {
+        use crate::kernel::prefetch::{prefetch, prefetch_lines};
+        if deeper {
+            self.resources[c.class as usize].members.prefetch_entries();
+        } else {
+            prefetch_lines(&self.resources[c.class as usize], 2);
+            prefetch_lines(&self.flows[c.flow.0 as usize], 2);
+            prefetch(&self.member_pos[c.flow.0 as usize]);
+        }
+    }
+
+    /// The flows due now and not handed out yet, lowest id (the next handed out) first, up to
+    /// `n`.
+    pub fn due_flows(&self, n: usize) -> impl Iterator<Item = FlowId> + '_ {
+        self.due.first_few(n).map(FlowId)
+    }
+
+    /// Asks for `flow`'s record (a paused flow about to be resumed).
+    pub fn prefetch_flow(&self, flow: FlowId) {
+        crate::kernel::prefetch::prefetch_lines(&self.flows[flow.0 as usize], 2);
     }
 
     /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
@@ -63,6 +106,11 @@ impl FlowModel {
             // The entry names the class's earliest flow, so that flow's record is fetched
             // beside the class's instead of after it (at 10^5 classes both are cache misses).
             debug_assert_eq!(Some(earliest), self.resources[class as usize].members.peek_id(), "entry's flow");
+            // Flows of a class often complete together (siblings started together): their
+            // records are asked for at once, instead of one miss after the other below.
+            for id in self.resources[class as usize].members.first_ids(1 + 4) {
+                crate::kernel::prefetch::prefetch_lines(&self.flows[id as usize], 2);
+            }
             let mut next = Some(earliest);
             while let Some(id) = next {
                 if self.member_completion(FlowId(id)).is_none_or(|t| t > now) {

@@ -53,10 +53,27 @@ impl<K: Ord + Copy> IndexedHeap<K> {
         self.entries.first().copied()
     }
 
+    /// The second smallest entry (the smallest child of the smallest).
+    pub fn peek_second(&self) -> Option<(K, u32)> {
+        self.entries.get(1..(1 + ARITY).min(self.entries.len()))?.iter().min().copied()
+    }
+
     /// The id of the smallest entry, read without the entries.
     pub fn peek_id(&self) -> Option<u32> {
         debug_assert_eq!(self.top, self.entries.first().map_or(ABSENT, |e| e.1), "cached top");
         (self.top != ABSENT).then_some(self.top)
+    }
+
+    /// The ids of the first entries (the smallest and its first children), up to `n`.
+    pub fn first_ids(&self, n: usize) -> impl Iterator<Item = u32> + '_ {
+        self.entries.iter().take(n).map(|e| e.1)
+    }
+
+    /// Asks for the first line of the entries (the smallest and its first children).
+    pub fn prefetch_entries(&self) {
+        if let Some(first) = self.entries.first() {
+            crate::kernel::prefetch::prefetch(first);
+        }
     }
 
     /// Inserts `id` with `key`, or moves it to `key` if it is already in.
@@ -214,6 +231,11 @@ impl SmallIdSet {
         }
     }
 
+    /// The smallest ids, up to `n`, smallest first.
+    pub fn first_few(&self, n: usize) -> impl Iterator<Item = u32> + '_ {
+        self.small.iter().rev().chain(self.large.iter()).take(n).copied()
+    }
+
     /// Removes and returns the smallest id.
     pub fn pop_first(&mut self) -> Option<u32> {
         self.small.pop().or_else(|| self.large.pop_first())
@@ -262,6 +284,9 @@ mod tests {
                 }
                 let smallest = model.iter().min().map(|&(_, id)| id);
                 prop_assert_eq!(heap.peek_id(), smallest);
+                let mut sorted = model.clone();
+                sorted.sort();
+                prop_assert_eq!(heap.peek_second(), sorted.get(1).map(|&(k, id)| (k, id)));
                 prop_assert_eq!(heap.len(), model.len());
                 prop_assert_eq!(heap.is_empty(), model.is_empty());
             }
@@ -281,6 +306,8 @@ mod tests {
                     _ => proptest::prop_assert_eq!(set.pop_first(), reference.pop_first()),
                 }
                 proptest::prop_assert_eq!(set.is_empty(), reference.is_empty());
+                let first: Vec<u32> = set.first_few(3).collect();
+                proptest::prop_assert_eq!(first, reference.iter().take(3).copied().collect::<Vec<_>>());
             }
             while let Some(id) = reference.pop_first() {
                 proptest::prop_assert_eq!(set.pop_first(), Some(id));

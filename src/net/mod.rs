@@ -18,6 +18,7 @@ mod heap;
 pub mod reference;
 pub mod topology;
 
+pub use clocks::Upcoming;
 pub use flows::{FlowId, FlowModel, ResourceId};
 pub use reference::{reference_max_min, ReferenceModel};
 pub use topology::{HostId, HostSpec, LinkSpec, Route, Topology, TopologyError};

@@ -410,6 +410,22 @@ impl NodeServer {
         self.jobs.find_mut(job)
     }
 
+    /// Asks for the two lines of the first job's record that every item reads (held count,
+    /// parent, flags; bytes and rate measure), given the server's slot: nothing is read, not even
+    /// whether the slot holds a server, so the call costs no cache miss of its own.
+    pub fn prefetch_first_job(slot: &Option<NodeServer>) {
+        crate::kernel::prefetch::prefetch_lines_at(Self::first_job_address(slot), 2);
+    }
+
+    /// Where the first job's record is when `slot` holds a server with a job, computed without
+    /// reading the slot: an `Option<NodeServer>`'s server starts at the slot's address (its tag
+    /// is a niche inside the first job's record, see [`NodeJob`]), and so does the
+    /// `Option<NodeJob>`'s record (a test checks both against real servers).
+    fn first_job_address(slot: &Option<NodeServer>) -> *const u8 {
+        let offset = std::mem::offset_of!(NodeServer, jobs) + std::mem::offset_of!(JobList, first);
+        (slot as *const Option<NodeServer>).cast::<u8>().wrapping_add(offset)
+    }
+
     /// Items of `job` this server holds (and can therefore forward).
     pub fn held(&self, job: JobId) -> u32 {
         self.job(job).map_or(0, |j| j.held)
@@ -1039,6 +1055,22 @@ mod tests {
             assert_eq!(items_ahead_to_switch(chunks), ahead, "{chunks} chunks");
         }
         assert_eq!(items_ahead_to_switch(0), 1, "never zero: the newcomer is ahead");
+    }
+
+    /// The address `prefetch_first_job` asks for is the first job's record, for every server
+    /// of a cascade that ran.
+    #[test]
+    fn the_first_job_is_fetched_where_it_is() {
+        let scenario = crate::scenario::load(std::path::Path::new("scenarios/quickstart.json")).expect("bundled");
+        let run = crate::simulate(&scenario, &crate::RunOptions::default()).expect("runs");
+        let mut servers = 0;
+        for slot in run.engine.nodes() {
+            if let Some(first) = slot.as_ref().and_then(|node| node.jobs.first.as_ref()) {
+                assert_eq!(NodeServer::first_job_address(slot), (first as *const NodeJob).cast::<u8>());
+                servers += 1;
+            }
+        }
+        assert!(servers > 0, "the scenario has node servers with jobs");
     }
 
     #[test]

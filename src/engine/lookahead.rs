@@ -1,0 +1,220 @@
+//! Fetching the records of the next events while the current one is handled.
+//!
+//! A run of 10^5 servers and more waits on memory for most of its time: nearly every record an
+//! event reads (the stream, the receiver's or sender's job record, the flow and its class in
+//! the bandwidth model) is in no cache, and each event reads a chain of them, one naming the
+//! next. The next events are known while the current one is handled: the event queue's head
+//! and the flow model's next completions. So before and after every event the engine asks the
+//! processor for their records ([`crate::kernel::prefetch`]) in stages: first what the event
+//! itself names, then, one event later when those lines have arrived, what they name. Nothing
+//! is written and no decision depends on it, so no result can (the trace hashes and the bundled
+//! scenarios' outputs are the same with and without it).
+//!
+//! Not a protocol mechanism: this is how the simulator runs the patent's cascade ([0041]-[0077])
+//! at scale, not part of what it simulates.
+
+use super::{Engine, Event, FlowOwner, Sending};
+use crate::kernel::prefetch::prefetch;
+use crate::net::{FlowId, Upcoming};
+use crate::protocol::node_server::NodeServer;
+
+/// How far the records of the next events have been asked for (see [`Engine::look_ahead`]).
+#[derive(Default)]
+pub(super) struct Lookahead {
+    /// Events and completions handled so far: a stage is asked for only once something was
+    /// handled since the one before, which gives its records time to arrive.
+    handled: u64,
+    completion: Stages<FlowId>,
+    arrival: Stages<(u32, u32)>,
+}
+
+impl Lookahead {
+    /// An event or a completion was handled.
+    pub(super) fn count_handled(&mut self) {
+        self.handled += 1;
+    }
+
+    /// `flow` completes now: its next completion is another event, asked for from the start.
+    pub(super) fn completing(&mut self, flow: FlowId) {
+        self.completion.forget(flow);
+    }
+}
+
+/// The stages asked for of the next events of one kind (up to two), named by their keys.
+struct Stages<K> {
+    slots: [Option<Staged<K>>; 2],
+}
+
+/// An event whose records were asked for: `done` stages so far, the last when
+/// `Lookahead::handled` stood at `at`.
+#[derive(Clone, Copy)]
+struct Staged<K> {
+    key: K,
+    done: u8,
+    at: u64,
+}
+
+impl<K> Default for Stages<K> {
+    fn default() -> Self {
+        Stages { slots: [None, None] }
+    }
+}
+
+impl<K: PartialEq + Copy> Stages<K> {
+    /// The slot of `key`, taken over from an event other than `keep` if `key` has none.
+    fn slot(&mut self, key: K, keep: Option<K>) -> &mut Staged<K> {
+        let i = match self.slots.iter().position(|s| s.is_some_and(|s| s.key == key)) {
+            Some(i) => i,
+            None => {
+                let i = usize::from(self.slots[0].is_some_and(|s| Some(s.key) == keep));
+                self.slots[i] = Some(Staged { key, done: 0, at: 0 });
+                i
+            }
+        };
+        self.slots[i].as_mut().expect("filled above")
+    }
+
+    /// The stage to ask for now for the event named `key`, `handled` events into the run: 0 for
+    /// a new one, then 1, 2, ... once something was handled since the last; `None` if nothing
+    /// was.
+    fn stage(&mut self, key: K, handled: u64, keep: Option<K>) -> Option<u8> {
+        let s = self.slot(key, keep);
+        if s.done > 0 && s.at == handled {
+            return None;
+        }
+        let stage = s.done;
+        (s.done, s.at) = (s.done.saturating_add(1), handled);
+        Some(stage)
+    }
+
+    /// Forgets what was asked for `key` (the event happened).
+    fn forget(&mut self, key: K) {
+        for slot in &mut self.slots {
+            if slot.is_some_and(|s| s.key == key) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// True if stage 0 is to be asked for now for `key` (then counted as asked).
+    fn first_stage(&mut self, key: K, handled: u64, keep: Option<K>) -> bool {
+        let s = self.slot(key, keep);
+        let new = s.done == 0;
+        if new {
+            (s.done, s.at) = (1, handled);
+        }
+        new
+    }
+}
+
+impl Engine {
+    /// Gets the records of the next events on their way while the current one is handled (a
+    /// run of 10^5 servers waits on memory for most of its time: nearly every record an event
+    /// reads is in no cache). The next events are the event queue's head and the flow model's
+    /// next completion; each is asked for in stages, one per call, as each stage's records
+    /// arrive and name the next stage's. Called before and after every event: a head that stays
+    /// the head is fetched deeper. Nothing is changed, so no result can depend on it.
+    pub(super) fn look_ahead(&mut self) {
+        let [first, second] = self.flows.next_completions();
+        let handled = self.ahead.handled;
+        let key = |c: &Option<Upcoming>| c.as_ref().map(|c| c.flow);
+        if let Some(c) = &first {
+            match self.ahead.completion.stage(c.flow, handled, key(&second)) {
+                Some(0) => {
+                    self.flows.prefetch_completion(c, false);
+                    prefetch(&self.flow_owner[c.flow.0 as usize]);
+                }
+                Some(1) => {
+                    self.flows.prefetch_completion(c, true);
+                    self.prefetch_sending_stream(c.flow);
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = &second {
+            if self.ahead.completion.first_stage(c.flow, handled, key(&first)) {
+                self.flows.prefetch_completion(c, false);
+                prefetch(&self.flow_owner[c.flow.0 as usize]);
+            }
+        }
+        if let Some(&Event::ItemArrives { stream, index, dst, .. }) = self.queue.peek() {
+            let stage = self.ahead.arrival.stage((stream, index), handled, None);
+            let h = dst.0 as usize;
+            match stage {
+                Some(0) => {
+                    prefetch(&self.streams[stream as usize]);
+                    prefetch(&self.hosts[h]);
+                    NodeServer::prefetch_first_job(&self.nodes[h]);
+                    prefetch(&self.out_streams[h]);
+                }
+                Some(1) if self.hosts[h].sending => {
+                    for &id in &self.out_streams[h] {
+                        prefetch(&self.streams[id as usize]);
+                    }
+                }
+                Some(2) if self.hosts[h].sending => {
+                    for &id in &self.out_streams[h] {
+                        if let Sending::Parked(flow) = self.streams[id as usize].sending {
+                            self.flows.prefetch_flow(flow);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Gets the records of the flows completing at this instant on their way (siblings of a
+    /// class often complete together): at the batch's start the owners of the first few, then
+    /// the stream and sender of the next one handed out.
+    pub(super) fn look_ahead_in_batch(&mut self, batch_start: bool) {
+        if batch_start {
+            for flow in self.flows.due_flows(8) {
+                prefetch(&self.flow_owner[flow.0 as usize]);
+            }
+        }
+        if let Some(flow) = self.flows.due_flows(1).next() {
+            self.prefetch_sending_stream(flow);
+        }
+    }
+
+    /// A completing stream's flow: the stream's line, the sender's host slot and the lines of
+    /// its job record that the completion reads (the owner's line must have arrived: it is read).
+    fn prefetch_sending_stream(&self, flow: FlowId) {
+        if let FlowOwner::Stream { stream, src, .. } = self.flow_owner[flow.0 as usize] {
+            prefetch(&self.streams[stream as usize]);
+            prefetch(&self.hosts[src.0 as usize]);
+            NodeServer::prefetch_first_job(&self.nodes[src.0 as usize]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new key starts at stage 0; the next stage comes only once something was handled
+    /// since the last; a key that was asked for as a second event keeps its stage when it
+    /// becomes the first; a forgotten key starts over.
+    #[test]
+    fn stages_advance_once_per_handled_event() {
+        let mut stages = Stages::default();
+        assert_eq!(stages.stage(7u32, 0, None), Some(0));
+        assert_eq!(stages.stage(7, 0, None), None, "nothing handled since stage 0");
+        assert_eq!(stages.stage(7, 1, None), Some(1));
+        assert_eq!(stages.stage(7, 1, None), None);
+        assert_eq!(stages.stage(7, 2, None), Some(2));
+        // A second event is asked for once, beside the first.
+        assert!(stages.first_stage(9, 2, Some(7)));
+        assert!(!stages.first_stage(9, 3, Some(7)), "stage 0 of the second is asked for once");
+        assert_eq!(stages.stage(7, 3, Some(9)), Some(3), "the first kept its slot");
+        // 7 happened: 9 becomes the first and goes on from stage 1.
+        stages.forget(7);
+        assert_eq!(stages.stage(9, 4, None), Some(1));
+        // A third key takes the slot of the event not kept.
+        assert_eq!(stages.stage(11, 4, Some(9)), Some(0));
+        assert_eq!(stages.stage(9, 5, Some(11)), Some(2), "9 was kept");
+        stages.forget(9);
+        assert_eq!(stages.stage(9, 5, None), Some(0), "forgotten: from the start");
+    }
+}
