@@ -157,6 +157,13 @@ impl<K: Ord + Copy> IndexedHeap<K> {
             if first >= n {
                 break;
             }
+            // The next level's candidates are the children of one of these four: asking for
+            // all their lines now overlaps the next level's misses with this one's.
+            let grandchildren = ARITY * first + 1;
+            if grandchildren < n {
+                let lines = (ARITY * ARITY * std::mem::size_of::<(K, u32)>()).div_ceil(64) + 1;
+                crate::kernel::prefetch::prefetch_lines(&self.entries[grandchildren], lines);
+            }
             let mut smallest = first;
             for c in first + 1..(first + ARITY).min(n) {
                 if self.entries[c] < self.entries[smallest] {
