@@ -241,6 +241,8 @@ pub struct FlowModel {
     /// Flows started since the last re-solve.
     pub(super) new_flows: Vec<FlowId>,
     active_flows: usize,
+    /// Resources whose capacity is zero.
+    zero_capacity: u32,
     pub(super) solve_epoch: u64,
     pub(super) scratch_resources: Vec<u32>,
     pub(super) scratch_groups: Vec<u32>,
@@ -295,8 +297,15 @@ impl FlowModel {
         };
         resource.candidate = !resource.strictly_slack(super::classes::PROMOTE_MARGIN);
         self.resources.push(resource);
+        self.zero_capacity += u32::from(capacity == 0.0);
         self.completion_pos.push(ABSENT);
         id
+    }
+
+    /// True when some resource has no capacity (a cut link, a host slowed to nothing): without
+    /// one, a route's capacities need not be read to know that it carries data.
+    pub fn any_zero_capacity(&self) -> bool {
+        self.zero_capacity > 0
     }
 
     /// The capacity of `resource`, bytes per second.
@@ -590,6 +599,8 @@ impl FlowModel {
         for &f in &crossing {
             self.update_bounds(f, false);
         }
+        self.zero_capacity =
+            self.zero_capacity + u32::from(capacity == 0.0) - u32::from(self.resources[r].capacity == 0.0);
         self.resources[r].capacity = capacity;
         self.resources[r].cap_fixed = super::classes::fixed_down(capacity);
         for &f in &crossing {
@@ -856,6 +867,20 @@ mod tests {
         m.set_capacity(back, b, 3425.0);
         assert_eq!(m.next_completion(), Some(back));
         assert_eq!(m.pop_completed(back), Some(g));
+    }
+
+    #[test]
+    fn zero_capacities_are_counted_through_cuts_and_repairs() {
+        let mut m = FlowModel::new();
+        let (a, b) = (m.add_resource(0.0), m.add_resource(5.0));
+        assert!(m.any_zero_capacity(), "a resource starts cut");
+        m.set_capacity(SimTime::ZERO, a, 3.0);
+        assert!(!m.any_zero_capacity());
+        m.set_capacity(SimTime::ZERO, b, 0.0);
+        m.set_capacity(SimTime::ZERO, b, 0.0);
+        assert!(m.any_zero_capacity(), "cut twice, counted once");
+        m.set_capacity(SimTime::ZERO, b, 1.0);
+        assert!(!m.any_zero_capacity());
     }
 
     #[test]
