@@ -509,7 +509,7 @@ impl Engine {
             flows,
             topology,
             flow_owner: Vec::new(),
-            ahead: lookahead::Lookahead::default(),
+            ahead: lookahead::Lookahead::for_hosts(host_count),
             streams: Vec::new(),
             streams_cold: Vec::new(),
             free_streams: Vec::new(),
@@ -585,6 +585,13 @@ impl Engine {
     /// Every piece sent by engine-driven strategies, in the order their last bytes left.
     pub fn piece_records(&self) -> &[PieceRecord] {
         &self.piece_log
+    }
+
+    /// Whether the engine fetches the records of the next events while it handles one (see
+    /// `src/engine/lookahead.rs`; on by default from 5,000 hosts, where a run's records outgrow
+    /// the processor's caches). Results and trace hashes are the same either way.
+    pub fn set_look_ahead(&mut self, on: bool) {
+        self.ahead.set_enabled(on);
     }
 
     /// Runs until nothing is left to do or the horizon is reached.

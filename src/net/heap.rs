@@ -20,6 +20,10 @@ pub const ABSENT: u32 = u32::MAX;
 /// Children per node.
 const ARITY: usize = 4;
 
+/// Entries from which a sift down asks for the next level's lines early: a smaller heap (at
+/// most 200 KB) stays in the processor's caches, where asking only costs.
+const PREFETCH_FROM_ENTRIES: usize = 8_192;
+
 /// A min-heap of `(key, id)` with positions kept in a caller-owned table.
 #[derive(Debug, Clone)]
 pub struct IndexedHeap<K> {
@@ -160,7 +164,7 @@ impl<K: Ord + Copy> IndexedHeap<K> {
             // The next level's candidates are the children of one of these four: asking for
             // all their lines now overlaps the next level's misses with this one's.
             let grandchildren = ARITY * first + 1;
-            if grandchildren < n {
+            if n >= PREFETCH_FROM_ENTRIES && grandchildren < n {
                 let lines = (ARITY * ARITY * std::mem::size_of::<(K, u32)>()).div_ceil(64) + 1;
                 crate::kernel::prefetch::prefetch_lines(&self.entries[grandchildren], lines);
             }
