@@ -7,8 +7,9 @@
 //! and the flow model's next completions. So before and after every event the engine asks the
 //! processor for their records ([`crate::kernel::prefetch`]) in stages: first what the event
 //! itself names, then, one event later when those lines have arrived, what they name. Nothing
-//! is written and no decision depends on it, so no result can (the trace hashes and the bundled
-//! scenarios' outputs are the same with and without it).
+//! is written and no decision depends on it, so no result can (a test runs scenarios with it
+//! forced on and off; the cascade workloads of `bench` give the same trace hashes as before it).
+//! It runs from [`LOOK_AHEAD_FROM_HOSTS`] hosts: smaller runs stay in the caches.
 //!
 //! Not a protocol mechanism: this is how the simulator runs the patent's cascade ([0041]-[0077])
 //! at scale, not part of what it simulates.
