@@ -619,7 +619,6 @@ impl Engine {
             if flow_first {
                 self.queue.advance_to(now);
                 self.flow_time = now;
-                self.look_ahead();
                 let mut batch_start = true;
                 while let Some(flow) = self.flows.pop_completed(now) {
                     self.look_ahead_in_batch(std::mem::take(&mut batch_start));

@@ -26,11 +26,9 @@ impl Ord for Finish {
     }
 }
 
-/// A pending completion: the instant `flow` has sent everything, under the rates solved so far.
+/// A pending completion under the rates solved so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Upcoming {
-    /// When it completes.
-    pub at: SimTime,
     /// The flow that completes.
     pub flow: FlowId,
     /// Its class (the resource whose share sets its rate).
@@ -56,7 +54,7 @@ impl FlowModel {
     /// The next two completions under the rates solved so far, earliest first (the earliest
     /// class's earliest flow, and the second class's).
     pub fn next_completions(&self) -> [Option<Upcoming>; 2] {
-        let upcoming = |((at, flow), class): ((SimTime, u32), u32)| Upcoming { at, flow: FlowId(flow), class };
+        let upcoming = |((_, flow), class): ((SimTime, u32), u32)| Upcoming { flow: FlowId(flow), class };
         [self.completions.peek().map(upcoming), self.completions.peek_second().map(upcoming)]
     }
 
