@@ -250,6 +250,94 @@ impl ServerReport {
     }
 }
 
+/// The base server's reports on one job's servers, by host, in host order: what a
+/// `BTreeMap<HostId, ServerReport>` gives, with a lookup that reads two records instead of
+/// walking a tree. Every node server's notice looks its report up; at 10^5 servers each level of
+/// a B-tree is a cache miss. The server list is fixed when the job is created ([0043]), so the
+/// reports are a sorted list, indexed by host id where the ids are dense enough (at most
+/// [`ServerReports::INDEX_SPREAD`] times as many ids as servers, so the index never outgrows the
+/// list out of proportion), and found by binary search otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct ServerReports {
+    hosts: Vec<HostId>,
+    reports: Vec<ServerReport>,
+    /// Position in `hosts` by host id (`u32::MAX`: not listed); empty when ids are sparse.
+    index: Vec<u32>,
+}
+
+impl ServerReports {
+    /// Host ids an index may span per listed server.
+    pub const INDEX_SPREAD: usize = 8;
+
+    /// A fresh report for each of `servers` (a server listed twice has one).
+    pub fn new(servers: &[HostId]) -> Self {
+        let mut hosts = servers.to_vec();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let span = hosts.last().map_or(0, |h| h.0 as usize + 1);
+        let mut index = Vec::new();
+        if span <= hosts.len().saturating_mul(Self::INDEX_SPREAD) {
+            index = vec![u32::MAX; span];
+            for (i, h) in hosts.iter().enumerate() {
+                index[h.0 as usize] = i as u32;
+            }
+        }
+        let reports = vec![ServerReport::default(); hosts.len()];
+        ServerReports { hosts, reports, index }
+    }
+
+    fn position(&self, server: &HostId) -> Option<usize> {
+        if self.index.is_empty() {
+            self.hosts.binary_search(server).ok()
+        } else {
+            self.index.get(server.0 as usize).filter(|&&i| i != u32::MAX).map(|&i| i as usize)
+        }
+    }
+
+    /// The report on `server`, if it is listed.
+    pub fn get(&self, server: &HostId) -> Option<&ServerReport> {
+        self.position(server).map(|i| &self.reports[i])
+    }
+
+    /// The report on `server`, if it is listed, to change.
+    pub fn get_mut(&mut self, server: &HostId) -> Option<&mut ServerReport> {
+        self.position(server).map(|i| &mut self.reports[i])
+    }
+
+    /// Listed servers.
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// True when no server is listed.
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
+    /// Servers and their reports, in host order.
+    pub fn iter(&self) -> impl Iterator<Item = (&HostId, &ServerReport)> {
+        self.hosts.iter().zip(&self.reports)
+    }
+
+    /// Servers and their reports to change, in host order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&HostId, &mut ServerReport)> {
+        self.hosts.iter().zip(&mut self.reports)
+    }
+
+    /// The reports, in host order.
+    pub fn values(&self) -> impl Iterator<Item = &ServerReport> {
+        self.reports.iter()
+    }
+}
+
+impl std::ops::Index<&HostId> for ServerReports {
+    type Output = ServerReport;
+
+    fn index(&self, server: &HostId) -> &ServerReport {
+        self.get(server).expect("a listed server")
+    }
+}
+
 /// The duty's timing for one job, for reports.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DutyTiming {
@@ -283,7 +371,7 @@ pub struct BaseJob {
     /// When the client ended its session.
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
-    pub reports: BTreeMap<HostId, ServerReport>,
+    pub reports: ServerReports,
     /// The servers the base server may offer help to, by (tenths, when the tenth was learned,
     /// server): one entry per reached server, entered when it is reached and kept up lazily (see
     /// [`BaseServer::help`]), so that helping costs no pass over every report.
@@ -970,7 +1058,7 @@ impl BaseServer {
             budget: u32::MAX,
         };
         forwarder.fill(ctx, out);
-        let reports = object.servers.iter().map(|&h| (h, ServerReport::default())).collect();
+        let reports = ServerReports::new(&object.servers);
         self.jobs.push(BaseJob {
             object,
             client,
@@ -1523,5 +1611,44 @@ impl SourceHost for BaseServer {
         };
         f(&mut state.forwarder, ctx, out);
         self.help(job, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Server lists with repeats, dense and sparse ids: the reports answer like a B-tree map
+        /// from each listed server to its report (lookups of listed and unlisted hosts, changes,
+        /// iteration in host order), and an index is built exactly when the ids are dense.
+        #[test]
+        fn reports_answer_like_a_sorted_map(
+            servers in proptest::collection::vec(0u32..64, 0..24),
+            spread in 1u32..40,
+            marks in proptest::collection::vec(0u32..80, 0..10),
+        ) {
+            let servers: Vec<HostId> = servers.iter().map(|&h| HostId(h * spread)).collect();
+            let mut reports = ServerReports::new(&servers);
+            let mut model: BTreeMap<HostId, ServerReport> =
+                servers.iter().map(|&h| (h, ServerReport::default())).collect();
+            let span = model.keys().last().map_or(0, |h| h.0 as usize + 1);
+            let sparse = span > model.len() * ServerReports::INDEX_SPREAD;
+            proptest::prop_assert_eq!(reports.index.is_empty(), sparse || model.is_empty());
+            for (i, &mark) in marks.iter().enumerate() {
+                let host = HostId(mark * spread);
+                if let (Some(r), Some(m)) = (reports.get_mut(&host), model.get_mut(&host)) {
+                    r.queries = i as u32 + 1;
+                    m.queries = i as u32 + 1;
+                }
+            }
+            proptest::prop_assert_eq!(reports.len(), model.len());
+            for h in 0..3200 {
+                proptest::prop_assert_eq!(reports.get(&HostId(h)), model.get(&HostId(h)));
+            }
+            let listed: Vec<_> = reports.iter().map(|(h, r)| (*h, r.clone())).collect();
+            let expected: Vec<_> = model.iter().map(|(h, r)| (*h, r.clone())).collect();
+            proptest::prop_assert_eq!(listed, expected);
+        }
     }
 }
