@@ -879,8 +879,8 @@ impl Engine {
             let p = self.transport.get(id);
             (p.from, p.to, p.msg.kind_code())
         };
-        let route = self.topology.route(from, to);
-        if self.message_lost(from, to, &route) {
+        let latency = self.topology.latency(from, to);
+        if self.message_lost(from, to) {
             self.messages_lost += 1;
             let (rto, token) = self.transport.lost(id);
             self.queue.push(now + rto, Event::Retransmit { id, kind, token });
@@ -889,7 +889,7 @@ impl Engine {
         if self.messages.is_some() || self.message_sink.is_some() {
             let record = MessageRecord {
                 sent_at: now,
-                arrives_at: now + route.latency,
+                arrives_at: now + latency,
                 from,
                 to,
                 kind: self.transport.get(id).msg.kind_name(),
@@ -902,7 +902,7 @@ impl Engine {
             }
         }
         let token = self.transport.sent(id);
-        self.queue.push(now + route.latency, Event::Deliver { id, kind, token });
+        self.queue.push(now + latency, Event::Deliver { id, kind, token });
         true
     }
 
@@ -1316,14 +1316,17 @@ impl Engine {
 
     /// Whether a message from `from` to `to` over `route` is lost: a partition between them, a
     /// cut link on the way, or the message-loss process.
-    fn message_lost(&mut self, from: HostId, to: HostId, route: &Route) -> bool {
+    fn message_lost(&mut self, from: HostId, to: HostId) -> bool {
         if self.partitioned(from, to) {
             return true;
         }
-        // The route's records are read only when some capacity is zero (at 10^5 servers each is
-        // a cache miss, and every control message asks).
-        if self.flows.any_zero_capacity() && route.resources.iter().any(|&r| self.flows.capacity(r) == 0.0) {
-            return true;
+        // The route is looked at only when some capacity is zero (at 10^5 servers its records
+        // are cache misses, and every control message asks).
+        if self.flows.any_zero_capacity() {
+            let route = self.topology.route(from, to);
+            if route.resources.iter().any(|&r| self.flows.capacity(r) == 0.0) {
+                return true;
+            }
         }
         let (p, only) = self.loss;
         p > 0.0 && only.is_none_or(|h| h == from || h == to) && self.loss_rng.gen_bool(p)

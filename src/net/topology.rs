@@ -261,6 +261,16 @@ impl Topology {
         [l.forward, l.backward]
     }
 
+    /// The one-way latency from `from` to `to`: [`Self::route`]'s, without building the route
+    /// when there are no explicit links (every control message asks).
+    pub fn latency(&mut self, from: HostId, to: HostId) -> SimDuration {
+        if self.graph.is_none() {
+            let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);
+            return src.spec.latency + dst.spec.latency;
+        }
+        self.route(from, to).latency
+    }
+
     /// The route from `from` to `to` (cached when it goes through explicit links).
     pub fn route(&mut self, from: HostId, to: HostId) -> Rc<Route> {
         let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);
@@ -317,6 +327,8 @@ mod tests {
         let r = t.route(HostId(0), HostId(1));
         assert_eq!(r.resources, vec![t.upload(HostId(0)), t.download(HostId(1))]);
         assert_eq!(r.latency, SimDuration::from_millis(10));
+        assert_eq!(t.latency(HostId(0), HostId(1)), r.latency, "without building the route");
+        assert_eq!(t.latency(HostId(1), HostId(0)), r.latency);
     }
 
     #[test]
@@ -336,6 +348,7 @@ mod tests {
         let mut t = Topology::new(&mut flows, hosts, 3, &links).unwrap();
         let r = t.route(HostId(0), HostId(1));
         assert_eq!(r.latency, us(1500));
+        assert_eq!(t.latency(HostId(0), HostId(1)), us(1500), "the links' latency too");
         assert_eq!(r.resources.len(), 5, "upload, three links, download");
         let back = t.route(HostId(1), HostId(0));
         assert_ne!(back.resources[1], r.resources[3], "directions are separate resources");
