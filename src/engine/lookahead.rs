@@ -159,6 +159,11 @@ impl Engine {
                 prefetch(&self.flow_owner[c.flow.0 as usize]);
             }
         }
+        // A control message's delivery: its pending record (asked again while it stays the
+        // head: a hint for a line already on its way costs next to nothing).
+        if let Some(&Event::Deliver { id, .. }) = self.queue.peek() {
+            self.transport.prefetch_pending(id);
+        }
         if let Some(&Event::ItemArrives { stream, index, dst, .. }) = self.queue.peek() {
             let stage = self.ahead.arrival.stage((stream, index), handled, None);
             let h = dst.0 as usize;

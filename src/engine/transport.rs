@@ -164,6 +164,16 @@ impl Transport {
         p.token
     }
 
+    /// Asks for pending message `id`'s record (its delivery is the next event), if it exists.
+    pub fn prefetch_pending(&self, id: u32) {
+        if let Some(record) = self.pending.get(id as usize) {
+            // The lines the record spans (112 bytes, not aligned to lines: two or three).
+            let start = (record as *const Option<Pending>).cast::<u8>();
+            let lines = (start as usize % 64 + std::mem::size_of::<Option<Pending>>()).div_ceil(64);
+            crate::kernel::prefetch::prefetch_lines_at(start, lines);
+        }
+    }
+
     /// True when `token` is the attempt or retransmission currently scheduled for `id`.
     pub fn current(&self, id: u32, token: u32) -> bool {
         self.pending.get(id as usize).and_then(Option::as_ref).is_some_and(|p| p.token == token)
