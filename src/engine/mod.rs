@@ -1314,8 +1314,8 @@ impl Engine {
 
     // Faults -----------------------------------------------------------------------------------
 
-    /// Whether a message from `from` to `to` over `route` is lost: a partition between them, a
-    /// cut link on the way, or the message-loss process.
+    /// Whether a message from `from` to `to` is lost: a partition between them, a cut link on
+    /// their route, or the message-loss process.
     fn message_lost(&mut self, from: HostId, to: HostId) -> bool {
         if self.partitioned(from, to) {
             return true;
