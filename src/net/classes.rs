@@ -20,8 +20,10 @@
 //!
 //! **Groups.** Group (q, c) lists the flows of class c that cross resource q (q may bind). A
 //! resource lists its groups (the classes crossing it); a class lists its footprint (its groups,
-//! one per resource). Every flow is in one group per resource of its route that may bind, and its
-//! class is always one of those resources.
+//! one per resource). A class's own group (r, r) is found in its resource's record, the others
+//! through a hash index (a cache miss each in big runs, where every pause and resume of a flow
+//! looks its group up). Every flow is in one group per resource of its route that may bind, and
+//! its class is always one of those resources.
 //!
 //! **Idle resources.** A resource that may bind but is nobody's bottleneck and has headroom
 //! (its flows' rates sum to less than its capacity) is left out of filling for now: the
@@ -212,8 +214,8 @@ impl FlowModel {
     /// Puts `flow` into group (its `k`-th resource, `class`).
     pub(super) fn add_to_group(&mut self, flow: FlowId, k: usize, class: u32) {
         let q = self.flows[flow.0 as usize].hops[k].resource.0;
-        let g = match self.group_index.get(&pair(q, class)) {
-            Some(&g) => g,
+        let g = match self.group_at(q, class) {
+            Some(g) => g,
             None => self.new_group(q, class),
         };
         if self.resources[q as usize].idle {
@@ -259,8 +261,23 @@ impl FlowModel {
         };
         self.resources[resource as usize].groups.push(g);
         self.footprint_of(class, resource).push(g);
-        self.group_index.insert(pair(resource, class), g);
+        if resource == class {
+            self.resources[resource as usize].own_group = g;
+        } else {
+            self.group_index.insert(pair(resource, class), g);
+        }
         g
+    }
+
+    /// The group of `class` at `resource`, if there is one: a class's own group is kept in its
+    /// resource's record (read anyway when a flow joins), the others in the group index.
+    fn group_at(&self, resource: u32, class: u32) -> Option<u32> {
+        if resource == class {
+            let g = self.resources[resource as usize].own_group;
+            (g != ABSENT).then_some(g)
+        } else {
+            self.group_index.get(&pair(resource, class)).copied()
+        }
     }
 
     /// Takes `flow` out of its group for its `k`-th resource; an emptied group is dropped.
@@ -295,7 +312,11 @@ impl FlowModel {
         if let Some(&moved) = list.get(at_class as usize) {
             self.groups[moved as usize].at_class = at_class;
         }
-        self.group_index.remove(&pair(resource, class));
+        if resource == class {
+            self.resources[resource as usize].own_group = ABSENT;
+        } else {
+            self.group_index.remove(&pair(resource, class));
+        }
         self.resources[class as usize].watch.remove(&mut self.watch_pos, g);
         if self.solving {
             self.freed_while_solving.push(g); // ids held by the solver stay valid until it ends

@@ -112,10 +112,11 @@ pub(super) enum State {
 /// Cache epoch that matches no class: the completion instant must be recomputed.
 pub(super) const NO_EPOCH: u64 = u64::MAX;
 
-// Laid out in declaration order (`repr(C)`), by when the fields are read: the binding test and
-// status (every flow start and end, on each resource of its route) fill the first cache line,
-// the class clock (every completion) the second, whole: a completion whose flow goes on with
-// its next item reads that line alone. Big runs are bound by cache misses on these records.
+// Laid out in declaration order (`repr(C)`), by when the fields are read: the binding test,
+// status and own group (every flow start, end, pause and resume, on each resource of its route)
+// fill the first cache line, the class clock (every completion) the second, whole: a completion
+// whose flow goes on with its next item reads that line alone. Big runs are bound by cache
+// misses on these records.
 #[repr(C, align(64))]
 pub(super) struct Resource {
     // Binding test: `capacity`, and the sum over its flows of the smallest other capacity on
@@ -132,6 +133,9 @@ pub(super) struct Resource {
     /// Left out of filling for now: nobody's bottleneck, with headroom (see `classes`).
     pub idle: bool,
     pub frozen: bool,
+    /// The group of this resource's own class here, (r, r), if there is one (`ABSENT`): the
+    /// group most flows join, found on this line instead of in `FlowModel::group_index`.
+    pub own_group: u32,
     /// Sum of every increase of `level` so far (the class's groups at idle resources are in
     /// `watch`, keyed by the `growth` at which their resource must be checked again).
     pub growth: f64,
@@ -294,6 +298,7 @@ impl FlowModel {
             left: 0.0,
             unfrozen: 0,
             frozen: false,
+            own_group: ABSENT,
         };
         resource.candidate = !resource.strictly_slack(super::classes::PROMOTE_MARGIN);
         self.resources.push(resource);
@@ -670,8 +675,8 @@ mod tests {
 
     #[test]
     fn a_completion_reads_the_second_line_of_its_class() {
-        // The binding test and status in the first line, the class clock (the id of its
-        // earliest flow, level, clock, the level's epoch) in the second.
+        // The binding test, status and own group in the first line, the class clock (the id of
+        // its earliest flow, level, clock, the level's epoch) in the second.
         use std::mem::offset_of;
         assert_eq!(std::mem::align_of::<Resource>(), 64);
         let spans = [
@@ -684,7 +689,9 @@ mod tests {
         for (start, size) in spans {
             assert!(start >= 64 && start + size <= 128, "field at bytes {start}..{}", start + size);
         }
-        for end in [offset_of!(Resource, capacity) + 8, offset_of!(Resource, frozen) + 1] {
+        for end in
+            [offset_of!(Resource, capacity) + 8, offset_of!(Resource, frozen) + 1, offset_of!(Resource, own_group) + 4]
+        {
             assert!(end <= 64, "field ends at byte {end}");
         }
     }
