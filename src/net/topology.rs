@@ -270,16 +270,21 @@ impl Topology {
     /// when there are no explicit links (every control message asks).
     pub fn latency(&mut self, from: HostId, to: HostId) -> SimDuration {
         if self.graph.is_none() {
-            return self.latencies[from.0 as usize] + self.latencies[to.0 as usize];
+            return self.access_latency(from, to);
         }
         self.route(from, to).latency
+    }
+
+    /// The two hosts' access latencies together (a route's latency without its links).
+    fn access_latency(&self, from: HostId, to: HostId) -> SimDuration {
+        self.latencies[from.0 as usize] + self.latencies[to.0 as usize]
     }
 
     /// The route from `from` to `to` (cached when it goes through explicit links).
     pub fn route(&mut self, from: HostId, to: HostId) -> Rc<Route> {
         let (src, dst) = (&self.hosts[from.0 as usize], &self.hosts[to.0 as usize]);
         let (upload, download) = (src.upload, dst.download);
-        let mut latency = src.spec.latency + dst.spec.latency;
+        let mut latency = self.access_latency(from, to);
         let Some(graph) = &self.graph else {
             return Rc::new(Route { resources: vec![upload, download], latency });
         };
