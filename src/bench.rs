@@ -213,6 +213,69 @@ impl Workload {
     }
 }
 
+/// Several runs of one workload (`bench --repeat N`), each in its own process, summed up by
+/// the run of median CPU time (wall time where CPU time is missing; the lower of the two middle
+/// runs for an even count): its figures are those of one real run, not averages of several.
+/// The spread says how much the machine moved the figures while they were taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Repeated {
+    /// The median run.
+    #[serde(flatten)]
+    pub median: Measurement,
+    /// Runs made.
+    pub runs: u32,
+    /// Smallest and largest CPU seconds over the runs (`None` where `/proc` is missing).
+    pub cpu_min_s: Option<f64>,
+    /// See `cpu_min_s`.
+    pub cpu_max_s: Option<f64>,
+    /// Smallest and largest wall-clock seconds over the runs.
+    pub wall_min_s: f64,
+    /// See `wall_min_s`.
+    pub wall_max_s: f64,
+}
+
+impl Repeated {
+    /// Sums up `runs` of one workload (at least one). Runs of a workload are the same
+    /// simulation: runs whose events or details (makespan, trace hash) differ are refused, as a
+    /// determinism bug.
+    pub fn of(runs: Vec<Measurement>) -> Result<Repeated, BenchError> {
+        let first = runs.first().ok_or_else(|| BenchError("no run to sum up".into()))?;
+        if let Some(other) = runs.iter().find(|m| m.events != first.events || m.detail != first.detail) {
+            return Err(BenchError(format!(
+                "workload {}: runs differ ({} events, {}; then {} events, {}): the simulation is not reproducible",
+                first.workload, first.events, first.detail, other.events, other.detail
+            )));
+        }
+        let cost = |m: &Measurement| m.cpu_s.unwrap_or(m.wall_s);
+        let mut order: Vec<&Measurement> = runs.iter().collect();
+        order.sort_by(|a, b| cost(a).total_cmp(&cost(b)));
+        let cpus: Vec<f64> = runs.iter().filter_map(|m| m.cpu_s).collect();
+        let walls = runs.iter().map(|m| m.wall_s);
+        Ok(Repeated {
+            median: order[(order.len() - 1) / 2].clone(),
+            runs: runs.len() as u32,
+            cpu_min_s: cpus.iter().copied().reduce(f64::min),
+            cpu_max_s: cpus.iter().copied().reduce(f64::max),
+            wall_min_s: walls.clone().fold(f64::INFINITY, f64::min),
+            wall_max_s: walls.fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+
+    /// One line of the human-readable table: the median run's, and the spread when there were
+    /// several.
+    pub fn line(&self) -> String {
+        let mut line = self.median.line();
+        if self.runs > 1 {
+            let spread = match (self.cpu_min_s, self.cpu_max_s) {
+                (Some(lo), Some(hi)) => format!("cpu {lo:.2}-{hi:.2} s"),
+                _ => format!("wall {:.3}-{:.3} s", self.wall_min_s, self.wall_max_s),
+            };
+            write!(line, "   [median of {} runs; {spread}]", self.runs).expect("string");
+        }
+        line
+    }
+}
+
 /// One workload's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
@@ -475,6 +538,50 @@ pub fn swarm_scenario(peers: u32, pieces: u32) -> Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn measured(cpu_s: Option<f64>, wall_s: f64, detail: &str) -> Measurement {
+        Measurement {
+            workload: "cascade-1k".into(),
+            wall_s,
+            events: 100,
+            events_per_s: 100.0 / wall_s,
+            cpu_s,
+            max_rss_mb: Some(10.0),
+            huge_pages_mb: Some(0.0),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn repeated_runs_are_summed_up_by_the_run_of_median_cpu_time() {
+        // CPU 3, 1, 2: the median is the third run (wall 0.3), the spread 1-3.
+        let runs = vec![measured(Some(3.0), 3.1, "x"), measured(Some(1.0), 1.2, "x"), measured(Some(2.0), 0.3, "x")];
+        let r = Repeated::of(runs).unwrap();
+        assert_eq!((r.runs, r.median.cpu_s, r.median.wall_s), (3, Some(2.0), 0.3));
+        assert_eq!((r.cpu_min_s, r.cpu_max_s, r.wall_min_s, r.wall_max_s), (Some(1.0), Some(3.0), 0.3, 3.1));
+        assert!(r.line().ends_with("[median of 3 runs; cpu 1.00-3.00 s]"), "{}", r.line());
+        // An even count takes the lower middle run; without CPU times, wall times order them.
+        let runs = vec![
+            measured(None, 4.0, "x"),
+            measured(None, 1.0, "x"),
+            measured(None, 2.0, "x"),
+            measured(None, 3.0, "x"),
+        ];
+        let r = Repeated::of(runs).unwrap();
+        assert_eq!((r.median.wall_s, r.cpu_min_s), (2.0, None));
+        assert!(r.line().ends_with("[median of 4 runs; wall 1.000-4.000 s]"), "{}", r.line());
+        // One run: its own line, nothing added.
+        let r = Repeated::of(vec![measured(Some(1.0), 1.0, "x")]).unwrap();
+        assert_eq!(r.line(), r.median.line());
+    }
+
+    #[test]
+    fn repeated_runs_that_differ_are_a_determinism_bug() {
+        let e =
+            Repeated::of(vec![measured(Some(1.0), 1.0, "trace a"), measured(Some(1.0), 1.0, "trace b")]).unwrap_err();
+        assert!(e.0.contains("not reproducible") && e.0.contains("trace a") && e.0.contains("trace b"), "{}", e.0);
+        assert!(Repeated::of(Vec::new()).is_err());
+    }
 
     #[test]
     fn workload_names_parse_and_round_trip() {

@@ -248,6 +248,12 @@ enum Command {
         /// not finished (a CSV row with finished=false; a line in the table; left out of --json).
         #[arg(long, value_name = "SECONDS")]
         timeout_s: Option<u64>,
+        /// Run every workload this many times, each run in a fresh process, the workloads taking
+        /// turns (a slow moment of a shared machine then costs each of them alike), and report
+        /// the run of median CPU time with the spread; runs of one workload that do not
+        /// reproduce each other (events, trace hash) are an error.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        repeat: u32,
         /// Render the scaling chart (SVG) from a CSV written by --csv instead of running
         /// workloads (see scripts/scaling.sh); needs --out.
         #[arg(long, value_name = "CSV", requires = "out")]
@@ -399,7 +405,9 @@ fn main() -> ExitCode {
         Command::Check { dir, bless } => check(&dir, bless),
         Command::Schema { results, markdown, write } => schema(results, markdown, write),
         Command::Bench { chart: Some(csv), out: Some(svg), caption, .. } => bench_chart(&csv, &svg, &caption),
-        Command::Bench { workloads, nodes, chunks, fanout, json, csv, timeout_s, emit_scenario, child, .. } => {
+        Command::Bench {
+            workloads, nodes, chunks, fanout, json, csv, timeout_s, repeat, emit_scenario, child, ..
+        } => {
             let format = if json {
                 BenchFormat::Json
             } else if csv {
@@ -407,7 +415,7 @@ fn main() -> ExitCode {
             } else {
                 BenchFormat::Table
             };
-            bench(&workloads, nodes, chunks, fanout, format, timeout_s, emit_scenario, child)
+            bench(&workloads, nodes, chunks, fanout, format, timeout_s, repeat, emit_scenario, child)
         }
     };
     let _ = std::io::stdout().flush();
@@ -652,10 +660,11 @@ fn bench(
     fanout: u32,
     format: BenchFormat,
     timeout_s: Option<u64>,
+    repeat: u32,
     emit_scenario: bool,
     child: bool,
 ) -> Result<(), Failure> {
-    use cascade_sim::bench::{check_positive, Measurement, ScalingRow, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
+    use cascade_sim::bench::{check_positive, Repeated, ScalingRow, Workload, ALL_WORKLOADS, DEFAULT_WORKLOADS};
     let usage = |e: cascade_sim::bench::BenchError| Failure::Input(e.0);
     let mut list: Vec<String> = Vec::new();
     for name in names {
@@ -675,6 +684,7 @@ fn bench(
     if timeout_s == Some(0) {
         return Err(Failure::Input("--timeout-s: must be at least 1".into()));
     }
+    check_positive("--repeat", repeat).map_err(usage)?;
     if emit_scenario {
         for w in &workloads {
             if let Some(s) = w.scenario() {
@@ -692,55 +702,37 @@ fn bench(
     let exe = std::env::current_exe().context("locating this binary")?;
     let mut all = Vec::new();
     let mut csv = csv::Writer::from_writer(Vec::new());
-    for w in &workloads {
-        let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
-        let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
-        let mut child = std::process::Command::new(&exe)
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running workload {}", w.name()))?;
-        // The child prints one short line at its end, well within a pipe's buffer, so waiting
-        // before reading cannot block it.
-        let start = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().context("waiting for a workload")? {
-                break Some(status);
+    // Round after round, every workload once per round; a workload stopped at the time limit
+    // is reported then and not run again.
+    let mut runs: Vec<Vec<cascade_sim::bench::Measurement>> = vec![Vec::new(); workloads.len()];
+    let mut stopped = vec![false; workloads.len()];
+    for round in 0..repeat {
+        for (i, w) in workloads.iter().enumerate() {
+            if stopped[i] {
+                continue;
             }
-            if timeout_s.is_some_and(|t| start.elapsed().as_secs() >= t) {
-                child.kill().context("stopping a workload at its time limit")?;
-                child.wait().context("waiting for a stopped workload")?;
-                break None;
+            let Some(m) = bench_child(&exe, w, chunks, fanout, timeout_s)? else {
+                stopped[i] = true;
+                let limit = timeout_s.unwrap_or_default();
+                match format {
+                    BenchFormat::Table => say!("{:<20} did not finish in {limit} s (stopped)", w.name())?,
+                    BenchFormat::Csv => csv.serialize(ScalingRow::stopped(w, limit as f64)).context("CSV row")?,
+                    BenchFormat::Json => eprintln!("workload {} did not finish in {limit} s (left out)", w.name()),
+                }
+                continue;
+            };
+            runs[i].push(m);
+            if round + 1 < repeat {
+                continue;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
-        let Some(status) = status else {
-            let limit = timeout_s.unwrap_or_default();
+            let summary = Repeated::of(std::mem::take(&mut runs[i])).map_err(|e| Failure::Other(e.0))?;
             match format {
-                BenchFormat::Table => say!("{:<20} did not finish in {limit} s (stopped)", w.name())?,
-                BenchFormat::Csv => csv.serialize(ScalingRow::stopped(w, limit as f64)).context("CSV row")?,
-                BenchFormat::Json => eprintln!("workload {} did not finish in {limit} s (left out)", w.name()),
+                BenchFormat::Table => say!("{}", summary.line())?,
+                BenchFormat::Csv => csv.serialize(ScalingRow::finished(w, &summary.median)).context("CSV row")?,
+                BenchFormat::Json => {}
             }
-            continue;
-        };
-        let out = child.wait_with_output().context("reading a workload's output")?;
-        if !status.success() {
-            return Err(anyhow::anyhow!(
-                "workload {} failed ({}): {}",
-                w.name(),
-                status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
+            all.push(summary);
         }
-        let m: Measurement = serde_json::from_slice(&out.stdout).context("measurement from the child process")?;
-        match format {
-            BenchFormat::Table => say!("{}", m.line())?,
-            BenchFormat::Csv => csv.serialize(ScalingRow::finished(w, &m)).context("CSV row")?,
-            BenchFormat::Json => {}
-        }
-        all.push(m);
     }
     match format {
         BenchFormat::Json => say!("{}", serde_json::to_string_pretty(&all).context("measurements JSON")?)?,
@@ -751,6 +743,50 @@ fn bench(
         BenchFormat::Table => {}
     }
     Ok(())
+}
+
+/// Runs workload `w` once in a child process of this binary; `None` if it was stopped at the
+/// time limit.
+fn bench_child(
+    exe: &Path,
+    w: &cascade_sim::bench::Workload,
+    chunks: u32,
+    fanout: u32,
+    timeout_s: Option<u64>,
+) -> Result<Option<cascade_sim::bench::Measurement>, Failure> {
+    let (chunks, fanout) = (chunks.to_string(), fanout.to_string());
+    let args = ["bench", "--child", "--workload", &w.name(), "--chunks", &chunks, "--fanout", &fanout];
+    let mut child = std::process::Command::new(exe)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running workload {}", w.name()))?;
+    // The child prints one short line at its end, well within a pipe's buffer, so waiting
+    // before reading cannot block it.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for a workload")? {
+            break status;
+        }
+        if timeout_s.is_some_and(|t| start.elapsed().as_secs() >= t) {
+            child.kill().context("stopping a workload at its time limit")?;
+            child.wait().context("waiting for a stopped workload")?;
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().context("reading a workload's output")?;
+    if !status.success() {
+        return Err(anyhow::anyhow!(
+            "workload {} failed ({}): {}",
+            w.name(),
+            status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(Some(serde_json::from_slice(&out.stdout).context("measurement from the child process")?))
 }
 
 /// `bench --chart CSV --out SVG`: the scaling chart of the rows of a CSV written by `bench --csv`.

@@ -205,6 +205,35 @@ fn bench_runs_a_small_workload_in_a_child_process_and_prints_json() {
     assert!(m[0]["detail"].as_str().unwrap().starts_with("makespan 2.100 s"), "{}", m[0]["detail"]);
 }
 
+/// `--repeat N` runs each workload N times in turns and reports its median run with the
+/// spread: the figures of one real run (the same events and trace every time), and the
+/// smallest and largest times around them.
+#[test]
+fn bench_repeats_each_workload_and_reports_its_median_run() {
+    let o =
+        cascade_sim(&["bench", "--workload", "shared-upload-20", "--workload", "swarm-5x2", "--repeat", "3", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let summaries = m.as_array().unwrap();
+    assert_eq!(summaries.len(), 2, "one summary per workload, not per run");
+    for (s, workload) in summaries.iter().zip(["shared-upload-20", "swarm-5x2"]) {
+        assert_eq!((s["workload"].as_str(), s["runs"].as_u64()), (Some(workload), Some(3)));
+        let (lo, wall, hi) =
+            (s["wall_min_s"].as_f64().unwrap(), s["wall_s"].as_f64().unwrap(), s["wall_max_s"].as_f64().unwrap());
+        assert!(lo > 0.0 && lo <= hi && (lo..=hi).contains(&wall), "{s}");
+        let (lo, cpu, hi) =
+            (s["cpu_min_s"].as_f64().unwrap(), s["cpu_s"].as_f64().unwrap(), s["cpu_max_s"].as_f64().unwrap());
+        assert!(lo <= cpu && cpu <= hi, "{s}");
+    }
+    assert_eq!(summaries[0]["events"], 60);
+    // The table says how many runs the line sums up.
+    let o = cascade_sim(&["bench", "--workload", "shared-upload-20", "--repeat", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(table.lines().count(), 1, "{table}");
+    assert!(table.contains("[median of 2 runs; cpu "), "{table}");
+}
+
 /// The binary restarts itself with glibc's huge-page tunable (README, Performance): the results
 /// are the same either way, and `CASCADE_SIM_HUGE_PAGES=0` or a setting of the tunable already
 /// in `GLIBC_TUNABLES` leaves the heap on 4 KB pages (where the kernel gives huge pages only

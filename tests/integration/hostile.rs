@@ -134,7 +134,7 @@ fn a_uniform_distribution_over_the_whole_float_range_is_rejected_not_sampled() {
 
 #[test]
 fn bench_arguments_of_zero_are_usage_errors() {
-    for arg in ["--nodes", "--chunks", "--fanout"] {
+    for arg in ["--nodes", "--chunks", "--fanout", "--repeat"] {
         let o = cascade_sim(&["bench", arg, "0"]);
         assert_eq!(o.status.code(), Some(2), "{arg}: {}", stderr(&o));
         assert!(stderr(&o).contains(arg) && !stderr(&o).contains("panicked"), "{arg}: {}", stderr(&o));
