@@ -19,11 +19,19 @@
 //! flows starting and ending around the threshold do not flip it back and forth.
 //!
 //! **Groups.** Group (q, c) lists the flows of class c that cross resource q (q may bind). A
-//! resource lists its groups (the classes crossing it); a class lists its footprint (its groups,
-//! one per resource). A class's own group (r, r) is found in its resource's record, the others
-//! through a hash index (a cache miss each in big runs, where every pause and resume of a flow
-//! looks its group up). Every flow is in one group per resource of its route that may bind, and
-//! its class is always one of those resources.
+//! resource lists its groups (the other classes crossing it); a class lists its footprint (its
+//! groups, one per resource other than its own). Every flow is in one group per resource of its
+//! route that may bind, and its class is always one of those resources: so a class's own group
+//! (r, r) holds all its flows, and nothing ever needs them one by one (filling moves the flows
+//! of groups (r, c) with c not r, and freezing class r needs counts). The own group is
+//! therefore a count in its resource's record, `own_count`, on the line every start, end, pause
+//! and resume reads anyway: joining or leaving it touches no other record. (As group records in
+//! lists, the own groups were made and dropped at nearly every item of a cascade, whose streams
+//! mostly stall between items: a group record, its list of flows, the neighbour moved into the
+//! freed place and the resource's and the class's lists of groups, each a cache miss at 10^6
+//! servers.) The other groups are found through a hash index. A class's own group is never at an
+//! idle resource: a resource turns idle only when nobody has it as bottleneck, and a flow
+//! joining the class of an idle resource brings it back first.
 //!
 //! **Idle resources.** A resource that may bind but is nobody's bottleneck and has headroom
 //! (its flows' rates sum to less than its capacity) is left out of filling for now: the
@@ -41,7 +49,9 @@
 //! racks, the thousands of client uploads and downloads behind saturated rack links are idle,
 //! and a re-solve touches the rack links.
 
-use super::flows::{Finish, FlowId, FlowModel, Group, Hop, Resource, State, NO_EPOCH, PAUSED_AT_CANDIDATE};
+use super::flows::{
+    Finish, FlowId, FlowModel, Group, Hop, Resource, State, IN_OWN_GROUP, NO_EPOCH, PAUSED_AT_CANDIDATE,
+};
 use super::heap::ABSENT;
 use super::ResourceId;
 use crate::kernel::SimTime;
@@ -113,7 +123,8 @@ impl Resource {
 
     /// No flow has this resource as its bottleneck.
     pub(super) fn class_empty(&self) -> bool {
-        self.footprint.is_empty() && self.footprint_idle.is_empty()
+        debug_assert!(self.own_count > 0 || (self.footprint.is_empty() && self.footprint_idle.is_empty()));
+        self.own_count == 0
     }
 }
 
@@ -203,7 +214,7 @@ impl FlowModel {
                 _ => self.remove_from_group(f, k),
             }
         }
-        debug_assert!(self.resources[q].groups.is_empty());
+        debug_assert!(self.resources[q].groups.is_empty() && self.resources[q].own_count == 0);
     }
 
     /// Index of `resource` in `flow`'s route.
@@ -214,6 +225,15 @@ impl FlowModel {
     /// Puts `flow` into group (its `k`-th resource, `class`).
     pub(super) fn add_to_group(&mut self, flow: FlowId, k: usize, class: u32) {
         let q = self.flows[flow.0 as usize].hops[k].resource.0;
+        if q == class {
+            let r = &mut self.resources[q as usize];
+            debug_assert!(!r.idle, "a class's own resource is not idle");
+            r.own_count += 1;
+            r.effective += 1;
+            let hop = &mut self.flows[flow.0 as usize].hops[k];
+            (hop.group, hop.in_group) = (IN_OWN_GROUP, 0);
+            return;
+        }
         let g = match self.group_at(q, class) {
             Some(g) => g,
             None => self.new_group(q, class),
@@ -240,6 +260,7 @@ impl FlowModel {
     }
 
     fn new_group(&mut self, resource: u32, class: u32) -> u32 {
+        debug_assert!(resource != class, "a class's own group is a count");
         let group = Group {
             resource,
             class,
@@ -261,32 +282,28 @@ impl FlowModel {
         };
         self.resources[resource as usize].groups.push(g);
         self.footprint_of(class, resource).push(g);
-        if resource == class {
-            self.resources[resource as usize].own_group = g;
-        } else {
-            self.group_index.insert(pair(resource, class), g);
-        }
+        self.group_index.insert(pair(resource, class), g);
         g
     }
 
-    /// The group of `class` at `resource`, if there is one: a class's own group is kept in its
-    /// resource's record (read anyway when a flow joins), the others in the group index.
+    /// The group of `class` at `resource` (not its own), if there is one.
     fn group_at(&self, resource: u32, class: u32) -> Option<u32> {
-        if resource == class {
-            let g = self.resources[resource as usize].own_group;
-            (g != ABSENT).then_some(g)
-        } else {
-            self.group_index.get(&pair(resource, class)).copied()
-        }
+        self.group_index.get(&pair(resource, class)).copied()
     }
 
     /// Takes `flow` out of its group for its `k`-th resource; an emptied group is dropped.
     pub(super) fn remove_from_group(&mut self, flow: FlowId, k: usize) {
         let f = flow.0 as usize;
-        let Hop { group: g, in_group: index, .. } = self.flows[f].hops[k];
-        debug_assert!(g != ABSENT, "not in a group");
+        let Hop { resource, group: g, in_group: index, .. } = self.flows[f].hops[k];
+        debug_assert!(g != ABSENT && g != PAUSED_AT_CANDIDATE, "not in a group");
         let hop = &mut self.flows[f].hops[k];
         (hop.group, hop.in_group) = (ABSENT, 0);
+        if g == IN_OWN_GROUP {
+            let r = &mut self.resources[resource.0 as usize];
+            r.own_count -= 1;
+            r.effective -= 1;
+            return;
+        }
         let q = self.groups[g as usize].resource;
         let members = &mut self.groups[g as usize].flows;
         members.swap_remove(index as usize);
@@ -312,11 +329,7 @@ impl FlowModel {
         if let Some(&moved) = list.get(at_class as usize) {
             self.groups[moved as usize].at_class = at_class;
         }
-        if resource == class {
-            self.resources[resource as usize].own_group = ABSENT;
-        } else {
-            self.group_index.remove(&pair(resource, class));
-        }
+        self.group_index.remove(&pair(resource, class));
         self.resources[class as usize].watch.remove(&mut self.watch_pos, g);
         if self.solving {
             self.freed_while_solving.push(g); // ids held by the solver stay valid until it ends
@@ -327,6 +340,7 @@ impl FlowModel {
 
     /// Takes `resource` out of filling, with `headroom` per flow.
     fn make_idle(&mut self, resource: u32, headroom: f64) {
+        debug_assert_eq!(self.resources[resource as usize].own_count, 0, "an idle resource is nobody's bottleneck");
         self.switch_footprints(resource);
         self.resources[resource as usize].idle = true;
         self.idled += 1;
@@ -378,6 +392,8 @@ impl FlowModel {
     /// Capacity `resource` has to spare per flow under the current rates, if clearly some.
     fn headroom(&self, resource: u32) -> Option<f64> {
         let r = &self.resources[resource as usize];
+        // (The own group is empty where this is asked: at idle resources and at resources that
+        // are nobody's bottleneck.)
         let load: f64 = r
             .groups
             .iter()
@@ -385,7 +401,8 @@ impl FlowModel {
                 let g = &self.groups[g as usize];
                 g.flows.len() as f64 * self.resources[g.class as usize].level
             })
-            .sum();
+            .sum::<f64>()
+            + r.own_count as f64 * r.level;
         let limit = r.capacity * (1.0 - IDLE_MARGIN);
         let per_flow = (limit - load) / r.effective.max(1) as f64;
         (load < limit && per_flow > limit * IDLE_MARGIN).then_some(per_flow)

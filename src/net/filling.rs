@@ -3,10 +3,10 @@
 //! Progressive filling repeatedly takes the resource with the smallest fair share (capacity left
 //! divided by unfrozen flows crossing it), gives that share to every unfrozen flow crossing it
 //! and freezes them. Run over classes: when resource `r` comes up, the unfrozen flows crossing
-//! it are the flows of group (r, r) plus those of groups (r, c) of classes `c` not frozen yet;
-//! the latter have found a tighter bottleneck and move to class `r` (the only per-flow work).
-//! Freezing class `r` at share `s` then subtracts `count × s` from every resource of its
-//! footprint. Ties between resources of equal share go to the lower resource id, as in the
+//! it are the flows of group (r, r) (a count, `own_count`) plus those of groups (r, c) of classes
+//! `c` not frozen yet; the latter have found a tighter bottleneck and move to class `r` (the only
+//! per-flow work). Freezing class `r` at share `s` then subtracts `count × s` from every resource
+//! of its footprint, its own included. Ties between resources of equal share go to the lower resource id, as in the
 //! reference. A class whose level changes settles its virtual clock at the old level first.
 //! Idle resources (see [`super::classes`]) take no part: neither the component search nor
 //! freezing visits them.
@@ -128,28 +128,49 @@ impl FlowModel {
         while next < component.len() {
             let q = component[next] as usize;
             next += 1;
+            // The classes crossing `q`: its own (if it has flows) and those of its groups.
+            if self.resources[q].own_count > 0 {
+                self.reach_class(q, component);
+            }
             for i in 0..self.resources[q].groups.len() {
                 let class = self.groups[self.resources[q].groups[i] as usize].class as usize;
-                if self.resources[class].class_mark == epoch {
-                    continue;
-                }
-                self.resources[class].class_mark = epoch;
-                for j in 0..self.resources[class].footprint.len() {
-                    let r = self.groups[self.resources[class].footprint[j] as usize].resource;
-                    let res = &mut self.resources[r as usize];
-                    if res.mark != epoch {
-                        res.mark = epoch;
-                        component.push(r);
-                    }
-                }
+                self.reach_class(class, component);
             }
         }
     }
 
-    /// Freezes class `r` at `share`: every resource of its footprint loses `count × share`.
+    /// Adds the resources of class `class`'s footprint, its own included, to `component`
+    /// (once per re-solve).
+    fn reach_class(&mut self, class: usize, component: &mut Vec<u32>) {
+        let epoch = self.solve_epoch;
+        if self.resources[class].class_mark == epoch {
+            return;
+        }
+        self.resources[class].class_mark = epoch;
+        // A class with a group elsewhere has flows, all crossing its own resource.
+        let own = &mut self.resources[class];
+        if own.mark != epoch {
+            own.mark = epoch;
+            component.push(class as u32);
+        }
+        for j in 0..self.resources[class].footprint.len() {
+            let r = self.groups[self.resources[class].footprint[j] as usize].resource;
+            let res = &mut self.resources[r as usize];
+            if res.mark != epoch {
+                res.mark = epoch;
+                component.push(r);
+            }
+        }
+    }
+
+    /// Freezes class `r` at `share`: every resource of its footprint, its own included, loses
+    /// `count × share`.
     fn freeze(&mut self, r: u32, share: f64, at: SimTime) {
         let class = r as usize;
         self.solver_work += self.resources[class].unfrozen as u64;
+        let own = &mut self.resources[class];
+        own.left -= own.own_count as f64 * share;
+        own.unfrozen -= own.own_count;
         for j in 0..self.resources[class].footprint.len() {
             let g = &self.groups[self.resources[class].footprint[j] as usize];
             let count = g.flows.len();

@@ -27,7 +27,8 @@
 //!   over resources and groups: freezing a class subtracts `count × share` from each resource of
 //!   its footprint. Flows move between classes only when their bottleneck changes (a resource
 //!   reached first by filling takes over the unfrozen flows that cross it), so a re-solve costs
-//!   O(groups + moved flows), not O(flows): 10,000 flows behind one upload are one group.
+//!   O(groups + moved flows), not O(flows): 10,000 flows behind one upload are one group. A
+//!   class's own group (its resource, itself), which holds all its flows, is only a count.
 //! - **Resources that cannot bind are left out** ([`super::classes`]). A resource whose capacity
 //!   strictly exceeds what all its flows could ever take (the sum, over its flows, of the
 //!   smallest other capacity on each flow's route) is never a bottleneck, and leaving it out
@@ -113,10 +114,10 @@ pub(super) enum State {
 pub(super) const NO_EPOCH: u64 = u64::MAX;
 
 // Laid out in declaration order (`repr(C)`), by when the fields are read: the binding test,
-// status and own group (every flow start, end, pause and resume, on each resource of its route)
-// fill the first cache line, the class clock (every completion) the second, whole: a completion
-// whose flow goes on with its next item reads that line alone. Big runs are bound by cache
-// misses on these records.
+// status and own group's count (every flow start, end, pause and resume, on each resource of
+// its route) fill the first cache line, the class clock (every completion) the second, whole: a
+// completion whose flow goes on with its next item reads that line alone. Big runs are bound
+// by cache misses on these records.
 #[repr(C, align(64))]
 pub(super) struct Resource {
     // Binding test: `capacity`, and the sum over its flows of the smallest other capacity on
@@ -126,16 +127,17 @@ pub(super) struct Resource {
     pub bound: u128,
     pub capacity: f64,
     pub unbounded: u32,
-    /// Flows in `groups`.
+    /// Flows in groups here (`groups` and the own group).
     pub effective: u32,
     /// May bind: the resource takes part in filling (it is on its flows' effective routes).
     pub candidate: bool,
     /// Left out of filling for now: nobody's bottleneck, with headroom (see `classes`).
     pub idle: bool,
     pub frozen: bool,
-    /// The group of this resource's own class here, (r, r), if there is one (`ABSENT`): the
-    /// group most flows join, found on this line instead of in `FlowModel::group_index`.
-    pub own_group: u32,
+    /// Flows of this resource's own class (all cross it): the own group (r, r), the group
+    /// most flows join, kept as a count on this line instead of a group record (see
+    /// `classes`).
+    pub own_count: u32,
     /// Sum of every increase of `level` so far (the class's groups at idle resources are in
     /// `watch`, keyed by the `growth` at which their resource must be checked again).
     pub growth: f64,
@@ -154,7 +156,8 @@ pub(super) struct Resource {
     pub footprint_idle: Vec<u32>,
     /// Every flow crossing this resource, whether or not it may bind.
     pub flows: Vec<FlowId>,
-    /// Groups (this resource, class): the classes whose flows cross it.
+    /// Groups (this resource, class) of the other classes whose flows cross it (the own
+    /// class's is `own_count`).
     pub groups: Vec<u32>,
     pub watch: IndexedHeap<Finish>,
     pub class_mark: u64,
@@ -172,15 +175,18 @@ pub(super) struct Hop {
     /// This flow's index in `resources[resource].flows`.
     pub position: u32,
     /// The flow's group at this resource, [`ABSENT`] when the resource cannot bind, and the
-    /// flow's index in that group. A paused flow is in no group: [`PAUSED_AT_CANDIDATE`] at a
-    /// resource that may bind, kept up to date by promotion and demotion, so that resuming
-    /// reads no other resource's record.
+    /// flow's index in that group; [`IN_OWN_GROUP`] at the resource of its class. A paused
+    /// flow is in no group: [`PAUSED_AT_CANDIDATE`] at a resource that may bind, kept up to date
+    /// by promotion and demotion, so that resuming reads no other resource's record.
     pub group: u32,
     pub in_group: u32,
 }
 
 /// `Hop::group` of a paused flow at a resource that may bind.
 pub(super) const PAUSED_AT_CANDIDATE: u32 = ABSENT - 1;
+
+/// `Hop::group` at the resource of the flow's class: counted in its `own_count`.
+pub(super) const IN_OWN_GROUP: u32 = ABSENT - 2;
 
 /// Hops a flow keeps inline; longer routes (links between routers) spill to the heap.
 pub(super) const INLINE_HOPS: usize = 2;
@@ -198,7 +204,7 @@ pub(super) struct Flow {
     pub sched_epoch: u64,
 }
 
-/// The flows of one class that cross one resource.
+/// The flows of one class that cross one resource other than the class's own.
 pub(super) struct Group {
     pub resource: u32,
     pub class: u32,
@@ -298,7 +304,7 @@ impl FlowModel {
             left: 0.0,
             unfrozen: 0,
             frozen: false,
-            own_group: ABSENT,
+            own_count: 0,
         };
         resource.candidate = !resource.strictly_slack(super::classes::PROMOTE_MARGIN);
         self.resources.push(resource);
@@ -690,7 +696,7 @@ mod tests {
             assert!(start >= 64 && start + size <= 128, "field at bytes {start}..{}", start + size);
         }
         for end in
-            [offset_of!(Resource, capacity) + 8, offset_of!(Resource, frozen) + 1, offset_of!(Resource, own_group) + 4]
+            [offset_of!(Resource, capacity) + 8, offset_of!(Resource, frozen) + 1, offset_of!(Resource, own_count) + 4]
         {
             assert!(end <= 64, "field ends at byte {end}");
         }
@@ -911,7 +917,8 @@ mod tests {
             })
             .collect();
         assert_eq!(m.rate(ids[0]), 100.0 * MB / n as f64);
-        assert_eq!(m.groups.len(), 1, "one group: (upload, upload's class)");
+        assert_eq!(m.resources[up.0 as usize].own_count, n, "one group, (upload, upload's class): a count");
+        assert!(m.groups.is_empty(), "no other group");
         // Each completion re-solves one class of one group: the work per event is the class size
         // (flows whose rate changes), counted, but no flow is touched one by one.
         let (mut t_prev, mut done) = (SimTime::ZERO, 0);
