@@ -6,8 +6,9 @@
 //! it are the flows of group (r, r) (a count, `own_count`) plus those of groups (r, c) of classes
 //! `c` not frozen yet; the latter have found a tighter bottleneck and move to class `r` (the only
 //! per-flow work). Freezing class `r` at share `s` then subtracts `count × s` from every resource
-//! of its footprint, its own included. Ties between resources of equal share go to the lower resource id, as in the
-//! reference. A class whose level changes settles its virtual clock at the old level first.
+//! of its footprint, its own included. Ties between resources of equal share go to the lower
+//! resource id, as in the reference. A class whose level changes settles its virtual clock at the
+//! old level first.
 //! Idle resources (see [`super::classes`]) take no part: neither the component search nor
 //! freezing visits them.
 
