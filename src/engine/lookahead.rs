@@ -14,7 +14,7 @@
 //! Not a protocol mechanism: this is how the simulator runs the patent's cascade ([0041]-[0077])
 //! at scale, not part of what it simulates.
 
-use super::{Engine, Event, FlowOwner, Sending};
+use super::{Engine, Event, FlowOwner, NO_FLOW_YET};
 use crate::kernel::prefetch::prefetch;
 use crate::net::{FlowId, Upcoming};
 use crate::protocol::node_server::NodeServer;
@@ -175,14 +175,19 @@ impl Engine {
                     prefetch(&self.out_streams[h]);
                 }
                 Some(1) if self.hosts[h].sending => {
-                    for &id in &self.out_streams[h] {
-                        prefetch(&self.streams[id as usize]);
+                    for out in &self.out_streams[h] {
+                        prefetch(&self.streams[out.stream as usize]);
+                        if out.flow != NO_FLOW_YET {
+                            self.flows.prefetch_flow(FlowId(out.flow));
+                        }
                     }
                 }
                 Some(2) if self.hosts[h].sending => {
-                    for &id in &self.out_streams[h] {
-                        if let Sending::Parked(flow) = self.streams[id as usize].sending {
-                            self.flows.prefetch_flow(flow);
+                    // What resuming a paused flow reads next: the records of the resources it
+                    // may join (its sender's upload).
+                    for out in &self.out_streams[h] {
+                        if out.flow != NO_FLOW_YET {
+                            self.flows.prefetch_resume(FlowId(out.flow));
                         }
                     }
                 }

@@ -307,6 +307,19 @@ struct HostSlot {
     sending: bool,
 }
 
+/// A stream in its source's list of outgoing streams, with its flow once it has one (a stream
+/// keeps its flow, paused between items, until it closes): the look-ahead of an arrival finds
+/// the flows that the arrival may resume in the list, without the streams' records first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OutStream {
+    stream: u32,
+    /// [`NO_FLOW_YET`] until the stream's first item starts.
+    flow: u32,
+}
+
+/// `OutStream::flow` of a stream that has not started a flow.
+const NO_FLOW_YET: u32 = u32::MAX;
+
 /// Whether a node server is in the network (churn): not yet joined, in, or left for good. A
 /// host that is not in is down and an offer to it is refused at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,7 +375,7 @@ pub struct Engine {
     /// Outgoing streams per host (open or stalled), to wake them when an item arrives.
     /// Up to four kept inline (a cascade's fanout): waking them on each arrival then follows
     /// no pointer to a separate list (one dependent cache miss fewer at 10^5 servers).
-    out_streams: Vec<SmallVec<[u32; 4]>>,
+    out_streams: Vec<SmallVec<[OutStream; 4]>>,
     /// The open stream of each (source, receiver, job), the same streams as `out_streams`:
     /// looked up, never iterated. A source feeding thousands (the base server of a star, or
     /// serving many reactivated servers) finds one without a pass over all of them.
@@ -1132,7 +1145,7 @@ impl Engine {
             Some(slot) => *slot = cold,
             None => self.streams_cold.push(cold),
         }
-        self.out_streams[src.0 as usize].push(id);
+        self.out_streams[src.0 as usize].push(OutStream { stream: id, flow: NO_FLOW_YET });
         self.open_streams.insert((src, dst, job), id);
         self.hosts[src.0 as usize].sending = true;
         self.last_incoming.insert((dst, job), id);
@@ -1169,6 +1182,9 @@ impl Engine {
                     let flow =
                         self.flows.start_flow(now, &self.streams_cold[id as usize].route.resources, bytes as f64);
                     self.set_owner(flow, FlowOwner::Stream { stream: id, src, job });
+                    if let Some(out) = self.out_streams[src.0 as usize].iter_mut().find(|o| o.stream == id) {
+                        out.flow = flow.0;
+                    }
                     flow
                 }
             };
@@ -1206,7 +1222,7 @@ impl Engine {
         s.sending = Sending::Closed;
         let (src, dst, job) = (s.src, s.dst, s.job);
         let free = s.in_flight == 0;
-        self.out_streams[src.0 as usize].retain(|x| *x != id);
+        self.out_streams[src.0 as usize].retain(|o| o.stream != id);
         if self.open_streams.get(&(src, dst, job)) == Some(&id) {
             self.open_streams.remove(&(src, dst, job));
         }
@@ -1241,12 +1257,16 @@ impl Engine {
         }
         let mut i = 0;
         while i < self.out_streams[host.0 as usize].len() {
-            let id = self.out_streams[host.0 as usize][i];
+            let OutStream { stream: id, flow } = self.out_streams[host.0 as usize][i];
+            debug_assert!(
+                self.streams[id as usize].flow().is_none_or(|f| f.0 == flow),
+                "the list names the stream's flow"
+            );
             if self.streams[id as usize].job == job {
                 self.advance(now, id);
             }
             // `advance` may drain (remove) this stream; only move on if it is still here.
-            if self.out_streams[host.0 as usize].get(i) == Some(&id) {
+            if self.out_streams[host.0 as usize].get(i).map(|o| o.stream) == Some(id) {
                 i += 1;
             }
         }
@@ -1280,7 +1300,7 @@ impl Engine {
             found,
             self.out_streams[src.0 as usize]
                 .iter()
-                .copied()
+                .map(|o| o.stream)
                 .find(|&id| self.streams[id as usize].dst == dst && self.streams[id as usize].job == job),
             "the index of open streams agrees with the lists"
         );
@@ -1598,7 +1618,7 @@ impl Engine {
         let capacity = self.topology.host(host).upload_bps;
         let mut used = 0.0;
         for i in 0..self.out_streams[host.0 as usize].len() {
-            if let Some(flow) = self.streams[self.out_streams[host.0 as usize][i] as usize].flow() {
+            if let Some(flow) = self.streams[self.out_streams[host.0 as usize][i].stream as usize].flow() {
                 used += self.flows.rate(flow);
             }
         }
