@@ -234,8 +234,8 @@ impl FlowModel {
             (hop.group, hop.in_group) = (IN_OWN_GROUP, 0);
             return;
         }
-        let g = match self.group_at(q, class) {
-            Some(g) => g,
+        let g = match self.group_index.get(&pair(q, class)) {
+            Some(&g) => g,
             None => self.new_group(q, class),
         };
         if self.resources[q as usize].idle {
@@ -284,11 +284,6 @@ impl FlowModel {
         self.footprint_of(class, resource).push(g);
         self.group_index.insert(pair(resource, class), g);
         g
-    }
-
-    /// The group of `class` at `resource` (not its own), if there is one.
-    fn group_at(&self, resource: u32, class: u32) -> Option<u32> {
-        self.group_index.get(&pair(resource, class)).copied()
     }
 
     /// Takes `flow` out of its group for its `k`-th resource; an emptied group is dropped.
