@@ -346,6 +346,11 @@ fn exit_quietly_on_broken_pipe() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const HUGE_PAGES_TUNABLE: &str = "glibc.malloc.hugetlb";
 
+/// Starts of the process with the huge-page tunable before it settles for 4 KB pages (see
+/// [`restart_with_huge_pages`]).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const HUGE_PAGE_STARTS: u32 = 16;
+
 /// Large runs are bound by memory latency, much of it address translation: with 4 KB pages
 /// nearly every touch of a server's record in a 10^5-server run also misses the TLB (huge pages
 /// take a quarter off the CPU time of a 30k-server cascade on the development VM). glibc backs
@@ -354,37 +359,57 @@ const HUGE_PAGES_TUNABLE: &str = "glibc.malloc.hugetlb";
 /// arguments and streams) with the tunable added to `GLIBC_TUNABLES`, unless it is there
 /// already, the kernel has transparent huge pages off, or `CASCADE_SIM_HUGE_PAGES=0`. Results do
 /// not depend on it; if the `exec` fails the run goes on with ordinary pages.
+///
+/// The tunable does not always take: glibc 2.36 (Debian 12) compares the kernel's mode, read
+/// from `/sys/kernel/mm/transparent_hugepage/enabled`, in a buffer it does not terminate, so in
+/// many processes (half to nearly all of the development VM's bench runs) it misses `madvise`
+/// mode and leaves the heap on 4 KB pages, and the run is 10-15 % slower. So a restarted
+/// process checks that its allocator asks for huge pages and, if not, starts again (another
+/// start, another stack), up to [`HUGE_PAGE_STARTS`] times.
 fn restart_with_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
         const RESTARTED: &str = "CASCADE_SIM_RESTARTED_FOR_HUGE_PAGES";
-        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-        if tunables.contains(HUGE_PAGES_TUNABLE)
-            || std::env::var_os("CASCADE_SIM_HUGE_PAGES").is_some_and(|v| v == "0")
-            // Restarted once already (glibc drops `GLIBC_TUNABLES` in secure mode): no loop.
-            || std::env::var_os(RESTARTED).is_some()
-        {
-            return;
-        }
         let Ok(mode) = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled") else { return };
         if mode.contains("[never]") {
             return;
         }
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        // Starts so far with the tunable set by this function (0: none; glibc drops
+        // `GLIBC_TUNABLES` in secure mode, so the count, not the tunable, ends the restarts).
+        let starts: u32 = std::env::var(RESTARTED).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let tunables = if starts > 0 {
+            // Only `madvise` mode needs the allocator to ask ("always" gives huge pages anyway).
+            if starts >= HUGE_PAGE_STARTS
+                || !mode.contains("[madvise]")
+                || cascade_sim::bench::allocator_asks_for_huge_pages() != Some(false)
+            {
+                return;
+            }
+            tunables
+        } else {
+            if tunables.contains(HUGE_PAGES_TUNABLE)
+                || std::env::var_os("CASCADE_SIM_HUGE_PAGES").is_some_and(|v| v == "0")
+                || std::env::var_os(RESTARTED).is_some()
+            {
+                return;
+            }
+            if tunables.is_empty() {
+                format!("{HUGE_PAGES_TUNABLE}=1")
+            } else {
+                format!("{tunables}:{HUGE_PAGES_TUNABLE}=1")
+            }
+        };
         let Ok(exe) = std::env::current_exe() else { return };
         let mut args = std::env::args_os();
         let name = args.next().unwrap_or_else(|| exe.clone().into_os_string());
-        let tunables = if tunables.is_empty() {
-            format!("{HUGE_PAGES_TUNABLE}=1")
-        } else {
-            format!("{tunables}:{HUGE_PAGES_TUNABLE}=1")
-        };
         // `exec` returns only if it failed: carry on as we are.
         let _ = std::process::Command::new(exe)
             .arg0(name)
             .args(args)
             .env("GLIBC_TUNABLES", tunables)
-            .env(RESTARTED, "1")
+            .env(RESTARTED, (starts + 1).to_string())
             .exec();
     }
 }

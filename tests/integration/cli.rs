@@ -237,18 +237,23 @@ fn bench_repeats_each_workload_and_reports_its_median_run() {
 /// The binary restarts itself with glibc's huge-page tunable (README, Performance): the results
 /// are the same either way, and `CASCADE_SIM_HUGE_PAGES=0` or a setting of the tunable already
 /// in `GLIBC_TUNABLES` leaves the heap on 4 KB pages (where the kernel gives huge pages only
-/// to memory that asks for them, its `madvise` mode).
+/// to memory that asks for them, its `madvise` mode). By default every run asks for them:
+/// glibc 2.36 misses the kernel's mode in many processes (a buffer it compares unterminated;
+/// before the binary checked and started again, most bench runs on the development VM ran on
+/// 4 KB pages), so three runs in a row must all have asked. (Whether the kernel then gives any
+/// to a run this small is its own affair, so that is not asserted.)
 #[test]
 fn huge_pages_change_the_speed_not_the_results() {
-    let bench = |env: &[(&str, &str)]| -> serde_json::Value {
+    let bench_of = |workload: &str, env: &[(&str, &str)]| -> serde_json::Value {
         let o = Command::new(env!("CARGO_BIN_EXE_cascade-sim"))
-            .args(["bench", "--child", "--workload", "cascade-1k"])
+            .args(["bench", "--child", "--workload", workload])
             .envs(env.iter().copied())
             .output()
             .expect("binary runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
+    let bench = |env: &[(&str, &str)]| bench_of("cascade-1k", env);
     let default = bench(&[]);
     let off = bench(&[("CASCADE_SIM_HUGE_PAGES", "0")]);
     let kept = bench(&[("GLIBC_TUNABLES", "glibc.malloc.hugetlb=0")]);
@@ -260,5 +265,9 @@ fn huge_pages_change_the_speed_not_the_results() {
     if mode.contains("[madvise]") {
         assert_eq!(off["huge_pages_mb"], 0.0, "{off}");
         assert_eq!(kept["huge_pages_mb"], 0.0, "{kept}");
+        assert_eq!((&off["huge_pages_asked"], &kept["huge_pages_asked"]), (&false.into(), &false.into()));
+        for run in [default, bench_of("shared-upload-20", &[]), bench_of("shared-upload-20", &[])] {
+            assert_eq!(run["huge_pages_asked"], true, "no huge pages asked for by default: {run}");
+        }
     }
 }
