@@ -312,7 +312,6 @@ pub struct Measurement {
     /// Whether that process's allocator asked the kernel for huge pages (see
     /// [`allocator_asks_for_huge_pages`]): false means 4 KB pages by choice or by glibc's
     /// failure to see the kernel's mode; true with `huge_pages_mb` 0 means the kernel gave none.
-    #[serde(default)]
     pub huge_pages_asked: Option<bool>,
     /// What the run produced (makespan, trace hash, ...), to tell runs apart.
     pub detail: String,
