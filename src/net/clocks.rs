@@ -8,6 +8,7 @@
 //! are computed and rounded.
 
 use super::flows::{FlowId, FlowModel, State, NO_EPOCH, PAUSED_AT_CANDIDATE};
+use super::heap::HeapKey;
 use crate::kernel::{SimDuration, SimTime};
 use std::cmp::Ordering;
 
@@ -23,6 +24,22 @@ impl PartialOrd for Finish {
 impl Ord for Finish {
     fn cmp(&self, other: &Self) -> Ordering {
         self.0.total_cmp(&other.0)
+    }
+}
+
+/// The bits of `total_cmp`'s order: a negative number's bits all flipped (larger magnitudes
+/// first), a positive one's sign bit set (after every negative), so that unsigned order is
+/// `f64::total_cmp`'s; every bit is kept, and the packing is undone exactly.
+impl HeapKey for Finish {
+    fn packed(self) -> u128 {
+        let bits = self.0.to_bits();
+        let ordered = if bits >> 63 == 1 { !bits } else { bits | 1 << 63 };
+        (ordered as u128) << 32
+    }
+
+    fn unpacked(bits: u128) -> Self {
+        let ordered = (bits >> 32) as u64;
+        Finish(f64::from_bits(if ordered >> 63 == 1 { ordered & !(1 << 63) } else { !ordered }))
     }
 }
 
