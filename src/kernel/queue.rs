@@ -124,14 +124,15 @@ impl<E> EventQueue<E> {
         }
         if self.least.is_none() {
             let b = self.lowest_bucket();
-            // The first entry of the smallest time (`min_by_key` keeps the first of equals, and
-            // entries of one time are in push order).
-            let (i, &(t, _)) = self.buckets[b]
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, (t, _))| *t)
-                .expect("the lowest bucket is not empty");
-            (self.least, self.least_slot) = (Some(t), (b, i));
+            // The first entry of the smallest time (a strictly smaller time replaces the one
+            // kept, and entries of one time are in push order), kept by selects: whether an
+            // entry is smaller is a branch the processor would often mispredict.
+            let bucket = &self.buckets[b];
+            let mut least = (bucket.first().expect("the lowest bucket is not empty").0, 0);
+            for (i, &(t, _)) in bucket.iter().enumerate().skip(1) {
+                least = std::hint::select_unpredictable(t < least.0, (t, i), least);
+            }
+            (self.least, self.least_slot) = (Some(least.0), (b, least.1));
         }
         self.least
     }
