@@ -5,8 +5,8 @@
 //! `u128` whose unsigned order is that order ([`HeapKey`]): the smallest of four children is then
 //! found with plain integer comparisons and selects instead of a lexicographic comparison whose
 //! branches the processor mispredicts about half the time (which child is smallest is a coin
-//! toss), and a completion entry takes 16 bytes instead of a padded 24 (four children, one
-//! cache line). Four children per node halve the
+//! toss), and a completion entry takes 16 bytes instead of a padded 24 (four children in 64
+//! bytes instead of 96). Four children per node halve the
 //! depth of a binary heap: the heap of classes holds one entry per busy upload (10^5 in a big
 //! cascade) and is updated on every completion, so each level saved is a likely cache miss
 //! saved; the four children of a node sit side by side. Sifting moves a hole, not the entry: one
