@@ -50,6 +50,8 @@ impl HeapKey for (crate::kernel::SimTime, u32) {
     }
 }
 
+/// Plain integer keys, for the tests.
+#[cfg(test)]
 impl HeapKey for u32 {
     fn packed(self) -> u128 {
         (self as u128) << 32
