@@ -16,11 +16,10 @@ use super::flows::{FlowModel, State, NO_EPOCH};
 use super::ResourceId;
 use crate::kernel::{SimDuration, SimTime};
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
 
 /// `f64` share with a total order and a resource-id tie-break, for the filling heap.
 #[derive(PartialEq)]
-struct Share(f64, u32);
+pub(super) struct Share(f64, u32);
 impl Eq for Share {}
 impl PartialOrd for Share {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -41,7 +40,8 @@ impl FlowModel {
         let mut component = std::mem::take(&mut self.scratch_resources);
         self.component(seeds, &mut component);
 
-        let mut heap = BinaryHeap::with_capacity(component.len());
+        let mut heap = std::mem::take(&mut self.scratch_shares);
+        debug_assert!(heap.is_empty(), "the filling empties its heap");
         for &q in &component {
             let r = &mut self.resources[q as usize];
             r.left = r.capacity;
@@ -92,6 +92,7 @@ impl FlowModel {
         }
         self.scratch_groups = stolen;
         self.scratch_moved = moved;
+        self.scratch_shares = heap;
 
         // Flows started since the last solve join their class's clock now.
         let mut new_flows = std::mem::take(&mut self.new_flows);

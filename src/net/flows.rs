@@ -257,6 +257,8 @@ pub struct FlowModel {
     pub(super) scratch_resources: Vec<u32>,
     pub(super) scratch_groups: Vec<u32>,
     pub(super) scratch_moved: Vec<(FlowId, f64)>,
+    /// The filling's heap of shares, kept between re-solves so that one allocates nothing.
+    pub(super) scratch_shares: std::collections::BinaryHeap<std::cmp::Reverse<super::filling::Share>>,
     /// Number of flow-rate assignments made by the solver: the size of every class frozen
     /// (a cost counter for tests and benchmarks).
     pub solver_work: u64,
