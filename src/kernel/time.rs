@@ -52,6 +52,17 @@ impl SimTime {
     }
 }
 
+/// `x.round() as u64` for `0 <= x < 2^64`, without a call: `f64::round` is a library call on
+/// x86-64 processors without SSE4.1 (the default target), made on every completion placed. The
+/// whole part `n` is exact, and so is `x - n` (below 1, `x` itself; above, `n <= x < 2n`), so
+/// rounding half away from zero is `n + (x - n >= 0.5)`, exactly as `round` does.
+#[inline]
+fn round_non_negative(x: f64) -> u64 {
+    debug_assert!((0.0..u64::MAX as f64).contains(&x));
+    let whole = x as u64;
+    whole + u64::from(x - whole as f64 >= 0.5)
+}
+
 impl SimDuration {
     /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
@@ -79,11 +90,11 @@ impl SimDuration {
     /// invariant and panic.
     pub fn from_secs_f64(secs: f64) -> SimDuration {
         assert!(secs >= 0.0, "negative or NaN duration: {secs}");
-        let nanos = Self::shifted_nanos(secs).round();
+        let nanos = Self::shifted_nanos(secs);
         if nanos >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
-            SimDuration(nanos as u64)
+            SimDuration(round_non_negative(nanos))
         }
     }
 
@@ -166,6 +177,22 @@ mod tests {
         assert_eq!(SimDuration::from_secs_f64(1.149_276_320_5 - 1e-15).as_nanos(), 1_149_276_321);
         assert_eq!(SimDuration::from_secs_f64(1.149_276_320_5 + 1e-15).as_nanos(), 1_149_276_321);
         assert_eq!(SimDuration::from_secs_f64(1.149_276_320_498).as_nanos(), 1_149_276_320);
+    }
+
+    proptest::proptest! {
+        /// The call-free rounding equals `f64::round` on every non-negative float below 2^64:
+        /// random bit patterns (every magnitude), halves and their neighbours, whole numbers.
+        #[test]
+        fn rounding_without_a_call_equals_round(bits in 0u64..0x43f0_0000_0000_0000, whole in 0u64..1 << 53) {
+            let x = f64::from_bits(bits);
+            proptest::prop_assert_eq!(round_non_negative(x), x.round() as u64, "{}", x);
+            let half = whole as f64 + 0.5;
+            for y in [half, half.next_down(), half.next_up(), whole as f64] {
+                if y < u64::MAX as f64 {
+                    proptest::prop_assert_eq!(round_non_negative(y), y.round() as u64, "{}", y);
+                }
+            }
+        }
     }
 
     #[test]
