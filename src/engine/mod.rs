@@ -996,10 +996,16 @@ impl Engine {
     }
 
     /// Carries out the outputs `host`'s role just produced.
+    #[inline]
     fn flush(&mut self, now: SimTime, host: HostId) {
-        if self.outbox.is_empty() {
-            return; // most calls: an item arrived and the role had nothing to say
+        if !self.outbox.is_empty() {
+            self.flush_outputs(now, host); // most calls have nothing: an item arrived, no news
         }
+    }
+
+    /// Carries out the outputs `flush` found.
+    #[inline(never)]
+    fn flush_outputs(&mut self, now: SimTime, host: HostId) {
         let mut outbox = std::mem::take(&mut self.outbox);
         for output in outbox.drain(..) {
             match output {

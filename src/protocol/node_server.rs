@@ -905,15 +905,15 @@ impl NodeServer {
                     state.source = None;
                     state.reported_decile = 10;
                     out.push(Output::Send { to: state.job.base_server, msg: Message::Received { job: state.id } });
-                } else {
+                } else if state.chunks_held as u64 * 10 >= (state.reported_decile as u64 + 1) * content.chunks as u64 {
+                    // A new decile reached (the test is `decile > reported` without dividing).
                     let decile = (state.chunks_held as u64 * 10 / content.chunks as u64) as u32;
-                    if decile > state.reported_decile {
-                        state.reported_decile = decile;
-                        out.push(Output::Send {
-                            to: state.job.base_server,
-                            msg: Message::Holding { job: state.id, items_held: state.held },
-                        });
-                    }
+                    debug_assert!(decile > state.reported_decile);
+                    state.reported_decile = decile;
+                    out.push(Output::Send {
+                        to: state.job.base_server,
+                        msg: Message::Holding { job: state.id, items_held: state.held },
+                    });
                 }
             }
             // A command held before a restart from zero is not run twice.
