@@ -16,7 +16,7 @@
 
 use super::{Engine, Event, FlowOwner, NO_FLOW_YET};
 use crate::kernel::prefetch::prefetch;
-use crate::net::{FlowId, Upcoming};
+use crate::net::{FlowId, HostId, Upcoming};
 use crate::protocol::node_server::NodeServer;
 
 /// Hosts from which the look-ahead runs. Below, a run's records stay in the processor's caches
@@ -33,14 +33,22 @@ pub(super) struct Lookahead {
     /// Events and completions handled so far: a stage is asked for only once something was
     /// handled since the one before, which gives its records time to arrive.
     handled: u64,
+    /// `handled` and the flow model's count of completion-heap changes when the completions'
+    /// stages were last asked for.
+    completions_seen: (u64, u64),
     completion: Stages<FlowId>,
-    arrival: Stages<(u32, u32)>,
+    /// The queue's head, when an item's arrival: (stream, item).
+    arrival: Option<Staged<(u32, u32)>>,
 }
 
 impl Lookahead {
     /// The look-ahead of a run over `hosts` hosts (off below [`LOOK_AHEAD_FROM_HOSTS`]).
     pub(super) fn for_hosts(hosts: usize) -> Self {
-        Lookahead { enabled: hosts >= LOOK_AHEAD_FROM_HOSTS, ..Lookahead::default() }
+        Lookahead {
+            enabled: hosts >= LOOK_AHEAD_FROM_HOSTS,
+            completions_seen: (u64::MAX, u64::MAX),
+            ..Lookahead::default()
+        }
     }
 
     /// Turns the look-ahead on or off.
@@ -57,6 +65,28 @@ impl Lookahead {
     pub(super) fn completing(&mut self, flow: FlowId) {
         self.completion.forget(flow);
     }
+}
+
+/// The stage to ask for now of the one event kept in `slot`, named `key`, `handled` events
+/// into the run (as [`Stages::stage`] with one slot): 0 for a new one, then 1, 2, ... once
+/// something was handled since the last; `None` if nothing was.
+fn next_stage<K: PartialEq + Copy>(slot: &mut Option<Staged<K>>, key: K, handled: u64) -> Option<u8> {
+    let s = match slot {
+        Some(s) if s.key == key => s,
+        _ => slot.insert(Staged { key, done: 0, at: 0 }),
+    };
+    advance(s, handled)
+}
+
+/// The stage to ask for now of `s`, `handled` events into the run, counted as asked; `None`
+/// if it was asked for a stage already and nothing was handled since.
+fn advance<K>(s: &mut Staged<K>, handled: u64) -> Option<u8> {
+    if s.done > 0 && s.at == handled {
+        return None;
+    }
+    let stage = s.done;
+    (s.done, s.at) = (s.done.saturating_add(1), handled);
+    Some(stage)
 }
 
 /// The stages asked for of the next events of one kind (up to two), named by their keys.
@@ -97,13 +127,7 @@ impl<K: PartialEq + Copy> Stages<K> {
     /// a new one, then 1, 2, ... once something was handled since the last; `None` if nothing
     /// was.
     fn stage(&mut self, key: K, handled: u64, keep: Option<K>) -> Option<u8> {
-        let s = self.slot(key, keep);
-        if s.done > 0 && s.at == handled {
-            return None;
-        }
-        let stage = s.done;
-        (s.done, s.at) = (s.done.saturating_add(1), handled);
-        Some(stage)
+        advance(self.slot(key, keep), handled)
     }
 
     /// Forgets what was asked for `key` (the event happened).
@@ -137,8 +161,29 @@ impl Engine {
         if !self.ahead.enabled {
             return;
         }
-        let [first, second] = self.flows.next_completions();
         let handled = self.ahead.handled;
+        // The next completions' stages change only when something was handled or the
+        // completion heap changed since they were last asked for (not between an event's pop
+        // and its handling, say): then there is nothing new to ask for them.
+        let seen = (handled, self.flows.completions_changes());
+        if seen != self.ahead.completions_seen {
+            self.ahead.completions_seen = seen;
+            self.look_ahead_completions(handled);
+        }
+        match self.queue.peek() {
+            // A control message's delivery: its pending record (asked again while it stays
+            // the head: a hint for a line already on its way costs next to nothing).
+            Some(&Event::Deliver { id, .. }) => self.transport.prefetch_pending(id),
+            Some(&Event::ItemArrives { stream, index, dst, .. }) => {
+                self.look_ahead_arrival(stream, index, dst, handled)
+            }
+            _ => {}
+        }
+    }
+
+    /// The stages of the flow model's next two completions (see [`Self::look_ahead`]).
+    fn look_ahead_completions(&mut self, handled: u64) {
+        let [first, second] = self.flows.next_completions();
         let key = |c: &Option<Upcoming>| c.as_ref().map(|c| c.flow);
         if let Some(c) = &first {
             match self.ahead.completion.stage(c.flow, handled, key(&second)) {
@@ -159,40 +204,38 @@ impl Engine {
                 prefetch(&self.flow_owner[c.flow.0 as usize]);
             }
         }
-        // A control message's delivery: its pending record (asked again while it stays the
-        // head: a hint for a line already on its way costs next to nothing).
-        if let Some(&Event::Deliver { id, .. }) = self.queue.peek() {
-            self.transport.prefetch_pending(id);
-        }
-        if let Some(&Event::ItemArrives { stream, index, dst, .. }) = self.queue.peek() {
-            let stage = self.ahead.arrival.stage((stream, index), handled, None);
-            let h = dst.0 as usize;
-            match stage {
-                Some(0) => {
-                    prefetch(&self.streams[stream as usize]);
-                    prefetch(&self.hosts[h]);
-                    NodeServer::prefetch_first_job(&self.nodes[h]);
-                    prefetch(&self.out_streams[h]);
-                }
-                Some(1) if self.hosts[h].sending => {
-                    for out in &self.out_streams[h] {
-                        prefetch(&self.streams[out.stream as usize]);
-                        if out.flow != NO_FLOW_YET {
-                            self.flows.prefetch_flow(FlowId(out.flow));
-                        }
-                    }
-                }
-                Some(2) if self.hosts[h].sending => {
-                    // What resuming a paused flow reads next: the records of the resources it
-                    // may join (its sender's upload).
-                    for out in &self.out_streams[h] {
-                        if out.flow != NO_FLOW_YET {
-                            self.flows.prefetch_resume(FlowId(out.flow));
-                        }
-                    }
-                }
-                _ => {}
+    }
+
+    /// The stages of the queue's head when it is an item's arrival at `dst` (see
+    /// [`Self::look_ahead`]).
+    fn look_ahead_arrival(&mut self, stream: u32, index: u32, dst: HostId, handled: u64) {
+        let stage = next_stage(&mut self.ahead.arrival, (stream, index), handled);
+        let h = dst.0 as usize;
+        match stage {
+            Some(0) => {
+                prefetch(&self.streams[stream as usize]);
+                prefetch(&self.hosts[h]);
+                NodeServer::prefetch_first_job(&self.nodes[h]);
+                prefetch(&self.out_streams[h]);
             }
+            Some(1) if self.hosts[h].sending => {
+                for out in &self.out_streams[h] {
+                    prefetch(&self.streams[out.stream as usize]);
+                    if out.flow != NO_FLOW_YET {
+                        self.flows.prefetch_flow(FlowId(out.flow));
+                    }
+                }
+            }
+            Some(2) if self.hosts[h].sending => {
+                // What resuming a paused flow reads next: the records of the resources it
+                // may join (its sender's upload).
+                for out in &self.out_streams[h] {
+                    if out.flow != NO_FLOW_YET {
+                        self.flows.prefetch_resume(FlowId(out.flow));
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -270,5 +313,19 @@ mod tests {
         assert_eq!(stages.stage(9, 5, Some(11)), Some(2), "9 was kept");
         stages.forget(9);
         assert_eq!(stages.stage(9, 5, None), Some(0), "forgotten: from the start");
+    }
+
+    /// The one-slot stages of the queue's head go as [`Stages`] without a second event: a new
+    /// key starts over at stage 0.
+    #[test]
+    fn one_slot_stages_start_over_for_a_new_key() {
+        let mut slot = None;
+        assert_eq!(next_stage(&mut slot, (3u32, 1u32), 0), Some(0));
+        assert_eq!(next_stage(&mut slot, (3, 1), 0), None, "nothing handled since stage 0");
+        assert_eq!(next_stage(&mut slot, (3, 1), 1), Some(1));
+        assert_eq!(next_stage(&mut slot, (3, 2), 1), Some(0), "another item: from the start");
+        assert_eq!(next_stage(&mut slot, (3, 2), 1), None);
+        assert_eq!(next_stage(&mut slot, (3, 2), 2), Some(1));
+        assert_eq!(next_stage(&mut slot, (3, 2), 3), Some(2));
     }
 }

@@ -142,6 +142,10 @@ impl<E> EventQueue<E> {
     }
 
     /// The smallest pending time, found (and remembered) if not known.
+    ///
+    /// Inline: it is asked several times per event (the engine's loop and its look-ahead) and
+    /// is nearly always known; the search is a function of its own.
+    #[inline]
     fn least_time(&mut self) -> Option<u64> {
         if self.len == 0 {
             return None;
@@ -150,18 +154,24 @@ impl<E> EventQueue<E> {
             return Some(self.last);
         }
         if self.least.is_none() {
-            let b = self.lowest_bucket();
-            // The first entry of the smallest time (a strictly smaller time replaces the one
-            // kept, and entries of one time are in push order), kept by selects: whether an
-            // entry is smaller is a branch the processor would often mispredict.
-            let bucket = &self.buckets[b];
-            let mut least = (bucket.first().expect("the lowest bucket is not empty").0, 0);
-            for (i, &(t, _)) in bucket.iter().enumerate().skip(1) {
-                least = std::hint::select_unpredictable(t < least.0, (t, i), least);
-            }
-            (self.least, self.least_slot) = (Some(least.0), (b, least.1));
+            self.find_least();
         }
         self.least
+    }
+
+    /// Finds and remembers the smallest time and where it is (bucket 0 empty, the queue not).
+    #[inline(never)]
+    fn find_least(&mut self) {
+        let b = self.lowest_bucket();
+        // The first entry of the smallest time (a strictly smaller time replaces the one
+        // kept, and entries of one time are in push order), kept by selects: whether an
+        // entry is smaller is a branch the processor would often mispredict.
+        let bucket = &self.buckets[b];
+        let mut least = (bucket.first().expect("the lowest bucket is not empty").0, 0);
+        for (i, &(t, _)) in bucket.iter().enumerate().skip(1) {
+            least = std::hint::select_unpredictable(t < least.0, (t, i), least);
+        }
+        (self.least, self.least_slot) = (Some(least.0), (b, least.1));
     }
 
     /// The event [`Self::pop`] would return next (`&mut`: it may have to find it, and

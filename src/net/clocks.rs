@@ -68,6 +68,12 @@ impl FlowModel {
         self.completions.peek().map(|((t, _), _)| t)
     }
 
+    /// How many times the completion heap changed so far (wrapping): while it stands still, so
+    /// do [`Self::next_completions`].
+    pub fn completions_changes(&self) -> u64 {
+        self.completions_changes
+    }
+
     /// The next two completions under the rates solved so far, earliest first (the earliest
     /// class's earliest flow, and the second class's).
     pub fn next_completions(&self) -> [Option<Upcoming>; 2] {
@@ -243,6 +249,7 @@ impl FlowModel {
 
     /// Updates the completion heap's entry of `class` from its earliest flow.
     pub(super) fn refresh_entry(&mut self, class: u32) {
+        self.completions_changes = self.completions_changes.wrapping_add(1);
         let next = match self.resources[class as usize].members.peek_id() {
             Some(id) => self.member_completion(FlowId(id)).map(|t| (t, id)),
             None => None,

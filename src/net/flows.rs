@@ -233,6 +233,9 @@ pub struct FlowModel {
     /// flow that completes then (the class's earliest; among classes of one instant the order
     /// does not matter, the flows due are handed out by id).
     pub(super) completions: IndexedHeap<(SimTime, u32)>,
+    /// Changes made to `completions` so far (the engine's look-ahead asks for the next
+    /// completions' records again only after one).
+    pub(super) completions_changes: u64,
     pub(super) completion_pos: Vec<u32>,
     /// Flows all sent by `due_at`, not yet handed out, by id.
     pub(super) due: SmallIdSet,
