@@ -39,10 +39,54 @@ impl FlowModel {
         self.solving = true;
         let mut component = std::mem::take(&mut self.scratch_resources);
         self.component(seeds, &mut component);
+        if let [q] = component[..] {
+            self.fill_alone(q, at);
+        } else {
+            self.fill(&component, at);
+        }
 
+        // Flows started since the last solve join their class's clock now.
+        let mut new_flows = std::mem::take(&mut self.new_flows);
+        for &flow in &new_flows {
+            let f = &self.flows[flow.0 as usize];
+            if f.state == State::New {
+                let bytes = f.finish;
+                self.place(flow, at, bytes);
+            }
+        }
+        new_flows.clear();
+        self.new_flows = new_flows;
+        for &q in &component {
+            self.refresh_entry(q);
+        }
+        self.update_idle(&component);
+        self.solving = false;
+        self.free_groups.append(&mut self.freed_while_solving);
+        self.scratch_resources = component;
+    }
+
+    /// Progressive filling of a component of one resource `q` (most re-solves of a cascade: a
+    /// sender's upload, its flows' other resources idle). Its flows are all of its own class:
+    /// another class's group at `q` would have brought that class's resource into the
+    /// component, a group of its own class elsewhere that resource. So the filling is one
+    /// step, `q` frozen at its capacity over its flows, computed as [`Self::fill`] computes it.
+    fn fill_alone(&mut self, q: u32, at: SimTime) {
+        let r = &mut self.resources[q as usize];
+        debug_assert!(r.groups.is_empty() && r.footprint.is_empty(), "a component of one resource");
+        r.left = r.capacity;
+        r.unfrozen = r.effective;
+        r.frozen = false;
+        if r.unfrozen > 0 {
+            let share = (r.left / r.unfrozen as f64).max(0.0);
+            self.freeze(q, share, at);
+        }
+    }
+
+    /// Progressive filling over the resources of `component` (see the module doc).
+    fn fill(&mut self, component: &[u32], at: SimTime) {
         let mut heap = std::mem::take(&mut self.scratch_shares);
         debug_assert!(heap.is_empty(), "the filling empties its heap");
-        for &q in &component {
+        for &q in component {
             let r = &mut self.resources[q as usize];
             r.left = r.capacity;
             r.unfrozen = r.effective;
@@ -93,25 +137,6 @@ impl FlowModel {
         self.scratch_groups = stolen;
         self.scratch_moved = moved;
         self.scratch_shares = heap;
-
-        // Flows started since the last solve join their class's clock now.
-        let mut new_flows = std::mem::take(&mut self.new_flows);
-        for &flow in &new_flows {
-            let f = &self.flows[flow.0 as usize];
-            if f.state == State::New {
-                let bytes = f.finish;
-                self.place(flow, at, bytes);
-            }
-        }
-        new_flows.clear();
-        self.new_flows = new_flows;
-        for &q in &component {
-            self.refresh_entry(q);
-        }
-        self.update_idle(&component);
-        self.solving = false;
-        self.free_groups.append(&mut self.freed_while_solving);
-        self.scratch_resources = component;
     }
 
     /// The resources connected to `seeds` through flows (resources that take part in filling:
