@@ -14,7 +14,7 @@
 //! Not a protocol mechanism: this is how the simulator runs the patent's cascade ([0041]-[0077])
 //! at scale, not part of what it simulates.
 
-use super::{Engine, Event, FlowOwner, NO_FLOW_YET};
+use super::{Engine, Event, FlowOwner, Role, NO_FLOW_YET};
 use crate::kernel::prefetch::prefetch;
 use crate::net::{FlowId, HostId, Upcoming};
 use crate::protocol::node_server::NodeServer;
@@ -39,6 +39,8 @@ pub(super) struct Lookahead {
     completion: Stages<FlowId>,
     /// The queue's head, when an item's arrival: (stream, item).
     arrival: Option<Staged<(u32, u32)>>,
+    /// The queue's head, when a control message's delivery: the pending message.
+    delivery: Option<Staged<u32>>,
 }
 
 impl Lookahead {
@@ -171,9 +173,7 @@ impl Engine {
             self.look_ahead_completions(handled);
         }
         match self.queue.peek() {
-            // A control message's delivery: its pending record (asked again while it stays
-            // the head: a hint for a line already on its way costs next to nothing).
-            Some(&Event::Deliver { id, .. }) => self.transport.prefetch_pending(id),
+            Some(&Event::Deliver { id, .. }) => self.look_ahead_delivery(id, handled),
             Some(&Event::ItemArrives { stream, index, dst, .. }) => {
                 self.look_ahead_arrival(stream, index, dst, handled)
             }
@@ -203,6 +203,26 @@ impl Engine {
                 self.flows.prefetch_completion(c, false);
                 prefetch(&self.flow_owner[c.flow.0 as usize]);
             }
+        }
+    }
+
+    /// The stages of the queue's head when it is a control message's delivery: its pending
+    /// record, then, for a node's notice to the base server, the server's place in the job's
+    /// reports and its report (at 10^5 servers the base server's reads of one report after
+    /// another, in no order, miss the caches).
+    fn look_ahead_delivery(&mut self, id: u32, handled: u64) {
+        match next_stage(&mut self.ahead.delivery, id, handled) {
+            Some(0) => self.transport.prefetch_pending(id),
+            Some(stage @ (1 | 2)) => {
+                let Some(p) = self.transport.pending(id) else { return };
+                if self.hosts[p.to.0 as usize].role != Role::Base {
+                    return;
+                }
+                if let (Some(job), Some(bs)) = (p.msg.reported_job(), self.base_server.as_ref()) {
+                    bs.prefetch_report(job, p.from, stage == 2);
+                }
+            }
+            _ => {}
         }
     }
 

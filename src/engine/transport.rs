@@ -164,6 +164,11 @@ impl Transport {
         p.token
     }
 
+    /// The pending message `id`, if it is still pending.
+    pub fn pending(&self, id: u32) -> Option<&Pending> {
+        self.pending.get(id as usize).and_then(Option::as_ref)
+    }
+
     /// Asks for pending message `id`'s record (its delivery is the next event), if it exists.
     pub fn prefetch_pending(&self, id: u32) {
         if let Some(record) = self.pending.get(id as usize) {

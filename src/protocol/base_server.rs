@@ -286,6 +286,21 @@ impl ServerReports {
         ServerReports { hosts, reports, index }
     }
 
+    /// Asks for what looking up `server` reads: `deeper` false, its place in the index;
+    /// true (once that has arrived), its report. Nothing when the ids are sparse (a binary
+    /// search reads too many lines to be worth asking for).
+    fn prefetch(&self, server: HostId, deeper: bool) {
+        use crate::kernel::prefetch::{prefetch, prefetch_lines_at};
+        let Some(slot) = self.index.get(server.0 as usize) else { return };
+        if !deeper {
+            prefetch(slot);
+        } else if let Some(report) = self.reports.get(*slot as usize) {
+            // Every line the report spans (not aligned to lines).
+            let start = (report as *const ServerReport).cast::<u8>();
+            prefetch_lines_at(start, (start as usize % 64 + std::mem::size_of::<ServerReport>()).div_ceil(64));
+        }
+    }
+
     fn position(&self, server: &HostId) -> Option<usize> {
         if self.index.is_empty() {
             self.hosts.binary_search(server).ok()
@@ -600,6 +615,16 @@ impl BaseServer {
     /// Items of `job` held here.
     pub fn held(&self, job: JobId) -> u32 {
         self.jobs[job.0 as usize].held
+    }
+
+    /// Asks for the records that a message about `job` from `server` will read, so that they
+    /// load while something else is handled (the engine's look-ahead; at 10^5 servers each
+    /// report is a cache miss): `deeper` false, the server's place in the job's reports; true
+    /// (once that has arrived), its report. Changes nothing.
+    pub fn prefetch_report(&self, job: JobId, server: HostId, deeper: bool) {
+        if let Some(state) = self.jobs.get(job.0 as usize) {
+            state.reports.prefetch(server, deeper);
+        }
     }
 
     /// True when all content of `job` is here.

@@ -321,6 +321,19 @@ pub enum Message {
 }
 
 impl Message {
+    /// The job of a node's notice or answer that updates its report at the base server
+    /// (receipt, holdings, completion, a status answer), for fetching that report early.
+    pub fn reported_job(&self) -> Option<JobId> {
+        match self {
+            Message::JobReceived { job, .. }
+            | Message::Holding { job, .. }
+            | Message::Received { job }
+            | Message::CommandCompleted { job, .. }
+            | Message::StatusReport { job, .. } => Some(*job),
+            _ => None,
+        }
+    }
+
     /// The variant's name, for logs and traces.
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -607,3 +620,17 @@ pub enum RepairOutcome {
 
 /// Collects a role's outputs; the engine drains it after each call.
 pub type Outbox = Vec<Output>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node's notices to the base server name the job whose report they update; the
+    /// client's messages about a job do not (the base server keeps no server report for them).
+    #[test]
+    fn notices_name_the_reported_job() {
+        assert_eq!(Message::Holding { job: JobId(3), items_held: 7 }.reported_job(), Some(JobId(3)));
+        assert_eq!(Message::Received { job: JobId(4) }.reported_job(), Some(JobId(4)));
+        assert_eq!(Message::EndSession { job: JobId(5) }.reported_job(), None);
+    }
+}
