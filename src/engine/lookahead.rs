@@ -195,6 +195,14 @@ impl Engine {
                     self.flows.prefetch_completion(c, true);
                     self.prefetch_sending_stream(c.flow);
                 }
+                Some(2) => {
+                    // The class's first flows and their owners: handing the completion out
+                    // reads those completing with it.
+                    for flow in self.flows.class_first_flows(c) {
+                        self.flows.prefetch_flow(flow);
+                        prefetch(&self.flow_owner[flow.0 as usize]);
+                    }
+                }
                 _ => {}
             }
         }

@@ -95,6 +95,14 @@ impl FlowModel {
         }
     }
 
+    /// The first flows of the class of completion `c` (its earliest and the next few, which
+    /// often complete at the same instant: siblings started together), found through the
+    /// class's heap of flows, whose first line must have arrived (see
+    /// [`Self::prefetch_completion`]).
+    pub fn class_first_flows(&self, c: &Upcoming) -> impl Iterator<Item = FlowId> + '_ {
+        self.resources[c.class as usize].members.first_ids(1 + 4).map(FlowId)
+    }
+
     /// The flows due now and not handed out yet, lowest id (the next handed out) first, up to
     /// `n`.
     pub fn due_flows(&self, n: usize) -> impl Iterator<Item = FlowId> + '_ {
