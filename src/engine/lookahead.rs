@@ -16,7 +16,7 @@
 
 use super::{Engine, Event, FlowOwner, Role, NO_FLOW_YET};
 use crate::kernel::prefetch::prefetch;
-use crate::net::{FlowId, HostId, Upcoming};
+use crate::net::{FlowId, HostId, ResourceId, Topology, Upcoming};
 use crate::protocol::node_server::NodeServer;
 
 /// Hosts from which the look-ahead runs. Below, a run's records stay in the processor's caches
@@ -41,20 +41,24 @@ pub(super) struct Lookahead {
     arrival: Option<Staged<(u32, u32)>>,
     /// The queue's head, when a control message's delivery: the pending message.
     delivery: Option<Staged<u32>>,
+    /// Each host's upload resource (empty until turned on): the resource an arrival's resumed
+    /// flows join and re-solve, found without the flows' records.
+    uploads: Vec<ResourceId>,
 }
 
 impl Lookahead {
-    /// The look-ahead of a run over `hosts` hosts (off below [`LOOK_AHEAD_FROM_HOSTS`]).
-    pub(super) fn for_hosts(hosts: usize) -> Self {
-        Lookahead {
-            enabled: hosts >= LOOK_AHEAD_FROM_HOSTS,
-            completions_seen: (u64::MAX, u64::MAX),
-            ..Lookahead::default()
-        }
+    /// The look-ahead of a run over `topology`'s hosts (off below [`LOOK_AHEAD_FROM_HOSTS`]).
+    pub(super) fn for_topology(topology: &Topology) -> Self {
+        let mut ahead = Lookahead { completions_seen: (u64::MAX, u64::MAX), ..Lookahead::default() };
+        ahead.set_enabled(topology.host_count() >= LOOK_AHEAD_FROM_HOSTS, topology);
+        ahead
     }
 
     /// Turns the look-ahead on or off.
-    pub(super) fn set_enabled(&mut self, on: bool) {
+    pub(super) fn set_enabled(&mut self, on: bool, topology: &Topology) {
+        if on && self.uploads.is_empty() {
+            self.uploads = (0..topology.host_count() as u32).map(|h| topology.upload(HostId(h))).collect();
+        }
         self.enabled = on;
     }
 
@@ -247,6 +251,8 @@ impl Engine {
                 prefetch(&self.out_streams[h]);
             }
             Some(1) if self.hosts[h].sending => {
+                // The sender's upload, every line: resuming its streams joins it and re-solves.
+                self.flows.prefetch_resource(self.ahead.uploads[h]);
                 for out in &self.out_streams[h] {
                     prefetch(&self.streams[out.stream as usize]);
                     if out.flow != NO_FLOW_YET {

@@ -517,12 +517,13 @@ impl Engine {
                 finished_at: None,
             });
         }
+        let ahead = lookahead::Lookahead::for_topology(&topology);
         Ok(Engine {
             queue,
             flows,
             topology,
             flow_owner: Vec::new(),
-            ahead: lookahead::Lookahead::for_hosts(host_count),
+            ahead,
             streams: Vec::new(),
             streams_cold: Vec::new(),
             free_streams: Vec::new(),
@@ -604,7 +605,7 @@ impl Engine {
     /// `src/engine/lookahead.rs`; on by default from 5,000 hosts, where a run's records outgrow
     /// the processor's caches). Results and trace hashes are the same either way.
     pub fn set_look_ahead(&mut self, on: bool) {
-        self.ahead.set_enabled(on);
+        self.ahead.set_enabled(on, &self.topology);
     }
 
     /// Runs until nothing is left to do or the horizon is reached.

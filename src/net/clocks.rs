@@ -9,6 +9,7 @@
 
 use super::flows::{FlowId, FlowModel, State, NO_EPOCH, PAUSED_AT_CANDIDATE};
 use super::heap::HeapKey;
+use super::ResourceId;
 use crate::kernel::{SimDuration, SimTime};
 use std::cmp::Ordering;
 
@@ -88,6 +89,11 @@ impl FlowModel {
         use crate::kernel::prefetch::{prefetch, prefetch_lines};
         if deeper {
             self.resources[c.class as usize].members.prefetch_entries();
+            // The rest of the class's record: a flow that stalls pauses, and its class is
+            // re-solved at the end of the instant.
+            let lines = std::mem::size_of::<super::flows::Resource>() / 64;
+            let record = (&self.resources[c.class as usize] as *const super::flows::Resource).cast::<u8>();
+            crate::kernel::prefetch::prefetch_lines_at(record.wrapping_add(2 * 64), lines - 2);
         } else {
             prefetch_lines(&self.resources[c.class as usize], 2);
             prefetch_lines(&self.flows[c.flow.0 as usize], 2);
@@ -107,6 +113,12 @@ impl FlowModel {
     /// `n`.
     pub fn due_flows(&self, n: usize) -> impl Iterator<Item = FlowId> + '_ {
         self.due.first_few(n).map(FlowId)
+    }
+
+    /// Asks for every line of resource `r`'s record (one about to be joined and re-solved).
+    pub fn prefetch_resource(&self, r: ResourceId) {
+        let lines = std::mem::size_of::<super::flows::Resource>() / 64;
+        crate::kernel::prefetch::prefetch_lines(&self.resources[r.0 as usize], lines);
     }
 
     /// Asks for `flow`'s record (a paused flow about to be resumed).
