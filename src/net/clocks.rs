@@ -83,8 +83,9 @@ impl FlowModel {
     }
 
     /// Asks for the records a completion reads, so that they load while something else is
-    /// handled: `deeper` false, the class's record, the flow's and its heap position; true
-    /// (once those have arrived), the class's heap of flows, found through the class's record.
+    /// handled: `deeper` false, the class's record (its first two lines), the flow's and its heap
+    /// position; true (once those have arrived), the class's heap of flows, found through the
+    /// class's record, and the rest of that record.
     pub fn prefetch_completion(&self, c: &Upcoming, deeper: bool) {
         use crate::kernel::prefetch::{prefetch, prefetch_lines};
         if deeper {
