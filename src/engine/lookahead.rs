@@ -260,15 +260,6 @@ impl Engine {
                     }
                 }
             }
-            Some(2) if self.hosts[h].sending => {
-                // What resuming a paused flow reads next: the records of the resources it
-                // may join (its sender's upload).
-                for out in &self.out_streams[h] {
-                    if out.flow != NO_FLOW_YET {
-                        self.flows.prefetch_resume(FlowId(out.flow));
-                    }
-                }
-            }
             _ => {}
         }
     }

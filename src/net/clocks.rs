@@ -7,7 +7,7 @@
 //! in the completion heap (its earliest flow's instant). See [`super::flows`] for how instants
 //! are computed and rounded.
 
-use super::flows::{FlowId, FlowModel, State, NO_EPOCH, PAUSED_AT_CANDIDATE};
+use super::flows::{FlowId, FlowModel, State, NO_EPOCH};
 use super::heap::HeapKey;
 use super::ResourceId;
 use crate::kernel::{SimDuration, SimTime};
@@ -125,19 +125,6 @@ impl FlowModel {
     /// Asks for `flow`'s record (a paused flow about to be resumed).
     pub fn prefetch_flow(&self, flow: FlowId) {
         crate::kernel::prefetch::prefetch_lines(&self.flows[flow.0 as usize], 2);
-    }
-
-    /// Asks for the records resuming `flow` reads after the flow's own (which must have
-    /// arrived: it names them): the resources where it may join a group, if it is paused.
-    pub fn prefetch_resume(&self, flow: FlowId) {
-        let f = &self.flows[flow.0 as usize];
-        if f.state == State::Paused {
-            for hop in &f.hops {
-                if hop.group == PAUSED_AT_CANDIDATE {
-                    crate::kernel::prefetch::prefetch(&self.resources[hop.resource.0 as usize]);
-                }
-            }
-        }
     }
 
     /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
