@@ -15,7 +15,7 @@
 //! at scale, not part of what it simulates.
 
 use super::{Engine, Event, FlowOwner, Role, NO_FLOW_YET};
-use crate::kernel::prefetch::prefetch;
+use crate::kernel::prefetch::prefetch_item;
 use crate::net::{FlowId, HostId, ResourceId, Topology, Upcoming};
 use crate::protocol::node_server::NodeServer;
 
@@ -37,6 +37,10 @@ pub(super) struct Lookahead {
     /// stages were last asked for.
     completions_seen: (u64, u64),
     completion: Stages<FlowId>,
+    /// The flow model's next two completions, as of its count of completion-heap changes
+    /// `upcoming_at` (they change only with the heap).
+    upcoming: [Option<Upcoming>; 2],
+    upcoming_at: u64,
     /// The queue's head, when an item's arrival: (stream, item).
     arrival: Option<Staged<(u32, u32)>>,
     /// The queue's head, when a control message's delivery: the pending message.
@@ -49,7 +53,8 @@ pub(super) struct Lookahead {
 impl Lookahead {
     /// The look-ahead of a run over `topology`'s hosts (off below [`LOOK_AHEAD_FROM_HOSTS`]).
     pub(super) fn for_topology(topology: &Topology) -> Self {
-        let mut ahead = Lookahead { completions_seen: (u64::MAX, u64::MAX), ..Lookahead::default() };
+        let mut ahead =
+            Lookahead { completions_seen: (u64::MAX, u64::MAX), upcoming_at: u64::MAX, ..Lookahead::default() };
         ahead.set_enabled(topology.host_count() >= LOOK_AHEAD_FROM_HOSTS, topology);
         ahead
     }
@@ -171,10 +176,10 @@ impl Engine {
         // The next completions' stages change only when something was handled or the
         // completion heap changed since they were last asked for (not between an event's pop
         // and its handling, say): then there is nothing new to ask for them.
-        let seen = (handled, self.flows.completions_changes());
-        if seen != self.ahead.completions_seen {
-            self.ahead.completions_seen = seen;
-            self.look_ahead_completions(handled);
+        let changes = self.flows.completions_changes();
+        if (handled, changes) != self.ahead.completions_seen {
+            self.ahead.completions_seen = (handled, changes);
+            self.look_ahead_completions(handled, changes);
         }
         match self.queue.peek() {
             Some(&Event::Deliver { id, .. }) => self.look_ahead_delivery(id, handled),
@@ -186,14 +191,18 @@ impl Engine {
     }
 
     /// The stages of the flow model's next two completions (see [`Self::look_ahead`]).
-    fn look_ahead_completions(&mut self, handled: u64) {
-        let [first, second] = self.flows.next_completions();
+    fn look_ahead_completions(&mut self, handled: u64, changes: u64) {
+        if changes != self.ahead.upcoming_at {
+            self.ahead.upcoming = self.flows.next_completions();
+            self.ahead.upcoming_at = changes;
+        }
+        let [first, second] = self.ahead.upcoming;
         let key = |c: &Option<Upcoming>| c.as_ref().map(|c| c.flow);
         if let Some(c) = &first {
             match self.ahead.completion.stage(c.flow, handled, key(&second)) {
                 Some(0) => {
                     self.flows.prefetch_completion(c, false);
-                    prefetch(&self.flow_owner[c.flow.0 as usize]);
+                    prefetch_item(&self.flow_owner, c.flow.0 as usize);
                 }
                 Some(1) => {
                     self.flows.prefetch_completion(c, true);
@@ -204,7 +213,7 @@ impl Engine {
                     // reads those completing with it.
                     for flow in self.flows.class_first_flows(c) {
                         self.flows.prefetch_flow(flow);
-                        prefetch(&self.flow_owner[flow.0 as usize]);
+                        prefetch_item(&self.flow_owner, flow.0 as usize);
                     }
                 }
                 _ => {}
@@ -213,7 +222,7 @@ impl Engine {
         if let Some(c) = &second {
             if self.ahead.completion.first_stage(c.flow, handled, key(&first)) {
                 self.flows.prefetch_completion(c, false);
-                prefetch(&self.flow_owner[c.flow.0 as usize]);
+                prefetch_item(&self.flow_owner, c.flow.0 as usize);
             }
         }
     }
@@ -245,16 +254,16 @@ impl Engine {
         let h = dst.0 as usize;
         match stage {
             Some(0) => {
-                prefetch(&self.streams[stream as usize]);
-                prefetch(&self.hosts[h]);
-                NodeServer::prefetch_first_job(&self.nodes[h]);
-                prefetch(&self.out_streams[h]);
+                prefetch_item(&self.streams, stream as usize);
+                prefetch_item(&self.hosts, h);
+                NodeServer::prefetch_first_job(&self.nodes, h);
+                prefetch_item(&self.out_streams, h);
             }
             Some(1) if self.hosts[h].sending => {
                 // The sender's upload, every line: resuming its streams joins it and re-solves.
                 self.flows.prefetch_resource(self.ahead.uploads[h]);
                 for out in &self.out_streams[h] {
-                    prefetch(&self.streams[out.stream as usize]);
+                    prefetch_item(&self.streams, out.stream as usize);
                     if out.flow != NO_FLOW_YET {
                         self.flows.prefetch_flow(FlowId(out.flow));
                     }
@@ -273,7 +282,7 @@ impl Engine {
         }
         if batch_start {
             for flow in self.flows.due_flows(8) {
-                prefetch(&self.flow_owner[flow.0 as usize]);
+                prefetch_item(&self.flow_owner, flow.0 as usize);
             }
         }
         if let Some(flow) = self.flows.due_flows(1).next() {
@@ -285,9 +294,9 @@ impl Engine {
     /// its job record that the completion reads (the owner's line must have arrived: it is read).
     fn prefetch_sending_stream(&self, flow: FlowId) {
         if let FlowOwner::Stream { stream, src, .. } = self.flow_owner[flow.0 as usize] {
-            prefetch(&self.streams[stream as usize]);
-            prefetch(&self.hosts[src.0 as usize]);
-            NodeServer::prefetch_first_job(&self.nodes[src.0 as usize]);
+            prefetch_item(&self.streams, stream as usize);
+            prefetch_item(&self.hosts, src.0 as usize);
+            NodeServer::prefetch_first_job(&self.nodes, src.0 as usize);
         }
     }
 }

@@ -87,7 +87,7 @@ impl FlowModel {
     /// position; true (once those have arrived), the class's heap of flows, found through the
     /// class's record, and the rest of that record.
     pub fn prefetch_completion(&self, c: &Upcoming, deeper: bool) {
-        use crate::kernel::prefetch::{prefetch, prefetch_lines};
+        use crate::kernel::prefetch::{prefetch_item, prefetch_item_lines};
         if deeper {
             self.resources[c.class as usize].members.prefetch_entries();
             // The rest of the class's record: a flow that stalls pauses, and its class is
@@ -96,9 +96,9 @@ impl FlowModel {
             let record = (&self.resources[c.class as usize] as *const super::flows::Resource).cast::<u8>();
             crate::kernel::prefetch::prefetch_lines_at(record.wrapping_add(2 * 64), lines - 2);
         } else {
-            prefetch_lines(&self.resources[c.class as usize], 2);
-            prefetch_lines(&self.flows[c.flow.0 as usize], 2);
-            prefetch(&self.member_pos[c.flow.0 as usize]);
+            prefetch_item_lines(&self.resources, c.class as usize, 2);
+            prefetch_item_lines(&self.flows, c.flow.0 as usize, 2);
+            prefetch_item(&self.member_pos, c.flow.0 as usize);
         }
     }
 
@@ -119,12 +119,12 @@ impl FlowModel {
     /// Asks for every line of resource `r`'s record (one about to be joined and re-solved).
     pub fn prefetch_resource(&self, r: ResourceId) {
         let lines = std::mem::size_of::<super::flows::Resource>() / 64;
-        crate::kernel::prefetch::prefetch_lines(&self.resources[r.0 as usize], lines);
+        crate::kernel::prefetch::prefetch_item_lines(&self.resources, r.0 as usize, lines);
     }
 
     /// Asks for `flow`'s record (a paused flow about to be resumed).
     pub fn prefetch_flow(&self, flow: FlowId) {
-        crate::kernel::prefetch::prefetch_lines(&self.flows[flow.0 as usize], 2);
+        crate::kernel::prefetch::prefetch_item_lines(&self.flows, flow.0 as usize, 2);
     }
 
     /// Pops one flow whose bytes are all sent by `now`, lowest flow id first. The flow stays
@@ -151,7 +151,7 @@ impl FlowModel {
             // Flows of a class often complete together (siblings started together): their
             // records are asked for at once, instead of one miss after the other below.
             for id in self.resources[class as usize].members.first_ids(1 + 4) {
-                crate::kernel::prefetch::prefetch_lines(&self.flows[id as usize], 2);
+                crate::kernel::prefetch::prefetch_item_lines(&self.flows, id as usize, 2);
             }
             let mut next = Some(earliest);
             while let Some(id) = next {

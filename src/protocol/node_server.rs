@@ -411,9 +411,11 @@ impl NodeServer {
     }
 
     /// Asks for the two lines of the first job's record that every item reads (held count,
-    /// parent, flags; bytes and rate measure), given the server's slot: nothing is read, not even
-    /// whether the slot holds a server, so the call costs no cache miss of its own.
-    pub fn prefetch_first_job(slot: &Option<NodeServer>) {
+    /// parent, flags; bytes and rate measure) of the server in `slots[host]`: nothing is read,
+    /// not even whether the slot holds a server (or exists), so the call costs no cache miss of
+    /// its own.
+    pub fn prefetch_first_job(slots: &[Option<NodeServer>], host: usize) {
+        let slot = slots.as_ptr().wrapping_add(host);
         crate::kernel::prefetch::prefetch_lines_at(Self::first_job_address(slot), 2);
     }
 
@@ -421,9 +423,9 @@ impl NodeServer {
     /// reading the slot: an `Option<NodeServer>`'s server starts at the slot's address (its tag
     /// is a niche inside the first job's record, see [`NodeJob`]), and so does the
     /// `Option<NodeJob>`'s record (a test checks both against real servers).
-    fn first_job_address(slot: &Option<NodeServer>) -> *const u8 {
+    fn first_job_address(slot: *const Option<NodeServer>) -> *const u8 {
         let offset = std::mem::offset_of!(NodeServer, jobs) + std::mem::offset_of!(JobList, first);
-        (slot as *const Option<NodeServer>).cast::<u8>().wrapping_add(offset)
+        slot.cast::<u8>().wrapping_add(offset)
     }
 
     /// Items of `job` this server holds (and can therefore forward).
