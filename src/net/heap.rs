@@ -146,6 +146,11 @@ impl<K: HeapKey> IndexedHeap<K> {
         } else {
             let i = p as usize;
             let old = self.entries[i];
+            if entry == old {
+                // Unchanged (a class's entry refreshed after a flow of its went on with its
+                // next item behind an earlier sibling): nothing moves.
+                return;
+            }
             self.entries[i] = entry;
             if entry < old {
                 self.sift_up(positions, i);
