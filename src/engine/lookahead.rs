@@ -37,63 +37,41 @@ pub(super) struct Lookahead {
     /// stages were last asked for.
     completions_seen: (u64, u64),
     completion: Stages<FlowId>,
-    /// The flow model's next two completions, as of its count of completion-heap changes
-    /// `upcoming_at` (they change only with the heap).
+    /// The flow model's next two completions, as of the count of completion-heap changes in
+    /// `completions_seen` (they change only with the heap).
     upcoming: [Option<Upcoming>; 2],
-    upcoming_at: u64,
     /// The queue's head, when an item's arrival: (stream, item).
     arrival: Option<Staged<(u32, u32)>>,
     /// The queue's head, when a control message's delivery: the pending message.
     delivery: Option<Staged<u32>>,
-    /// Where each host's upload resource is (`None` until turned on): the resource an
-    /// arrival's resumed flows join and re-solve, found without the flows' records.
-    uploads: Option<Uploads>,
+    /// Host `h`'s upload is resource `upload_base + 2h` when `Some`, as the topology adds them
+    /// (each host's upload and download, in host order): found without reading anything, where
+    /// a table by host cost a cache miss of its own at every arrival from 10^5 hosts on (`perf`
+    /// at 3 x 10^5: an eighth of the look-ahead's time, waiting on it). `None` for any other
+    /// layout: the upload is then not asked for (a hint less, nothing else).
+    upload_base: Option<u32>,
 }
 
-/// Where each host's upload resource is.
-enum Uploads {
-    /// Host `h`'s upload is resource `first + 2h`, as the topology adds them (each host's upload
-    /// and download, in host order): found without reading anything, where a table's entry was a
-    /// cache miss of its own at every arrival from 10^5 hosts on (`perf` at 3 x 10^5: an eighth
-    /// of the look-ahead's time, waiting on it).
-    Interleaved { first: u32 },
-    /// Any other layout: by host.
-    Table(Vec<ResourceId>),
-}
-
-impl Uploads {
-    fn of(topology: &Topology) -> Self {
-        let upload = |h: usize| topology.upload(HostId(h as u32)).0 as u64;
-        let first = if topology.host_count() > 0 { upload(0) } else { 0 };
-        if (0..topology.host_count()).all(|h| upload(h) == first + 2 * h as u64) {
-            return Uploads::Interleaved { first: first as u32 };
-        }
-        Uploads::Table((0..topology.host_count() as u32).map(|h| topology.upload(HostId(h))).collect())
-    }
-
-    /// Host `h`'s upload (`h` a host of the topology).
-    fn get(&self, h: usize) -> ResourceId {
-        match self {
-            Uploads::Interleaved { first } => ResourceId(first.wrapping_add(2 * h as u32)),
-            Uploads::Table(table) => table[h],
-        }
-    }
+/// The `first` such that every host `h`'s upload is resource `first + 2h`, if there is one.
+fn interleaved_upload_base(topology: &Topology) -> Option<u32> {
+    let upload = |h: usize| topology.upload(HostId(h as u32)).0 as u64;
+    let first = if topology.host_count() > 0 { upload(0) } else { 0 };
+    (0..topology.host_count()).all(|h| upload(h) == first + 2 * h as u64).then_some(first as u32)
 }
 
 impl Lookahead {
     /// The look-ahead of a run over `topology`'s hosts (off below [`LOOK_AHEAD_FROM_HOSTS`]).
     pub(super) fn for_topology(topology: &Topology) -> Self {
-        let mut ahead =
-            Lookahead { completions_seen: (u64::MAX, u64::MAX), upcoming_at: u64::MAX, ..Lookahead::default() };
-        ahead.set_enabled(topology.host_count() >= LOOK_AHEAD_FROM_HOSTS, topology);
-        ahead
+        Lookahead {
+            enabled: topology.host_count() >= LOOK_AHEAD_FROM_HOSTS,
+            completions_seen: (u64::MAX, u64::MAX),
+            upload_base: interleaved_upload_base(topology),
+            ..Lookahead::default()
+        }
     }
 
     /// Turns the look-ahead on or off.
-    pub(super) fn set_enabled(&mut self, on: bool, topology: &Topology) {
-        if on && self.uploads.is_none() {
-            self.uploads = Some(Uploads::of(topology));
-        }
+    pub(super) fn set_enabled(&mut self, on: bool) {
         self.enabled = on;
     }
 
@@ -208,8 +186,11 @@ impl Engine {
         // and its handling, say): then there is nothing new to ask for them.
         let changes = self.flows.completions_changes();
         if (handled, changes) != self.ahead.completions_seen {
+            if changes != self.ahead.completions_seen.1 {
+                self.ahead.upcoming = self.flows.next_completions();
+            }
             self.ahead.completions_seen = (handled, changes);
-            self.look_ahead_completions(handled, changes);
+            self.look_ahead_completions(handled);
         }
         match self.queue.peek() {
             Some(&Event::Deliver { id, .. }) => self.look_ahead_delivery(id, handled),
@@ -221,11 +202,7 @@ impl Engine {
     }
 
     /// The stages of the flow model's next two completions (see [`Self::look_ahead`]).
-    fn look_ahead_completions(&mut self, handled: u64, changes: u64) {
-        if changes != self.ahead.upcoming_at {
-            self.ahead.upcoming = self.flows.next_completions();
-            self.ahead.upcoming_at = changes;
-        }
+    fn look_ahead_completions(&mut self, handled: u64) {
         let [first, second] = self.ahead.upcoming;
         let key = |c: &Option<Upcoming>| c.as_ref().map(|c| c.flow);
         if let Some(c) = &first {
@@ -291,8 +268,8 @@ impl Engine {
             }
             Some(1) if self.hosts[h].sending => {
                 // The sender's upload, every line: resuming its streams joins it and re-solves.
-                if let Some(uploads) = &self.ahead.uploads {
-                    self.flows.prefetch_resource(uploads.get(h));
+                if let Some(base) = self.ahead.upload_base {
+                    self.flows.prefetch_resource(ResourceId(base.wrapping_add(2 * h as u32)));
                 }
                 for out in &self.out_streams[h] {
                     prefetch_item(&self.streams, out.stream as usize);
@@ -357,8 +334,7 @@ mod tests {
     }
 
     /// The uploads of a topology built as usual are found by arithmetic, and are the
-    /// topology's; resources added before the hosts' only shift them; any other layout is kept
-    /// in a table.
+    /// topology's; resources added before the hosts' only shift them.
     #[test]
     fn uploads_are_found_where_the_topology_put_them() {
         use crate::kernel::SimDuration;
@@ -375,14 +351,12 @@ mod tests {
                 flows.add_resource(1.0);
             }
             let topology = Topology::new(&mut flows, (0..5).map(spec).collect(), 0, &[]).expect("topology");
-            let uploads = Uploads::of(&topology);
-            assert!(matches!(uploads, Uploads::Interleaved { first } if first == before), "{before} before");
-            for h in 0..5 {
-                assert_eq!(uploads.get(h), topology.upload(HostId(h as u32)));
+            let base = interleaved_upload_base(&topology);
+            assert_eq!(base, Some(before), "{before} resources before the hosts");
+            for h in 0..5u32 {
+                assert_eq!(ResourceId(before + 2 * h), topology.upload(HostId(h)));
             }
         }
-        let table = Uploads::Table(vec![ResourceId(7), ResourceId(3)]);
-        assert_eq!((table.get(0), table.get(1)), (ResourceId(7), ResourceId(3)));
     }
 
     /// A new key starts at stage 0; the next stage comes only once something was handled

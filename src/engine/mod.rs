@@ -605,7 +605,7 @@ impl Engine {
     /// `src/engine/lookahead.rs`; on by default from 5,000 hosts, where a run's records outgrow
     /// the processor's caches). Results and trace hashes are the same either way.
     pub fn set_look_ahead(&mut self, on: bool) {
-        self.ahead.set_enabled(on, &self.topology);
+        self.ahead.set_enabled(on);
     }
 
     /// Runs until nothing is left to do or the horizon is reached.

@@ -44,6 +44,9 @@ impl HeapKey for Finish {
     }
 }
 
+/// Cache lines of a resource's record (it is aligned to a line).
+const RESOURCE_LINES: usize = std::mem::size_of::<super::flows::Resource>() / 64;
+
 /// A pending completion under the rates solved so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Upcoming {
@@ -92,9 +95,8 @@ impl FlowModel {
             self.resources[c.class as usize].members.prefetch_entries();
             // The rest of the class's record: a flow that stalls pauses, and its class is
             // re-solved at the end of the instant.
-            let lines = std::mem::size_of::<super::flows::Resource>() / 64;
             let record = (&self.resources[c.class as usize] as *const super::flows::Resource).cast::<u8>();
-            crate::kernel::prefetch::prefetch_lines_at(record.wrapping_add(2 * 64), lines - 2);
+            crate::kernel::prefetch::prefetch_lines_at(record.wrapping_add(2 * 64), RESOURCE_LINES - 2);
         } else {
             prefetch_item_lines(&self.resources, c.class as usize, 2);
             prefetch_item_lines(&self.flows, c.flow.0 as usize, 2);
@@ -118,8 +120,7 @@ impl FlowModel {
 
     /// Asks for every line of resource `r`'s record (one about to be joined and re-solved).
     pub fn prefetch_resource(&self, r: ResourceId) {
-        let lines = std::mem::size_of::<super::flows::Resource>() / 64;
-        crate::kernel::prefetch::prefetch_item_lines(&self.resources, r.0 as usize, lines);
+        crate::kernel::prefetch::prefetch_item_lines(&self.resources, r.0 as usize, RESOURCE_LINES);
     }
 
     /// Asks for `flow`'s record (a paused flow about to be resumed).
