@@ -73,16 +73,14 @@ impl FlowModel {
     }
 
     /// How many times the completion heap changed so far (wrapping): while it stands still, so
-    /// do [`Self::next_completions`].
+    /// does [`Self::upcoming_completion`].
     pub fn completions_changes(&self) -> u64 {
         self.completions_changes
     }
 
-    /// The next two completions under the rates solved so far, earliest first (the earliest
-    /// class's earliest flow, and the second class's).
-    pub fn next_completions(&self) -> [Option<Upcoming>; 2] {
-        let upcoming = |((_, flow), class): ((SimTime, u32), u32)| Upcoming { flow: FlowId(flow), class };
-        [self.completions.peek().map(upcoming), self.completions.peek_second().map(upcoming)]
+    /// The next completion under the rates solved so far (the earliest class's earliest flow).
+    pub fn upcoming_completion(&self) -> Option<Upcoming> {
+        self.completions.peek().map(|((_, flow), class)| Upcoming { flow: FlowId(flow), class })
     }
 
     /// Asks for the records a completion reads, so that they load while something else is

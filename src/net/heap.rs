@@ -110,12 +110,6 @@ impl<K: HeapKey> IndexedHeap<K> {
         self.entries.first().map(|&e| unpack(e))
     }
 
-    /// The second smallest entry (the smallest child of the smallest), found without branches
-    /// like a sift's (asked for before and after every event of a big run, by the look-ahead).
-    pub fn peek_second(&self) -> Option<(K, u32)> {
-        (self.entries.len() > 1).then(|| unpack(self.smallest_child(1).1))
-    }
-
     /// The id of the smallest entry, read without the entries.
     pub fn peek_id(&self) -> Option<u32> {
         debug_assert_eq!(self.top, self.entries.first().map_or(ABSENT, |&e| e as u32), "cached top");
@@ -366,9 +360,6 @@ mod tests {
                 }
                 let smallest = model.iter().min().map(|&(_, id)| id);
                 prop_assert_eq!(heap.peek_id(), smallest);
-                let mut sorted = model.clone();
-                sorted.sort();
-                prop_assert_eq!(heap.peek_second(), sorted.get(1).map(|&(k, id)| (k, id)));
                 prop_assert_eq!(heap.len(), model.len());
                 prop_assert_eq!(heap.is_empty(), model.is_empty());
             }
