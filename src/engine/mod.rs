@@ -390,6 +390,10 @@ pub struct Engine {
     clients: Vec<Client>,
     /// For each job id: the client that owns its log.
     job_client: Vec<(u32, u32)>,
+    /// For each job id: its chunks' sizes, `(all but the last, the last, the last's index)`:
+    /// [`ContentSpec::chunk_bytes`](crate::protocol::job::ContentSpec::chunk_bytes) without its
+    /// 64-bit division, which every item sent asked for twice.
+    chunk_sizes: Vec<(u64, u64, u32)>,
     /// Piece schedulers of engine-driven jobs, by job id (taken out while being called).
     schedulers: Vec<Option<Box<dyn PieceScheduler>>>,
     /// Packets per item of each engine-driven job, by job id (see
@@ -537,6 +541,7 @@ impl Engine {
             origins,
             clients,
             job_client: Vec::new(),
+            chunk_sizes: Vec::new(),
             schedulers: Vec::new(),
             packets_per_item: Vec::new(),
             partial_items: FxHashMap::default(),
@@ -829,6 +834,9 @@ impl Engine {
                     bs.handle_message(now, from, msg, &mut self.outbox);
                     if bs.jobs().len() > before {
                         self.job_client.push((ci, ticket));
+                        let content = &self.built.clients[ci as usize].jobs[ticket as usize].request.content;
+                        let last = content.chunks - 1;
+                        self.chunk_sizes.push((content.chunk_bytes(0), content.chunk_bytes(last), last));
                     }
                 } else {
                     self.base_server.as_mut().expect("base server").handle_message(now, from, msg, &mut self.outbox);
@@ -1099,7 +1107,12 @@ impl Engine {
 
     fn item_bytes(&self, job: JobId, index: u32) -> u64 {
         match self.item(job, index) {
-            Item::Chunk(k) => self.client_job(job).request.content.chunk_bytes(*k),
+            Item::Chunk(k) => {
+                let (most, last, last_index) = self.chunk_sizes[job.0 as usize];
+                let bytes = if *k == last_index { last } else { most };
+                debug_assert_eq!(bytes, self.client_job(job).request.content.chunk_bytes(*k), "chunk size table");
+                bytes
+            }
             Item::Command(c) => c.data_bytes,
         }
     }
