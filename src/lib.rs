@@ -62,6 +62,9 @@ pub struct RunOptions {
     /// [`report::results::PER_SERVER_LIST_LIMIT`]); past it `nodes[]` and the jobs'
     /// `accountability.servers[]` are left out and `nodes.csv` is streamed.
     pub per_server_list_limit: Option<usize>,
+    /// The function the trace fingerprint uses (default: the current one; an older one to
+    /// compare with results or expectations from an older build).
+    pub trace_hash_version: kernel::TraceHashVersion,
 }
 
 /// A finished run: the results and the engine with everything it recorded (stream records,
@@ -91,6 +94,7 @@ pub fn simulate_with(
     if options.record_messages {
         engine.record_messages();
     }
+    engine.fingerprint_with(options.trace_hash_version);
     prepare(&mut engine);
     engine.run();
     let limit = options.per_server_list_limit.unwrap_or(report::results::PER_SERVER_LIST_LIMIT);

@@ -7,6 +7,7 @@
 //! process killed by SIGPIPE would report.
 
 use anyhow::Context;
+use cascade_sim::kernel::TraceHashVersion;
 use cascade_sim::report::output::{self, OutputError, OutputKind};
 use cascade_sim::report::{Results, RunOutputs};
 use cascade_sim::scenario::{self, Scenario, ScenarioError};
@@ -95,6 +96,10 @@ enum Command {
         /// scales differ by 10× or more).
         #[arg(long)]
         log_x: bool,
+        /// The function of `trace_hash`: 2 (the default) or 1, FNV-1a as builds before
+        /// 2026-11-29 computed it, to compare with their results.
+        #[arg(long, value_name = "N", value_parser = parse_trace_hash_version)]
+        trace_hash_version: Option<TraceHashVersion>,
     },
     /// Check scenario files without running them.
     #[command(after_help = "Example:\n  cascade-sim validate scenarios/*.json")]
@@ -419,7 +424,9 @@ fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run { scenario, out, seed, trace, set, log_x } => run(&scenario, out, seed, trace, &set, log_x),
+        Command::Run { scenario, out, seed, trace, set, log_x, trace_hash_version } => {
+            run(&scenario, out, seed, trace, &set, log_x, trace_hash_version.unwrap_or_default())
+        }
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Compare { scenario, strategies, out, seed, seeds, set, log_x } => {
             compare(&scenario, &strategies, &out, seed, seeds, &set, log_x)
@@ -487,6 +494,12 @@ fn load_checked(path: &Path, seed: Option<u64>, set: &[String]) -> Result<Scenar
     Ok(scenario)
 }
 
+/// `--trace-hash-version`'s value: a version number this build computes.
+fn parse_trace_hash_version(text: &str) -> Result<TraceHashVersion, String> {
+    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a version number (1 or 2)"))?;
+    TraceHashVersion::try_from(n)
+}
+
 fn run(
     path: &Path,
     out: Option<PathBuf>,
@@ -494,6 +507,7 @@ fn run(
     trace: bool,
     set: &[String],
     log_x: bool,
+    trace_hash_version: TraceHashVersion,
 ) -> Result<(), Failure> {
     let scenario = load_checked(path, seed, set)?;
     let file = path.display().to_string();
@@ -503,7 +517,7 @@ fn run(
     // trace.json is written from it straight into the staging directory.
     let spool_file = if trace { Some(output::spool_file(&out)?) } else { None };
     let mut spool = None;
-    let options = cascade_sim::RunOptions { seed, ..cascade_sim::RunOptions::default() };
+    let options = cascade_sim::RunOptions { seed, trace_hash_version, ..cascade_sim::RunOptions::default() };
     let run = cascade_sim::simulate_with(&scenario, &options, |engine| {
         spool = spool_file.map(|f| cascade_sim::report::trace::TraceSpool::attach(engine, f));
     })

@@ -3,6 +3,7 @@
 //! (makespan, per-job close times, trace hash and key counters). `check` runs them all and
 //! reports every drift field by field; `--bless` rewrites the expectations on purpose.
 
+use crate::kernel::TraceHashVersion;
 use crate::report::Results;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ pub struct Expectation {
     pub events: u64,
     /// Trace fingerprint.
     pub trace_hash: String,
+    /// Which function computed `trace_hash`; absent in expectations written before version 2
+    /// existed, which are version 1 (`check` then fingerprints the run with version 1).
+    #[serde(default = "TraceHashVersion::first")]
+    pub trace_hash_version: TraceHashVersion,
     /// (server, job) pairs left unfinished.
     pub unfinished: usize,
     /// Denied jobs.
@@ -49,6 +54,7 @@ impl Expectation {
             end_at_s: r.end_at_s,
             events: r.events,
             trace_hash: r.trace_hash.clone(),
+            trace_hash_version: r.trace_hash_version,
             unfinished: r.unfinished,
             denied_jobs: r.job_outcomes.denied,
             messages_lost: r.messages_lost,
@@ -133,11 +139,21 @@ pub enum Outcome {
 /// Checks (or, with `bless`, rewrites) the expectation of one scenario. An invalid scenario
 /// is an error holding its [`crate::scenario::ScenarioError`] (callers tell it from I/O
 /// failures with `downcast_ref`).
+///
+/// The run is fingerprinted with the expectation's `trace_hash_version`, so an expectation
+/// written by an older build still checks; `--bless` writes the current version.
 pub fn check_one(scenario: &Path, bless: bool) -> anyhow::Result<Outcome> {
     let parsed = crate::scenario::load(scenario)?;
-    let results = crate::run(&parsed, None)?;
-    let actual = Expectation::of(&results);
     let path = expectation_path(scenario);
+    let expected = match (bless, std::fs::read_to_string(&path)) {
+        (false, Ok(text)) => Some(parse_expectation(&path, &text)?),
+        _ => None,
+    };
+    let options = crate::RunOptions {
+        trace_hash_version: expected.as_ref().map_or(TraceHashVersion::CURRENT, |e| e.trace_hash_version),
+        ..crate::RunOptions::default()
+    };
+    let actual = Expectation::of(&crate::simulate(&parsed, &options)?.results);
     if bless {
         std::fs::create_dir_all(path.parent().expect("expected/"))?;
         let mut text = serde_json::to_string_pretty(&actual)?;
@@ -145,8 +161,18 @@ pub fn check_one(scenario: &Path, bless: bool) -> anyhow::Result<Outcome> {
         crate::report::output::write_file_atomically(&path, text.as_bytes())?;
         return Ok(Outcome::Blessed);
     }
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Outcome::Missing) };
-    let expected: Expectation = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let Some(expected) = expected else { return Ok(Outcome::Missing) };
     let diff = expected.diff(&actual);
     Ok(if diff.is_empty() { Outcome::Same } else { Outcome::Drift(diff) })
+}
+
+/// An expectation file's contents, or a [`crate::scenario::ScenarioError::Parse`] naming the
+/// file and the JSON path at fault (bad input, like an invalid scenario).
+fn parse_expectation(path: &Path, text: &str) -> Result<Expectation, crate::scenario::ScenarioError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| crate::scenario::ScenarioError::Parse {
+        file: path.display().to_string(),
+        path: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
 }

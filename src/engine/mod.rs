@@ -27,7 +27,7 @@ pub mod faults;
 mod lookahead;
 pub mod transport;
 
-use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash};
+use crate::kernel::{EventQueue, RngStreams, SimDuration, SimTime, StreamId, TraceHash, TraceHashVersion};
 use crate::net::{FlowId, FlowModel, HostId, Route, Topology};
 use crate::protocol::base_server::{BaseServer, Declared};
 use crate::protocol::client::Client;
@@ -685,6 +685,16 @@ impl Engine {
     /// The trace fingerprint so far.
     pub fn trace(&self) -> TraceHash {
         self.trace
+    }
+
+    /// Fingerprints the run with `version` instead of [`TraceHashVersion::CURRENT`] (e.g. to
+    /// compare it with an expectation written by an older build). Call it before [`Self::run`].
+    ///
+    /// # Panics
+    /// If events have been processed already.
+    pub fn fingerprint_with(&mut self, version: TraceHashVersion) {
+        assert_eq!(self.trace.events(), 0, "the fingerprint's version is chosen before the run");
+        self.trace = TraceHash::new(version);
     }
 
     /// The topology (host names and capacities).

@@ -15,4 +15,4 @@ pub mod trace;
 pub use queue::EventQueue;
 pub use rng::{RngStreams, StreamId};
 pub use time::{SimDuration, SimTime};
-pub use trace::TraceHash;
+pub use trace::{TraceHash, TraceHashVersion};

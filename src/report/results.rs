@@ -536,8 +536,14 @@ pub struct Results {
     pub messages_undeliverable: u64,
     /// Events processed.
     pub events: u64,
-    /// FNV-1a hash of the processed event sequence, hexadecimal.
+    /// Fingerprint of the processed event sequence, hexadecimal (same scenario and seed, same
+    /// fingerprint).
     pub trace_hash: String,
+    /// Which function computed `trace_hash` (1: FNV-1a over bytes, builds before 2026-11-29,
+    /// whose results.json lacks this field; 2: one round a word, the default since).
+    #[serde(default = "crate::kernel::TraceHashVersion::first")]
+    #[schemars(with = "u32")]
+    pub trace_hash_version: crate::kernel::TraceHashVersion,
     /// Byte totals over `nodes[]`.
     pub bytes: ByteTotals,
     /// Virtual time of the last processed event, on the run clock.
@@ -1299,6 +1305,7 @@ impl Results {
             messages_undeliverable: engine.transport_counts().1,
             events: trace.events(),
             trace_hash: format!("{:016x}", trace.value()),
+            trace_hash_version: trace.version(),
             bytes,
             end_at_s: secs(engine.now()),
             jobs,

@@ -173,6 +173,88 @@ fn sharded_sweeps_merge_into_the_files_of_a_single_run() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `SMALL`'s expectation as written by `check --bless` of the build before trace hash version 2
+/// (commit 15c1bfb): no `trace_hash_version`, FNV-1a's hash.
+const SMALL_EXPECTATION_V1: &str = r#"{
+  "makespan_s": 1.263427048,
+  "end_at_s": 1.293427048,
+  "events": 540,
+  "trace_hash": "c6af610a57edbd52",
+  "unfinished": 0,
+  "denied_jobs": 0,
+  "messages_lost": 0,
+  "jobs": [ { "name": "j", "closed_s": 1.268427048, "completed": 12, "switches": 6 } ]
+}"#;
+
+#[test]
+fn check_still_accepts_an_expectation_of_the_first_trace_hash_version() {
+    let dir = temp_dir("check-v1");
+    std::fs::write(dir.join("small.json"), SMALL).unwrap();
+    std::fs::create_dir(dir.join("expected")).unwrap();
+    let path = dir.join("expected").join("small.json");
+    std::fs::write(&path, SMALL_EXPECTATION_V1).unwrap();
+    let d = dir.to_str().unwrap();
+    ok(&cascade_sim(&["check", d])); // the run is fingerprinted with version 1: FNV-1a as before
+
+    // Blessing writes the current version: a new hash, every other field the same.
+    ok(&cascade_sim(&["check", d, "--bless"]));
+    let blessed: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut old: serde_json::Value = serde_json::from_str(SMALL_EXPECTATION_V1).unwrap();
+    assert_eq!(blessed["trace_hash_version"], 2);
+    assert_ne!(blessed["trace_hash"], old["trace_hash"]);
+    old["trace_hash"] = blessed["trace_hash"].clone();
+    old["trace_hash_version"] = serde_json::json!(2);
+    assert_eq!(blessed, old, "only the fingerprint changes");
+    ok(&cascade_sim(&["check", d]));
+
+    // The version-2 hash under version 1 is a drift of the hash, not of anything else.
+    let mut wrong = blessed.clone();
+    wrong["trace_hash_version"] = serde_json::json!(1);
+    std::fs::write(&path, serde_json::to_vec_pretty(&wrong).unwrap()).unwrap();
+    let drift = cascade_sim(&["check", d]);
+    assert_eq!(drift.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&drift.stdout);
+    assert!(text.contains("trace_hash: expected") && text.matches("expected").count() == 1, "{text}");
+
+    // `run` fingerprints with the current version, or with version 1 on request (to compare
+    // with an older build's results.json): the same run, the two hashes above.
+    let results = |extra: &[&str], out: &str| -> serde_json::Value {
+        let (scenario, out) = (dir.join("small.json"), dir.join(out));
+        let mut args = vec!["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        ok(&cascade_sim(&args));
+        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap()
+    };
+    let current = results(&[], "run-current");
+    assert_eq!(
+        (&current["trace_hash"], &current["trace_hash_version"]),
+        (&blessed["trace_hash"], &serde_json::json!(2))
+    );
+    let first = results(&["--trace-hash-version", "1"], "run-first");
+    assert_eq!(
+        (&first["trace_hash"], &first["trace_hash_version"]),
+        (&serde_json::json!("c6af610a57edbd52"), &serde_json::json!(1))
+    );
+    let bad_flag = cascade_sim(&["run", dir.join("small.json").to_str().unwrap(), "--trace-hash-version", "3"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_flag.stderr)
+        .contains("trace hash version 3 is not one this build computes (1 or 2)"));
+
+    // A version this build does not know is bad input, named with its file and field.
+    wrong["trace_hash_version"] = serde_json::json!(7);
+    std::fs::write(&path, serde_json::to_vec_pretty(&wrong).unwrap()).unwrap();
+    let bad = cascade_sim(&["check", d]);
+    assert_eq!(bad.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains(
+            "expected/small.json: trace_hash_version: trace hash version 7 is not one this build computes (1 or 2)"
+        ),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn check_reports_a_drift_field_by_field_and_bless_rewrites() {
     let dir = temp_dir("check");
