@@ -235,6 +235,14 @@ fn check_still_accepts_an_expectation_of_the_first_trace_hash_version() {
         (&first["trace_hash"], &first["trace_hash_version"]),
         (&serde_json::json!("c6af610a57edbd52"), &serde_json::json!(1))
     );
+    // A results.json from before versions (no `trace_hash_version`) still reads, as version 1.
+    let mut older = first.clone();
+    older.as_object_mut().unwrap().remove("trace_hash_version");
+    std::fs::write(dir.join("run-first").join("results.json"), serde_json::to_vec_pretty(&older).unwrap()).unwrap();
+    let typed: cascade_sim::report::Results = serde_json::from_value(older).unwrap();
+    assert_eq!(typed.trace_hash_version, cascade_sim::kernel::TraceHashVersion::Fnv1aBytes);
+    let report_out = dir.join("report");
+    ok(&cascade_sim(&["report", dir.join("run-first").to_str().unwrap(), "--out", report_out.to_str().unwrap()]));
     let bad_flag = cascade_sim(&["run", dir.join("small.json").to_str().unwrap(), "--trace-hash-version", "3"]);
     assert_eq!(bad_flag.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_flag.stderr)
