@@ -221,6 +221,7 @@ impl Workload {
             huge_pages_mb,
             huge_pages_asked: allocator_asks_for_huge_pages(),
             detail,
+            build: BUILD.to_string(),
         }
     }
 }
@@ -315,7 +316,24 @@ pub struct Measurement {
     pub huge_pages_asked: Option<bool>,
     /// What the run produced (makespan, trace hash, ...), to tell runs apart.
     pub detail: String,
+    /// The build that measured it ([`BUILD`]): `release`, `release+pgo` (built by
+    /// `scripts/pgo-build.sh`) or `debug`.
+    #[serde(default)]
+    pub build: String,
 }
+
+/// The kind of build this binary is: `debug` without optimisation, else the
+/// `CASCADE_SIM_BUILD` it was compiled with (`scripts/pgo-build.sh` sets `release+pgo`),
+/// else `release`. `bench` reports it with every measurement: a profile-guided build runs the
+/// same simulation faster, so figures name the build they come from.
+pub const BUILD: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    match option_env!("CASCADE_SIM_BUILD") {
+        Some(build) => build,
+        None => "release",
+    }
+};
 
 impl Measurement {
     /// One line of the human-readable table.
@@ -331,8 +349,9 @@ impl Measurement {
         } else {
             format!("{:.1} k", self.events_per_s / 1e3)
         };
+        let build = if self.build == "release" { String::new() } else { format!("   [{} build]", self.build) };
         format!(
-            "{:<20} {:>9.3} s wall {:>9} cpu  {:>9} events/s  {:>9} events  max RSS {:>8}   {}",
+            "{:<20} {:>9.3} s wall {:>9} cpu  {:>9} events/s  {:>9} events  max RSS {:>8}   {}{build}",
             self.workload, self.wall_s, cpu, rate, self.events, rss, self.detail
         )
     }
@@ -581,6 +600,18 @@ mod tests {
             huge_pages_mb: Some(0.0),
             huge_pages_asked: Some(false),
             detail: detail.into(),
+            build: "release".into(),
+        }
+    }
+
+    #[test]
+    fn a_measurement_names_a_build_other_than_the_plain_release() {
+        let mut m = measured(Some(1.0), 1.0, "makespan 1 s, trace abc");
+        assert!(m.line().ends_with("trace abc"), "{}", m.line());
+        m.build = "release+pgo".into();
+        assert!(m.line().ends_with("trace abc   [release+pgo build]"), "{}", m.line());
+        if cfg!(debug_assertions) {
+            assert_eq!(BUILD, "debug", "an unoptimised build does not pass for a release");
         }
     }
 
