@@ -496,7 +496,9 @@ fn load_checked(path: &Path, seed: Option<u64>, set: &[String]) -> Result<Scenar
 
 /// `--trace-hash-version`'s value: a version number this build computes.
 fn parse_trace_hash_version(text: &str) -> Result<TraceHashVersion, String> {
-    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a version number (1 or 2)"))?;
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a version number ({})", TraceHashVersion::known_numbers()))?;
     TraceHashVersion::try_from(n)
 }
 

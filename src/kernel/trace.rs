@@ -24,14 +24,20 @@ const WORD_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 const WORD_SEED: u64 = FNV_OFFSET;
 
 /// Which function folds the events into a [`TraceHash`]; in JSON, its number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub enum TraceHashVersion {
     /// FNV-1a over the words' little-endian bytes (builds before version 2 existed).
     Fnv1aBytes,
     /// One multiply-rotate round per word and a final avalanche (the current default).
-    #[default]
     WordRounds,
+}
+
+/// [`TraceHashVersion::CURRENT`].
+impl Default for TraceHashVersion {
+    fn default() -> Self {
+        TraceHashVersion::CURRENT
+    }
 }
 
 impl TraceHashVersion {
@@ -42,7 +48,7 @@ impl TraceHashVersion {
 
     /// The first version: what a document written before versions existed used.
     pub fn first() -> TraceHashVersion {
-        TraceHashVersion::Fnv1aBytes
+        TraceHashVersion::ALL[0]
     }
 
     /// The version's number (1, 2, ..).
@@ -57,6 +63,12 @@ impl TraceHashVersion {
     pub fn from_number(n: u32) -> Option<TraceHashVersion> {
         TraceHashVersion::ALL.into_iter().find(|v| v.number() == n)
     }
+
+    /// The numbers of [`Self::ALL`], for messages: `1 or 2`.
+    pub fn known_numbers() -> String {
+        let known: Vec<String> = TraceHashVersion::ALL.iter().map(|v| v.number().to_string()).collect();
+        known.join(" or ")
+    }
 }
 
 impl From<TraceHashVersion> for u32 {
@@ -69,8 +81,7 @@ impl TryFrom<u32> for TraceHashVersion {
     type Error = String;
     fn try_from(n: u32) -> Result<Self, String> {
         TraceHashVersion::from_number(n).ok_or_else(|| {
-            let known: Vec<String> = TraceHashVersion::ALL.iter().map(|v| v.number().to_string()).collect();
-            format!("trace hash version {n} is not one this build computes ({})", known.join(" or "))
+            format!("trace hash version {n} is not one this build computes ({})", TraceHashVersion::known_numbers())
         })
     }
 }
@@ -212,7 +223,8 @@ mod tests {
         }
         let err = serde_json::from_str::<TraceHashVersion>("7").unwrap_err().to_string();
         assert!(err.contains("trace hash version 7 is not one this build computes (1 or 2)"), "{err}");
-        assert_eq!(TraceHashVersion::CURRENT, TraceHashVersion::default());
+        assert_eq!(TraceHashVersion::default(), TraceHashVersion::WordRounds);
+        assert_eq!(TraceHashVersion::first(), TraceHashVersion::Fnv1aBytes);
     }
 
     proptest! {
