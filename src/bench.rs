@@ -399,6 +399,30 @@ impl ScalingRow {
         }
     }
 
+    /// Longest time a row may give, seconds (about 31 years): a chart's log axis spans the
+    /// decades up to it, so a larger or infinite time is an error rather than a chart of
+    /// hundreds of empty decades (or one that never finishes drawing).
+    pub const MAX_TIME_S: f64 = 1e9;
+
+    /// Checks what the scaling chart reads of a row: `size` at least 1 (a log axis has no 0),
+    /// and `wall_s` and `cpu_s` finite numbers of seconds from 0 to [`Self::MAX_TIME_S`]. The
+    /// error names the column and its value.
+    pub fn check(&self) -> Result<(), String> {
+        if self.size == 0 {
+            return Err("size is 0: a workload has at least one flow, server or peer".into());
+        }
+        let times = [("wall_s", Some(self.wall_s)), ("cpu_s", self.cpu_s)];
+        for (column, value) in times.into_iter().filter_map(|(c, v)| v.map(|v| (c, v))) {
+            if !(0.0..=Self::MAX_TIME_S).contains(&value) {
+                return Err(format!(
+                    "{column} is {value:?}: a time is a number of seconds from 0 to {:e}",
+                    Self::MAX_TIME_S
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The row of a run of `workload` stopped after `limit_s` seconds.
     pub fn stopped(workload: &Workload, limit_s: f64) -> ScalingRow {
         let (family, size, pieces) = workload.family_size_pieces();

@@ -269,6 +269,10 @@ enum Command {
         /// Caption under the chart's title (the machine and the date).
         #[arg(long, default_value = "", requires = "chart")]
         caption: String,
+        /// Which time --chart plots: the wall time of each run's simulation, or the CPU time
+        /// of its process (counted in 10 ms ticks, disturbed less by other work on the machine).
+        #[arg(long, value_enum, default_value_t = ChartTimeArg::Wall, requires = "chart")]
+        time: ChartTimeArg,
         /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
         /// for the SimGrid comparison in benches/simgrid/.
         #[arg(long)]
@@ -436,7 +440,9 @@ fn main() -> ExitCode {
         Command::Merge { shards, out } => merge(&shards, &out),
         Command::Check { dir, bless } => check(&dir, bless),
         Command::Schema { results, markdown, write } => schema(results, markdown, write),
-        Command::Bench { chart: Some(csv), out: Some(svg), caption, .. } => bench_chart(&csv, &svg, &caption),
+        Command::Bench { chart: Some(csv), out: Some(svg), caption, time, .. } => {
+            bench_chart(&csv, &svg, &caption, time.into())
+        }
         Command::Bench {
             workloads, nodes, chunks, fanout, json, csv, timeout_s, repeat, emit_scenario, child, ..
         } => {
@@ -830,16 +836,39 @@ fn bench_child(
     Ok(Some(serde_json::from_slice(&out.stdout).context("measurement from the child process")?))
 }
 
+/// `bench --chart ... --time`: which time the scaling chart plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ChartTimeArg {
+    Wall,
+    Cpu,
+}
+
+impl From<ChartTimeArg> for cascade_sim::report::scaling::ChartTime {
+    fn from(arg: ChartTimeArg) -> Self {
+        match arg {
+            ChartTimeArg::Wall => Self::Wall,
+            ChartTimeArg::Cpu => Self::Cpu,
+        }
+    }
+}
+
 /// `bench --chart CSV --out SVG`: the scaling chart of the rows of a CSV written by `bench --csv`.
-fn bench_chart(csv_path: &Path, svg_path: &Path, caption: &str) -> Result<(), Failure> {
+fn bench_chart(
+    csv_path: &Path,
+    svg_path: &Path,
+    caption: &str,
+    time: cascade_sim::report::scaling::ChartTime,
+) -> Result<(), Failure> {
     use cascade_sim::bench::ScalingRow;
     let bad = |e: String| Failure::Input(format!("{}: {e}", csv_path.display()));
     let mut reader = csv::Reader::from_path(csv_path).map_err(|e| bad(e.to_string()))?;
     let mut rows = Vec::new();
     for (i, row) in reader.deserialize::<ScalingRow>().enumerate() {
-        rows.push(row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?);
+        let row = row.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
+        row.check().map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
+        rows.push(row);
     }
-    let svg = cascade_sim::report::scaling::scaling_svg(&rows, caption).map_err(|e| anyhow::anyhow!(e))?;
+    let svg = cascade_sim::report::scaling::scaling_svg(&rows, caption, time).map_err(|e| anyhow::anyhow!(e))?;
     std::fs::write(svg_path, svg).with_context(|| format!("writing {}", svg_path.display()))?;
     say!("wrote {}", svg_path.display())
 }

@@ -164,6 +164,33 @@ fn bench_refuses_bad_arguments_with_one_clear_error() {
 }
 
 #[test]
+fn bench_chart_refuses_rows_it_cannot_draw_with_one_clear_error() {
+    // An infinite or astronomically large time used to leave the chart drawing forever (a log
+    // axis of hundreds of decades); NaN, negative times and size 0 drew a wrong chart silently.
+    let dir = std::env::temp_dir().join(format!("cascade-sim-bad-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (csv, svg) = (dir.join("rows.csv"), dir.join("chart.svg"));
+    let good = "cascade-10k,cascade,10000,256,true,2.0,2.0,5,50";
+    for (bad_row, expected) in [
+        ("cascade-1k,cascade,1000,256,true,inf,1,5,50", "row 2: wall_s is inf"),
+        ("cascade-1k,cascade,1000,256,true,1e308,1,5,50", "row 2: wall_s is 1e308"),
+        ("cascade-1k,cascade,1000,256,true,NaN,1,5,50", "row 2: wall_s is NaN"),
+        ("cascade-1k,cascade,1000,256,true,1,-1,5,50", "row 2: cpu_s is -1"),
+        ("cascade-0,cascade,0,256,true,1,1,5,50", "row 2: size is 0"),
+    ] {
+        let header = "workload,family,size,pieces,finished,wall_s,cpu_s,events,max_rss_mb";
+        std::fs::write(&csv, format!("{header}\n{good}\n{bad_row}\n")).unwrap();
+        let o = cascade_sim(&["bench", "--chart", csv.to_str().unwrap(), "--out", svg.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad_row}: {stderr}");
+        assert!(stderr.contains(expected) && stderr.contains("rows.csv"), "{bad_row}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(!svg.exists(), "{bad_row}: no chart is written");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bench_csv_rows_render_as_the_scaling_chart() {
     let o = cascade_sim(&["bench", "--csv", "--workload", "swarm-5x2", "--workload", "shared-upload-20"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -189,6 +216,18 @@ fn bench_csv_rows_render_as_the_scaling_chart() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.contains("test machine") && svg.contains("swarm, 2 pieces of 4 MB"));
+    // Wall time unless asked for CPU time (issue 11 asks for wall time against size).
+    assert!(svg.contains("wall time against size"), "the default chart plots wall time");
+    let chart = |time: &str| {
+        let svg = svg_path.to_str().unwrap();
+        cascade_sim(&["bench", "--chart", csv_path.to_str().unwrap(), "--out", svg, "--time", time])
+    };
+    let o = chart("cpu");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&svg_path).unwrap().contains("CPU time against size"));
+    let o = chart("cycles");
+    assert_eq!(o.status.code(), Some(2), "an unknown --time is bad input");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--time"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
