@@ -3,8 +3,12 @@
 # "## Performance" measures its "pairs": both binaries run the workload at once, one per core,
 # PAIRS times, so a slow moment of a shared machine costs both alike (one run alone moves by
 # about 5 % from minute to minute on the 2-core development VM, which hides changes of a few
-# per cent). Prints each pair's CPU times and their ratio B/A, then the medians; a pair whose two
-# runs differ in events or trace hash is an error (the builds do not simulate the same run).
+# per cent). Prints each pair's CPU times and their ratio B/A, then the medians, and the same for
+# user time alone where both builds report the system part (`sys_s`, builds from 2026-11-29 on):
+# on the development VM the kernel's first touch of fresh memory moves a run's system time by up
+# to a second (README, "Fresh memory on the development VM"), which user time leaves out. A pair
+# whose two runs differ in events or trace hash is an error (the builds do not simulate the same
+# run).
 # COMPARE_EVENTS_ONLY=1 compares the events alone: for a build from before 2026-11-29, whose
 # trace hash is version 1 (FNV-1a) where a newer build's is version 2.
 #
@@ -55,7 +59,8 @@ def run(name):
         sys.exit(f"compare-binaries.sh: {name}: expected one measurement, got {len(rows)}")
     return rows[0]
 a_cpu, b_cpu, ratios = [], [], []
-print(f"{workload}: CPU seconds, A and B run at once")
+a_user, b_user, user_ratios = [], [], []
+print(f"{workload}: CPU seconds (of which system), A and B run at once")
 for pair in range(1, pairs + 1):
     a, b = run(f"a{pair}"), run(f"b{pair}")
     # `detail` ends with the run's trace hash; events and trace must agree.
@@ -63,8 +68,18 @@ for pair in range(1, pairs + 1):
     if a["events"] != b["events"] or not same_trace:
         sys.exit(f"compare-binaries.sh: pair {pair}: the builds ran different simulations:\n  A {a['events']} events, {a['detail']}\n  B {b['events']} events, {b['detail']}")
     a_cpu.append(a["cpu_s"]); b_cpu.append(b["cpu_s"]); ratios.append(b["cpu_s"] / a["cpu_s"])
-    print(f"  pair {pair}: A {a['cpu_s']:.2f} s  B {b['cpu_s']:.2f} s  B/A {ratios[-1]:.3f}")
+    sys_part = lambda m: f" ({m['sys_s']:.2f})" if m.get("sys_s") is not None else ""
+    line = f"  pair {pair}: A {a['cpu_s']:.2f} s{sys_part(a)}  B {b['cpu_s']:.2f} s{sys_part(b)}  B/A {ratios[-1]:.3f}"
+    if a.get("sys_s") is not None and b.get("sys_s") is not None:
+        a_user.append(a["cpu_s"] - a["sys_s"]); b_user.append(b["cpu_s"] - b["sys_s"])
+        user_ratios.append(b_user[-1] / a_user[-1])
+        line += f"  user B/A {user_ratios[-1]:.3f}"
+    print(line)
 faster = sum(r < 1 for r in ratios)
 print(f"median: A {statistics.median(a_cpu):.2f} s  B {statistics.median(b_cpu):.2f} s  "
       f"B/A {statistics.median(ratios):.3f} (B faster in {faster} of {pairs})")
+if len(user_ratios) == pairs:
+    faster = sum(r < 1 for r in user_ratios)
+    print(f"user time alone: A {statistics.median(a_user):.2f} s  B {statistics.median(b_user):.2f} s  "
+          f"B/A {statistics.median(user_ratios):.3f} (B faster in {faster} of {pairs})")
 EOF

@@ -4,9 +4,9 @@
 # with `bench --chart` docs/img/scaling.svg (wall time of each run's simulation, as issue 11 asks)
 # and docs/img/scaling-cpu.svg (CPU time of each run's process).
 #
-#   scripts/scaling.sh                    # the ladders (about 15 minutes on a 2-core VM)
-#   scripts/scaling.sh --with-issue-rows  # also swarm-2600x750 and swarm-10kx256 (up to 30 min more)
-#   scripts/scaling.sh --with-million     # also cascade-1m (about 35 min of CPU, 2.9 GB)
+#   scripts/scaling.sh                    # the ladders (about 3 minutes on the 2-core development VM)
+#   scripts/scaling.sh --with-issue-rows  # also swarm-2600x750 and swarm-10kx256 (about 1.5 min more)
+#   scripts/scaling.sh --with-million     # also cascade-1m (about 5 minutes, 3.1 GB)
 #   scripts/scaling.sh --chart-only       # re-render the SVGs from the existing CSV
 #   REPEAT=3 scripts/scaling.sh           # each point the run of median CPU time of 3 (`bench
 #                                         # --repeat 3`; the million runs once)

@@ -28,7 +28,7 @@ pub const SLOPE_MIN_S: f64 = 0.1;
 
 /// With wall time (measured to the nanosecond), the slopes use the points of at least this many
 /// seconds: below, a run is mostly setting up (the raw-transfer runs of 1,000 and 3,000 flows take
-/// 3-8 ms for a few thousand events), and the point measures that, not the cost of events.
+/// 3-12 ms for a few thousand events), and the point measures that, not the cost of events.
 pub const WALL_SLOPE_MIN_S: f64 = 0.01;
 
 /// Which time the chart plots.
