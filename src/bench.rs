@@ -59,6 +59,13 @@ pub enum Workload {
 /// Size of one swarm piece, MB (the Kraken-like reference's 4 MB pieces).
 pub const SWARM_PIECE_MB: u32 = 4;
 
+/// Most transfers of a raw-transfer workload: `shared-upload-N` gives each transfer a receiver
+/// host of its own, and a scenario holds at most [`crate::scenario::limits::MAX_HOSTS`] hosts
+/// (the sender is one); `tree-N` stops at the same size. Checked when the name is parsed, since
+/// the workload's scenario is written out in full (a `shared-upload-20m` took gigabytes before
+/// it could be refused).
+pub const MAX_RAW_TRANSFERS: u32 = (crate::scenario::limits::MAX_HOSTS - 1) as u32;
+
 /// Workloads run by `cascade-sim bench` without `--workload` (each under a few seconds).
 pub const DEFAULT_WORKLOADS: &[&str] = &["kernel", "shared-upload-10k", "tree-10k", "cascade-10k"];
 
@@ -106,11 +113,22 @@ impl Workload {
         if name == "kernel" {
             return Ok(Workload::Kernel);
         }
+        let transfers = |n: &str| {
+            let n = parse_count(&what, n)?;
+            if n > MAX_RAW_TRANSFERS {
+                return Err(BenchError(format!(
+                    "{what}: at most {MAX_RAW_TRANSFERS} transfers (the shared upload gives each a receiver \
+                     host of its own, and a scenario holds at most {} hosts)",
+                    crate::scenario::limits::MAX_HOSTS
+                )));
+            }
+            Ok(n)
+        };
         if let Some(n) = name.strip_prefix("shared-upload-") {
-            return Ok(Workload::SharedUpload(parse_count(&what, n)?));
+            return Ok(Workload::SharedUpload(transfers(n)?));
         }
         if let Some(n) = name.strip_prefix("tree-") {
-            return Ok(Workload::Tree(parse_count(&what, n)?));
+            return Ok(Workload::Tree(transfers(n)?));
         }
         if let Some(n) = name.strip_prefix("cascade-") {
             return Ok(Workload::Cascade { nodes: parse_count(&what, n)?, chunks, fanout });
@@ -175,8 +193,35 @@ impl Workload {
         }
     }
 
-    /// Runs the workload in this process and measures it.
-    pub fn run(&self) -> Measurement {
+    /// The workload as its command line names it, with the parameters that shape its scenario:
+    /// `--workload cascade-10 --chunks 256 --fanout 4`.
+    fn command_line(&self) -> String {
+        match *self {
+            Workload::Cascade { chunks, fanout, .. } => {
+                format!("--workload {} --chunks {chunks} --fanout {fanout}", self.name())
+            }
+            _ => format!("--workload {}", self.name()),
+        }
+    }
+
+    /// Checks that the workload's scenario is one the simulator accepts (every size within the
+    /// limits of `src/scenario/limits.rs`, e.g. at most 1,000,000 chunks and 1,100,000 hosts) by
+    /// building it, as [`crate::simulate`] would. The error names the workload's parameters and
+    /// the scenario's JSON path.
+    pub fn check_scenario(&self) -> Result<(), BenchError> {
+        match self.scenario() {
+            Some(scenario) => scenario.build(None).map(|_| ()).map_err(|e| self.invalid(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn invalid(&self, e: crate::scenario::ScenarioError) -> BenchError {
+        BenchError(format!("{}: the workload's scenario is not valid: {e}", self.command_line()))
+    }
+
+    /// Runs the workload in this process and measures it; a workload whose scenario the
+    /// simulator refuses is an error (see [`Self::check_scenario`]), not a panic.
+    pub fn run(&self) -> Result<Measurement, BenchError> {
         let (wall_s, events, detail, huge_pages_mb) = match self.scenario() {
             None => {
                 let operations = 5_000_000;
@@ -191,7 +236,7 @@ impl Workload {
             }
             Some(scenario) => {
                 let start = Instant::now();
-                let run = crate::simulate(&scenario, &crate::RunOptions::default()).expect("bench scenario runs");
+                let run = crate::simulate(&scenario, &crate::RunOptions::default()).map_err(|e| self.invalid(e))?;
                 // Read while the finished simulation still holds its memory: freeing it splits
                 // and gives back huge pages (the million: 2.6 GB on huge pages before, 0.7 GB
                 // after). It is freed inside the timed span, as it always was.
@@ -212,7 +257,7 @@ impl Workload {
             }
         };
         let cpu_times = cpu_user_and_system_seconds();
-        Measurement {
+        Ok(Measurement {
             workload: self.name(),
             wall_s,
             events,
@@ -224,7 +269,7 @@ impl Workload {
             huge_pages_asked: allocator_asks_for_huge_pages(),
             detail,
             build: BUILD.to_string(),
-        }
+        })
     }
 }
 

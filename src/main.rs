@@ -734,6 +734,8 @@ fn bench(
     check_positive("--repeat", repeat).map_err(usage)?;
     if emit_scenario {
         for w in &workloads {
+            // A scenario the simulator would refuse is not printed as if it were one.
+            w.check_scenario().map_err(usage)?;
             if let Some(s) = w.scenario() {
                 say!("{}", serde_json::to_string(&s).context("scenario JSON")?)?;
             }
@@ -742,7 +744,8 @@ fn bench(
     }
     if child {
         for w in &workloads {
-            say!("{}", serde_json::to_string(&w.run()).context("measurement JSON")?)?;
+            let measurement = w.run().map_err(usage)?;
+            say!("{}", serde_json::to_string(&measurement).context("measurement JSON")?)?;
         }
         return Ok(());
     }
@@ -824,6 +827,12 @@ fn bench_child(
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let out = child.wait_with_output().context("reading a workload's output")?;
+    if status.code() == Some(2) {
+        // The child found the workload's scenario invalid (bad input, one line): pass it on.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let message = stderr.trim().trim_start_matches("error: ");
+        return Err(Failure::Input(message.to_string()));
+    }
     if !status.success() {
         return Err(anyhow::anyhow!(
             "workload {} failed ({}): {}",

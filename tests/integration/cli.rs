@@ -154,6 +154,20 @@ fn bench_refuses_bad_arguments_with_one_clear_error() {
         (&["bench", "--workload", "kernel", "--timeout-s", "0"][..], "--timeout-s"),
         (&["bench", "--chart", "no-such-file.csv", "--out", "x.svg"][..], "no-such-file.csv"),
         (&["bench", "--chart", "Cargo.toml", "--out", "x.svg"][..], "Cargo.toml: row 1"),
+        // Parameters the simulator refuses: one line naming them and the scenario's JSON path,
+        // not a panic of the child process that runs the workload.
+        (
+            &["bench", "--workload", "cascade-10", "--chunks", "4294967295"][..],
+            "--workload cascade-10 --chunks 4294967295 --fanout 4: the workload's scenario is not valid: \
+             clients[0].jobs[0].content.chunks",
+        ),
+        (&["bench", "--workload", "cascade-10", "--fanout", "4294967295", "--json"][..], "strategy.fanout"),
+        (&["bench", "--workload", "cascade-2m"][..], "network.groups[0].count"),
+        (&["bench", "--workload", "swarm-30k", "--csv"][..], "more than the limit of 20000"),
+        (&["bench", "--workload", "cascade-10", "--chunks", "2000000", "--emit-scenario"][..], "content.chunks"),
+        (&["bench", "--child", "--workload", "cascade-10", "--chunks", "2000000"][..], "content.chunks"),
+        (&["bench", "--workload", "shared-upload-20m"][..], "at most 1099999 transfers"),
+        (&["bench", "--workload", "tree-2m"][..], "at most 1099999 transfers"),
     ] {
         let o = cascade_sim(args);
         let stderr = String::from_utf8_lossy(&o.stderr);
