@@ -732,10 +732,16 @@ fn bench(
         return Err(Failure::Input("--timeout-s: must be at least 1".into()));
     }
     check_positive("--repeat", repeat).map_err(usage)?;
+    if !child {
+        // Every workload's scenario is checked before any runs or is printed: one that the
+        // simulator refuses is bad input, with nothing half-printed before the error (a child
+        // finds it too, but only after the workloads before it have run).
+        for w in &workloads {
+            w.check_scenario().map_err(usage)?;
+        }
+    }
     if emit_scenario {
         for w in &workloads {
-            // A scenario the simulator would refuse is not printed as if it were one.
-            w.check_scenario().map_err(usage)?;
             if let Some(s) = w.scenario() {
                 say!("{}", serde_json::to_string(&s).context("scenario JSON")?)?;
             }

@@ -168,12 +168,15 @@ fn bench_refuses_bad_arguments_with_one_clear_error() {
         (&["bench", "--child", "--workload", "cascade-10", "--chunks", "2000000"][..], "content.chunks"),
         (&["bench", "--workload", "shared-upload-20m"][..], "at most 1099999 transfers"),
         (&["bench", "--workload", "tree-2m"][..], "at most 1099999 transfers"),
+        // Checked before anything runs: no table of the valid workload is printed first.
+        (&["bench", "--workload", "kernel", "--workload", "cascade-10", "--chunks", "2000000"][..], "content.chunks"),
     ] {
         let o = cascade_sim(args);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(o.stdout.is_empty(), "{args:?}: nothing printed before the error");
     }
 }
 
