@@ -527,12 +527,6 @@ pub fn max_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// CPU seconds (user + system) used by this process so far (Linux `/proc/self/stat`, in clock
-/// ticks of 1/100 s).
-pub fn cpu_seconds() -> Option<f64> {
-    cpu_user_and_system_seconds().map(|(user, system)| user + system)
-}
-
 /// CPU seconds used by this process so far in its own code and in the kernel on its behalf
 /// (fields 14 and 15 of Linux `/proc/self/stat`, in clock ticks of 1/100 s).
 pub fn cpu_user_and_system_seconds() -> Option<(f64, f64)> {

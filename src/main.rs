@@ -9,6 +9,7 @@
 use anyhow::Context;
 use cascade_sim::kernel::TraceHashVersion;
 use cascade_sim::report::output::{self, OutputError, OutputKind};
+use cascade_sim::report::scaling::ChartTime;
 use cascade_sim::report::{Results, RunOutputs};
 use cascade_sim::scenario::{self, Scenario, ScenarioError};
 use clap::{Parser, Subcommand};
@@ -271,8 +272,8 @@ enum Command {
         caption: String,
         /// Which time --chart plots: the wall time of each run's simulation, or the CPU time
         /// of its process (counted in 10 ms ticks, disturbed less by other work on the machine).
-        #[arg(long, value_enum, default_value_t = ChartTimeArg::Wall, requires = "chart")]
-        time: ChartTimeArg,
+        #[arg(long, value_enum, default_value_t = ChartTime::Wall, requires = "chart")]
+        time: ChartTime,
         /// Print the scenario of each (non-kernel) workload as JSON instead of running it, e.g.
         /// for the SimGrid comparison in benches/simgrid/.
         #[arg(long)]
@@ -441,7 +442,7 @@ fn main() -> ExitCode {
         Command::Check { dir, bless } => check(&dir, bless),
         Command::Schema { results, markdown, write } => schema(results, markdown, write),
         Command::Bench { chart: Some(csv), out: Some(svg), caption, time, .. } => {
-            bench_chart(&csv, &svg, &caption, time.into())
+            bench_chart(&csv, &svg, &caption, time)
         }
         Command::Bench {
             workloads, nodes, chunks, fanout, json, csv, timeout_s, repeat, emit_scenario, child, ..
@@ -851,29 +852,8 @@ fn bench_child(
     Ok(Some(serde_json::from_slice(&out.stdout).context("measurement from the child process")?))
 }
 
-/// `bench --chart ... --time`: which time the scaling chart plots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ChartTimeArg {
-    Wall,
-    Cpu,
-}
-
-impl From<ChartTimeArg> for cascade_sim::report::scaling::ChartTime {
-    fn from(arg: ChartTimeArg) -> Self {
-        match arg {
-            ChartTimeArg::Wall => Self::Wall,
-            ChartTimeArg::Cpu => Self::Cpu,
-        }
-    }
-}
-
 /// `bench --chart CSV --out SVG`: the scaling chart of the rows of a CSV written by `bench --csv`.
-fn bench_chart(
-    csv_path: &Path,
-    svg_path: &Path,
-    caption: &str,
-    time: cascade_sim::report::scaling::ChartTime,
-) -> Result<(), Failure> {
+fn bench_chart(csv_path: &Path, svg_path: &Path, caption: &str, time: ChartTime) -> Result<(), Failure> {
     use cascade_sim::bench::ScalingRow;
     let bad = |e: String| Failure::Input(format!("{}: {e}", csv_path.display()));
     let mut reader = csv::Reader::from_path(csv_path).map_err(|e| bad(e.to_string()))?;

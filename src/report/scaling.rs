@@ -31,8 +31,8 @@ pub const SLOPE_MIN_S: f64 = 0.1;
 /// 3-12 ms for a few thousand events), and the point measures that, not the cost of events.
 pub const WALL_SLOPE_MIN_S: f64 = 0.01;
 
-/// Which time the chart plots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Which time the chart plots (`bench --chart ... --time wall|cpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ChartTime {
     /// Wall-clock time of each run's simulation (`wall_s`: building the engine, the run,
     /// collecting the results; not the process's start). What issue 11 asks the chart for.
