@@ -130,6 +130,7 @@ impl Engine {
     /// next completion; each is asked for in stages, one per call, as each stage's records
     /// arrive and name the next stage's. Called before and after every event: a head that stays
     /// the head is fetched deeper. Nothing is changed, so no result can depend on it.
+    #[inline(always)]
     pub(super) fn look_ahead(&mut self) {
         if !self.ahead.enabled {
             return;

@@ -117,7 +117,7 @@ impl TraceHash {
     }
 
     /// Folds one processed event, described by its words, into the hash.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, words: &[u64]) {
         match self.version {
             TraceHashVersion::Fnv1aBytes => {

@@ -164,6 +164,7 @@ impl FlowModel {
     }
 
     /// Brings `resource` back into filling if it may bind, or leaves it out if it safely cannot.
+    #[inline(always)]
     pub(super) fn refresh_status(&mut self, resource: ResourceId, now: SimTime) {
         let r = &self.resources[resource.0 as usize];
         if !r.candidate {
@@ -223,6 +224,7 @@ impl FlowModel {
     }
 
     /// Puts `flow` into group (its `k`-th resource, `class`).
+    #[inline(always)]
     pub(super) fn add_to_group(&mut self, flow: FlowId, k: usize, class: u32) {
         let q = self.flows[flow.0 as usize].hops[k].resource.0;
         if q == class {
@@ -287,6 +289,7 @@ impl FlowModel {
     }
 
     /// Takes `flow` out of its group for its `k`-th resource; an emptied group is dropped.
+    #[inline(always)]
     pub(super) fn remove_from_group(&mut self, flow: FlowId, k: usize) {
         let f = flow.0 as usize;
         let Hop { resource, group: g, in_group: index, .. } = self.flows[f].hops[k];
@@ -343,6 +346,7 @@ impl FlowModel {
     }
 
     /// Brings an idle `resource` back into filling.
+    #[inline(always)]
     pub(super) fn make_active(&mut self, resource: u32) {
         self.switch_footprints(resource);
         self.resources[resource as usize].idle = false;
@@ -355,6 +359,7 @@ impl FlowModel {
 
     /// Keys every group at idle `resource` in its class's heap: due when the class has grown by
     /// `headroom` from now.
+    #[inline(always)]
     fn watch_groups(&mut self, resource: u32, headroom: f64) {
         for i in 0..self.resources[resource as usize].groups.len() {
             let g = self.resources[resource as usize].groups[i];
@@ -364,6 +369,7 @@ impl FlowModel {
     }
 
     /// Moves every group at `resource` to the other footprint list of its class.
+    #[inline(always)]
     fn switch_footprints(&mut self, resource: u32) {
         let idle = self.resources[resource as usize].idle;
         for i in 0..self.resources[resource as usize].groups.len() {
@@ -385,6 +391,7 @@ impl FlowModel {
     }
 
     /// Capacity `resource` has to spare per flow under the current rates, if clearly some.
+    #[inline(always)]
     fn headroom(&self, resource: u32) -> Option<f64> {
         let r = &self.resources[resource as usize];
         // (The own group is empty where this is asked: at idle resources and at resources that

@@ -211,6 +211,7 @@ impl FlowModel {
     }
 
     /// Bytes `flow` has not sent by `now` under the rates solved so far.
+    #[inline(always)]
     pub(super) fn unsent(&self, flow: FlowId, now: SimTime) -> f64 {
         let f = &self.flows[flow.0 as usize];
         match f.state {
@@ -222,6 +223,7 @@ impl FlowModel {
 
     /// Puts `flow` on its class's clock at `now` with `bytes` left: the completion instant is
     /// `now + round(bytes / level)`, cached until the level changes.
+    #[inline(always)]
     pub(super) fn place(&mut self, flow: FlowId, now: SimTime, bytes: f64) {
         let class = self.flows[flow.0 as usize].class;
         self.restart_idle_clock(class, now);
@@ -240,6 +242,7 @@ impl FlowModel {
     }
 
     /// Completion instant of a flow in its class's heap (`None` while the class is stalled).
+    #[inline(always)]
     fn member_completion(&mut self, flow: FlowId) -> Option<SimTime> {
         let f = &mut self.flows[flow.0 as usize];
         let r = &self.resources[f.class as usize];
@@ -255,6 +258,7 @@ impl FlowModel {
     }
 
     /// Updates the completion heap's entry of `class` from its earliest flow.
+    #[inline(always)]
     pub(super) fn refresh_entry(&mut self, class: u32) {
         self.completions_changes = self.completions_changes.wrapping_add(1);
         let next = match self.resources[class as usize].members.peek_id() {

@@ -192,6 +192,7 @@ impl FlowModel {
 
     /// Freezes class `r` at `share`: every resource of its footprint, its own included, loses
     /// `count × share`.
+    #[inline(always)]
     fn freeze(&mut self, r: u32, share: f64, at: SimTime) {
         let class = r as usize;
         self.solver_work += self.resources[class].unfrozen as u64;

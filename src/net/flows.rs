@@ -403,6 +403,7 @@ impl FlowModel {
     /// moves it if another resource binds first) and into its groups; it is solved with the
     /// next batch. A `resumed` flow's hops say which resources may bind (see
     /// [`PAUSED_AT_CANDIDATE`]): the others are not looked at.
+    #[inline(always)]
     fn join(&mut self, now: SimTime, id: FlowId, bytes: f64, resumed: bool) {
         let i = id.0 as usize;
         let mut class = ABSENT;
@@ -457,6 +458,7 @@ impl FlowModel {
     /// Adds `bytes` to a flow (normally one that has just completed, see
     /// [`Self::pop_completed`]) so that it continues at the same rate: no re-solve is needed
     /// because the set of flows is unchanged.
+    #[inline(always)]
     pub fn extend_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
         if self.dirty_at.is_some_and(|t| t < now) {
             self.solve_pending();
@@ -526,6 +528,7 @@ impl FlowModel {
 
     /// Takes `flow` out of its class's heap (or the flows due) and out of its groups, listing
     /// in `seeds` the resources where it was in a group.
+    #[inline(always)]
     fn leave_class(&mut self, flow: FlowId, seeds: &mut Vec<u32>) {
         let i = flow.0 as usize;
         let class = self.flows[i].class;
@@ -554,6 +557,7 @@ impl FlowModel {
     /// resources of its route is touched. Counting a paused flow in bounds only keeps a
     /// resource in filling where an end would have left it out, which changes no rate (see
     /// [`super::classes`]).
+    #[inline(always)]
     pub fn pause_flow(&mut self, now: SimTime, flow: FlowId) {
         if self.dirty_at.is_some_and(|t| t < now) {
             self.solve_pending();
@@ -586,6 +590,7 @@ impl FlowModel {
 
     /// Resumes a paused flow with `bytes` to send, on the same route; it is solved with the next
     /// batch, as a flow started now.
+    #[inline(always)]
     pub fn resume_flow(&mut self, now: SimTime, flow: FlowId, bytes: f64) {
         assert!(bytes >= 0.0, "negative flow size");
         if self.dirty_at.is_some_and(|t| t < now) {

@@ -129,6 +129,7 @@ impl<K: HeapKey> IndexedHeap<K> {
     }
 
     /// Inserts `id` with `key`, or moves it to `key` if it is already in.
+    #[inline(always)]
     pub fn set(&mut self, positions: &mut [u32], id: u32, key: K) {
         let p = positions[id as usize];
         let entry = pack(key, id);
@@ -155,6 +156,7 @@ impl<K: HeapKey> IndexedHeap<K> {
     }
 
     /// Removes `id` if it is in the heap; returns its key.
+    #[inline(always)]
     pub fn remove(&mut self, positions: &mut [u32], id: u32) -> Option<K> {
         let p = positions[id as usize];
         if p == ABSENT {
@@ -188,6 +190,7 @@ impl<K: HeapKey> IndexedHeap<K> {
     }
 
     /// Moves the entry at `i` up to its place.
+    #[inline(always)]
     fn sift_up(&mut self, positions: &mut [u32], mut i: usize) {
         let entry = self.entries[i];
         while i > 0 {
@@ -227,6 +230,7 @@ impl<K: HeapKey> IndexedHeap<K> {
     }
 
     /// Moves the entry at `i` down to its place.
+    #[inline(always)]
     fn sift_down(&mut self, positions: &mut [u32], mut i: usize) {
         let n = self.entries.len();
         let entry = self.entries[i];

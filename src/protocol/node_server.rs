@@ -228,6 +228,7 @@ impl NodeJob {
     }
 
     /// An item of `bytes` arrived from the current source at `now`.
+    #[inline(always)]
     fn measure(&mut self, now: SimTime, bytes: u64) {
         if let Some((at, _)) = self.last_arrival {
             let gap = now.since(at.min(now)).as_secs_f64();
@@ -826,6 +827,7 @@ impl NodeServer {
     }
 
     /// An item of a job's log arrived.
+    #[inline(always)]
     pub fn on_item(&mut self, now: SimTime, arrival: Arrival, out: &mut Outbox) {
         let Arrival { job, index, item, from, bytes } = arrival;
         let state = self.job_mut(job).expect("an item without a job object");
@@ -891,6 +893,7 @@ impl NodeServer {
         }
     }
 
+    #[inline(always)]
     fn apply(state: &mut NodeJob, now: SimTime, item: Item, out: &mut Outbox) {
         state.held += 1;
         match item {
