@@ -23,10 +23,11 @@
 //! then go first again, before events queued meanwhile.
 //! Every processed event is folded into the run's [`TraceHash`].
 //!
-//! Speed: the functions an item's completion and arrival run through (here, in the flow model,
-//! its heaps, the node server's `on_item` and the trace hash) are `#[inline(always)]`, so that
-//! the compiler lays the whole path out inside [`Engine::run`] as a profile-guided build does
-//! (README, *Hot paths inlined*). It changes no arithmetic: the traces are the same.
+//! Speed: the functions an item's completion and arrival run through (here, in the look-ahead,
+//! in the flow model and its heaps, the node server's `on_item` and the trace hash) are
+//! `#[inline(always)]`, so that the compiler lays the whole path out inside [`Engine::run`] as a
+//! profile-guided build does (README, *Hot paths inlined*). It changes no arithmetic: the
+//! traces are the same.
 
 pub mod faults;
 mod lookahead;
