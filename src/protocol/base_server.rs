@@ -50,8 +50,7 @@ use crate::net::HostId;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
-use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 /// The base server's accountability duty after end-job ([0074]–[0077]).
@@ -301,6 +300,11 @@ impl ServerReports {
         }
     }
 
+    /// Whether `server` is a candidate for help with the key (`tenth`, `at`) now.
+    fn holds_help_key(&self, server: HostId, tenth: u32, at: SimTime) -> bool {
+        self.get(&server).and_then(ServerReport::help_key) == Some((tenth, at))
+    }
+
     fn position(&self, server: &HostId) -> Option<usize> {
         if self.index.is_empty() {
             self.hosts.binary_search(server).ok()
@@ -366,6 +370,93 @@ pub struct DutyTiming {
     pub periods: u32,
 }
 
+/// The servers a base server may offer help to, in the order of their keys (tenths of the
+/// content reported, then when that tenth was learned, then host id; see
+/// [`ServerReport::help_key`]): a queue per tenth, each sorted by (time, host). A server is
+/// entered each time its key changes while it is a candidate (it is reached, or reports a
+/// new tenth), always at the time it changes, so an entry joins its queue at or near the
+/// back. Its earlier entries are then stale, as are all of its entries once it stops being a
+/// candidate; a walk drops the stale entries it meets, and when the entries have doubled
+/// since the last time only current ones were left, the stale ones are dropped everywhere
+/// (so it never holds twice as many entries as the most candidates there have been, or
+/// 2,048). Entering is a
+/// push and dropping a pop, where a sorted set moved each entry as its key grew (a removal
+/// and an insertion, about a thousand instructions and several cache misses each at 10^5
+/// servers).
+#[derive(Debug, Clone)]
+struct HelpQueue {
+    by_tenth: Vec<VecDeque<(SimTime, HostId)>>,
+    /// Entries in all queues.
+    entries: usize,
+    /// Entries left by the last sweep of stale ones.
+    swept_to: usize,
+    /// Below twice this many entries the stale ones are left to the walks.
+    sweep_from: usize,
+}
+
+impl Default for HelpQueue {
+    fn default() -> Self {
+        HelpQueue { by_tenth: Vec::new(), entries: 0, swept_to: 0, sweep_from: 1024 }
+    }
+}
+
+impl HelpQueue {
+    /// Enters `server` with the key (`tenth`, `at`); `current` tells whether an entry holds
+    /// its server's key now (for the sweep of stale entries).
+    fn enter(&mut self, tenth: u32, at: SimTime, server: HostId, current: impl Fn(u32, SimTime, HostId) -> bool) {
+        let slot = tenth as usize;
+        if self.by_tenth.len() <= slot {
+            self.by_tenth.resize_with(slot + 1, VecDeque::new);
+        }
+        let queue = &mut self.by_tenth[slot];
+        if queue.back().is_none_or(|&last| last < (at, server)) {
+            queue.push_back((at, server)); // nearly always: entered at the latest time
+        } else if let Err(place) = queue.binary_search(&(at, server)) {
+            queue.insert(place, (at, server));
+        } else {
+            return; // entered already
+        }
+        self.entries += 1;
+        if self.entries >= 2 * self.swept_to.max(self.sweep_from) {
+            for (tenth, queue) in self.by_tenth.iter_mut().enumerate() {
+                queue.retain(|&(at, server)| current(tenth as u32, at, server));
+                // A tenth's queue fills as servers reach it and empties as they move on: its
+                // room follows (the queues would otherwise keep the room of their peaks).
+                queue.shrink_to(2 * queue.len());
+            }
+            self.entries = self.by_tenth.iter().map(VecDeque::len).sum();
+            self.swept_to = self.entries;
+        }
+    }
+
+    /// The first `count` entries in key order that are `current` (the server's key now) and
+    /// `eligible`, dropping the entries met on the way that are not current.
+    fn first(
+        &mut self,
+        count: usize,
+        current: impl Fn(u32, SimTime, HostId) -> bool,
+        eligible: impl Fn(HostId) -> bool,
+    ) -> Vec<((u32, SimTime), HostId)> {
+        let mut chosen = Vec::new();
+        for (tenth, queue) in self.by_tenth.iter_mut().enumerate() {
+            let mut i = 0;
+            while chosen.len() < count {
+                let Some(&(at, server)) = queue.get(i) else { break };
+                if !current(tenth as u32, at, server) {
+                    queue.remove(i);
+                    self.entries -= 1;
+                    continue;
+                }
+                if eligible(server) {
+                    chosen.push(((tenth as u32, at), server));
+                }
+                i += 1;
+            }
+        }
+        chosen
+    }
+}
+
 /// The base server's record of one job.
 #[derive(Debug, Clone)]
 pub struct BaseJob {
@@ -387,10 +478,9 @@ pub struct BaseJob {
     pub session_ended_at: Option<SimTime>,
     /// Per server, what it reported and what was done about it.
     pub reports: ServerReports,
-    /// The servers the base server may offer help to, by (tenths, when the tenth was learned,
-    /// server): one entry per reached server, entered when it is reached and kept up lazily (see
-    /// [`BaseServer::help`]), so that helping costs no pass over every report.
-    help_queue: BTreeSet<(u32, SimTime, HostId)>,
+    /// The servers the base server may offer help to, in the order of their keys (see
+    /// [`HelpQueue`]), so that helping costs no pass over every report.
+    help_queue: HelpQueue,
     /// What the base server chose for an automatic cascade.
     pub plan: Option<CascadePlan>,
     /// Servers known to hold the job object.
@@ -434,7 +524,9 @@ pub struct BaseJob {
 impl BaseJob {
     /// Enters `server` among the candidates for help if it is one (see [`ServerReport::help_key`]).
     fn enqueue_help(&mut self, server: HostId) {
-        self.help_queue.extend(self.reports.get(&server).and_then(|r| r.help_entry(server)));
+        let Some((tenth, at, h)) = self.reports.get(&server).and_then(|r| r.help_entry(server)) else { return };
+        let reports = &self.reports;
+        self.help_queue.enter(tenth, at, h, |tenth, at, h| reports.holds_help_key(h, tenth, at));
     }
 
     /// No server showed any progress for two wait periods: whatever waits is stuck.
@@ -653,24 +745,14 @@ impl BaseServer {
         {
             return;
         }
-        // The `free` most lagging candidates not served already, in key order. An entry whose
-        // key has grown since it was entered moves to its place further on (and is met again
-        // there); one whose server stopped being a candidate leaves.
-        let mut chosen: Vec<((u32, SimTime), HostId)> = Vec::new();
-        let mut after = Bound::Unbounded;
-        while chosen.len() < free as usize {
-            let Some(&(decile, at, h)) = state.help_queue.range((after, Bound::Unbounded)).next() else { break };
-            after = Bound::Excluded((decile, at, h));
-            let current = state.reports.get(&h).and_then(ServerReport::help_key);
-            if current == Some((decile, at)) {
-                if !state.forwarder.serves(h) {
-                    chosen.push(((decile, at), h));
-                }
-            } else {
-                state.help_queue.remove(&(decile, at, h));
-                state.help_queue.extend(current.map(|(decile, at)| (decile, at, h)));
-            }
-        }
+        // The `free` most lagging candidates not served already, in key order.
+        let reports = &state.reports;
+        let forwarder = &state.forwarder;
+        let chosen = state.help_queue.first(
+            free as usize,
+            |tenth, at, h| reports.holds_help_key(h, tenth, at),
+            |h| !forwarder.serves(h),
+        );
         let object = state.object.clone();
         let ctx = SourceContext {
             job: &object,
@@ -692,9 +774,9 @@ impl BaseServer {
             every.truncate(free as usize);
             debug_assert_eq!(chosen, every, "help candidates");
         }
-        for ((decile, at), h) in chosen {
+        // Each chosen server stops being a candidate: its entry goes when a walk meets it.
+        for (_, h) in chosen {
             state.reports.get_mut(&h).expect("listed").helped = true;
-            state.help_queue.remove(&(decile, at, h));
             state.forwarder.offer_help(h, ctx, out);
         }
     }
@@ -818,6 +900,7 @@ impl BaseServer {
             state.deciles += (decile - report.decile) as u64;
             report.decile = decile;
             report.decile_at = Some(now);
+            state.enqueue_help(server);
             let percent = (state.deciles * 10 / state.object.servers.len() as u64) as u32;
             if percent > state.reported_percent {
                 state.reported_percent = percent;
@@ -1094,7 +1177,7 @@ impl BaseServer {
             closed_at: None,
             session_ended_at: None,
             reports,
-            help_queue: BTreeSet::new(),
+            help_queue: HelpQueue::default(),
             plan,
             reached: 0,
             holders: 0,
@@ -1345,10 +1428,10 @@ impl BaseServer {
             out.push(Output::CancelTimer { timer: Timer::QueryTimeout { job, server, query } });
         }
         report.answers += 1;
-        if status.has_job && report.reached_at.is_none() {
+        let reached_now = status.has_job && report.reached_at.is_none();
+        if reached_now {
             report.note_reached(now);
             state.reached += 1;
-            state.help_queue.extend(report.help_entry(server));
         }
         if status.source.is_some() {
             report.source = status.source;
@@ -1357,6 +1440,9 @@ impl BaseServer {
         if progressed {
             report.progress = status.progress();
             Self::saw_progress(state, server, now);
+        }
+        if reached_now {
+            state.enqueue_help(server);
         }
         if status.content_complete {
             self.on_received(now, job, server, out);
@@ -1642,6 +1728,75 @@ impl SourceHost for BaseServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Servers are reached, report new tenths (several at one instant, in any host order),
+        /// stop being candidates, and are served or not, at random; whenever asked, the queue
+        /// picks what a full pass over every candidate sorted by (tenth, time, host) picks.
+        #[test]
+        fn help_queue_picks_what_a_full_pass_picks(
+            steps in proptest::collection::vec((0u8..5, 0u32..12, 0u32..3, 1usize..4), 1..300),
+        ) {
+            // Per server: its key while a candidate, and whether it is served.
+            let mut key: BTreeMap<HostId, Option<(u32, SimTime)>> = BTreeMap::new();
+            let mut served: std::collections::BTreeSet<HostId> = Default::default();
+            let mut queue = HelpQueue { sweep_from: 4, ..HelpQueue::default() };
+            let mut peak_candidates = 0;
+            let mut now = 0u64;
+            for (op, server, advance, count) in steps {
+                now += u64::from(advance);
+                let (h, at) = (HostId(server), SimTime(now));
+                match op {
+                    0 => {
+                        // Reached (once), at tenth 0.
+                        if let std::collections::btree_map::Entry::Vacant(slot) = key.entry(h) {
+                            slot.insert(Some((0, at)));
+                            queue.enter(0, at, h, |t, at, h| key.get(&h).copied().flatten() == Some((t, at)));
+                        }
+                    }
+                    1 => {
+                        // A new tenth while a candidate.
+                        if let Some(Some((tenth, _))) = key.get(&h).copied() {
+                            if tenth < 10 {
+                                key.insert(h, Some((tenth + 1, at)));
+                                queue.enter(tenth + 1, at, h, |t, at, h| key.get(&h).copied().flatten() == Some((t, at)));
+                            }
+                        }
+                    }
+                    2 => {
+                        // No longer a candidate (received, given up on, helped): for good.
+                        if key.contains_key(&h) {
+                            key.insert(h, None);
+                        }
+                    }
+                    3 => {
+                        if !served.insert(h) {
+                            served.remove(&h);
+                        }
+                    }
+                    _ => {
+                        let mut every: Vec<((u32, SimTime), HostId)> = key
+                            .iter()
+                            .filter_map(|(&h, &k)| k.filter(|_| !served.contains(&h)).map(|k| (k, h)))
+                            .collect();
+                        every.sort();
+                        every.truncate(count);
+                        let chosen = queue.first(
+                            count,
+                            |tenth, at, h| key.get(&h).copied().flatten() == Some((tenth, at)),
+                            |h| !served.contains(&h),
+                        );
+                        proptest::prop_assert_eq!(chosen, every);
+                    }
+                }
+                // Stale entries are swept: the queue never holds more than twice the most
+                // candidates there have been (or twice the sweep's threshold).
+                peak_candidates = peak_candidates.max(key.values().filter(|k| k.is_some()).count());
+                proptest::prop_assert_eq!(queue.entries, queue.by_tenth.iter().map(VecDeque::len).sum::<usize>());
+                proptest::prop_assert!(queue.entries < 2 * peak_candidates.max(queue.sweep_from));
+            }
+        }
+    }
 
     proptest::proptest! {
         /// Server lists with repeats, dense and sparse ids: the reports answer like a B-tree map
