@@ -280,6 +280,14 @@ impl FlowModel {
         Self::default()
     }
 
+    /// Makes room for `additional` more resources at once, so that a topology's resources,
+    /// added one by one, do not grow the table by doubling (at 10^5 hosts each doubling copied
+    /// tens of MB into freshly faulted pages: 1.2 % of a cascade-100k run).
+    pub fn reserve_resources(&mut self, additional: usize) {
+        self.resources.reserve_exact(additional);
+        self.completion_pos.reserve_exact(additional);
+    }
+
     /// Adds a resource with `capacity` bytes per second.
     pub fn add_resource(&mut self, capacity: f64) -> ResourceId {
         assert!(capacity >= 0.0 && capacity.is_finite(), "bad capacity {capacity}");

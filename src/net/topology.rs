@@ -202,6 +202,7 @@ impl Topology {
         if !links.is_empty() {
             check_connected(&hosts, routers, links)?;
         }
+        flows.reserve_resources(2 * hosts.len() + 2 * links.len());
         let hosts: Vec<Host> = hosts
             .into_iter()
             .map(|spec| Host {
