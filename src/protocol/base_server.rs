@@ -1729,6 +1729,30 @@ impl SourceHost for BaseServer {
 mod tests {
     use super::*;
 
+    /// Entered at one instant against host order, the candidates still come out in host order;
+    /// a server's entry at its old tenth is stale once it reports a new tenth (both shrunk
+    /// from the property test below with a queue that appended out of order, and one that took
+    /// stale entries as current).
+    #[test]
+    fn help_queue_orders_ties_by_host_and_drops_stale_entries() {
+        let t = SimTime(5);
+        let mut key: BTreeMap<HostId, (u32, SimTime)> = BTreeMap::new();
+        let mut queue = HelpQueue::default();
+        for h in [HostId(1), HostId(0)] {
+            key.insert(h, (0, t));
+            queue.enter(0, t, h, |_, _, _| true);
+        }
+        let current = |key: &BTreeMap<HostId, (u32, SimTime)>, tenth, at, h| key.get(&h) == Some(&(tenth, at));
+        let first = queue.first(1, |tenth, at, h| current(&key, tenth, at, h), |_| true);
+        assert_eq!(first, vec![((0, t), HostId(0))]);
+        // Server 0 reports its first tenth: server 1 is now the most lagging.
+        key.insert(HostId(0), (1, SimTime(6)));
+        queue.enter(1, SimTime(6), HostId(0), |tenth, at, h| current(&key, tenth, at, h));
+        let first = queue.first(2, |tenth, at, h| current(&key, tenth, at, h), |_| true);
+        assert_eq!(first, vec![((0, t), HostId(1)), ((1, SimTime(6)), HostId(0))]);
+        assert_eq!(queue.entries, 2, "the stale entry of server 0 at tenth 0 was dropped by the walk");
+    }
+
     proptest::proptest! {
         /// Servers are reached, report new tenths (several at one instant, in any host order),
         /// stop being candidates, and are served or not, at random; whenever asked, the queue
