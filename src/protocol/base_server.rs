@@ -242,11 +242,6 @@ impl ServerReport {
         (self.pending() && self.received_at.is_none() && self.reached_at.is_some() && !self.helped)
             .then(|| (self.decile, self.decile_at.unwrap_or(SimTime::ZERO)))
     }
-
-    /// Its entry in a job's help queue (for `server`, this report's server), if a candidate.
-    fn help_entry(&self, server: HostId) -> Option<(u32, SimTime, HostId)> {
-        self.help_key().map(|(decile, at)| (decile, at, server))
-    }
 }
 
 /// The base server's reports on one job's servers, by host, in host order: what a
@@ -379,17 +374,14 @@ pub struct DutyTiming {
 /// candidate; a walk drops the stale entries it meets, and when the entries have doubled
 /// since the last time only current ones were left, the stale ones are dropped everywhere
 /// (so it never holds twice as many entries as the most candidates there have been, or
-/// 2,048). A queue emptied by walks gives back its room, and the job's closing drops the whole
-/// queue (popped entries keep their room in a `VecDeque`: at 10^6 servers that kept 100 MB
-/// past the end of the help). Entering is a
-/// push and dropping a pop, where a sorted set moved each entry as its key grew (a removal
-/// and an insertion, about a thousand instructions and several cache misses each at 10^5
-/// servers).
+/// 2,048). A queue emptied by walks or sweeps gives back its room, and the job's closing drops
+/// the whole queue (popped entries keep their room in a `VecDeque`: at 10^6 servers that kept
+/// 100 MB past the end of the help). Entering is a push and dropping a pop, where a sorted set
+/// moved each entry as its key grew (a removal and an insertion, about a thousand instructions
+/// and several cache misses each at 10^5 servers).
 #[derive(Debug, Clone)]
 struct HelpQueue {
     by_tenth: Vec<VecDeque<(SimTime, HostId)>>,
-    /// Entries in all queues.
-    entries: usize,
     /// Entries left by the last sweep of stale ones.
     swept_to: usize,
     /// Below twice this many entries the stale ones are left to the walks.
@@ -398,11 +390,23 @@ struct HelpQueue {
 
 impl Default for HelpQueue {
     fn default() -> Self {
-        HelpQueue { by_tenth: Vec::new(), entries: 0, swept_to: 0, sweep_from: 1024 }
+        HelpQueue { by_tenth: Vec::new(), swept_to: 0, sweep_from: 1024 }
+    }
+}
+
+/// Gives back the room of a queue that holds less than a quarter of it.
+fn give_back_room(queue: &mut VecDeque<(SimTime, HostId)>) {
+    if queue.capacity() > 64 && queue.len() < queue.capacity() / 4 {
+        queue.shrink_to(2 * queue.len());
     }
 }
 
 impl HelpQueue {
+    /// Entries in all queues, stale ones included.
+    fn entries(&self) -> usize {
+        self.by_tenth.iter().map(VecDeque::len).sum()
+    }
+
     /// Enters `server` with the key (`tenth`, `at`); `current` tells whether an entry holds
     /// its server's key now (for the sweep of stale entries).
     fn enter(&mut self, tenth: u32, at: SimTime, server: HostId, current: impl Fn(u32, SimTime, HostId) -> bool) {
@@ -418,16 +422,13 @@ impl HelpQueue {
         } else {
             return; // entered already
         }
-        self.entries += 1;
-        if self.entries >= 2 * self.swept_to.max(self.sweep_from) {
+        if self.entries() >= 2 * self.swept_to.max(self.sweep_from) {
             for (tenth, queue) in self.by_tenth.iter_mut().enumerate() {
                 queue.retain(|&(at, server)| current(tenth as u32, at, server));
-                // A tenth's queue fills as servers reach it and empties as they move on: its
-                // room follows (the queues would otherwise keep the room of their peaks).
-                queue.shrink_to(2 * queue.len());
+                // A tenth's queue fills as servers reach it and empties as they move on.
+                give_back_room(queue);
             }
-            self.entries = self.by_tenth.iter().map(VecDeque::len).sum();
-            self.swept_to = self.entries;
+            self.swept_to = self.entries();
         }
     }
 
@@ -446,7 +447,6 @@ impl HelpQueue {
                 let Some(&(at, server)) = queue.get(i) else { break };
                 if !current(tenth as u32, at, server) {
                     queue.remove(i);
-                    self.entries -= 1;
                     continue;
                 }
                 if eligible(server) {
@@ -454,10 +454,7 @@ impl HelpQueue {
                 }
                 i += 1;
             }
-            // A queue emptied by walks gives its room back (popping keeps it).
-            if queue.capacity() > 64 && queue.len() < queue.capacity() / 4 {
-                queue.shrink_to(2 * queue.len());
-            }
+            give_back_room(queue); // popping keeps the room
         }
         chosen
     }
@@ -530,9 +527,9 @@ pub struct BaseJob {
 impl BaseJob {
     /// Enters `server` among the candidates for help if it is one (see [`ServerReport::help_key`]).
     fn enqueue_help(&mut self, server: HostId) {
-        let Some((tenth, at, h)) = self.reports.get(&server).and_then(|r| r.help_entry(server)) else { return };
+        let Some((tenth, at)) = self.reports.get(&server).and_then(ServerReport::help_key) else { return };
         let reports = &self.reports;
-        self.help_queue.enter(tenth, at, h, |tenth, at, h| reports.holds_help_key(h, tenth, at));
+        self.help_queue.enter(tenth, at, server, |tenth, at, h| reports.holds_help_key(h, tenth, at));
     }
 
     /// No server showed any progress for two wait periods: whatever waits is stuck.
@@ -1758,7 +1755,7 @@ mod tests {
         queue.enter(1, SimTime(6), HostId(0), |tenth, at, h| current(&key, tenth, at, h));
         let first = queue.first(2, |tenth, at, h| current(&key, tenth, at, h), |_| true);
         assert_eq!(first, vec![((0, t), HostId(1)), ((1, SimTime(6)), HostId(0))]);
-        assert_eq!(queue.entries, 2, "the stale entry of server 0 at tenth 0 was dropped by the walk");
+        assert_eq!(queue.entries(), 2, "the stale entry of server 0 at tenth 0 was dropped by the walk");
     }
 
     proptest::proptest! {
@@ -1824,8 +1821,7 @@ mod tests {
                 // Stale entries are swept: the queue never holds more than twice the most
                 // candidates there have been (or twice the sweep's threshold).
                 peak_candidates = peak_candidates.max(key.values().filter(|k| k.is_some()).count());
-                proptest::prop_assert_eq!(queue.entries, queue.by_tenth.iter().map(VecDeque::len).sum::<usize>());
-                proptest::prop_assert!(queue.entries < 2 * peak_candidates.max(queue.sweep_from));
+                proptest::prop_assert!(queue.entries() < 2 * peak_candidates.max(queue.sweep_from));
             }
         }
     }
