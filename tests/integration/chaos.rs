@@ -24,7 +24,8 @@
 //!    follows a server's failure, and the closing counts exactly the failed servers.
 //!
 //! `cargo test` runs a fixed set of schedules (fixed seed, so the suite stays deterministic);
-//! `CHAOS_CASES=100000 cargo test --release chaos` runs as many as asked.
+//! `CHAOS_CASES=100000 cargo test --release chaos` runs as many as asked, `CHAOS_SEED=S` others
+//! (see `util::property_config`).
 
 use cascade_sim::report::Results;
 use proptest::prelude::*;
@@ -389,17 +390,8 @@ fn check(job: &Job, faults: &[Fault], churn: &Churn, seed: u64) -> Result<f64, T
     Ok(overshoot)
 }
 
-fn cases() -> u32 {
-    std::env::var("CHAOS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        rng_seed: proptest::test_runner::RngSeed::Fixed(20_021_130),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::util::property_config("CHAOS", 96, 20_021_130))]
     #[test]
     fn the_base_servers_promises_hold_under_random_fault_schedules(
         job in job(),

@@ -484,12 +484,7 @@ fn the_duty_s_status_answers_do_not_reorder_the_base_server_s_help() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: std::env::var("DUTY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
-        rng_seed: proptest::test_runner::RngSeed::Fixed(11),
-        failure_persistence: None,
-        ..proptest::prelude::ProptestConfig::default()
-    })]
+    #![proptest_config(crate::util::property_config("DUTY", 24, 11))]
     /// Without faults the duty has nothing to repair, whatever the shape of the job: for
     /// cascades and chains of random size, fanout, chunking (one item to many), file size and
     /// host speeds, no server is reactivated or repaired and every one completes, and the job

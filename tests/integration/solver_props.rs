@@ -49,12 +49,7 @@ fn check(
 
 proptest! {
     // A fixed seed: the same instances on every run, so the suite stays deterministic.
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(65),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::util::property_config("SOLVER", 256, 65))]
     #[test]
     fn incremental_solver_matches_the_reference((caps, paths, end_order) in instance()) {
         let mut model = FlowModel::new();
@@ -386,12 +381,7 @@ fn close(a: f64, b: f64, tolerance: f64) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 400,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(1118),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::util::property_config("SOLVER", 400, 1118))]
     /// The model and the reference simulation send the same items at the same nanoseconds, give
     /// the same rates after every re-solve and leave the same bytes unsent on aborts, through
     /// simultaneous starts, zero-byte items, flows aborted at their start, identical routes,
@@ -407,12 +397,7 @@ proptest! {
 
 proptest! {
     // Fewer, larger workloads: components of dozens of flows.
-    #![proptest_config(ProptestConfig {
-        cases: 60,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(2027),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::util::property_config("SOLVER", 60, 2027))]
     #[test]
     fn model_equals_the_reference_simulation_on_larger_workloads(w in workload(12, 60)) {
         same_outcome(&w)?;
