@@ -11,7 +11,7 @@
 //! forced on and off; the cascade workloads of `bench` give the same trace hashes as before it).
 //! It runs from [`LOOK_AHEAD_FROM_HOSTS`] hosts: smaller runs stay in the caches.
 //!
-//! Not a protocol mechanism: this is how the simulator runs the patent's cascade ([0041]-[0077])
+//! Not a protocol mechanism: this is how the simulator runs the patent's cascade (\[0041\]-\[0077\])
 //! at scale, not part of what it simulates.
 
 use super::{Engine, Event, FlowOwner, Role, NO_FLOW_YET};

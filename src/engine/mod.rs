@@ -6,15 +6,15 @@
 //! timer fires after its delay; a stream ([`Output::OpenStream`]) carries a job's log (content
 //! chunks and commands) item by item as one flow of the bandwidth model.
 //!
-//! A stream sends item *k* only once its source holds item *k* (pipelining, [0044]). When the
+//! A stream sends item *k* only once its source holds item *k* (pipelining, \[0044\]). When the
 //! flow has sent an item it continues with the next at the same rate (no re-solve) if the
 //! source holds it; otherwise the flow ends and the stream *stalls* until the source has more,
 //! or — when the source holds all content and has nothing more to send — the stream *drains*:
-//! it closes and the source's role is told (it reopens it when commands arrive, [0055]). After
+//! it closes and the source's role is told (it reopens it when commands arrive, \[0055\]). After
 //! the end-job item a stream is done. Each item arrives one route latency after its last byte
-//! left the sender. A receiver may break an incoming stream (a dynamic switch, [0073]); the
+//! left the sender. A receiver may break an incoming stream (a dynamic switch, \[0073\]); the
 //! engine then tells it the exact item and byte where the stream stopped, so the new source
-//! continues from there ([0005], [0061]).
+//! continues from there (\[0005\], \[0061\]).
 //!
 //! Ordering: the next event is the earlier of the queue's head and the flow model's next
 //! completion; at equal times flow completions go first, then queued events in insertion order.
@@ -1587,7 +1587,7 @@ impl Engine {
         }
     }
 
-    /// The base server's repair attempt on `host` ended ([0076]). A host found running needed no
+    /// The base server's repair attempt on `host` ended (\[0076\]). A host found running needed no
     /// repair (it came back by itself, or only its answers were lost on the way); a crashed host
     /// comes back if the attempt worked and it can be repaired at all.
     fn repair(&mut self, now: SimTime, job: JobId, host: HostId, worked: bool) {

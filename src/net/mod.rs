@@ -5,8 +5,8 @@
 //! that share a bottleneck ([`classes`] keeps their books, [`filling`] re-solves them,
 //! [`clocks`] runs their virtual clocks and hands out completions);
 //! [`reference`](mod@reference) is the naive oracle it is tested against. Together they give the
-//! simulator the two things the patent's protocol needs from a data packet network ([0002],
-//! [0033]): messages that take a route's latency, and streams whose rate depends on everything
+//! simulator the two things the patent's protocol needs from a data packet network (\[0002\],
+//! \[0033\]): messages that take a route's latency, and streams whose rate depends on everything
 //! else crossing the same uploads, downloads and links.
 
 pub mod bounds;

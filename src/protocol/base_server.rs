@@ -1,4 +1,4 @@
-//! The base server ([0037], [0043], [0050], [0053]–[0055], [0063]–[0077], claims 1–4, 7–12):
+//! The base server (\[0037\], \[0043\], \[0050\], \[0053\]–\[0055\], \[0063\]–\[0077\], claims 1–4, 7–12):
 //! accepts or denies job requests, creates job objects, receives each job's log (content and
 //! commands) from its client and streams it to the first node servers, collects receipt,
 //! progress and command-completion notifications, keeps the client informed, relays status
@@ -11,7 +11,7 @@
 //! [`BaseServer::on_stream_drained`], [`BaseServer::on_upload_lost`] and
 //! [`BaseServer::on_undeliverable`] and drains the [`Outbox`] after each call.
 //!
-//! # The duty ([0074]–[0077])
+//! # The duty (\[0074\]–\[0077\])
 //!
 //! The wait starts at `T0`, the later of the end-job command's arrival and the job's *expected
 //! completion* (its creation plus the Kumar–Ross lower bound computed from the declared
@@ -21,7 +21,7 @@
 //! in completions, so a server that is receiving is never a laggard. A server that answers
 //! without progress is left waiting while its source progresses (it is waiting for its turn in
 //! the cascade); it is *reactivated* — offered the job by the base server, resuming from what it
-//! holds ([0076]) — when it has no source or its chain of sources made no progress for a
+//! holds (\[0076\]) — when it has no source or its chain of sources made no progress for a
 //! period, or when the whole job made no progress for two periods (which also reaches servers
 //! never approached because their source died). That last verdict is confirmed two periods
 //! later: every pending server is asked in between, and only if the job still looks quiet are
@@ -30,7 +30,7 @@
 //! answers show their bytes. A server that does not answer is *repaired*: each
 //! attempt takes `repair_time` and works with `repair_success`; a repaired server is
 //! reactivated. At most `max_repairs` attempts are made; then the server is given up on and the
-//! client told ([0077]). The job closes when every server completed end-job or was given up on.
+//! client told (\[0077\]). The job closes when every server completed end-job or was given up on.
 //!
 //! Every server's verdict is final and one of: completed; completed after a fault (it lost its
 //! source, crashed or was reactivated, but needed no repair); repaired then completed; failed
@@ -53,7 +53,7 @@ use rand_chacha::ChaCha12Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
-/// The base server's accountability duty after end-job ([0074]–[0077]).
+/// The base server's accountability duty after end-job (\[0074\]–\[0077\]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DutyConfig {
     /// Off: the base server never queries, repairs or reactivates (for comparisons).
@@ -247,7 +247,7 @@ impl ServerReport {
 /// The base server's reports on one job's servers, by host, in host order: what a
 /// `BTreeMap<HostId, ServerReport>` gives, with a lookup that reads two records instead of
 /// walking a tree. Every node server's notice looks its report up; at 10^5 servers each level of
-/// a B-tree is a cache miss. The server list is fixed when the job is created ([0043]), so the
+/// a B-tree is a cache miss. The server list is fixed when the job is created (\[0043\]), so the
 /// reports are a sorted list, indexed by host id where the ids are dense enough (at most
 /// [`ServerReports::INDEX_SPREAD`] times as many ids as servers, so the index never outgrows the
 /// list out of proportion), and found by binary search otherwise.
@@ -599,7 +599,7 @@ pub fn request_bound_inputs(
 pub struct BaseServer {
     host: HostId,
     upload_bps: f64,
-    /// Declared capacities of every host, for the rate sort ([0071]) and the expected time.
+    /// Declared capacities of every host, for the rate sort (\[0071\]) and the expected time.
     declared: Rc<[Declared]>,
     max_open_jobs: Option<u32>,
     duty: DutyConfig,
@@ -736,7 +736,7 @@ impl BaseServer {
     /// With free connections and the whole content, the base server offers itself to the
     /// servers it knows to lag most (fewest tenths of the content reported, then the longest at
     /// that tenth), each at most once: they switch to it if it beats the rate they measure
-    /// ([0073]). The base server's upload then does not idle once the first nodes are served.
+    /// (\[0073\]). The base server's upload then does not idle once the first nodes are served.
     fn help(&mut self, job: JobId, out: &mut Outbox) {
         let state = &mut self.jobs[job.0 as usize];
         let s = state.object.strategy;
@@ -986,7 +986,7 @@ impl BaseServer {
     }
 
     /// Offers `server` the job from here, so it resumes from what it holds: a server that lost
-    /// its source, one found stalled, or one just repaired ([0076]: "activate").
+    /// its source, one found stalled, or one just repaired (\[0076\]: "activate").
     ///
     /// With several origins, the origins and the base server take turns by upload: the origin
     /// whose turn it is offers the job ([`Message::Serve`]). Engine-driven jobs are always
@@ -1094,8 +1094,8 @@ impl BaseServer {
         SimDuration::from_secs_f64(job_lower_bound(&inputs))
     }
 
-    /// Accepts or denies a request; on acceptance creates the job object ([0050]), answers the
-    /// client with its id and server list, and approaches the first node servers ([0053],
+    /// Accepts or denies a request; on acceptance creates the job object (\[0050\]), answers the
+    /// client with its id and server list, and approaches the first node servers (\[0053\],
     /// claims 3–4). A repeated request (its answer was slow or lost) gets the same answer.
     fn on_request(
         &mut self,
@@ -1214,8 +1214,8 @@ impl BaseServer {
         });
     }
 
-    /// Item `index` of `job`'s log arrived from the client ([0048], claim 13(c)). When it is
-    /// the end-job command, the wait starts ([0074]): T0 is the later of now and the job's
+    /// Item `index` of `job`'s log arrived from the client (\[0048\], claim 13(c)). When it is
+    /// the end-job command, the wait starts (\[0074\]): T0 is the later of now and the job's
     /// expected completion, and the first check comes one wait period later.
     pub fn on_item(&mut self, now: SimTime, job: JobId, index: u32, item: &Item, out: &mut Outbox) {
         let enabled = self.duty.enabled;
@@ -1253,7 +1253,7 @@ impl BaseServer {
     }
 
     /// The client's upload of `job` broke (a partition) at `at`: ask the client to stream again
-    /// from there ([0005]), and check again after a retry period.
+    /// from there (\[0005\]), and check again after a retry period.
     pub fn on_upload_lost(&mut self, job: JobId, at: ResumePoint, out: &mut Outbox) {
         let retry = self.control.retry;
         let state = &mut self.jobs[job.0 as usize];
@@ -1334,7 +1334,7 @@ impl BaseServer {
         }
     }
 
-    /// End of a wait period ([0074]–[0075]): query every pending server that showed no progress
+    /// End of a wait period (\[0074\]–\[0075\]): query every pending server that showed no progress
     /// during the period — except servers never reached while the job as a whole progresses
     /// (they wait for their turn) — and wait another period.
     fn on_wait_period(&mut self, now: SimTime, job: JobId, out: &mut Outbox) {
@@ -1398,7 +1398,7 @@ impl BaseServer {
     }
 
     /// Sends `server` a status query about `job` (unless one is awaiting an answer or the server
-    /// is settled or under repair), with its timeout ([0075]).
+    /// is settled or under repair), with its timeout (\[0075\]).
     fn query(&mut self, job: JobId, server: HostId, out: &mut Outbox) {
         let query_timeout = self.duty.query_timeout;
         if !self.duty.enabled {
@@ -1420,9 +1420,9 @@ impl BaseServer {
         out.push(Output::SetTimer { after: query_timeout, timer: Timer::QueryTimeout { job, server, query } });
     }
 
-    /// A server answered the base server's query ([0075]): done; progressing (wait on); waiting
+    /// A server answered the base server's query (\[0075\]): done; progressing (wait on); waiting
     /// behind a source that progresses (wait on); or stalled — no source, a source that made no
-    /// progress for a period, or the whole job quiet — and then reactivated ([0076]).
+    /// progress for a period, or the whole job quiet — and then reactivated (\[0076\]).
     fn on_status(&mut self, now: SimTime, job: JobId, server: HostId, status: &NodeStatus, out: &mut Outbox) {
         let host = self.host;
         let state = &mut self.jobs[job.0 as usize];

@@ -1,4 +1,4 @@
-//! The client, a content provider ([0034]–[0036], [0043], [0048], [0050]–[0055], [0065]):
+//! The client, a content provider (\[0034\]–\[0036\], \[0043\], \[0048\], \[0050\]–\[0055\], \[0065\]):
 //! requests job sessions of the base server, produces each job's log (content chunks, then or
 //! meanwhile commands, finally the end-job command) and streams it to the base server at its
 //! own upload rate, may query a server's status and end its session, and keeps its own view of
@@ -13,7 +13,7 @@
 //! (the base server answers a repeated request with the same job, so asking twice is harmless);
 //! when the upload of a job's log to the base server breaks (a partition), the client streams it
 //! again from the item and byte the base server names in [`Message::ResumeUpload`]. Commands are
-//! added "by virtue of an open and active session" ([0048]): once the client ended its session it
+//! added "by virtue of an open and active session" (\[0048\]): once the client ended its session it
 //! adds no more commands and asks no more status queries (they are recorded as refused); the
 //! end-job command, which completes the log it already promised, is still sent.
 
@@ -50,7 +50,7 @@ pub struct QueryRecord {
     pub answer: Option<(SimTime, NodeStatus)>,
 }
 
-/// A notice from the base server about the end of a job ([0077]).
+/// A notice from the base server about the end of a job (\[0077\]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientNotice {
     /// A server is being repaired; expect this much longer.
@@ -111,7 +111,7 @@ pub struct ClientJob {
     /// Status queries and answers.
     pub queries: Vec<QueryRecord>,
     /// What the base server told the client about the job's end: delays, given-up servers,
-    /// the closing ([0077]), in arrival order.
+    /// the closing (\[0077\]), in arrival order.
     pub notices: Vec<(SimTime, ClientNotice)>,
     /// Actions the client did not take because its session had ended: (time, what).
     pub refused: Vec<(SimTime, String)>,
@@ -208,7 +208,7 @@ impl Client {
         &self.job(job).log[index as usize]
     }
 
-    /// Requests job number `ticket` ([0043], FIG. 3); its content starts being produced now.
+    /// Requests job number `ticket` (\[0043\], FIG. 3); its content starts being produced now.
     pub fn request_job(&mut self, now: SimTime, ticket: u32, out: &mut Outbox) {
         self.jobs[ticket as usize].requested_at = Some(now);
         self.send_request(ticket, out);
@@ -241,7 +241,7 @@ impl Client {
 
     /// Appends `item` to job `ticket`'s log (a produced chunk, a command, end-job); if the
     /// upload to the base server is paused, it resumes. A command other than end-job is refused
-    /// once the client ended its session ([0048]).
+    /// once the client ended its session (\[0048\]).
     pub fn append(&mut self, now: SimTime, ticket: u32, item: Item, out: &mut Outbox) {
         let job = &mut self.jobs[ticket as usize];
         if job.denied.is_some() {
@@ -264,7 +264,7 @@ impl Client {
         }
     }
 
-    /// Ends the client's session for job `ticket` ([0065]); the job goes on without it.
+    /// Ends the client's session for job `ticket` (\[0065\]); the job goes on without it.
     pub fn end_session(&mut self, now: SimTime, ticket: u32, out: &mut Outbox) {
         let job = &mut self.jobs[ticket as usize];
         job.session_ended_at = Some(now);
@@ -273,7 +273,7 @@ impl Client {
         }
     }
 
-    /// Asks the base server for `server`'s status on job `ticket` ([0055]); refused once the
+    /// Asks the base server for `server`'s status on job `ticket` (\[0055\]); refused once the
     /// session has ended.
     pub fn query(&mut self, now: SimTime, ticket: u32, server: HostId, out: &mut Outbox) {
         let job = &mut self.jobs[ticket as usize];
@@ -307,7 +307,7 @@ impl Client {
     }
 
     /// Reacts to a message from the base server. Messages about a job arrive even after the
-    /// client ended its session (the base server calls back, [0074]).
+    /// client ended its session (the base server calls back, \[0074\]).
     pub fn handle_message(&mut self, now: SimTime, msg: Message, out: &mut Outbox) {
         match msg {
             Message::JobAccepted { ticket, job, .. } => {

@@ -1,4 +1,4 @@
-//! The job object ([0047]–[0049], FIG. 2), the job's item log (content chunks and commands),
+//! The job object (\[0047\]–\[0049\], FIG. 2), the job's item log (content chunks and commands),
 //! and the per-job distribution strategy.
 
 use crate::kernel::{SimDuration, SimTime};
@@ -7,7 +7,7 @@ use std::fmt;
 use std::rc::Rc;
 
 /// Identifies a job; unique within a run and assigned by the base server in creation order
-/// ([0049], field 33).
+/// (\[0049\], field 33).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId(pub u32);
 
@@ -17,7 +17,7 @@ impl fmt::Display for JobId {
     }
 }
 
-/// Identifies a command within its job ([0049], command identification field 35), in the
+/// Identifies a command within its job (\[0049\], command identification field 35), in the
 /// order the client added them; the end-job command has the last id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CommandId(pub u32);
@@ -64,18 +64,18 @@ impl ContentSpec {
     }
 }
 
-/// A command of the job's command queue ([0048], [0051]–[0052]).
+/// A command of the job's command queue (\[0048\], \[0051\]–\[0052\]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
     /// Its id.
     pub id: CommandId,
     /// The client's name for it.
     pub name: String,
-    /// Data that travels with the command, bytes (may be zero: [0051]).
+    /// Data that travels with the command, bytes (may be zero: \[0051\]).
     pub data_bytes: u64,
     /// How long a node server takes to execute it.
     pub exec: SimDuration,
-    /// True for the end-job command ([0064]).
+    /// True for the end-job command (\[0064\]).
     pub end_job: bool,
 }
 
@@ -106,23 +106,23 @@ pub enum StrategyKind {
     Optimal,
 }
 
-/// How a job is distributed: the strategy and the patent's per-job switches ([0066]–[0073]).
+/// How a job is distributed: the strategy and the patent's per-job switches (\[0066\]–\[0073\]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StrategyConfig {
     /// The scheme.
     pub kind: StrategyKind,
-    /// Concurrent down-line connections per node server ([0069]).
+    /// Concurrent down-line connections per node server (\[0069\]).
     pub fanout: u32,
     /// Concurrent connections of the base server (servers it streams to directly).
     pub first_nodes: u32,
-    /// Send index lists of servers not yet approached with each forward ([0067]); when off,
+    /// Send index lists of servers not yet approached with each forward (\[0067\]); when off,
     /// every source tries every server of the full list.
     pub index_lists: bool,
     /// Open another down-line connection only while the node's upload is not saturated.
     pub adaptive_fanout: bool,
-    /// Address servers in descending order of declared upload rate ([0070]–[0071]).
+    /// Address servers in descending order of declared upload rate (\[0070\]–\[0071\]).
     pub rate_sort: bool,
-    /// A receiver switches to a faster offering source ([0072]–[0073]).
+    /// A receiver switches to a faster offering source (\[0072\]–\[0073\]).
     pub dynamic_switching: bool,
     /// How much faster (as a fraction) a newcomer must be for a switch.
     pub switch_margin: f64,
@@ -156,13 +156,13 @@ pub struct StrategyConfig {
 /// (`{"kind": "cascade"}` takes them) and for [`StrategyConfig::cascade`] and
 /// [`StrategyConfig::cascade_auto`]. (`fanout` and `first_nodes` default to `"auto"`.)
 pub mod cascade_defaults {
-    /// Index lists ([0067]).
+    /// Index lists (\[0067\]).
     pub const INDEX_LISTS: bool = true;
     /// Adaptive fanout.
     pub const ADAPTIVE_FANOUT: bool = false;
-    /// Data-rate sort order ([0071]).
+    /// Data-rate sort order (\[0071\]).
     pub const RATE_SORT: bool = true;
-    /// Dynamic switching ([0073]).
+    /// Dynamic switching (\[0073\]).
     pub const DYNAMIC_SWITCHING: bool = true;
     /// How much more rate a newcomer must offer to win a switch.
     pub const SWITCH_MARGIN: f64 = 0.2;
@@ -263,7 +263,7 @@ impl StrategyConfig {
     }
 }
 
-/// What a client asks for when it requests a job session ([0043], [0050]: "dimensions of the
+/// What a client asks for when it requests a job session (\[0043\], \[0050\]: "dimensions of the
 /// job").
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRequest {
@@ -285,7 +285,7 @@ pub struct JobRequest {
 
 /// The job object created by the base server (FIG. 2): server address list 29, job id 33 and
 /// base server address 37. The command queue 31 and command ids 35 travel as items of the
-/// job's log, in order, behind the job object ([0054]–[0055]). Shared read-only by every
+/// job's log, in order, behind the job object (\[0054\]–\[0055\]). Shared read-only by every
 /// server holding a copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobObject {
@@ -329,7 +329,7 @@ pub struct OriginPart {
     pub share: IndexList,
 }
 
-/// An index list ([0067]): positions in the job's server list of servers not yet approached,
+/// An index list (\[0067\]): positions in the job's server list of servers not yet approached,
 /// handed to a server together with the job. The lists a cascade hands out are always
 /// arithmetic progressions of positions (`start`, `start + step`, ...), so one is stored as
 /// three numbers rather than as explicit indexes, which keeps a million-server job's lists in
@@ -339,7 +339,7 @@ pub struct OriginPart {
 /// the `i`-th on (see [`IndexList::every`]). On a list sorted by upload rate this is the
 /// breadth-first layout of a `t`-ary tree: the first `t` servers are the base server's
 /// targets, the next `t²` their targets, and so on, so the fastest servers relay and the
-/// slowest are leaves ([0071]).
+/// slowest are leaves (\[0071\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexList {
     /// First position.

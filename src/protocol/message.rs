@@ -11,7 +11,7 @@ use crate::kernel::{SimDuration, SimTime};
 use crate::net::HostId;
 use std::rc::Rc;
 
-/// The three states of a distributed command at a node server ([0052]).
+/// The three states of a distributed command at a node server (\[0052\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommandState {
     /// Received, pending execution.
@@ -33,7 +33,7 @@ impl CommandState {
     }
 }
 
-/// A node server's answer to a status query ([0055], [0075]).
+/// A node server's answer to a status query (\[0055\], \[0075\]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeStatus {
     /// The server has the job object at all (false: not reached yet).
@@ -82,16 +82,16 @@ impl NodeStatus {
 /// Who asked a status query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryOrigin {
-    /// The client ([0055]); the base server relays the answer.
+    /// The client (\[0055\]); the base server relays the answer.
     Client,
-    /// The base server itself, chasing a server after end-job ([0075]).
+    /// The base server itself, chasing a server after end-job (\[0075\]).
     BaseServer,
 }
 
 /// A control message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    /// Client → base server: request a job session ([0043], [0050], FIG. 3).
+    /// Client → base server: request a job session (\[0043\], \[0050\], FIG. 3).
     RequestJob {
         /// The client's index of the job, echoed in the answer.
         ticket: u32,
@@ -100,7 +100,7 @@ pub enum Message {
         /// When the client started producing the job's content.
         content_started_at: SimTime,
     },
-    /// Base server → client: the job object exists; its id and server list ([0050]).
+    /// Base server → client: the job object exists; its id and server list (\[0050\]).
     JobAccepted {
         /// The ticket of the request.
         ticket: u32,
@@ -109,19 +109,19 @@ pub enum Message {
         /// The server address list.
         servers: Rc<[HostId]>,
     },
-    /// Base server → client: the request is denied ([0050]).
+    /// Base server → client: the request is denied (\[0050\]).
     JobDenied {
         /// The ticket of the request.
         ticket: u32,
         /// Why.
         reason: String,
     },
-    /// Client → base server: the client ends its session; the job goes on ([0065], [0074]).
+    /// Client → base server: the client ends its session; the job goes on (\[0065\], \[0074\]).
     EndSession {
         /// The job.
         job: JobId,
     },
-    /// Base server → client: progress of the job ([0054], [0057], claim 9).
+    /// Base server → client: progress of the job (\[0054\], \[0057\], claim 9).
     Progress {
         /// The job.
         job: JobId,
@@ -137,7 +137,7 @@ pub enum Message {
         commands_completed: u32,
     },
     /// Base server → client: every server completed every command, or was given up on; the
-    /// job object is closed ([0015], [0074], claims 10 and 22). Sent even after the client ended
+    /// job object is closed (\[0015\], \[0074\], claims 10 and 22). Sent even after the client ended
     /// its session.
     JobClosed {
         /// The job.
@@ -146,7 +146,7 @@ pub enum Message {
         failed: u32,
     },
     /// Base server → client: a server is being repaired; the job will take about this much
-    /// longer ([0077]).
+    /// longer (\[0077\]).
     DelayNotice {
         /// The job.
         job: JobId,
@@ -155,7 +155,7 @@ pub enum Message {
         /// Expected extra wait.
         expected_wait: SimDuration,
     },
-    /// Base server → client: a server could not be repaired and is given up on ([0077]).
+    /// Base server → client: a server could not be repaired and is given up on (\[0077\]).
     ServerFailed {
         /// The job.
         job: JobId,
@@ -165,7 +165,7 @@ pub enum Message {
         reason: String,
     },
     /// Client → base server (with `server`), and base server → that server (without): what is
-    /// the server's state for the job? ([0055], [0075])
+    /// the server's state for the job? (\[0055\], \[0075\])
     StatusQuery {
         /// The job.
         job: JobId,
@@ -186,13 +186,13 @@ pub enum Message {
         status: NodeStatus,
     },
     /// Server → base server: its source is gone (crash, partition) or it came back from a
-    /// crash; it needs a source to resume from what it holds ([0005], [0077]).
+    /// crash; it needs a source to resume from what it holds (\[0005\], \[0077\]).
     NeedSource {
         /// The job.
         job: JobId,
     },
     /// Source → server: the job object with the index list of servers not yet approached
-    /// ([0053], [0067]), and the rate the source can support for this transfer ([0073]).
+    /// (\[0053\], \[0067\]), and the rate the source can support for this transfer (\[0073\]).
     Offer {
         /// The job object.
         job: Rc<JobObject>,
@@ -203,7 +203,7 @@ pub enum Message {
         /// Items of the job's log the source holds: a receiver only switches to a source that
         /// is ahead of it, so sources never form a cycle.
         items_held: u32,
-        /// The base server reactivates the receiver ([0076]): it takes this source whatever it
+        /// The base server reactivates the receiver (\[0076\]): it takes this source whatever it
         /// believes about its current one.
         activation: bool,
     },
@@ -213,7 +213,7 @@ pub enum Message {
         job: JobId,
         /// First item the receiver still needs.
         from_item: u32,
-        /// Bytes of that item it already has (a resumed transfer, [0005], [0061]).
+        /// Bytes of that item it already has (a resumed transfer, \[0005\], \[0061\]).
         from_byte: u64,
         /// False when the receiver already has an index list (it switched to this source):
         /// the source keeps the share it offered.
@@ -225,12 +225,12 @@ pub enum Message {
         job: JobId,
     },
     /// Server → its former source after a dynamic switch: the connection is broken, move on
-    /// to the next server ([0061]).
+    /// to the next server (\[0061\]).
     Release {
         /// The job.
         job: JobId,
     },
-    /// Server → base server: the job object arrived from `source` ([0054], [0057]–[0059]: a
+    /// Server → base server: the job object arrived from `source` (\[0054\], \[0057\]–\[0059\]: a
     /// server notifies on receipt of the job information).
     JobReceived {
         /// The job.
@@ -248,7 +248,7 @@ pub enum Message {
         items_held: u32,
     },
     /// Base server → client: the upload of the job's log to the base server broke; stream it
-    /// again from this item and byte ([0005]: resume, not restart).
+    /// again from this item and byte (\[0005\]: resume, not restart).
     ResumeUpload {
         /// The job.
         job: JobId,
@@ -273,7 +273,7 @@ pub enum Message {
         /// Bytes of it the origin already has.
         from_byte: u64,
     },
-    /// Base server → origin: offer `server` the job as a reactivation ([0076]): the base
+    /// Base server → origin: offer `server` the job as a reactivation (\[0076\]): the base
     /// server hands the servers it reactivates, and late joiners, to the origins that hold the
     /// content rather than serving them all itself.
     Serve {
@@ -304,12 +304,12 @@ pub enum Message {
         /// Server index and index list of each unapproached share.
         shares: Rc<[(u32, IndexList)]>,
     },
-    /// Server → base server: the whole content has been received ([0045], [0054]).
+    /// Server → base server: the whole content has been received (\[0045\], \[0054\]).
     Received {
         /// The job.
         job: JobId,
     },
-    /// Server → base server: a command finished executing ([0055], [0063]).
+    /// Server → base server: a command finished executing (\[0055\], \[0063\]).
     CommandCompleted {
         /// The job.
         job: JobId,
@@ -412,12 +412,12 @@ pub enum Timer {
         /// The command.
         command: CommandId,
     },
-    /// A base server's wait period for a job ended ([0074]).
+    /// A base server's wait period for a job ended (\[0074\]).
     WaitPeriod {
         /// The job.
         job: JobId,
     },
-    /// A base server's status query got no answer in time ([0075]).
+    /// A base server's status query got no answer in time (\[0075\]).
     QueryTimeout {
         /// The job.
         job: JobId,
@@ -426,7 +426,7 @@ pub enum Timer {
         /// Which query (a later one supersedes it).
         query: u32,
     },
-    /// A base server's repair attempt on a server is over ([0076]).
+    /// A base server's repair attempt on a server is over (\[0076\]).
     RepairDone {
         /// The job.
         job: JobId,
@@ -538,7 +538,7 @@ pub enum Output {
         /// The current source.
         from: HostId,
     },
-    /// A repair attempt on `host` is over ([0076]); `worked` says whether the technician's
+    /// A repair attempt on `host` is over (\[0076\]); `worked` says whether the technician's
     /// attempt succeeded (drawn with the configured probability). The engine carries it out —
     /// it brings a crashed host back if the host can be repaired and reached — and answers with
     /// the base server's `on_repair_result` and a [`RepairOutcome`].
@@ -601,7 +601,7 @@ impl ControlConfig {
     }
 }
 
-/// What a repair attempt found and did ([0076]).
+/// What a repair attempt found and did (\[0076\]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RepairOutcome {
     /// The host was down and is running again: the repair fixed it.

@@ -1,8 +1,8 @@
-//! The node server ([0037], [0044]–[0045], [0053]–[0063], [0072]–[0077]): receives a job
+//! The node server (\[0037\], \[0044\]–\[0045\], \[0053\]–\[0063\], \[0072\]–\[0077\]): receives a job
 //! object and the job's log (content chunks and commands) from a source, executes commands,
 //! notifies the base server of receipt and of each command's completion, answers status
 //! queries, switches to a faster source when one offers, becomes a source itself, and after a
-//! lost source or a crash resumes from what it already holds ([0005]).
+//! lost source or a crash resumes from what it already holds (\[0005\]).
 //!
 //! Sans-IO: the node owns no clock and does no I/O. The engine calls
 //! [`NodeServer::handle_message`] when a message arrives, [`NodeServer::on_item`] when an item
@@ -14,11 +14,11 @@
 //! message, and [`NodeServer::on_crash`] / [`NodeServer::on_recover`] around a crash; after
 //! each call it drains the [`Outbox`].
 //!
-//! Notifications ([0054]–[0059]): on receipt of the job object (`JobReceived`), at every tenth
+//! Notifications (\[0054\]–\[0059\]): on receipt of the job object (`JobReceived`), at every tenth
 //! of the content (`Holding`), on receipt of the whole content (`Received`) and on every command
 //! completion (`CommandCompleted`). A server without a source asks the base server for one
 //! (`NeedSource`) and asks again every retry period until it is served; it takes an activation
-//! ([0076]) from any source, including the one it already has (which then streams again from
+//! (\[0076\]) from any source, including the one it already has (which then streams again from
 //! where this server stands).
 
 use super::job::{IndexList, Item, JobId, JobObject, StrategyKind};
@@ -48,7 +48,7 @@ pub fn items_ahead_to_switch(chunks: u32) -> u32 {
 pub struct CommandRecord {
     /// The command.
     pub command: Rc<super::job::Command>,
-    /// Its state ([0052]).
+    /// Its state (\[0052\]).
     pub state: CommandState,
     /// When it arrived.
     pub received_at: SimTime,
@@ -148,12 +148,12 @@ pub struct NodeJob {
     switching_to: Option<(HostId, f64, bool)>,
     /// The source is gone (or this server crashed): the next offer is accepted and resumes here.
     orphaned: Option<ResumePoint>,
-    /// Dynamic switches made ([0073]).
+    /// Dynamic switches made (\[0073\]).
     pub switches: u32,
     /// Times this server lost its source (a crash, a partition, an unreachable source) or was
     /// reactivated: the faults it went through.
     pub faults: u32,
-    /// Times it took a reactivation offer ([0076]).
+    /// Times it took a reactivation offer (\[0076\]).
     pub reactivations: u32,
     /// When the job object arrived.
     pub job_object_at: SimTime,
@@ -319,9 +319,9 @@ pub struct NodeServer {
     upload_bps: f64,
     /// Declared download, bytes per second (a switch cannot make it receive faster).
     download_bps: f64,
-    /// Most down-line connections at once over all jobs ([0069]); `None`: no limit.
+    /// Most down-line connections at once over all jobs (\[0069\]); `None`: no limit.
     max_uploads: Option<u32>,
-    /// Resume interrupted transfers from what is held ([0005]); false restarts from zero.
+    /// Resume interrupted transfers from what is held (\[0005\]); false restarts from zero.
     resume: bool,
     control: ControlConfig,
     /// The jobs, the first kept inline: a server reached for a job (every item it receives or
@@ -333,7 +333,7 @@ pub struct NodeServer {
 
 impl NodeServer {
     /// A node server on `host` whose declared upload rate is `upload_bps`; `resume` chooses
-    /// between resuming interrupted transfers and starting over (the prior art, [0005]);
+    /// between resuming interrupted transfers and starting over (the prior art, \[0005\]);
     /// `control` sets how often it asks again for a source and how long it waits for answers.
     pub fn new(host: HostId, upload_bps: f64, resume: bool, control: ControlConfig) -> Self {
         NodeServer {
@@ -377,7 +377,7 @@ impl NodeServer {
     }
 
     /// Sets the declared download rate (bytes per second) and the most down-line connections
-    /// the server keeps at once over all its jobs ([0069]).
+    /// the server keeps at once over all its jobs (\[0069\]).
     pub fn with_limits(mut self, download_bps: f64, max_uploads: Option<u32>) -> Self {
         self.download_bps = download_bps;
         self.max_uploads = max_uploads;
@@ -727,7 +727,7 @@ impl NodeServer {
 
     /// The stream of `job` from `src` is gone (the source crashed or was cut off) after
     /// delivering `partial_bytes` of item `at.item`: ask the base server for a source
-    /// ([0075]–[0077]) and resume from `at` — or from zero without resume ([0005]).
+    /// (\[0075\]–\[0077\]) and resume from `at` — or from zero without resume (\[0005\]).
     pub fn on_source_lost(
         &mut self,
         now: SimTime,
@@ -807,7 +807,7 @@ impl NodeServer {
     }
 
     /// The host is back (by itself or repaired): every unfinished job asks the base server for a
-    /// source and resumes ([0005], [0077]); pending servers are approached again.
+    /// source and resumes (\[0005\], \[0077\]); pending servers are approached again.
     pub fn on_recover(&mut self, now: SimTime, out: &mut Outbox) {
         let (resume, control) = (self.resume, self.control);
         let ids: Vec<JobId> = self.jobs.iter().map(|j| j.id).collect();

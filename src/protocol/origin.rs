@@ -2,8 +2,8 @@
 //! the first nodes, as a registry's or a CDN's replicas do.
 //!
 //! The base server keeps coordinating every job: it creates the job object, answers the client,
-//! receives the client's log, runs the duty ([0074]–[0077]) and keeps the account. What it
-//! shares out is its role as the first source ([0053]): the job object lists the *origins*
+//! receives the client's log, runs the duty (\[0074\]–\[0077\]) and keeps the account. What it
+//! shares out is its role as the first source (\[0053\]): the job object lists the *origins*
 //! (the base server first) with each one's part of the server list ([`OriginPart`], computed by
 //! [`parts`]), and every origin streams its part as the base server does with one origin:
 //!
@@ -24,10 +24,10 @@
 //!
 //! An origin ([`OriginServer`]) learns of a job from the base server ([`Message::Assign`]),
 //! approaches its first nodes at once (before it holds the content, like every source,
-//! [0057]), and asks the base server for the part of the job's log it lacks
+//! \[0057\]), and asks the base server for the part of the job's log it lacks
 //! ([`Message::Mirror`]): for a pre-seeded file ([`super::job::JobObject::preseeded`]) only the
 //! commands and the end-job command, for an uploaded job everything, which it forwards as it
-//! arrives. The base server hands reactivations ([0076]) and late joiners to the origins in
+//! arrives. The base server hands reactivations (\[0076\]) and late joiners to the origins in
 //! turn, weighted by upload ([`Message::Serve`]), and the shares a leaving server hands back
 //! ([`Message::Adopt`]).
 //!

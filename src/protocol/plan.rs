@@ -1,4 +1,4 @@
-//! How the base server sizes a cascade from declared capacities ([0069]: "the number of
+//! How the base server sizes a cascade from declared capacities (\[0069\]: "the number of
 //! down-line servers it negotiates with may be governed by ... optimum use of available
 //! bandwidth"), when the job leaves `fanout` and `first_nodes` to it (`"auto"`).
 //!

@@ -1,28 +1,28 @@
 //! The source role: how a host holding a job approaches the servers it is responsible for and
 //! keeps its down-line servers supplied.
 //!
-//! Every server holding a job becomes a source ([0045], [0057], claims 5 and 17). A
+//! Every server holding a job becomes a source (\[0045\], \[0057\], claims 5 and 17). A
 //! [`Forwarder`] keeps the servers not yet approached and opens up to `slots` down-line
-//! connections at once ([0069]; with adaptive fanout the engine raises `slots` while the host's
+//! connections at once (\[0069\]; with adaptive fanout the engine raises `slots` while the host's
 //! upload is not saturated, up to the fanout).
 //!
-//! - With index lists and `split` (the cascade, [0067]), the source decides its targets once —
+//! - With index lists and `split` (the cascade, \[0067\]), the source decides its targets once —
 //!   the first `fanout` servers of its list — and hands each an interleaved share of the rest of
 //!   its list, which the target continues below itself.
-//! - With `move_on` (FIGs. 5–7, [0060]), the source instead keeps half of what is left at every
+//! - With `move_on` (FIGs. 5–7, \[0060\]), the source instead keeps half of what is left at every
 //!   hand-off: it approaches the first server of its list with the other half, and once a server
 //!   it serves holds the whole content (its stream drains) it moves on to the next server of the
 //!   half it kept, so the number of sources doubles with every round.
 //! - Without `split` (the star, or a cascade without index lists), the source keeps its list
 //!   and approaches the next server whenever a connection is free; targets get no list. Without
 //!   index lists that list is the whole server list, rotated to start after the source itself,
-//!   so every source tries every server ([0060]).
+//!   so every source tries every server (\[0060\]).
 //!
 //! A connection's content stream *pauses* when it has sent all content and every item the
 //! source holds; the target then stays a *child* of the source, and later items (commands, the
-//! end-job command) are streamed to it again as they arrive ([0055], [0064]).
+//! end-job command) are streamed to it again as they arrive (\[0055\], \[0064\]).
 //!
-//! *Helping* ([0061], [0073]): a source with dynamic switching that holds the whole content and
+//! *Helping* (\[0061\], \[0073\]): a source with dynamic switching that holds the whole content and
 //! has nothing left to approach offers itself to the servers of the list it was handed that may
 //! still be receiving, deepest first; a receiver switches when the offer beats the rate it
 //! measures from its current source (see the node server). A source stops helping after two
@@ -55,7 +55,7 @@ pub struct SourceContext<'a> {
 
 /// A host that plays the source role for its jobs: the base server, an origin, a node server.
 /// A receiver's answer to an offer and its release of a stream are handled alike by all of
-/// them ([0061], [0073]); each host says how to reach a job's forwarder and with what context.
+/// them (\[0061\], \[0073\]); each host says how to reach a job's forwarder and with what context.
 pub trait SourceHost {
     /// The forwarder of `job`, if this host serves it.
     fn forwarder_mut(&mut self, job: JobId) -> Option<&mut Forwarder>;
@@ -160,7 +160,7 @@ impl Forwarder {
     }
 
     /// A source that tries every server of a `len`-server list, starting after position
-    /// `own` (its own place in the list, skipped), keeping the list ([0060]).
+    /// `own` (its own place in the list, skipped), keeping the list (\[0060\]).
     pub fn full_list(len: usize, own: Option<u32>, slots: u32, max_slots: u32) -> Self {
         let mut f = Forwarder::new(IndexList::all(len), slots, max_slots, false);
         if let Some(own) = own {
@@ -182,7 +182,7 @@ impl Forwarder {
     }
 
     /// A source that tries every server of a `len`-server list, starting at position `start`
-    /// (an origin's place among several), keeping the list ([0060]).
+    /// (an origin's place among several), keeping the list (\[0060\]).
     pub fn full_list_from(len: usize, start: u32, slots: u32, max_slots: u32) -> Self {
         let mut f = Forwarder::new(IndexList::all(len), slots, max_slots, false);
         f.rotate = start;
@@ -266,7 +266,7 @@ impl Forwarder {
         });
     }
 
-    /// An activation offer of `job` ([0076]) to a server that lost its source or just joined:
+    /// An activation offer of `job` (\[0076\]) to a server that lost its source or just joined:
     /// the rate a new connection from here would get and the `held` items it can resume from.
     pub fn activation_offer(&self, job: &Rc<JobObject>, upload_bps: f64, held: u32) -> Message {
         Message::Offer {
@@ -412,7 +412,7 @@ impl Forwarder {
         }
     }
 
-    /// `to` switched to a faster source ([0061]): forget it and move on to the next server.
+    /// `to` switched to a faster source (\[0061\]): forget it and move on to the next server.
     pub fn on_released(&mut self, to: HostId, ctx: SourceContext, out: &mut Outbox) {
         self.outstanding.remove(&to);
         self.paused.remove(&to);

@@ -16,6 +16,11 @@
 //! base server told it, [0054]). The document's JSON Schema ([`results_schema`]) is versioned
 //! by [`RESULTS_SCHEMA_VERSION`].
 
+// The doc comments of this module are also the JSON Schema's descriptions, which show them
+// as written, so patent paragraphs stay `[0055]` rather than rustdoc's escaped `\[0055\]`;
+// rustdoc would take them for links to items named 0055.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use super::bounds::{
     homogeneous_optimum, job_lower_bound, sustainable_rate, workload_lower_bound, BoundInputs, OptimumInputs,
     WorkloadCapacity, WorkloadJob,

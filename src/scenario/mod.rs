@@ -257,7 +257,7 @@ pub struct Built {
     pub base_server: Option<HostId>,
     /// Jobs the base server runs at once before it denies requests.
     pub max_open_jobs: Option<u32>,
-    /// Node servers with a limit on down-line connections over all their jobs ([0069]).
+    /// Node servers with a limit on down-line connections over all their jobs (\[0069\]).
     pub max_uploads: BTreeMap<HostId, u32>,
     /// Hosts that run node-server software.
     pub node_servers: Vec<HostId>,

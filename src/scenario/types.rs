@@ -6,6 +6,11 @@
 //! read by [`tagged::deserialize`], so that an error inside one names the field
 //! (`...strategy.fanout`), which serde's own internally tagged enums cannot do.
 
+// The doc comments of this module are also the JSON Schema's descriptions, which show them
+// as written, so patent paragraphs stay `[0055]` rather than rustdoc's escaped `\[0055\]`;
+// rustdoc would take them for links to items named 0055.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use super::count::Count;
 use super::dist::Dist;
 use super::tagged;

@@ -1,4 +1,4 @@
-//! The patent's cascade ([0044], [0060], [0066]–[0073]): the base server streams to
+//! The patent's cascade (\[0044\], \[0060\], \[0066\]–\[0073\]): the base server streams to
 //! `first_nodes` servers and every server that holds the job forwards it to up to `fanout`
 //! others (both `"auto"` by default: the base server's plan, `protocol::plan`), with index
 //! lists, adaptive fanout, rate sort, dynamic switching and move-on as switches. The

@@ -3,8 +3,8 @@
 //! A strategy is what decides who sends which piece of a job to whom. Two families exist:
 //!
 //! - The **cascade family** ([`cascade`], [`star`], [`chain`], [`tree`]) distributes through
-//!   the protocol's own sources (the base server's and node servers' `Forwarder`, [0044],
-//!   [0060]): each job item travels as a stream from a source to a receiver. Their modules
+//!   the protocol's own sources (the base server's and node servers' `Forwarder`, \[0044\],
+//!   \[0060\]): each job item travels as a stream from a source to a receiver. Their modules
 //!   only turn scenario parameters into a [`StrategyConfig`] and describe themselves.
 //! - **Engine-driven** strategies ([`swarm`], [`optimal`]) schedule pieces themselves: the
 //!   engine drives a [`PieceScheduler`] with what happens (a peer joined, left or came back, a

@@ -18,7 +18,7 @@
 //!   value a peer opens as many as it takes to fill its upload at the rate a typical receiver
 //!   gives one uploader (a server's download split among the median uploaders that fill it;
 //!   the median over the servers): ⌈upload / share⌉, at least 1 and at most
-//!   `max_upload_slots` (see [`upload_slots`] for why not the mainline client's
+//!   `max_upload_slots` (see `upload_slots` in this module for why not the mainline client's
 //!   ⌊√(0.6 · kB/s)⌋). Every 10 s a
 //!   peer rechokes (sooner when a piece moves much faster than in real swarms: see below): a
 //!   leecher unchokes the `slots − 1` interested neighbours (all `slots` when it has one) it
