@@ -131,8 +131,9 @@ pub struct NodeJob {
     last_arrival: Option<(SimTime, u64)>,
     /// Commands received, in order.
     pub commands: Vec<CommandRecord>,
-    /// Where the last acceptance asked its source to start, until an item arrives: if that
-    /// source is replaced before it sent anything, the next one starts there too.
+    /// Where the last acceptance asked its source to start, until an item at or past that point
+    /// arrives (not one still on the wire from the source it replaced): if that source is
+    /// replaced before it sent anything, the next one starts there too.
     asked_from: Option<ResumePoint>,
     /// Items that arrived ahead of a gap (after a switch, or in a swarm), by index.
     early: BTreeMap<u32, Item>,
@@ -685,9 +686,11 @@ impl NodeServer {
         out: &mut Outbox,
     ) {
         let state = self.job_mut(job).expect("switch of an unknown job");
-        // The old source may not have started yet: then resume where it was asked to start.
+        // The old source may not have started yet: then resume where it was asked to start,
+        // which can be items ahead of what is held (items still on the wire from the source
+        // before it, which will arrive).
         let at = match state.asked_from {
-            Some(asked) if asked.item == at.item && asked.byte > at.byte => asked,
+            Some(asked) if (asked.item, asked.byte) > (at.item, at.byte) => asked,
             _ => at,
         };
         state.asked_from = Some(at);
@@ -849,7 +852,11 @@ impl NodeServer {
             state.sources.push(from);
         }
         state.last_progress = now;
-        if state.asked {
+        // The resume point asked of a new source holds until an item at or past it arrives:
+        // an earlier item still on the wire from the source it replaced must not clear it, or
+        // a further switch before the new source's first item would ask again from the start
+        // of the item in progress and receive its first bytes twice.
+        if state.asked && state.asked_from.is_some_and(|asked| index >= asked.item) {
             state.asked_from = None;
             state.asked = false;
         }
