@@ -273,9 +273,10 @@ pub enum Message {
         /// Bytes of it the origin already has.
         from_byte: u64,
     },
-    /// Base server → origin: offer `server` the job as a reactivation (\[0076\]): the base
-    /// server hands the servers it reactivates, and late joiners, to the origins that hold the
-    /// content rather than serving them all itself.
+    /// Base server → origin or node server: offer `server` the job as a reactivation
+    /// (\[0076\]): the base server hands the servers it reactivates, and late joiners, to the
+    /// origins that hold the content, and a server that lost its source to the server above
+    /// that source (or a holder, after churn), rather than serving them all itself.
     Serve {
         /// The job.
         job: JobId,

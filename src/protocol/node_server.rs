@@ -475,9 +475,10 @@ impl NodeServer {
             Message::StatusQuery { job, origin, .. } => self.answer_status(from, job, origin, 0, out),
             Message::JoinAck => out.push(Output::CancelTimer { timer: Timer::JoinRetry }),
             Message::Serve { job, server } => {
-                // The base server asks this server to serve one churn left without a source: an
-                // activation offer, as the base server's own (a server still receiving relays
-                // items as they arrive). Without the job the duty's next visit serves it.
+                // The base server asks this server to serve one left without a source by churn,
+                // or whose source (fed by this server or one below it) failed: an activation
+                // offer, as the base server's own (a server still receiving relays items as they
+                // arrive). Without the job the duty's next visit serves it.
                 if let Some(state) = self.job(job) {
                     let msg = state.forwarder.activation_offer(&state.job, self.upload_bps, state.held);
                     out.push(Output::Send { to: server, msg });
