@@ -800,6 +800,10 @@ impl NodeServer {
         for state in self.jobs.iter_mut() {
             state.source = None;
             state.switching_to = None;
+            // No acceptance is pending any more, and items still on the wire are lost: a resume
+            // point asked before the crash (which counted on them) must not outlive it.
+            state.asked_from = None;
+            state.asked = false;
             state.forwarder.drop_connections();
             state.children_paused = false;
             for c in &mut state.commands {
