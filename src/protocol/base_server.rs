@@ -225,6 +225,12 @@ impl ServerReport {
         self.verdict == Verdict::Pending
     }
 
+    /// Able to serve another server, as far as the base server knows: not left the network,
+    /// not under repair, not given up on.
+    fn can_serve(&self) -> bool {
+        self.left_at.is_none() && !self.repairing && !matches!(self.verdict, Verdict::Failed(_))
+    }
+
     /// The base server learned that the server holds the job object: it is at tenth 0 since.
     fn note_reached(&mut self, now: SimTime) {
         self.reached_at = Some(now);
@@ -1017,7 +1023,9 @@ impl BaseServer {
     /// reach the base server serves (see [`Self::on_undeliverable`]).
     fn serve_orphan(&mut self, now: SimTime, job: JobId, server: HostId, lost: Option<HostId>, out: &mut Outbox) {
         let state = &self.jobs[job.0 as usize];
-        let engine_driven = crate::strategy::by_kind(state.object.strategy.kind).engine_driven();
+        if crate::strategy::by_kind(state.object.strategy.kind).engine_driven() {
+            return self.serve(now, job, server, out);
+        }
         let reports = &state.reports;
         // The last reported sources above the lost one, nearest first (at most 64: a report can
         // be stale, and a chain that passes through `server` itself is not used at all, so that
@@ -1029,22 +1037,23 @@ impl BaseServer {
             })
             .take(64)
             .collect();
-        let in_the_job = |h: &HostId| {
-            reports.get(h).is_some_and(|r| {
-                r.reached_at.is_some()
-                    && r.left_at.is_none()
-                    && !r.repairing
-                    && !matches!(r.verdict, Verdict::Failed(_))
-            })
-        };
-        let above = chain.iter().copied().find(in_the_job).filter(|_| !engine_driven && !chain.contains(&server));
-        let Some(above) = above else {
-            return self.serve(now, job, server, out);
-        };
-        if !self.note_activation(now, job, server) {
-            return;
+        let in_the_job = |h: &HostId| reports.get(h).is_some_and(|r| r.reached_at.is_some() && r.can_serve());
+        match chain.iter().copied().find(in_the_job).filter(|_| !chain.contains(&server)) {
+            Some(above) => {
+                self.hand_over(now, job, server, above, out);
+            }
+            None => self.serve(now, job, server, out),
         }
-        out.push(Output::Send { to: above, msg: Message::Serve { job, server } });
+    }
+
+    /// Asks `via` to offer `server` the job as an activation (\[0076\]), counted as the base
+    /// server's own would be; false when `server` needs none (see [`Self::note_activation`]).
+    fn hand_over(&mut self, now: SimTime, job: JobId, server: HostId, via: HostId, out: &mut Outbox) -> bool {
+        if !self.note_activation(now, job, server) {
+            return false;
+        }
+        out.push(Output::Send { to: via, msg: Message::Serve { job, server } });
+        true
     }
 
     /// Counts an activation of `server` now; false when it needs none (done, unlisted, or one
@@ -1086,8 +1095,7 @@ impl BaseServer {
         let holder = state
             .reports
             .iter()
-            .filter(|&(&h, r)| h != server && r.left_at.is_none() && !r.repairing && candidate(r))
-            .filter(|(_, r)| !matches!(r.verdict, Verdict::Failed(_)))
+            .filter(|&(&h, r)| h != server && r.can_serve() && candidate(r))
             .min_by(|(&a, ra), (&b, rb)| {
                 (ra.received_at.is_none(), ra.served)
                     .cmp(&(rb.received_at.is_none(), rb.served))
@@ -1097,12 +1105,10 @@ impl BaseServer {
         let Some(holder) = holder.filter(|_| !engine_driven) else {
             return self.serve(now, job, server, out);
         };
-        if !self.note_activation(now, job, server) {
-            return;
+        if self.hand_over(now, job, server, holder, out) {
+            let state = &mut self.jobs[job.0 as usize];
+            state.reports.get_mut(&holder).expect("a listed holder").served += 1;
         }
-        let state = &mut self.jobs[job.0 as usize];
-        state.reports.get_mut(&holder).expect("a listed holder").served += 1;
-        out.push(Output::Send { to: holder, msg: Message::Serve { job, server } });
     }
 
     /// Sizes an automatic cascade from the declared capacities of the job's servers

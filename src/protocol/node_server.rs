@@ -74,7 +74,8 @@ pub struct Arrival {
 }
 
 /// Where a stream stopped: the next item and the bytes of it already received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered by item, then byte: later is further into the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResumePoint {
     /// First item not fully received.
     pub item: u32,
@@ -691,7 +692,7 @@ impl NodeServer {
         // which can be items ahead of what is held (items still on the wire from the source
         // before it, which will arrive).
         let at = match state.asked_from {
-            Some(asked) if (asked.item, asked.byte) > (at.item, at.byte) => asked,
+            Some(asked) if asked > at => asked,
             _ => at,
         };
         state.asked_from = Some(at);

@@ -5,7 +5,7 @@
 //! repair takes 15 s (the defaults). A lost control message is retransmitted after 0.2 s,
 //! 0.4 s, 0.8 s... (at most 5 s apart) for up to 30 s.
 
-use crate::util::{completion_ns, ns, run_json};
+use crate::util::{completion_ns, ns, run_json, simulate_json};
 use cascade_sim::report::Results;
 
 /// client → bs → n1 → n2 (fanout 1), a 4 MB file in 1 MB chunks, with `faults`.
@@ -429,9 +429,7 @@ fn a_relay_s_orphan_is_served_by_the_server_above_the_relay_not_the_base_server(
     // c lost its source and asks the base server for one, which hands it to a, b's own source,
     // whose upload b's stream has just freed; c resumes from its offset and feeds d as before.
     let chain = r#"{ "kind": "cascade", "fanout": 1, "first_nodes": 1, "dynamic_switching": false }"#;
-    let clean =
-        cascade_sim::simulate(&cascade_sim::scenario::parse(&small(4, chain, "", "")).unwrap(), &Default::default())
-            .unwrap();
+    let clean = simulate_json(&small(4, chain, "", ""));
     let topo = clean.engine.topology();
     let name = |h: cascade_sim::net::HostId| topo.host(h).name.clone();
     let source_of = |dst: &str| -> String {
@@ -449,11 +447,7 @@ fn a_relay_s_orphan_is_served_by_the_server_above_the_relay_not_the_base_server(
     assert_eq!(order.len(), 5, "a chain through all four: {order:?}");
     let (a, b, c) = (&order[1], &order[2], &order[3]);
     let crash = format!(r#"{{ "kind": "crash", "at_s": 0.3, "host": "{b}", "permanent": true }}"#);
-    let run = cascade_sim::simulate(
-        &cascade_sim::scenario::parse(&small(4, chain, "", &crash)).unwrap(),
-        &Default::default(),
-    )
-    .unwrap();
+    let run = simulate_json(&small(4, chain, "", &crash));
     let topo = run.engine.topology();
     let to_c: Vec<(String, f64)> = run
         .engine

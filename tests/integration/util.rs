@@ -8,6 +8,13 @@ pub fn run_json(json: &str) -> Results {
     cascade_sim::run(&scenario, None).expect("test scenario runs")
 }
 
+/// Parses scenario JSON and runs it with its own seed, keeping the finished engine (streams,
+/// topology) beside the results.
+pub fn simulate_json(json: &str) -> cascade_sim::Run {
+    let scenario = cascade_sim::scenario::parse(json).expect("test scenario parses");
+    cascade_sim::simulate(&scenario, &cascade_sim::RunOptions::default()).expect("test scenario runs")
+}
+
 /// Seconds to nanoseconds, for exact comparisons of reported times.
 pub fn ns(seconds: f64) -> u64 {
     (seconds * 1e9).round() as u64
